@@ -1,0 +1,8 @@
+//! `POST /api/users/{username}/activate/`: reactivate a user (admins only).
+
+use chatbot_core::routes::Operation;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    chatbot_core::lambda::serve(Operation::ActivateUser).await
+}

@@ -1,0 +1,116 @@
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::store::User;
+use crate::time::iso;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// 3–150 letters, digits and `@.+-_`; unique ignoring case.
+    pub username: String,
+    /// At least 8 characters.
+    pub password: String,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// Log in with the username or the e-mail address.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub username: String,
+    pub email: Option<String>,
+    /// ISO 8601, UTC.
+    pub date_joined: String,
+}
+
+impl From<&User> for UserView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id,
+            username: user.username.clone(),
+            email: user.email.clone(),
+            date_joined: iso(user.date_joined),
+        }
+    }
+}
+
+/// The answer to register (201) and login (200).
+#[derive(Serialize, ToSchema)]
+pub struct AuthResponse {
+    pub message: String,
+    /// Send as `Authorization: Token <token>`; shown only here.
+    pub token: String,
+    pub user: UserView,
+    /// The token balance.
+    pub tokens: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfileView {
+    pub user: UserView,
+    pub tokens: i64,
+    pub is_active: bool,
+    pub is_admin: bool,
+    /// The zone times are displayed in for this user.
+    pub time_zone: String,
+}
+
+impl ProfileView {
+    pub fn build(user: &User, config: &Config) -> Self {
+        Self {
+            user: user.into(),
+            tokens: user.tokens,
+            is_active: user.is_active,
+            is_admin: config.is_admin(&user.username),
+            time_zone: user
+                .time_zone
+                .clone()
+                .unwrap_or_else(|| Tz::name(config.display_time_zone).to_string()),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProfileRequest {
+    /// A new address, or `null` to remove it.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    /// An IANA zone name, or `null` for the server's default.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<String>)]
+    pub time_zone: Option<Option<String>>,
+    /// Changing the password signs out every other token.
+    #[serde(default)]
+    pub password: Option<PasswordChange>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub old: String,
+    pub new: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountStatusView {
+    pub message: String,
+    pub username: String,
+    pub is_active: bool,
+}

@@ -1,0 +1,236 @@
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::conversation::pair_turns;
+use crate::llm::Usage;
+use crate::store::{Chat, Message};
+use crate::time::{display, iso};
+
+/// `POST /api/chats/` (and `/api/chats/stream/`).
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SendChatRequest {
+    /// The message; required unless `end_session` is true. At most 16 000 characters.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// End the open (or given) chat without asking the model.
+    #[serde(default)]
+    pub end_session: bool,
+    /// Continue this chat, or create it with this id (a UUID) if it does not exist.
+    #[serde(default)]
+    pub chat_id: Option<String>,
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// A model of the provider, or `provider/model`.
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// One exchange of a chat, as dialect A shows it.
+#[derive(Serialize, ToSchema)]
+pub struct TurnView {
+    /// The id of the user's message.
+    pub message_id: Uuid,
+    #[serde(rename = "You")]
+    pub you: String,
+    /// The current reply; `null` while there is none (e.g. the model failed).
+    #[serde(rename = "Bot")]
+    pub bot: Option<String>,
+    /// `DD/MM/YYYY HH:MM:SS` in the display zone.
+    pub timestamp: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChatView {
+    pub chat_id: Uuid,
+    /// The same as `chat_id` (dialect A calls a chat a session).
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub title: Option<String>,
+    /// Display-formatted.
+    pub start_time: String,
+    /// Display-formatted; `null` while the chat is open.
+    pub end_time: Option<String>,
+    /// ISO 8601, UTC.
+    pub created_at: String,
+    /// ISO 8601, UTC; `null` while the chat is open.
+    pub ended_at: Option<String>,
+    pub conversation: Vec<TurnView>,
+}
+
+impl ChatView {
+    /// `messages` are the chat's current messages, oldest first.
+    pub fn build(chat: &Chat, messages: &[Message], zone: Tz) -> Self {
+        let conversation = pair_turns(messages)
+            .into_iter()
+            .map(|(question, reply)| TurnView {
+                message_id: question.id,
+                you: question.content.clone(),
+                bot: reply.map(|r| r.content.clone()),
+                timestamp: display(question.created_at, zone),
+            })
+            .collect();
+        Self {
+            chat_id: chat.id,
+            session_id: chat.id,
+            user_id: chat.user_id,
+            title: chat.title.clone(),
+            start_time: display(chat.created_at, zone),
+            end_time: chat.end_time.map(|t| display(t, zone)),
+            created_at: iso(chat.created_at),
+            ended_at: chat.end_time.map(iso),
+            conversation,
+        }
+    }
+}
+
+/// The exchange a send produced.
+#[derive(Serialize, ToSchema)]
+pub struct ReplyView {
+    /// The id of the user's message.
+    pub message_id: Uuid,
+    /// The id of the assistant's reply.
+    pub reply_id: Uuid,
+    #[serde(rename = "You")]
+    pub you: String,
+    #[serde(rename = "Bot")]
+    pub bot: String,
+    pub timestamp: String,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub usage: Usage,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SendChatResponse {
+    #[serde(flatten)]
+    pub chat: ChatView,
+    pub reply: ReplyView,
+    pub tokens_remaining: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EndSessionResponse {
+    pub message: String,
+    pub start_time: String,
+    pub end_time: Option<String>,
+    pub session_id: Uuid,
+    pub chat_id: Uuid,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateChatRequest {
+    /// A new title (1–200 characters).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// True ends the chat; false opens it again.
+    #[serde(default)]
+    pub end_session: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeletedChatsResponse {
+    pub message: String,
+    pub deleted: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageView {
+    pub message_id: Uuid,
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+    /// ISO 8601, UTC.
+    pub created_at: String,
+    /// Display-formatted.
+    pub timestamp: String,
+    pub edited_at: Option<String>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// For a reply: the user message it answers.
+    pub reply_to: Option<Uuid>,
+}
+
+impl MessageView {
+    pub fn build(message: &Message, zone: Tz) -> Self {
+        Self {
+            message_id: message.id,
+            role: message.role.as_str().to_string(),
+            content: message.content.clone(),
+            created_at: iso(message.created_at),
+            timestamp: display(message.created_at, zone),
+            edited_at: message.edited_at.map(iso),
+            provider: message.provider.clone(),
+            model: message.model.clone(),
+            reply_to: message.reply_to,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditMessageRequest {
+    pub content: String,
+    /// On a user message: answer it again with the new content.
+    #[serde(default)]
+    pub regenerate: bool,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EditMessageResponse {
+    pub message: String,
+    #[serde(flatten)]
+    pub edited: MessageView,
+    pub chat_id: Uuid,
+    /// The new reply, when `regenerate` was asked.
+    pub reply: Option<RegeneratedView>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateRequest {
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// An earlier reply, kept when a new one was generated.
+#[derive(Serialize, ToSchema)]
+pub struct VersionView {
+    pub message_id: Uuid,
+    pub content: String,
+    pub created_at: String,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+}
+
+impl From<&Message> for VersionView {
+    fn from(m: &Message) -> Self {
+        Self {
+            message_id: m.id,
+            content: m.content.clone(),
+            created_at: iso(m.created_at),
+            provider: m.provider.clone(),
+            model: m.model.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RegeneratedView {
+    pub chat_id: Uuid,
+    #[serde(flatten)]
+    pub reply: MessageView,
+    pub usage: Usage,
+    /// Earlier replies to the same message, oldest first.
+    pub versions: Vec<VersionView>,
+    pub tokens_remaining: i64,
+}

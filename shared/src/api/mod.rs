@@ -1,0 +1,52 @@
+//! The request and response shapes of the canonical routes (API.md §2). They derive
+//! their OpenAPI schemas, so the published document cannot drift from the code.
+
+pub mod accounts;
+pub mod chats;
+pub mod meta;
+
+use serde::{Deserialize, Deserializer};
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`), for
+/// PATCH bodies where `null` clears a value and absence leaves it.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A body that says only what happened.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Notice {
+    pub message: String,
+}
+
+impl Notice {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+/// Every error body (API.md §1).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A sentence for people.
+    pub error: String,
+    /// A stable snake_case code for programs.
+    pub code: String,
+    /// The request field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Seconds to wait, on 429.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    /// On 502/503/504: the chat and the kept user message, to regenerate later.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+}

@@ -1,0 +1,200 @@
+//! Typed settings read once from the environment at start-up (API.md §5).
+//!
+//! Every value has a default that works on a laptop, and every malformed value stops
+//! the process at start with a message naming the variable: a function that starts is
+//! a function whose settings are valid, so handlers never read the environment.
+
+use chrono_tz::Tz;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// Which storage backend the functions use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+    DynamoDb,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub store: StoreKind,
+    pub sqlite_path: PathBuf,
+    pub table_name: String,
+    pub secret_id: Option<String>,
+    pub default_provider: String,
+    pub default_model: String,
+    pub flan_t5_model: String,
+    pub flan_t5_dir: Option<PathBuf>,
+    pub inference_function: Option<String>,
+    pub provider_timeout_secs: u64,
+    pub initial_tokens: i64,
+    pub tokens_per_request: i64,
+    pub rate_limit_per_minute: u32,
+    pub auth_rate_limit_per_minute: u32,
+    pub context_messages: usize,
+    pub display_time_zone: Tz,
+    pub token_ttl_days: i64,
+    pub admin_usernames: Vec<String>,
+    pub cors_allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {name}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars().collect())
+    }
+
+    /// Reads settings from a map, so tests can build configurations without touching
+    /// the (process-global) environment.
+    pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
+        let env = Env(vars);
+        let store = match env.text("STORE", "sqlite").to_ascii_lowercase().as_str() {
+            "sqlite" => StoreKind::Sqlite,
+            "dynamodb" => StoreKind::DynamoDb,
+            other => return Err(env.bad("STORE", other, "expected sqlite or dynamodb")),
+        };
+        let display_time_zone = {
+            let name = env.text("DISPLAY_TIME_ZONE", "Asia/Karachi");
+            Tz::from_str(&name).map_err(|_| env.bad("DISPLAY_TIME_ZONE", &name, "not an IANA time zone"))?
+        };
+        let config = Config {
+            store,
+            sqlite_path: PathBuf::from(env.text("SQLITE_PATH", "./chatbot.sqlite3")),
+            table_name: env.text("TABLE_NAME", "chatbot"),
+            secret_id: env.optional("SECRET_ID"),
+            default_provider: env.text("DEFAULT_PROVIDER", "flan-t5"),
+            default_model: env.text("DEFAULT_MODEL", "flan-t5-base"),
+            flan_t5_model: env.text("FLAN_T5_MODEL", "google/flan-t5-base"),
+            flan_t5_dir: env.optional("FLAN_T5_DIR").map(PathBuf::from),
+            inference_function: env.optional("INFERENCE_FUNCTION"),
+            provider_timeout_secs: env.number("PROVIDER_TIMEOUT_SECS", 60, 1..=900)?,
+            initial_tokens: env.number("INITIAL_TOKENS", 4000, 0..=i64::MAX)?,
+            tokens_per_request: env.number("TOKENS_PER_REQUEST", 100, 0..=i64::MAX)?,
+            rate_limit_per_minute: env.number("RATE_LIMIT_PER_MINUTE", 30, 1..=u32::MAX)?,
+            auth_rate_limit_per_minute: env.number("AUTH_RATE_LIMIT_PER_MINUTE", 10, 1..=u32::MAX)?,
+            context_messages: env.number("CONTEXT_MESSAGES", 20, 1..=1000)?,
+            display_time_zone,
+            token_ttl_days: env.number("TOKEN_TTL_DAYS", 30, 1..=3650)?,
+            admin_usernames: env.list("ADMIN_USERNAMES", ""),
+            cors_allowed_origins: env.list("CORS_ALLOWED_ORIGINS", "http://localhost:5173"),
+        };
+        Ok(config)
+    }
+
+    /// The settings a fresh laptop gets: every default of API.md §5.
+    pub fn defaults() -> Self {
+        Self::from_vars(HashMap::new()).expect("the defaults are valid")
+    }
+
+    pub fn is_admin(&self, username: &str) -> bool {
+        self.admin_usernames
+            .iter()
+            .any(|admin| admin.eq_ignore_ascii_case(username))
+    }
+}
+
+struct Env(HashMap<String, String>);
+
+impl Env {
+    /// A set but blank variable counts as unset, as shells and `.env` files often
+    /// leave `NAME=` behind.
+    fn optional(&self, name: &str) -> Option<String> {
+        self.0.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn text(&self, name: &str, default: &str) -> String {
+        self.optional(name).unwrap_or_else(|| default.to_string())
+    }
+
+    fn list(&self, name: &str, default: &str) -> Vec<String> {
+        self.text(name, default)
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(String::from)
+            .collect()
+    }
+
+    fn number<T>(&self, name: &'static str, default: T, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
+        let Some(raw) = self.optional(name) else {
+            return Ok(default);
+        };
+        let value: T = raw.parse().map_err(|_| self.bad(name, &raw, "not a whole number"))?;
+        if !range.contains(&value) {
+            let reason = format!("must be between {} and {}", range.start(), range.end());
+            return Err(self.bad(name, &raw, &reason));
+        }
+        Ok(value)
+    }
+
+    fn bad(&self, name: &'static str, value: &str, reason: &str) -> ConfigError {
+        ConfigError {
+            name,
+            value: value.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = Config::defaults();
+        assert_eq!(config.store, StoreKind::Sqlite);
+        assert_eq!(config.initial_tokens, 4000);
+        assert_eq!(config.tokens_per_request, 100);
+        assert_eq!(config.rate_limit_per_minute, 30);
+        assert_eq!(config.auth_rate_limit_per_minute, 10);
+        assert_eq!(config.display_time_zone, chrono_tz::Asia::Karachi);
+        assert_eq!(config.cors_allowed_origins, vec!["http://localhost:5173"]);
+        assert_eq!(config.default_provider, "flan-t5");
+    }
+
+    #[test]
+    fn values_are_parsed_and_trimmed() {
+        let config = Config::from_vars(vars(&[
+            ("STORE", "DynamoDB"),
+            ("ADMIN_USERNAMES", " alice , bob,,"),
+            ("TOKENS_PER_REQUEST", "7"),
+            ("SECRET_ID", "  "),
+        ]))
+        .unwrap();
+        assert_eq!(config.store, StoreKind::DynamoDb);
+        assert_eq!(config.admin_usernames, vec!["alice", "bob"]);
+        assert_eq!(config.tokens_per_request, 7);
+        assert_eq!(config.secret_id, None);
+        assert!(config.is_admin("ALICE"));
+        assert!(!config.is_admin("carol"));
+    }
+
+    #[test]
+    fn malformed_values_name_the_variable() {
+        let err = Config::from_vars(vars(&[("RATE_LIMIT_PER_MINUTE", "lots")])).unwrap_err();
+        assert_eq!(err.name, "RATE_LIMIT_PER_MINUTE");
+        let err = Config::from_vars(vars(&[("RATE_LIMIT_PER_MINUTE", "0")])).unwrap_err();
+        assert!(err.reason.contains("between"));
+        let err = Config::from_vars(vars(&[("DISPLAY_TIME_ZONE", "Mars/Olympus")])).unwrap_err();
+        assert_eq!(err.name, "DISPLAY_TIME_ZONE");
+        let err = Config::from_vars(vars(&[("STORE", "postgres")])).unwrap_err();
+        assert_eq!(err.name, "STORE");
+    }
+}

@@ -1,0 +1,215 @@
+use chrono::Duration;
+use http::StatusCode;
+
+use crate::api::accounts::*;
+use crate::api::Notice;
+use crate::auth::{password, token, username};
+use crate::error::ApiError;
+use crate::http::call::Call;
+use crate::http::reply::Reply;
+use crate::store::{AuthToken, User};
+use crate::time::parse_zone;
+
+/// Creates a token for `user` and returns it (the only time it is shown).
+async fn issue_token(call: &Call<'_>, user: &User) -> Result<String, ApiError> {
+    let secret = token::generate();
+    let record = AuthToken {
+        digest: token::digest(&secret),
+        user_id: user.id,
+        created_at: call.now,
+        expires_at: call.now + Duration::days(call.state.config.token_ttl_days),
+    };
+    call.state.store.insert_token(&record).await?;
+    Ok(secret)
+}
+
+fn normalize_email(email: Option<String>) -> Result<Option<String>, ApiError> {
+    match email.map(|e| e.trim().to_string()).filter(|e| !e.is_empty()) {
+        Some(email) => username::validate_email(&email).map(|_| Some(email)),
+        None => Ok(None),
+    }
+}
+
+pub async fn register(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let body: RegisterRequest = call.json()?;
+    let name = body.username.trim().to_string();
+    username::validate_username(&name)?;
+    password::validate(&body.password, "password")?;
+    let email = normalize_email(body.email)?;
+    let store = &call.state.store;
+    // Checked first for a fast, clear answer; the store's unique keys still decide
+    // a race between two registrations of one name.
+    if store.user_by_username(&name).await?.is_some() {
+        return Err(ApiError::conflict("username_taken", "That username is already taken.").with("field", "username"));
+    }
+    if let Some(email) = &email {
+        if store.user_by_email(email).await?.is_some() {
+            return Err(ApiError::conflict("email_taken", "That email is already registered.").with("field", "email"));
+        }
+    }
+    let user = User {
+        id: uuid::Uuid::now_v7(),
+        username: name,
+        email,
+        password_hash: password::hash(body.password).await?,
+        date_joined: call.now,
+        is_active: true,
+        time_zone: None,
+        tokens: call.state.config.initial_tokens,
+        spent: 0,
+        requests: 0,
+    };
+    store.create_user(&user).await?;
+    let token = issue_token(call, &user).await?;
+    Reply::created(AuthResponse {
+        message: "Registered successfully!".into(),
+        token,
+        user: (&user).into(),
+        tokens: user.tokens,
+    })
+}
+
+pub async fn login(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let body: LoginRequest = call.json()?;
+    let store = &call.state.store;
+    let user = match (
+        body.username.as_deref().map(str::trim),
+        body.email.as_deref().map(str::trim),
+    ) {
+        (Some(name), _) if !name.is_empty() => store.user_by_username(name).await?,
+        (_, Some(email)) if !email.is_empty() => store.user_by_email(email).await?,
+        _ => {
+            return Err(ApiError::invalid_field(
+                "username",
+                "Send `username` or `email` with `password`.",
+            ))
+        }
+    };
+    // Verified against a dummy hash when the user is unknown: same work, same time.
+    let verified = password::verify(body.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let user = match user {
+        Some(user) if verified => user,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Invalid credentials",
+            ))
+        }
+    };
+    if !user.is_active {
+        return Err(ApiError::forbidden(
+            "account_deactivated",
+            "This account has been deactivated.",
+        ));
+    }
+    let token = issue_token(call, &user).await?;
+    Reply::ok(AuthResponse {
+        message: "Logged-In successfully!".into(),
+        token,
+        user: (&user).into(),
+        tokens: user.tokens,
+    })
+}
+
+pub async fn logout(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let caller = call.caller()?;
+    let store = &call.state.store;
+    if call.query_flag("all")? {
+        store.delete_tokens_of(caller.user.id, None).await?;
+        return Reply::ok(Notice::new("Logged out of every session."));
+    }
+    store.delete_token(&caller.token_digest).await?;
+    Reply::ok(Notice::new("Logged out successfully."))
+}
+
+pub async fn get_me(call: &Call<'_>) -> Result<Reply, ApiError> {
+    Reply::ok(ProfileView::build(call.user()?, &call.state.config))
+}
+
+pub async fn update_me(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let body: UpdateProfileRequest = call.json()?;
+    let caller = call.caller()?;
+    let mut user = caller.user.clone();
+    let store = &call.state.store;
+    if let Some(email) = body.email {
+        let email = normalize_email(email)?;
+        if let Some(address) = &email {
+            if store
+                .user_by_email(address)
+                .await?
+                .is_some_and(|other| other.id != user.id)
+            {
+                return Err(
+                    ApiError::conflict("email_taken", "That email is already registered.").with("field", "email")
+                );
+            }
+        }
+        user.email = email;
+    }
+    if let Some(zone) = body.time_zone {
+        user.time_zone = match zone.map(|z| z.trim().to_string()).filter(|z| !z.is_empty()) {
+            Some(name) => Some(parse_zone(&name, "time_zone")?.name().to_string()),
+            None => None,
+        };
+    }
+    let mut password_changed = false;
+    if let Some(change) = body.password {
+        password::validate(&change.new, "password.new")?;
+        if !password::verify(change.old, Some(user.password_hash.clone())).await? {
+            return Err(ApiError::invalid_field(
+                "password.old",
+                "The current password is not correct.",
+            ));
+        }
+        user.password_hash = password::hash(change.new).await?;
+        password_changed = true;
+    }
+    store.update_user(&user).await?;
+    if password_changed {
+        // Whoever knew the old password may hold a token: keep only this session.
+        store.delete_tokens_of(user.id, Some(&caller.token_digest)).await?;
+    }
+    Reply::ok(ProfileView::build(&user, &call.state.config))
+}
+
+pub async fn delete_me(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let user = call.user()?;
+    call.state.store.delete_user(user.id).await?;
+    Reply::ok(Notice::new("Account deleted with all its chats."))
+}
+
+pub async fn deactivate_user(call: &Call<'_>) -> Result<Reply, ApiError> {
+    set_active(call, false).await
+}
+
+pub async fn activate_user(call: &Call<'_>) -> Result<Reply, ApiError> {
+    set_active(call, true).await
+}
+
+async fn set_active(call: &Call<'_>, active: bool) -> Result<Reply, ApiError> {
+    let admin = call.user()?;
+    if !call.state.config.is_admin(&admin.username) {
+        return Err(ApiError::forbidden("not_admin", "Only an administrator can do this."));
+    }
+    let name = call.path_param("username");
+    let store = &call.state.store;
+    let mut user = store
+        .user_by_username(name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User not found."))?;
+    if user.id == admin.id && !active {
+        return Err(ApiError::bad_request(
+            "cannot_deactivate_self",
+            "An administrator cannot deactivate their own account.",
+        ));
+    }
+    user.is_active = active;
+    store.update_user(&user).await?;
+    let message = if active { "User activated." } else { "User deactivated." };
+    Reply::ok(AccountStatusView {
+        message: message.into(),
+        username: user.username,
+        is_active: active,
+    })
+}

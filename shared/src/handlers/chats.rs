@@ -1,0 +1,184 @@
+use chrono_tz::Tz;
+use uuid::Uuid;
+
+use crate::api::chats::*;
+use crate::api::Notice;
+use crate::conversation::{self, owned_chat, Target};
+use crate::error::ApiError;
+use crate::http::body::message_content;
+use crate::http::call::{parse_uuid, Call};
+use crate::http::pagination::{next_link, requested_page, split_page};
+use crate::http::reply::Reply;
+use crate::store::{Chat, ChatQuery, Page, User};
+use crate::time::{display, Period};
+
+/// The most turns a chat body carries; the messages route pages through the rest.
+pub const CONVERSATION_LIMIT: usize = 500;
+pub const MAX_TITLE_CHARS: usize = 200;
+
+pub(crate) async fn chat_view(call: &Call<'_>, chat: &Chat, zone: Tz) -> Result<ChatView, ApiError> {
+    let messages = call
+        .state
+        .store
+        .list_messages(chat.id, Page::first(CONVERSATION_LIMIT))
+        .await?;
+    Ok(ChatView::build(chat, &messages, zone))
+}
+
+pub async fn send_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let body: SendChatRequest = call.json()?;
+    let user = call.user()?;
+    let zone = call.display_zone()?;
+    let chat_id = body
+        .chat_id
+        .as_deref()
+        .map(|id| parse_uuid(id, "chat_id"))
+        .transpose()?;
+    if body.end_session {
+        return end_session(call, user, chat_id, zone).await;
+    }
+    let content = body.content.ok_or_else(|| {
+        ApiError::bad_request("missing_field", "The field `content` is required.").with("field", "content")
+    })?;
+    let content = message_content(&content, "content")?;
+    let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
+    let sent = conversation::send(
+        call.state,
+        user,
+        chat_id.map(Target::Id).unwrap_or(Target::Open),
+        content,
+        &choice,
+    )
+    .await?;
+    let reply = ReplyView {
+        message_id: sent.user_message.id,
+        reply_id: sent.reply.id,
+        you: sent.user_message.content.clone(),
+        bot: sent.reply.content.clone(),
+        timestamp: display(sent.reply.created_at, zone),
+        provider: sent.reply.provider.clone(),
+        model: sent.reply.model.clone(),
+        usage: sent.usage,
+    };
+    let body = SendChatResponse {
+        chat: chat_view(call, &sent.chat, zone).await?,
+        reply,
+        tokens_remaining: sent.tokens_remaining,
+    };
+    if sent.created {
+        Reply::created(body)
+    } else {
+        Reply::ok(body)
+    }
+}
+
+async fn end_session(call: &Call<'_>, user: &User, chat_id: Option<Uuid>, zone: Tz) -> Result<Reply, ApiError> {
+    let no_session = || ApiError::not_found("No active chat session found to end.");
+    let chat = match chat_id {
+        Some(id) => Some(owned_chat(call.state, user, id).await.map_err(|_| no_session())?),
+        None => call.state.store.open_chat(user.id).await?,
+    };
+    let mut chat = chat.filter(|c| c.end_time.is_none()).ok_or_else(no_session)?;
+    chat.end_time = Some(call.now);
+    call.state.store.update_chat(&chat).await?;
+    Reply::ok(EndSessionResponse {
+        message: "Chat session ended successfully".into(),
+        start_time: display(chat.created_at, zone),
+        end_time: chat.end_time.map(|t| display(t, zone)),
+        session_id: chat.id,
+        chat_id: chat.id,
+    })
+}
+
+pub async fn list_chats(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let user = call.user()?;
+    let zone = call.display_zone()?;
+    let mut query = ChatQuery {
+        session_id: call
+            .query_param("session_id")
+            .map(|id| parse_uuid(id, "session_id"))
+            .transpose()?,
+        search: call
+            .query_param("search")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from),
+        ..ChatQuery::default()
+    };
+    if let Some(period) = call.query_param("period").filter(|p| !p.is_empty()) {
+        let (from, to) = Period::parse(period)?.range(call.now, zone);
+        query.created_from = Some(from);
+        query.created_to = Some(to);
+    }
+    let page = requested_page(call)?;
+    let chats = call
+        .state
+        .store
+        .list_chats(
+            user.id,
+            &query,
+            Page {
+                limit: page.limit + 1,
+                ..page
+            },
+        )
+        .await?;
+    let (chats, next) = split_page(chats, page, |c| c.id);
+    let mut views = Vec::with_capacity(chats.len());
+    for chat in &chats {
+        views.push(chat_view(call, chat, zone).await?);
+    }
+    let reply = Reply::ok(views)?;
+    Ok(match next {
+        Some(cursor) => reply.with_header("link", next_link(call, &cursor)),
+        None => reply,
+    })
+}
+
+pub async fn get_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let chat = owned_chat(call.state, call.user()?, call.path_uuid("chat_id")?).await?;
+    Reply::ok(chat_view(call, &chat, call.display_zone()?).await?)
+}
+
+pub async fn update_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let body: UpdateChatRequest = call.json()?;
+    let mut chat = owned_chat(call.state, call.user()?, call.path_uuid("chat_id")?).await?;
+    let zone = call.display_zone()?;
+    if body.title.is_none() && body.end_session.is_none() {
+        return Err(ApiError::bad_request(
+            "nothing_to_update",
+            "Send `title` and/or `end_session`.",
+        ));
+    }
+    if let Some(title) = body.title {
+        let title = title.trim().to_string();
+        if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+            return Err(ApiError::invalid_field(
+                "title",
+                format!("`title` must have 1 to {MAX_TITLE_CHARS} characters."),
+            ));
+        }
+        chat.title = Some(title);
+    }
+    match body.end_session {
+        Some(true) if chat.end_time.is_none() => chat.end_time = Some(call.now),
+        Some(false) => chat.end_time = None,
+        _ => {}
+    }
+    call.state.store.update_chat(&chat).await?;
+    Reply::ok(chat_view(call, &chat, zone).await?)
+}
+
+pub async fn delete_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let chat = owned_chat(call.state, call.user()?, call.path_uuid("chat_id")?).await?;
+    call.state.store.delete_chat(chat.id).await?;
+    Reply::ok(Notice::new("Chat deleted successfully"))
+}
+
+pub async fn delete_all_chats(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let deleted = call.state.store.delete_chats_of(call.user()?.id).await?;
+    Reply::ok(DeletedChatsResponse {
+        message: "All chats deleted".into(),
+        deleted,
+    })
+}

@@ -1,0 +1,122 @@
+use http::StatusCode;
+
+use crate::api::chats::*;
+use crate::conversation::{self, owned_chat, Answered};
+use crate::error::ApiError;
+use crate::http::body::message_content;
+use crate::http::call::Call;
+use crate::http::pagination::{next_link, requested_page, split_page};
+use crate::http::reply::Reply;
+use crate::store::{Chat, Message, Page, Role};
+
+pub async fn list_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let chat = owned_chat(call.state, call.user()?, call.path_uuid("chat_id")?).await?;
+    let zone = call.display_zone()?;
+    let page = requested_page(call)?;
+    let messages = call
+        .state
+        .store
+        .list_messages(
+            chat.id,
+            Page {
+                limit: page.limit + 1,
+                ..page
+            },
+        )
+        .await?;
+    let (messages, next) = split_page(messages, page, |m| m.id);
+    let views: Vec<_> = messages.iter().map(|m| MessageView::build(m, zone)).collect();
+    let reply = Reply::ok(views)?;
+    Ok(match next {
+        Some(cursor) => reply.with_header("link", next_link(call, &cursor)),
+        None => reply,
+    })
+}
+
+pub async fn edit_message(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let body: EditMessageRequest = call.json()?;
+    let user = call.user()?;
+    let chat = owned_chat(call.state, user, call.path_uuid("chat_id")?).await?;
+    let message_id = call.path_uuid("message_id")?;
+    let zone = call.display_zone()?;
+    let store = &call.state.store;
+    let mut message = store
+        .message(chat.id, message_id)
+        .await?
+        .filter(|m| !m.superseded)
+        .ok_or_else(|| ApiError::not_found("Message not found."))?;
+    let content = message_content(&body.content, "content")?;
+    if body.regenerate && message.role != Role::User {
+        return Err(ApiError::invalid_field(
+            "regenerate",
+            "Only a user message can be answered again.",
+        ));
+    }
+    // The choice is checked before anything is saved, so a bad provider changes nothing.
+    let choice = if body.regenerate {
+        Some(call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?)
+    } else {
+        None
+    };
+    message.content = content;
+    message.edited_at = Some(call.now);
+    store.update_message(&message).await?;
+    let reply = match choice {
+        Some(choice) => {
+            let answered = conversation::regenerate(call.state, user, &chat, &message, &choice).await?;
+            Some(regenerated_view(call, &chat, &message, answered, zone).await?)
+        }
+        None => None,
+    };
+    Reply::ok(EditMessageResponse {
+        message: "Message updated successfully".into(),
+        edited: MessageView::build(&message, zone),
+        chat_id: chat.id,
+        reply,
+    })
+}
+
+pub async fn regenerate(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let body: RegenerateRequest = call.json()?;
+    let user = call.user()?;
+    let chat = owned_chat(call.state, user, call.path_uuid("chat_id")?).await?;
+    let zone = call.display_zone()?;
+    let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
+    let last_question = call
+        .state
+        .store
+        .recent_messages(chat.id, None, 50)
+        .await?
+        .into_iter()
+        .find(|m| m.role == Role::User)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "nothing_to_regenerate",
+                "The chat has no message to answer yet.",
+            )
+        })?;
+    let answered = conversation::regenerate(call.state, user, &chat, &last_question, &choice).await?;
+    Reply::ok(regenerated_view(call, &chat, &last_question, answered, zone).await?)
+}
+
+async fn regenerated_view(
+    call: &Call<'_>,
+    chat: &Chat,
+    question: &Message,
+    answered: Answered,
+    zone: chrono_tz::Tz,
+) -> Result<RegeneratedView, ApiError> {
+    let versions = call.state.store.replies_to(chat.id, question.id).await?;
+    Ok(RegeneratedView {
+        chat_id: chat.id,
+        reply: MessageView::build(&answered.reply, zone),
+        usage: answered.usage,
+        versions: versions
+            .iter()
+            .filter(|v| v.id != answered.reply.id)
+            .map(VersionView::from)
+            .collect(),
+        tokens_remaining: answered.tokens_remaining,
+    })
+}

@@ -1,0 +1,56 @@
+use http::StatusCode;
+
+use crate::api::meta::*;
+use crate::error::ApiError;
+use crate::http::call::Call;
+use crate::http::reply::Reply;
+
+pub async fn get_tokens(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let user = call.user()?;
+    Reply::ok(TokensView {
+        tokens: user.tokens,
+        spent: user.spent,
+        requests: user.requests,
+    })
+}
+
+pub async fn list_models(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let dispatch = &call.state.llm;
+    let models: Vec<ModelView> = dispatch
+        .providers()
+        .iter()
+        .flat_map(|provider| {
+            provider.models().into_iter().map(move |model| ModelView {
+                id: format!("{}/{model}", provider.id()),
+                provider: provider.id().to_string(),
+                default: dispatch.is_default(provider.id(), &model),
+                available: provider.is_available(),
+                model,
+            })
+        })
+        .collect();
+    Reply::ok(models)
+}
+
+pub async fn health(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let store = &call.state.store;
+    let (status, code) = match store.ping().await {
+        Ok(()) => ("ok", StatusCode::OK),
+        Err(err) => {
+            tracing::error!(error = %err, "health check: store unreachable");
+            ("unavailable", StatusCode::SERVICE_UNAVAILABLE)
+        }
+    };
+    Reply::json(
+        code,
+        HealthView {
+            status: status.into(),
+            store: store.kind().into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+    )
+}
+
+pub async fn openapi(_call: &Call<'_>) -> Result<Reply, ApiError> {
+    Reply::ok(crate::openapi::document())
+}

@@ -1,0 +1,6 @@
+//! One async function per route operation, over a parsed [`Call`](crate::http::call::Call).
+
+pub mod accounts;
+pub mod chats;
+pub mod messages;
+pub mod meta;

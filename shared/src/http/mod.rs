@@ -1,0 +1,8 @@
+//! Turning Lambda HTTP events into typed inputs and typed results into responses,
+//! written once for every route.
+
+pub mod body;
+pub mod call;
+pub mod cors;
+pub mod pagination;
+pub mod reply;

@@ -1,0 +1,37 @@
+//! What every function's `main` calls: build the state once, then serve one route.
+
+use lambda_http::{service_fn, Error, Request};
+
+use crate::config::Config;
+use crate::routes::{handle, Operation, Serve};
+use crate::state::AppState;
+
+/// JSON logs in Lambda (CloudWatch indexes them); human-readable ones elsewhere.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let in_lambda =
+        std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() && std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    let result = if in_lambda && std::env::var_os("AWS_SAM_LOCAL").is_none() {
+        builder.json().without_time().try_init()
+    } else {
+        builder.try_init()
+    };
+    // A second initialisation (tests) keeps the first subscriber.
+    drop(result);
+}
+
+/// Runs the function that serves `operation`. Settings are validated before the
+/// first request: a bad setting stops the cold start with a message naming it.
+pub async fn serve(operation: Operation) -> Result<(), Error> {
+    init_tracing();
+    let config = Config::from_env()?;
+    let state = AppState::from_config(config)
+        .await
+        .map_err(|e| format!("starting up: {e:#}"))?;
+    let state = &state;
+    lambda_http::run(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(handle(state, request, Serve::Only(operation)).await)
+    }))
+    .await
+}

@@ -1,0 +1,307 @@
+//! LLM dispatch: one trait every provider implements, and the registry that picks a
+//! provider and model for a request (API.md §3).
+
+pub mod context;
+pub mod flan_t5;
+pub mod title;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use http::StatusCode;
+use std::sync::Arc;
+
+use crate::error::ApiError;
+use crate::store::Role;
+
+/// One message of the context sent to a model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Turn {
+    pub role: Role,
+    pub content: String,
+}
+
+impl Turn {
+    pub fn user(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::User,
+            content: content.into(),
+        }
+    }
+
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self {
+            role: Role::Assistant,
+            content: content.into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct GenerateRequest {
+    pub model: String,
+    /// Oldest first; the last is the user message to answer.
+    pub turns: Vec<Turn>,
+    pub max_new_tokens: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Generation {
+    pub text: String,
+    pub usage: Usage,
+}
+
+/// Why a model call failed, in the terms API.md gives the client.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProviderError {
+    /// No key, no weights, or the provider said it cannot serve now: 503.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The call ran out of time: 504.
+    #[error("{0}")]
+    Timeout(String),
+    /// The provider answered with an error or nonsense: 502.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl ProviderError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Self::Failed(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unavailable(_) => "provider_unavailable",
+            Self::Timeout(_) => "provider_timeout",
+            Self::Failed(_) => "provider_failed",
+        }
+    }
+
+    /// The client's error; the message is ours (written for clients), never a
+    /// provider's raw body.
+    pub fn to_api_error(&self) -> ApiError {
+        ApiError::new(self.status(), self.code(), self.to_string())
+    }
+}
+
+/// A stream of reply text pieces as the model produces them.
+pub type TextStream = BoxStream<'static, Result<String, ProviderError>>;
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The provider id used in requests: `flan-t5`, `openai`, …
+    fn id(&self) -> &str;
+    /// The models offered; the first is the provider's default.
+    fn models(&self) -> Vec<String>;
+    /// False when no key or weights are configured.
+    fn is_available(&self) -> bool;
+    /// How many tokens of context `model` takes in.
+    fn input_budget(&self, model: &str) -> usize;
+    /// The size of `text` in the model's tokens (an estimate where the provider's
+    /// tokenizer is not at hand).
+    fn count_tokens(&self, text: &str) -> usize {
+        estimate_tokens(text)
+    }
+    async fn generate(&self, request: GenerateRequest) -> Result<Generation, ProviderError>;
+    /// Streams the reply; providers without native streaming send it in one piece.
+    async fn stream(&self, request: GenerateRequest) -> Result<TextStream, ProviderError> {
+        let generation = self.generate(request).await?;
+        Ok(Box::pin(futures::stream::once(async move { Ok(generation.text) })))
+    }
+}
+
+/// About four characters a token for English text, rounded up; a word at least.
+pub fn estimate_tokens(text: &str) -> usize {
+    let chars = text.chars().count();
+    chars.div_ceil(4).max(text.split_whitespace().count())
+}
+
+/// Where a request goes: the provider and one of its models.
+#[derive(Clone)]
+pub struct Choice {
+    pub provider: Arc<dyn Provider>,
+    pub model: String,
+}
+
+/// The providers this deployment offers and the default choice.
+#[derive(Clone)]
+pub struct Dispatch {
+    providers: Vec<Arc<dyn Provider>>,
+    default_provider: String,
+    default_model: String,
+}
+
+impl Dispatch {
+    pub fn new(providers: Vec<Arc<dyn Provider>>, default_provider: &str, default_model: &str) -> Self {
+        Self {
+            providers,
+            default_provider: default_provider.to_string(),
+            default_model: default_model.to_string(),
+        }
+    }
+
+    pub fn providers(&self) -> &[Arc<dyn Provider>] {
+        &self.providers
+    }
+
+    pub fn is_default(&self, provider: &str, model: &str) -> bool {
+        provider == self.default_provider && model == self.default_model
+    }
+
+    /// Picks the provider and model of a request. `model` may be written
+    /// `provider/model`; without a provider the default one is used, and without a
+    /// model that provider's default.
+    pub fn choose(&self, provider: Option<&str>, model: Option<&str>) -> Result<Choice, ApiError> {
+        let (provider_id, model) = match (provider, model) {
+            (provider, Some(model)) if model.contains('/') => {
+                let (from_model, name) = model.split_once('/').unwrap_or_default();
+                if provider.is_some_and(|p| p != from_model) {
+                    return Err(ApiError::invalid_field(
+                        "model",
+                        format!(
+                            "The model {model:?} does not belong to the provider {:?}.",
+                            provider.unwrap_or_default()
+                        ),
+                    ));
+                }
+                (from_model.to_string(), Some(name.to_string()))
+            }
+            (provider, model) => (
+                provider.unwrap_or(&self.default_provider).to_string(),
+                model.map(String::from),
+            ),
+        };
+        let Some(found) = self.providers.iter().find(|p| p.id() == provider_id) else {
+            let known: Vec<_> = self.providers.iter().map(|p| p.id().to_string()).collect();
+            return Err(ApiError::invalid_field(
+                "provider",
+                format!("Unknown provider {provider_id:?}; choose one of: {}.", known.join(", ")),
+            ));
+        };
+        let offered = found.models();
+        let model = match model {
+            Some(model) if offered.contains(&model) => model,
+            Some(model) => {
+                return Err(ApiError::invalid_field(
+                    "model",
+                    format!(
+                        "The provider {provider_id} offers no model {model:?}; choose one of: {}.",
+                        offered.join(", ")
+                    ),
+                ))
+            }
+            None if provider_id == self.default_provider && offered.contains(&self.default_model) => {
+                self.default_model.clone()
+            }
+            None => offered
+                .first()
+                .cloned()
+                .ok_or_else(|| ApiError::internal(format!("provider {provider_id} offers no model")))?,
+        };
+        Ok(Choice {
+            provider: found.clone(),
+            model,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Named(&'static str, Vec<&'static str>);
+
+    #[async_trait]
+    impl Provider for Named {
+        fn id(&self) -> &str {
+            self.0
+        }
+        fn models(&self) -> Vec<String> {
+            self.1.iter().map(|m| m.to_string()).collect()
+        }
+        fn is_available(&self) -> bool {
+            true
+        }
+        fn input_budget(&self, _: &str) -> usize {
+            512
+        }
+        async fn generate(&self, _: GenerateRequest) -> Result<Generation, ProviderError> {
+            Err(ProviderError::Failed("unused".into()))
+        }
+    }
+
+    fn dispatch() -> Dispatch {
+        Dispatch::new(
+            vec![
+                Arc::new(Named("flan-t5", vec!["flan-t5-small", "flan-t5-base"])),
+                Arc::new(Named("openai", vec!["gpt-4o-mini", "gpt-4o"])),
+            ],
+            "flan-t5",
+            "flan-t5-base",
+        )
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_asked() {
+        let choice = dispatch().choose(None, None).unwrap();
+        assert_eq!(
+            (choice.provider.id(), choice.model.as_str()),
+            ("flan-t5", "flan-t5-base")
+        );
+        let choice = dispatch().choose(Some("openai"), None).unwrap();
+        assert_eq!(choice.model, "gpt-4o-mini");
+    }
+
+    #[test]
+    fn model_may_name_its_provider() {
+        let choice = dispatch().choose(None, Some("openai/gpt-4o")).unwrap();
+        assert_eq!((choice.provider.id(), choice.model.as_str()), ("openai", "gpt-4o"));
+        let err = dispatch().choose(Some("flan-t5"), Some("openai/gpt-4o")).err().unwrap();
+        assert_eq!(err.body()["field"], "model");
+    }
+
+    #[test]
+    fn unknown_names_are_400_naming_the_field() {
+        assert_eq!(
+            dispatch().choose(Some("claude"), None).err().unwrap().body()["field"],
+            "provider"
+        );
+        assert_eq!(
+            dispatch().choose(None, Some("gpt-4o")).err().unwrap().body()["field"],
+            "model"
+        );
+    }
+
+    #[test]
+    fn provider_errors_map_to_gateway_statuses() {
+        assert_eq!(
+            ProviderError::Unavailable("x".into()).to_api_error().status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            ProviderError::Timeout("x".into()).to_api_error().status,
+            StatusCode::GATEWAY_TIMEOUT
+        );
+        assert_eq!(
+            ProviderError::Failed("x".into()).to_api_error().status,
+            StatusCode::BAD_GATEWAY
+        );
+    }
+
+    #[test]
+    fn token_estimate_counts_words_at_least() {
+        assert_eq!(estimate_tokens(""), 0);
+        assert_eq!(estimate_tokens("a b c d e"), 5);
+        assert_eq!(estimate_tokens("abcdefgh"), 2);
+    }
+}

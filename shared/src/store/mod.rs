@@ -1,0 +1,185 @@
+//! The storage boundary: the domain records and the one trait both backends
+//! implement (SQLite on a laptop, DynamoDB in AWS). The contract suite in
+//! `tests/` runs against every implementation.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value (username, email, chat id) already belongs to another record.
+    #[error("{field} already exists")]
+    Conflict { field: &'static str },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub email: Option<String>,
+    pub password_hash: String,
+    pub date_joined: DateTime<Utc>,
+    pub is_active: bool,
+    /// The user's display zone (IANA name); `None` uses the configured default.
+    pub time_zone: Option<String>,
+    /// The balance left.
+    pub tokens: i64,
+    /// Tokens spent so far and the number of charged requests (`GET /api/tokens/`).
+    pub spent: i64,
+    pub requests: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuthToken {
+    /// SHA-256 of the token, hex; the token itself is never stored.
+    pub digest: String,
+    pub user_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chat {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub title: Option<String>,
+    /// Also the chat's `start_time`.
+    pub created_at: DateTime<Utc>,
+    /// Set when the session is ended; an open chat has none.
+    pub end_time: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "user" => Some(Role::User),
+            "assistant" => Some(Role::Assistant),
+            _ => None,
+        }
+    }
+}
+
+/// One stored message: a user's turn, or one version of the assistant's reply to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub id: Uuid,
+    pub chat_id: Uuid,
+    pub role: Role,
+    pub content: String,
+    pub created_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// For a reply: the user message it answers.
+    pub reply_to: Option<Uuid>,
+    /// A reply replaced by a regenerated one; kept and listed as an earlier version.
+    pub superseded: bool,
+}
+
+/// Filters of `GET /api/chats/`.
+#[derive(Clone, Debug, Default)]
+pub struct ChatQuery {
+    pub session_id: Option<Uuid>,
+    /// Case-insensitive substring of the title or of any message.
+    pub search: Option<String>,
+    /// `[from, to)` on the chat's creation time.
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+}
+
+/// A page of a list: at most `limit` records after the record `after` (exclusive)
+/// in the list's own order.
+#[derive(Clone, Copy, Debug)]
+pub struct Page {
+    pub limit: usize,
+    pub after: Option<Uuid>,
+}
+
+impl Page {
+    pub fn first(limit: usize) -> Self {
+        Self { limit, after: None }
+    }
+}
+
+/// Everything the API stores. Every method is one logical operation, atomic on its own.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// `sqlite` or `dynamodb`, as `GET /api/health/` reports it.
+    fn kind(&self) -> &'static str;
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Fails with `Conflict` when the username or email is taken, case-insensitively.
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>>;
+    /// Case-insensitive.
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    /// Case-insensitive.
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// Saves email, time zone, password hash and active flag (not the balance, which
+    /// only `charge` and `refund` change).
+    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// Removes the user with all tokens, chats and messages.
+    async fn delete_user(&self, id: Uuid) -> StoreResult<()>;
+
+    async fn insert_token(&self, token: &AuthToken) -> StoreResult<()>;
+    /// The owner of an unexpired token.
+    async fn user_by_token(&self, digest: &str, now: DateTime<Utc>) -> StoreResult<Option<User>>;
+    async fn delete_token(&self, digest: &str) -> StoreResult<()>;
+    /// Revokes every token of a user but `keep`.
+    async fn delete_tokens_of(&self, user_id: Uuid, keep: Option<&str>) -> StoreResult<()>;
+
+    /// Takes `cost` from the balance if it has that much, atomically; the new balance,
+    /// or `None` when it is short (nothing is taken then).
+    async fn charge(&self, user_id: Uuid, cost: i64) -> StoreResult<Option<i64>>;
+    /// Gives back one charge of `cost` (the model failed); the new balance.
+    async fn refund(&self, user_id: Uuid, cost: i64) -> StoreResult<i64>;
+
+    /// Counts one hit on a rate-limit window and returns the hits so far; the counter
+    /// may be dropped after `expires_at`.
+    async fn count_hit(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Fails with `Conflict { field: "chat_id" }` when the id exists (whoever owns it).
+    async fn create_chat(&self, chat: &Chat) -> StoreResult<()>;
+    async fn chat(&self, id: Uuid) -> StoreResult<Option<Chat>>;
+    /// The user's newest chat without an end time.
+    async fn open_chat(&self, user_id: Uuid) -> StoreResult<Option<Chat>>;
+    /// Newest first.
+    async fn list_chats(&self, user_id: Uuid, query: &ChatQuery, page: Page) -> StoreResult<Vec<Chat>>;
+    /// Saves title and end time.
+    async fn update_chat(&self, chat: &Chat) -> StoreResult<()>;
+    async fn delete_chat(&self, id: Uuid) -> StoreResult<()>;
+    /// Deletes every chat of the user; how many there were.
+    async fn delete_chats_of(&self, user_id: Uuid) -> StoreResult<u64>;
+
+    async fn add_message(&self, message: &Message) -> StoreResult<()>;
+    async fn message(&self, chat_id: Uuid, id: Uuid) -> StoreResult<Option<Message>>;
+    /// The chat's current messages (no superseded replies), oldest first.
+    async fn list_messages(&self, chat_id: Uuid, page: Page) -> StoreResult<Vec<Message>>;
+    /// The chat's `limit` newest current messages, newest first; with `up_to`, only
+    /// that message and those before it (the context of an earlier turn).
+    async fn recent_messages(&self, chat_id: Uuid, up_to: Option<Uuid>, limit: usize) -> StoreResult<Vec<Message>>;
+    /// Every version of the reply to `user_message`, oldest first.
+    async fn replies_to(&self, chat_id: Uuid, user_message: Uuid) -> StoreResult<Vec<Message>>;
+    /// Saves content, edit time and the superseded flag.
+    async fn update_message(&self, message: &Message) -> StoreResult<()>;
+}

@@ -1,0 +1,634 @@
+//! The SQLite store: one file, created and migrated on open, shared safely by the
+//! several function processes `cargo lambda watch` runs (WAL mode, a busy timeout,
+//! and every multi-statement change in an immediate transaction).
+//!
+//! rusqlite is synchronous, so every call runs on a blocking thread with the
+//! process's one connection.
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite_migration::{Migrations, M};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+
+use super::{AuthToken, Chat, ChatQuery, Message, Page, Role, Store, StoreError, StoreResult, User};
+
+const MIGRATIONS: &[&str] = &[include_str!("sqlite_migrations/001_initial.sql")];
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
+        Self::prepare(conn)
+    }
+
+    /// A private in-memory database, for tests.
+    pub fn in_memory() -> anyhow::Result<Self> {
+        Self::prepare(Connection::open_in_memory()?)
+    }
+
+    fn prepare(mut conn: Connection) -> anyhow::Result<Self> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
+        migrations.to_latest(&mut conn).context("migrating the SQLite schema")?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn run<T, F>(&self, op: &'static str, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        let span = tracing::debug_span!("sqlite", op);
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            // A poisoned lock only means another call panicked mid-way; SQLite's own
+            // transactions kept the data consistent, so the connection is still good.
+            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(anyhow::anyhow!("store task failed: {e}")))?
+    }
+}
+
+fn internal(err: rusqlite::Error) -> StoreError {
+    StoreError::Internal(err.into())
+}
+
+/// Maps a UNIQUE violation to a conflict on the API field it protects.
+fn unique_violation(err: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(code, Some(message)) = &err {
+        if code.code == rusqlite::ErrorCode::ConstraintViolation {
+            if message.contains("users.username_key") {
+                return StoreError::Conflict { field: "username" };
+            }
+            if message.contains("users.email_key") {
+                return StoreError::Conflict { field: "email" };
+            }
+            if message.contains("chats.id") {
+                return StoreError::Conflict { field: "chat_id" };
+            }
+        }
+    }
+    internal(err)
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_millis(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn uuid_col(row: &Row, idx: &str) -> rusqlite::Result<Uuid> {
+    let text: String = row.get(idx)?;
+    Uuid::parse_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn lower(value: &str) -> String {
+    value.to_lowercase()
+}
+
+const USER_COLUMNS: &str =
+    "id, username, email, password_hash, date_joined, is_active, time_zone, tokens, spent, requests";
+
+fn user_from_row(row: &Row) -> rusqlite::Result<User> {
+    Ok(User {
+        id: uuid_col(row, "id")?,
+        username: row.get("username")?,
+        email: row.get("email")?,
+        password_hash: row.get("password_hash")?,
+        date_joined: from_millis(row.get("date_joined")?),
+        is_active: row.get("is_active")?,
+        time_zone: row.get("time_zone")?,
+        tokens: row.get("tokens")?,
+        spent: row.get("spent")?,
+        requests: row.get("requests")?,
+    })
+}
+
+const CHAT_COLUMNS: &str = "id, user_id, title, created_at, end_time";
+
+fn chat_from_row(row: &Row) -> rusqlite::Result<Chat> {
+    Ok(Chat {
+        id: uuid_col(row, "id")?,
+        user_id: uuid_col(row, "user_id")?,
+        title: row.get("title")?,
+        created_at: from_millis(row.get("created_at")?),
+        end_time: row.get::<_, Option<i64>>("end_time")?.map(from_millis),
+    })
+}
+
+const MESSAGE_COLUMNS: &str =
+    "id, chat_id, role, content, created_at, edited_at, provider, model, reply_to, superseded";
+
+fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
+    let role: String = row.get("role")?;
+    let reply_to: Option<String> = row.get("reply_to")?;
+    Ok(Message {
+        id: uuid_col(row, "id")?,
+        chat_id: uuid_col(row, "chat_id")?,
+        role: Role::parse(&role).unwrap_or(Role::User),
+        content: row.get("content")?,
+        created_at: from_millis(row.get("created_at")?),
+        edited_at: row.get::<_, Option<i64>>("edited_at")?.map(from_millis),
+        provider: row.get("provider")?,
+        model: row.get("model")?,
+        reply_to: reply_to.and_then(|id| Uuid::parse_str(&id).ok()),
+        superseded: row.get("superseded")?,
+    })
+}
+
+/// Escapes LIKE wildcards so a search for `50%` finds that text only.
+fn like_pattern(term: &str) -> String {
+    let escaped = term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.run("ping", |conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(())).map_err(internal)
+        })
+        .await
+    }
+
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        let u = user.clone();
+        self.run("create_user", move |conn| {
+            conn.execute(
+                "INSERT INTO users (id, username, username_key, email, email_key, password_hash, date_joined,
+                                    is_active, time_zone, tokens, spent, requests)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    u.id.to_string(),
+                    u.username,
+                    lower(&u.username),
+                    u.email,
+                    u.email.as_deref().map(lower),
+                    u.password_hash,
+                    millis(u.date_joined),
+                    u.is_active,
+                    u.time_zone,
+                    u.tokens,
+                    u.spent,
+                    u.requests
+                ],
+            )
+            .map_err(unique_violation)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
+        self.run("user_by_id", move |conn| {
+            conn.query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+                [id.to_string()],
+                user_from_row,
+            )
+            .optional()
+            .map_err(internal)
+        })
+        .await
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        let key = lower(username);
+        self.run("user_by_username", move |conn| {
+            conn.query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE username_key = ?1"),
+                [key],
+                user_from_row,
+            )
+            .optional()
+            .map_err(internal)
+        })
+        .await
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let key = lower(email);
+        self.run("user_by_email", move |conn| {
+            conn.query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = ?1"),
+                [key],
+                user_from_row,
+            )
+            .optional()
+            .map_err(internal)
+        })
+        .await
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<()> {
+        let u = user.clone();
+        self.run("update_user", move |conn| {
+            conn.execute(
+                "UPDATE users SET email = ?2, email_key = ?3, time_zone = ?4, password_hash = ?5, is_active = ?6
+                 WHERE id = ?1",
+                params![
+                    u.id.to_string(),
+                    u.email,
+                    u.email.as_deref().map(lower),
+                    u.time_zone,
+                    u.password_hash,
+                    u.is_active
+                ],
+            )
+            .map_err(unique_violation)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_user(&self, id: Uuid) -> StoreResult<()> {
+        self.run("delete_user", move |conn| {
+            // Tokens, chats and (through chats) messages go with the user by cascade.
+            conn.execute("DELETE FROM users WHERE id = ?1", [id.to_string()])
+                .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_token(&self, token: &AuthToken) -> StoreResult<()> {
+        let t = token.clone();
+        self.run("insert_token", move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(internal)?;
+            // Expired tokens of this user are dead weight; drop them as a new one arrives.
+            tx.execute(
+                "DELETE FROM auth_tokens WHERE user_id = ?1 AND expires_at <= ?2",
+                params![t.user_id.to_string(), millis(t.created_at)],
+            )
+            .map_err(internal)?;
+            tx.execute(
+                "INSERT INTO auth_tokens (digest, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    t.digest,
+                    t.user_id.to_string(),
+                    millis(t.created_at),
+                    millis(t.expires_at)
+                ],
+            )
+            .map_err(internal)?;
+            tx.commit().map_err(internal)
+        })
+        .await
+    }
+
+    async fn user_by_token(&self, digest: &str, now: DateTime<Utc>) -> StoreResult<Option<User>> {
+        let digest = digest.to_string();
+        self.run("user_by_token", move |conn| {
+            let columns = USER_COLUMNS
+                .split(", ")
+                .map(|c| format!("u.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            conn.query_row(
+                &format!(
+                    "SELECT {columns} FROM auth_tokens t JOIN users u ON u.id = t.user_id
+                     WHERE t.digest = ?1 AND t.expires_at > ?2"
+                ),
+                params![digest, millis(now)],
+                user_from_row,
+            )
+            .optional()
+            .map_err(internal)
+        })
+        .await
+    }
+
+    async fn delete_token(&self, digest: &str) -> StoreResult<()> {
+        let digest = digest.to_string();
+        self.run("delete_token", move |conn| {
+            conn.execute("DELETE FROM auth_tokens WHERE digest = ?1", [digest])
+                .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_tokens_of(&self, user_id: Uuid, keep: Option<&str>) -> StoreResult<()> {
+        let keep = keep.unwrap_or("").to_string();
+        self.run("delete_tokens_of", move |conn| {
+            conn.execute(
+                "DELETE FROM auth_tokens WHERE user_id = ?1 AND digest <> ?2",
+                params![user_id.to_string(), keep],
+            )
+            .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn charge(&self, user_id: Uuid, cost: i64) -> StoreResult<Option<i64>> {
+        self.run("charge", move |conn| {
+            // One conditional statement: the check and the take cannot be split by
+            // another request, so concurrent charges can never overdraw.
+            conn.query_row(
+                "UPDATE users SET tokens = tokens - ?2, spent = spent + ?2, requests = requests + 1
+                 WHERE id = ?1 AND tokens >= ?2 RETURNING tokens",
+                params![user_id.to_string(), cost],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(internal)
+        })
+        .await
+    }
+
+    async fn refund(&self, user_id: Uuid, cost: i64) -> StoreResult<i64> {
+        self.run("refund", move |conn| {
+            conn.query_row(
+                "UPDATE users SET tokens = tokens + ?2, spent = MAX(spent - ?2, 0), requests = MAX(requests - 1, 0)
+                 WHERE id = ?1 RETURNING tokens",
+                params![user_id.to_string(), cost],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(internal)
+            .map(|tokens| tokens.unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn count_hit(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<u64> {
+        let key = key.to_string();
+        self.run("count_hit", move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(internal)?;
+            tx.execute("DELETE FROM rate_limits WHERE expires_at <= ?1", [millis(Utc::now())])
+                .map_err(internal)?;
+            let hits: i64 = tx
+                .query_row(
+                    "INSERT INTO rate_limits (key, hits, expires_at) VALUES (?1, 1, ?2)
+                     ON CONFLICT(key) DO UPDATE SET hits = hits + 1 RETURNING hits",
+                    params![key, millis(expires_at)],
+                    |row| row.get(0),
+                )
+                .map_err(internal)?;
+            tx.commit().map_err(internal)?;
+            Ok(hits.max(0) as u64)
+        })
+        .await
+    }
+
+    async fn create_chat(&self, chat: &Chat) -> StoreResult<()> {
+        let c = chat.clone();
+        self.run("create_chat", move |conn| {
+            conn.execute(
+                "INSERT INTO chats (id, user_id, title, created_at, end_time) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    c.id.to_string(),
+                    c.user_id.to_string(),
+                    c.title,
+                    millis(c.created_at),
+                    c.end_time.map(millis)
+                ],
+            )
+            .map_err(unique_violation)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn chat(&self, id: Uuid) -> StoreResult<Option<Chat>> {
+        self.run("chat", move |conn| {
+            conn.query_row(
+                &format!("SELECT {CHAT_COLUMNS} FROM chats WHERE id = ?1"),
+                [id.to_string()],
+                chat_from_row,
+            )
+            .optional()
+            .map_err(internal)
+        })
+        .await
+    }
+
+    async fn open_chat(&self, user_id: Uuid) -> StoreResult<Option<Chat>> {
+        self.run("open_chat", move |conn| {
+            conn.query_row(
+                &format!(
+                    "SELECT {CHAT_COLUMNS} FROM chats WHERE user_id = ?1 AND end_time IS NULL
+                     ORDER BY created_at DESC, id DESC LIMIT 1"
+                ),
+                [user_id.to_string()],
+                chat_from_row,
+            )
+            .optional()
+            .map_err(internal)
+        })
+        .await
+    }
+
+    async fn list_chats(&self, user_id: Uuid, query: &ChatQuery, page: Page) -> StoreResult<Vec<Chat>> {
+        let query = query.clone();
+        self.run("list_chats", move |conn| {
+            let mut sql = format!("SELECT {CHAT_COLUMNS} FROM chats c WHERE user_id = ?1");
+            let mut args: Vec<rusqlite::types::Value> = vec![user_id.to_string().into()];
+            let mut arg = |sql: &mut String, clause: &str, value: rusqlite::types::Value| {
+                args.push(value);
+                sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+            };
+            if let Some(session) = query.session_id {
+                arg(&mut sql, " AND id = ?", session.to_string().into());
+            }
+            if let Some(from) = query.created_from {
+                arg(&mut sql, " AND created_at >= ?", millis(from).into());
+            }
+            if let Some(to) = query.created_to {
+                arg(&mut sql, " AND created_at < ?", millis(to).into());
+            }
+            if let Some(term) = query.search.as_deref().filter(|t| !t.is_empty()) {
+                arg(
+                    &mut sql,
+                    " AND (title LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id AND m.content LIKE ? ESCAPE '\\'))",
+                    like_pattern(term).into(),
+                );
+            }
+            if let Some(after) = page.after {
+                arg(
+                    &mut sql,
+                    " AND (created_at, id) < (SELECT created_at, id FROM chats WHERE id = ?)",
+                    after.to_string().into(),
+                );
+            }
+            arg(&mut sql, " ORDER BY created_at DESC, id DESC LIMIT ?", (page.limit as i64).into());
+            let mut stmt = conn.prepare(&sql).map_err(internal)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args), chat_from_row).map_err(internal)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(internal)
+        })
+        .await
+    }
+
+    async fn update_chat(&self, chat: &Chat) -> StoreResult<()> {
+        let c = chat.clone();
+        self.run("update_chat", move |conn| {
+            conn.execute(
+                "UPDATE chats SET title = ?2, end_time = ?3 WHERE id = ?1",
+                params![c.id.to_string(), c.title, c.end_time.map(millis)],
+            )
+            .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_chat(&self, id: Uuid) -> StoreResult<()> {
+        self.run("delete_chat", move |conn| {
+            conn.execute("DELETE FROM chats WHERE id = ?1", [id.to_string()])
+                .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_chats_of(&self, user_id: Uuid) -> StoreResult<u64> {
+        self.run("delete_chats_of", move |conn| {
+            let n = conn
+                .execute("DELETE FROM chats WHERE user_id = ?1", [user_id.to_string()])
+                .map_err(internal)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn add_message(&self, message: &Message) -> StoreResult<()> {
+        let m = message.clone();
+        self.run("add_message", move |conn| {
+            conn.execute(
+                "INSERT INTO messages (id, chat_id, role, content, created_at, edited_at, provider, model, reply_to, superseded)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    m.id.to_string(),
+                    m.chat_id.to_string(),
+                    m.role.as_str(),
+                    m.content,
+                    millis(m.created_at),
+                    m.edited_at.map(millis),
+                    m.provider,
+                    m.model,
+                    m.reply_to.map(|id| id.to_string()),
+                    m.superseded
+                ],
+            )
+            .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn message(&self, chat_id: Uuid, id: Uuid) -> StoreResult<Option<Message>> {
+        self.run("message", move |conn| {
+            conn.query_row(
+                &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND id = ?2"),
+                [chat_id.to_string(), id.to_string()],
+                message_from_row,
+            )
+            .optional()
+            .map_err(internal)
+        })
+        .await
+    }
+
+    async fn list_messages(&self, chat_id: Uuid, page: Page) -> StoreResult<Vec<Message>> {
+        self.run("list_messages", move |conn| {
+            let after = page.after.map(|id| id.to_string());
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages
+                     WHERE chat_id = ?1 AND superseded = 0
+                       AND (?2 IS NULL OR (created_at, id) > (SELECT created_at, id FROM messages WHERE id = ?2))
+                     ORDER BY created_at, id LIMIT ?3"
+                ))
+                .map_err(internal)?;
+            let rows = stmt
+                .query_map(params![chat_id.to_string(), after, page.limit as i64], message_from_row)
+                .map_err(internal)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(internal)
+        })
+        .await
+    }
+
+    async fn recent_messages(&self, chat_id: Uuid, up_to: Option<Uuid>, limit: usize) -> StoreResult<Vec<Message>> {
+        self.run("recent_messages", move |conn| {
+            let up_to = up_to.map(|id| id.to_string());
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND superseded = 0
+                       AND (?2 IS NULL OR (created_at, id) <= (SELECT created_at, id FROM messages WHERE id = ?2))
+                     ORDER BY created_at DESC, id DESC LIMIT ?3"
+                ))
+                .map_err(internal)?;
+            let rows = stmt
+                .query_map(params![chat_id.to_string(), up_to, limit as i64], message_from_row)
+                .map_err(internal)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(internal)
+        })
+        .await
+    }
+
+    async fn replies_to(&self, chat_id: Uuid, user_message: Uuid) -> StoreResult<Vec<Message>> {
+        self.run("replies_to", move |conn| {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND reply_to = ?2 ORDER BY created_at, id"
+                ))
+                .map_err(internal)?;
+            let rows = stmt
+                .query_map(params![chat_id.to_string(), user_message.to_string()], message_from_row)
+                .map_err(internal)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(internal)
+        })
+        .await
+    }
+
+    async fn update_message(&self, message: &Message) -> StoreResult<()> {
+        let m = message.clone();
+        self.run("update_message", move |conn| {
+            conn.execute(
+                "UPDATE messages SET content = ?3, edited_at = ?4, superseded = ?5 WHERE chat_id = ?1 AND id = ?2",
+                params![
+                    m.chat_id.to_string(),
+                    m.id.to_string(),
+                    m.content,
+                    m.edited_at.map(millis),
+                    m.superseded
+                ],
+            )
+            .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+}

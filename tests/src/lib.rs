@@ -1,0 +1,205 @@
+//! Test support shared by the cross-crate suites: an in-process copy of the API
+//! behind the real route table, and a scripted model provider.
+//!
+//! Requests enter as API Gateway HTTP API (v2) events parsed by `lambda_http`
+//! itself, exactly as a deployed function receives them, and leave through the same
+//! `routes::handle` every function runs. This exercises everything but the Lambda
+//! runtime loop, at in-process speed, which is what lets the suite cover every route
+//! and error path in seconds.
+
+pub mod provider;
+
+use chatbot_core::config::Config;
+use chatbot_core::llm::flan_t5::FlanT5Unavailable;
+use chatbot_core::llm::{Dispatch, Provider};
+use chatbot_core::routes::{handle, Serve};
+use chatbot_core::state::AppState;
+use chatbot_core::store::sqlite::SqliteStore;
+use chatbot_core::store::Store;
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+use lambda_http::Body;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+pub use provider::{Behaviour, ScriptedProvider};
+
+pub struct TestApp {
+    pub state: AppState,
+    pub provider: Arc<ScriptedProvider>,
+    clock: Arc<Mutex<Option<DateTime<Utc>>>>,
+    _dir: tempfile::TempDir,
+}
+
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl TestResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Settings for tests: the scripted provider is the default model.
+pub fn test_vars() -> HashMap<String, String> {
+    HashMap::from([
+        ("DEFAULT_PROVIDER".into(), "scripted".into()),
+        ("DEFAULT_MODEL".into(), "echo".into()),
+    ])
+}
+
+impl TestApp {
+    /// The API on a fresh SQLite file with default settings.
+    pub async fn new() -> Self {
+        Self::with_vars(&[]).await
+    }
+
+    /// The API with some settings changed, e.g. `[("INITIAL_TOKENS", "500")]`.
+    pub async fn with_vars(vars: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("test.sqlite3")).expect("open SQLite");
+        Self::with_store(Arc::new(store), vars, dir)
+    }
+
+    pub fn with_store(store: Arc<dyn Store>, vars: &[(&str, &str)], dir: tempfile::TempDir) -> Self {
+        let mut settings = test_vars();
+        for (k, v) in vars {
+            settings.insert(k.to_string(), v.to_string());
+        }
+        let config = Config::from_vars(settings).expect("valid test settings");
+        let provider = Arc::new(ScriptedProvider::new());
+        let providers: Vec<Arc<dyn Provider>> = vec![
+            provider.clone(),
+            Arc::new(FlanT5Unavailable::new(
+                "Flan-T5 weights are not installed: set FLAN_T5_DIR.",
+            )),
+        ];
+        let llm = Dispatch::new(providers, &config.default_provider, &config.default_model);
+        let clock: Arc<Mutex<Option<DateTime<Utc>>>> = Arc::new(Mutex::new(None));
+        let read = clock.clone();
+        let state = AppState::new(config, store, llm)
+            .with_clock(Arc::new(move || read.lock().unwrap().unwrap_or_else(Utc::now)));
+        Self {
+            state,
+            provider,
+            clock,
+            _dir: dir,
+        }
+    }
+
+    /// Freezes the API's clock at `now` (`None`: the wall clock again).
+    pub fn set_now(&self, now: Option<DateTime<Utc>>) {
+        *self.clock.lock().unwrap() = now;
+    }
+
+    /// Sends a request with a JSON body (or none).
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
+        let mut headers = HashMap::new();
+        if let Some(token) = token {
+            headers.insert("authorization".to_string(), format!("Token {token}"));
+        }
+        if body.is_some() {
+            headers.insert("content-type".to_string(), "application/json".to_string());
+        }
+        self.send(method, path, headers, body.map(|b| b.to_string()), "198.51.100.7")
+            .await
+    }
+
+    /// Sends anything: raw headers, a raw body, a chosen client address.
+    pub async fn send(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: HashMap<String, String>,
+        body: Option<String>,
+        source_ip: &str,
+    ) -> TestResponse {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let event = json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": path,
+            "rawQueryString": query,
+            "headers": headers,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "local",
+                "domainName": "localhost",
+                "domainPrefix": "localhost",
+                "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": source_ip, "userAgent": "tests" },
+                "requestId": "test",
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": "01/Jan/2026:00:00:00 +0000",
+                "timeEpoch": 0
+            },
+            "body": body,
+            "isBase64Encoded": false
+        });
+        let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
+        let response = handle(&self.state, request, Serve::All).await;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = match response.body() {
+            Body::Text(text) => text.clone(),
+            Body::Binary(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            _ => String::new(),
+        };
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        TestResponse {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    /// Registers `username` (password `password123`) and returns its token.
+    pub async fn register(&self, username: &str) -> String {
+        let response = self
+            .call(
+                "POST",
+                "/api/register/",
+                None,
+                Some(json!({"username": username, "password": "password123"})),
+            )
+            .await;
+        assert_eq!(response.status, 201, "register {username}: {}", response.text);
+        response.body["token"].as_str().expect("a token").to_string()
+    }
+
+    /// Sends `content` to the user's open chat and expects a reply.
+    pub async fn chat(&self, token: &str, content: &str) -> Value {
+        let response = self
+            .call("POST", "/api/chats/", Some(token), Some(json!({ "content": content })))
+            .await;
+        assert!(
+            matches!(response.status, 200 | 201),
+            "chat: {} {}",
+            response.status,
+            response.text
+        );
+        response.body
+    }
+}
+
+/// Asserts the API.md §1 error shape and returns the code.
+pub fn assert_error(response: &TestResponse, status: u16) -> String {
+    assert_eq!(response.status, status, "body: {}", response.text);
+    assert!(
+        response.body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "no error sentence: {}",
+        response.text
+    );
+    let code = response.body["code"].as_str().expect("an error code").to_string();
+    assert!(
+        code.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+        "code not snake_case: {code}"
+    );
+    code
+}
