@@ -7,6 +7,7 @@
 //! runtime loop, at in-process speed, which is what lets the suite cover every route
 //! and error path in seconds.
 
+pub mod contract;
 pub mod provider;
 
 use chatbot_core::config::Config;

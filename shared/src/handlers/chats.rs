@@ -141,8 +141,9 @@ pub async fn get_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
 }
 
 pub async fn update_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let chat_id = call.path_uuid("chat_id")?;
     let body: UpdateChatRequest = call.json()?;
-    let mut chat = owned_chat(call.state, call.user()?, call.path_uuid("chat_id")?).await?;
+    let mut chat = owned_chat(call.state, call.user()?, chat_id).await?;
     let zone = call.display_zone()?;
     if body.title.is_none() && body.end_session.is_none() {
         return Err(ApiError::bad_request(

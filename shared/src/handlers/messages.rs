@@ -34,10 +34,10 @@ pub async fn list_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
 }
 
 pub async fn edit_message(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let (chat_id, message_id) = (call.path_uuid("chat_id")?, call.path_uuid("message_id")?);
     let body: EditMessageRequest = call.json()?;
     let user = call.user()?;
-    let chat = owned_chat(call.state, user, call.path_uuid("chat_id")?).await?;
-    let message_id = call.path_uuid("message_id")?;
+    let chat = owned_chat(call.state, user, chat_id).await?;
     let zone = call.display_zone()?;
     let store = &call.state.store;
     let mut message = store
@@ -77,9 +77,10 @@ pub async fn edit_message(call: &Call<'_>) -> Result<Reply, ApiError> {
 }
 
 pub async fn regenerate(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let chat_id = call.path_uuid("chat_id")?;
     let body: RegenerateRequest = call.json()?;
     let user = call.user()?;
-    let chat = owned_chat(call.state, user, call.path_uuid("chat_id")?).await?;
+    let chat = owned_chat(call.state, user, chat_id).await?;
     let zone = call.display_zone()?;
     let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
     let last_question = call

@@ -29,6 +29,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], content_type: Option<&str>)
             "Send the body as JSON with 'Content-Type: application/json'.",
         ));
     }
+    if !blank && bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // serde would read a struct from an array too; no client means that.
+        return Err(ApiError::bad_request("invalid_json", "The body must be a JSON object."));
+    }
     let bytes: &[u8] = if blank { b"{}" } else { bytes };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(describe)?;
@@ -67,10 +71,7 @@ fn describe(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
                 }
             };
             let detail = text.split(" at line ").next().unwrap_or(&text).to_string();
-            if path.starts_with('[') {
-                // serde lets a struct be read from an array; clients mean an object.
-                ApiError::bad_request("invalid_json", "The body must be a JSON object.")
-            } else if text.starts_with("unknown field") {
+            if text.starts_with("unknown field") {
                 // The path already ends with the unknown name.
                 let field = if path == "." || path.is_empty() {
                     quoted.unwrap_or_default()

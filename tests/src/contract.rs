@@ -1,0 +1,510 @@
+//! The store contract: what every `Store` implementation must do, written once and
+//! run against each backend by `store_contract!`.
+
+use chatbot_core::store::{AuthToken, Chat, ChatQuery, Message, Page, Role, Store, StoreError, User};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// A fixed instant plus `minutes`, so ordering tests do not depend on the wall clock.
+pub fn at(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + Duration::minutes(minutes)
+}
+
+pub fn user(name: &str) -> User {
+    User {
+        id: Uuid::now_v7(),
+        username: name.to_string(),
+        email: Some(format!("{name}@example.com")),
+        password_hash: "$argon2id$fake".to_string(),
+        date_joined: at(0),
+        is_active: true,
+        time_zone: None,
+        tokens: 500,
+        spent: 0,
+        requests: 0,
+    }
+}
+
+pub async fn saved_user(store: &SharedStore, name: &str) -> User {
+    let user = user(name);
+    store.create_user(&user).await.unwrap();
+    user
+}
+
+pub fn chat(owner: &User, minutes: i64) -> Chat {
+    Chat {
+        id: Uuid::now_v7(),
+        user_id: owner.id,
+        title: None,
+        created_at: at(minutes),
+        end_time: None,
+    }
+}
+
+pub fn message(chat: &Chat, role: Role, content: &str, minutes: i64) -> Message {
+    Message {
+        id: Uuid::now_v7(),
+        chat_id: chat.id,
+        role,
+        content: content.to_string(),
+        created_at: at(minutes),
+        edited_at: None,
+        provider: None,
+        model: None,
+        reply_to: None,
+        superseded: false,
+    }
+}
+
+fn contents(messages: &[Message]) -> Vec<&str> {
+    messages.iter().map(|m| m.content.as_str()).collect()
+}
+
+pub async fn users_are_found_by_id_name_and_email_ignoring_case(store: SharedStore) {
+    let alice = saved_user(&store, "Alice").await;
+    assert_eq!(store.user_by_id(alice.id).await.unwrap().unwrap(), alice);
+    assert_eq!(store.user_by_username("aLiCe").await.unwrap().unwrap().id, alice.id);
+    assert_eq!(
+        store.user_by_email("ALICE@example.COM").await.unwrap().unwrap().id,
+        alice.id
+    );
+    assert!(store.user_by_username("bob").await.unwrap().is_none());
+    assert!(store.user_by_id(Uuid::now_v7()).await.unwrap().is_none());
+}
+
+pub async fn usernames_and_emails_are_unique_ignoring_case(store: SharedStore) {
+    saved_user(&store, "alice").await;
+    let mut twin = user("ALICE");
+    twin.email = Some("other@example.com".into());
+    assert!(matches!(
+        store.create_user(&twin).await,
+        Err(StoreError::Conflict { field: "username" })
+    ));
+    let mut same_mail = user("bob");
+    same_mail.email = Some("Alice@Example.com".into());
+    assert!(matches!(
+        store.create_user(&same_mail).await,
+        Err(StoreError::Conflict { field: "email" })
+    ));
+    // Nothing half-written: bob can still register with his own address.
+    let bob = saved_user(&store, "bob").await;
+    let mut no_mail = user("carol");
+    no_mail.email = None;
+    store.create_user(&no_mail).await.unwrap();
+    let mut no_mail_too = user("dave");
+    no_mail_too.email = None;
+    store.create_user(&no_mail_too).await.unwrap();
+    assert!(store.user_by_id(bob.id).await.unwrap().is_some());
+}
+
+pub async fn profile_updates_keep_email_unique(store: SharedStore) {
+    let mut alice = saved_user(&store, "alice").await;
+    saved_user(&store, "bob").await;
+    alice.email = Some("BOB@example.com".into());
+    assert!(matches!(
+        store.update_user(&alice).await,
+        Err(StoreError::Conflict { field: "email" })
+    ));
+    alice.email = Some("new@example.com".into());
+    alice.time_zone = Some("Europe/Paris".into());
+    alice.is_active = false;
+    store.update_user(&alice).await.unwrap();
+    let saved = store.user_by_email("new@example.com").await.unwrap().unwrap();
+    assert_eq!(saved.time_zone.as_deref(), Some("Europe/Paris"));
+    assert!(!saved.is_active);
+    assert!(
+        store.user_by_email("alice@example.com").await.unwrap().is_none(),
+        "the old address is released"
+    );
+}
+
+pub async fn tokens_resolve_until_they_expire_or_are_revoked(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let token = |digest: &str, expires: i64| AuthToken {
+        digest: digest.into(),
+        user_id: alice.id,
+        created_at: at(0),
+        expires_at: at(expires),
+    };
+    store.insert_token(&token("d1", 60)).await.unwrap();
+    store.insert_token(&token("d2", 60)).await.unwrap();
+    store.insert_token(&token("d3", 60)).await.unwrap();
+    assert_eq!(store.user_by_token("d1", at(59)).await.unwrap().unwrap().id, alice.id);
+    assert!(
+        store.user_by_token("d1", at(60)).await.unwrap().is_none(),
+        "expired at its expiry instant"
+    );
+    assert!(store.user_by_token("nope", at(1)).await.unwrap().is_none());
+    store.delete_token("d1").await.unwrap();
+    assert!(store.user_by_token("d1", at(1)).await.unwrap().is_none());
+    store.delete_tokens_of(alice.id, Some("d3")).await.unwrap();
+    assert!(store.user_by_token("d2", at(1)).await.unwrap().is_none());
+    assert!(
+        store.user_by_token("d3", at(1)).await.unwrap().is_some(),
+        "the kept token survives"
+    );
+    store.delete_tokens_of(alice.id, None).await.unwrap();
+    assert!(store.user_by_token("d3", at(1)).await.unwrap().is_none());
+}
+
+pub async fn charges_take_from_the_balance_and_never_overdraw(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await; // 500 tokens
+    assert_eq!(store.charge(alice.id, 200).await.unwrap(), Some(300));
+    assert_eq!(store.charge(alice.id, 200).await.unwrap(), Some(100));
+    assert_eq!(store.charge(alice.id, 200).await.unwrap(), None, "short: nothing taken");
+    let after = store.user_by_id(alice.id).await.unwrap().unwrap();
+    assert_eq!((after.tokens, after.spent, after.requests), (100, 400, 2));
+    assert_eq!(store.refund(alice.id, 200).await.unwrap(), 300);
+    let after = store.user_by_id(alice.id).await.unwrap().unwrap();
+    assert_eq!((after.tokens, after.spent, after.requests), (300, 200, 1));
+}
+
+pub async fn concurrent_charges_succeed_exactly_as_often_as_the_balance_allows(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await; // 500 tokens: five charges of 100
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.charge(alice.id, 100).await.unwrap() })
+        })
+        .collect();
+    let mut successes = 0;
+    for task in tasks {
+        if task.await.unwrap().is_some() {
+            successes += 1;
+        }
+    }
+    assert_eq!(successes, 5);
+    let after = store.user_by_id(alice.id).await.unwrap().unwrap();
+    assert_eq!((after.tokens, after.spent, after.requests), (0, 500, 5));
+}
+
+pub async fn rate_limit_counters_count_per_key(store: SharedStore) {
+    let later = Utc::now() + Duration::minutes(5);
+    assert_eq!(store.count_hit("user:a:1", later).await.unwrap(), 1);
+    assert_eq!(store.count_hit("user:a:1", later).await.unwrap(), 2);
+    assert_eq!(store.count_hit("user:b:1", later).await.unwrap(), 1);
+    assert_eq!(store.count_hit("user:a:2", later).await.unwrap(), 1);
+}
+
+pub async fn chats_are_created_once_per_id(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let bob = saved_user(&store, "bob").await;
+    let first = chat(&alice, 0);
+    store.create_chat(&first).await.unwrap();
+    assert_eq!(store.chat(first.id).await.unwrap().unwrap(), first);
+    let mut stolen = chat(&bob, 1);
+    stolen.id = first.id;
+    assert!(matches!(
+        store.create_chat(&stolen).await,
+        Err(StoreError::Conflict { field: "chat_id" })
+    ));
+    assert_eq!(
+        store.chat(first.id).await.unwrap().unwrap().user_id,
+        alice.id,
+        "the owner is unchanged"
+    );
+}
+
+pub async fn the_open_chat_is_the_newest_without_an_end(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    assert!(store.open_chat(alice.id).await.unwrap().is_none());
+    let old = chat(&alice, 0);
+    let mut newer = chat(&alice, 5);
+    let mut ended = chat(&alice, 10);
+    ended.end_time = Some(at(11));
+    for c in [&old, &newer, &ended] {
+        store.create_chat(c).await.unwrap();
+    }
+    assert_eq!(store.open_chat(alice.id).await.unwrap().unwrap().id, newer.id);
+    newer.end_time = Some(at(12));
+    newer.title = Some("Renamed".into());
+    store.update_chat(&newer).await.unwrap();
+    assert_eq!(
+        store.chat(newer.id).await.unwrap().unwrap().title.as_deref(),
+        Some("Renamed")
+    );
+    assert_eq!(store.open_chat(alice.id).await.unwrap().unwrap().id, old.id);
+}
+
+pub async fn chat_lists_are_newest_first_and_paginate(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let bob = saved_user(&store, "bob").await;
+    let mut ids = Vec::new();
+    for minute in 0..5 {
+        let c = chat(&alice, minute);
+        store.create_chat(&c).await.unwrap();
+        ids.push(c.id);
+    }
+    store.create_chat(&chat(&bob, 3)).await.unwrap();
+    ids.reverse();
+    let query = ChatQuery::default();
+    let first = store.list_chats(alice.id, &query, Page::first(2)).await.unwrap();
+    assert_eq!(first.iter().map(|c| c.id).collect::<Vec<_>>(), ids[..2]);
+    let second = store
+        .list_chats(
+            alice.id,
+            &query,
+            Page {
+                limit: 2,
+                after: Some(ids[1]),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.iter().map(|c| c.id).collect::<Vec<_>>(), ids[2..4]);
+    let last = store
+        .list_chats(
+            alice.id,
+            &query,
+            Page {
+                limit: 2,
+                after: Some(ids[4]),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(last.is_empty());
+    let all = store.list_chats(alice.id, &query, Page::first(100)).await.unwrap();
+    assert_eq!(all.len(), 5, "bob's chat is not listed");
+}
+
+pub async fn chat_lists_filter_by_session_period_and_search(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let mut titled = chat(&alice, 0);
+    titled.title = Some("Baking Bread".into());
+    let talked = chat(&alice, 60);
+    let percent = chat(&alice, 120);
+    for c in [&titled, &talked, &percent] {
+        store.create_chat(c).await.unwrap();
+    }
+    store
+        .add_message(&message(&talked, Role::User, "how do I knead DOUGH?", 61))
+        .await
+        .unwrap();
+    store
+        .add_message(&message(&percent, Role::User, "a 50% discount", 121))
+        .await
+        .unwrap();
+    let find = |query: ChatQuery| {
+        let store = store.clone();
+        async move {
+            store
+                .list_chats(alice.id, &query, Page::first(100))
+                .await
+                .unwrap()
+                .iter()
+                .map(|c| c.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let search = |term: &str| ChatQuery {
+        search: Some(term.into()),
+        ..ChatQuery::default()
+    };
+    assert_eq!(find(search("bread")).await, vec![titled.id]);
+    assert_eq!(find(search("dough")).await, vec![talked.id]);
+    assert_eq!(find(search("50%")).await, vec![percent.id]);
+    assert_eq!(find(search("5_%")).await, Vec::<Uuid>::new(), "wildcards are literal");
+    assert_eq!(
+        find(ChatQuery {
+            session_id: Some(talked.id),
+            ..ChatQuery::default()
+        })
+        .await,
+        vec![talked.id]
+    );
+    let window = ChatQuery {
+        created_from: Some(at(30)),
+        created_to: Some(at(120)),
+        ..ChatQuery::default()
+    };
+    assert_eq!(find(window).await, vec![talked.id], "from inclusive, to exclusive");
+}
+
+pub async fn messages_list_oldest_first_and_paginate(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let c = chat(&alice, 0);
+    store.create_chat(&c).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let role = if i % 2 == 0 { Role::User } else { Role::Assistant };
+        let m = message(&c, role, &format!("m{i}"), i);
+        store.add_message(&m).await.unwrap();
+        ids.push(m.id);
+    }
+    let first = store.list_messages(c.id, Page::first(3)).await.unwrap();
+    assert_eq!(contents(&first), ["m0", "m1", "m2"]);
+    let rest = store
+        .list_messages(
+            c.id,
+            Page {
+                limit: 3,
+                after: Some(ids[2]),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(contents(&rest), ["m3", "m4"]);
+    let fetched = store.message(c.id, ids[1]).await.unwrap().unwrap();
+    assert_eq!((fetched.role, fetched.content.as_str()), (Role::Assistant, "m1"));
+    assert!(
+        store.message(Uuid::now_v7(), ids[1]).await.unwrap().is_none(),
+        "a message is found only in its chat"
+    );
+}
+
+pub async fn recent_messages_are_the_newest_up_to_a_message(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let c = chat(&alice, 0);
+    store.create_chat(&c).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let m = message(&c, Role::User, &format!("m{i}"), i);
+        store.add_message(&m).await.unwrap();
+        ids.push(m.id);
+    }
+    assert_eq!(
+        contents(&store.recent_messages(c.id, None, 3).await.unwrap()),
+        ["m5", "m4", "m3"]
+    );
+    assert_eq!(
+        contents(&store.recent_messages(c.id, Some(ids[2]), 10).await.unwrap()),
+        ["m2", "m1", "m0"]
+    );
+}
+
+pub async fn reply_versions_are_kept_and_superseded_ones_hidden(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let c = chat(&alice, 0);
+    store.create_chat(&c).await.unwrap();
+    let question = message(&c, Role::User, "q", 0);
+    store.add_message(&question).await.unwrap();
+    let mut first = message(&c, Role::Assistant, "a1", 1);
+    first.reply_to = Some(question.id);
+    first.provider = Some("scripted".into());
+    store.add_message(&first).await.unwrap();
+    let mut second = message(&c, Role::Assistant, "a2", 2);
+    second.reply_to = Some(question.id);
+    store.add_message(&second).await.unwrap();
+    first.superseded = true;
+    store.update_message(&first).await.unwrap();
+    assert_eq!(
+        contents(&store.list_messages(c.id, Page::first(10)).await.unwrap()),
+        ["q", "a2"]
+    );
+    assert_eq!(
+        contents(&store.recent_messages(c.id, None, 10).await.unwrap()),
+        ["a2", "q"]
+    );
+    let versions = store.replies_to(c.id, question.id).await.unwrap();
+    assert_eq!(contents(&versions), ["a1", "a2"]);
+    assert!(versions[0].superseded && !versions[1].superseded);
+    assert_eq!(versions[0].provider.as_deref(), Some("scripted"));
+}
+
+pub async fn edits_are_saved(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let c = chat(&alice, 0);
+    store.create_chat(&c).await.unwrap();
+    let mut m = message(&c, Role::User, "before", 0);
+    store.add_message(&m).await.unwrap();
+    m.content = "after ✓ — ünïcødé".into();
+    m.edited_at = Some(at(5));
+    store.update_message(&m).await.unwrap();
+    assert_eq!(store.message(c.id, m.id).await.unwrap().unwrap(), m);
+}
+
+pub async fn deleting_a_chat_or_a_user_removes_everything_under_it(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let bob = saved_user(&store, "bob").await;
+    let (one, two, bobs) = (chat(&alice, 0), chat(&alice, 1), chat(&bob, 2));
+    for c in [&one, &two, &bobs] {
+        store.create_chat(c).await.unwrap();
+        store.add_message(&message(c, Role::User, "hello", 3)).await.unwrap();
+    }
+    store.delete_chat(one.id).await.unwrap();
+    assert!(store.chat(one.id).await.unwrap().is_none());
+    assert!(store.list_messages(one.id, Page::first(10)).await.unwrap().is_empty());
+    store
+        .insert_token(&AuthToken {
+            digest: "alice".into(),
+            user_id: alice.id,
+            created_at: at(0),
+            expires_at: at(100),
+        })
+        .await
+        .unwrap();
+    store.delete_user(alice.id).await.unwrap();
+    assert!(store.user_by_id(alice.id).await.unwrap().is_none());
+    assert!(store.user_by_token("alice", at(1)).await.unwrap().is_none());
+    assert!(store.chat(two.id).await.unwrap().is_none());
+    assert!(store.list_messages(two.id, Page::first(10)).await.unwrap().is_empty());
+    assert!(
+        store.chat(bobs.id).await.unwrap().is_some(),
+        "other users keep their data"
+    );
+    assert_eq!(store.delete_chats_of(bob.id).await.unwrap(), 1);
+    assert!(store.list_messages(bobs.id, Page::first(10)).await.unwrap().is_empty());
+}
+
+pub async fn concurrent_appends_to_one_chat_are_all_kept_in_time_order(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let c = chat(&alice, 0);
+    store.create_chat(&c).await.unwrap();
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let store = store.clone();
+            let c = c.clone();
+            tokio::spawn(async move {
+                store
+                    .add_message(&message(&c, Role::User, &format!("m{i}"), i))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let all = store.list_messages(c.id, Page::first(100)).await.unwrap();
+    let expected: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
+    assert_eq!(contents(&all), expected.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+/// One `#[tokio::test]` per contract case, each on a fresh store from `$make`.
+#[macro_export]
+macro_rules! store_contract {
+    ($make:expr) => {
+        $crate::store_contract!(@cases $make;
+            users_are_found_by_id_name_and_email_ignoring_case,
+            usernames_and_emails_are_unique_ignoring_case,
+            profile_updates_keep_email_unique,
+            tokens_resolve_until_they_expire_or_are_revoked,
+            charges_take_from_the_balance_and_never_overdraw,
+            concurrent_charges_succeed_exactly_as_often_as_the_balance_allows,
+            rate_limit_counters_count_per_key,
+            chats_are_created_once_per_id,
+            the_open_chat_is_the_newest_without_an_end,
+            chat_lists_are_newest_first_and_paginate,
+            chat_lists_filter_by_session_period_and_search,
+            messages_list_oldest_first_and_paginate,
+            recent_messages_are_the_newest_up_to_a_message,
+            reply_versions_are_kept_and_superseded_ones_hidden,
+            edits_are_saved,
+            deleting_a_chat_or_a_user_removes_everything_under_it,
+            concurrent_appends_to_one_chat_are_all_kept_in_time_order,
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let store = $make.await;
+                $crate::contract::$case(store).await;
+            }
+        )*
+    };
+}

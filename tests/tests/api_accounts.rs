@@ -1,0 +1,421 @@
+//! Accounts end to end: register, login, logout, profile, deletion, deactivation.
+
+use chatbot_tests::{assert_error, TestApp};
+use serde_json::json;
+
+#[tokio::test]
+async fn register_answers_201_with_a_token_and_the_starting_balance() {
+    let app = TestApp::new().await;
+    let response = app
+        .call(
+            "POST",
+            "/api/register/",
+            None,
+            Some(json!({"username": "alice", "password": "password123", "email": "a@example.com"})),
+        )
+        .await;
+    assert_eq!(response.status, 201, "{}", response.text);
+    let body = &response.body;
+    assert_eq!(body["message"], "Registered successfully!");
+    assert_eq!(body["tokens"], 4000);
+    assert_eq!(body["user"]["username"], "alice");
+    assert_eq!(body["user"]["email"], "a@example.com");
+    assert!(body["user"]["id"].as_str().unwrap().parse::<uuid::Uuid>().is_ok());
+    assert!(body["user"]["date_joined"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(body["token"].as_str().unwrap().len(), 43);
+    assert!(!response.text.contains("password123"), "the password is never echoed");
+    let me = app
+        .call("GET", "/api/me", Some(body["token"].as_str().unwrap()), None)
+        .await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["user"]["username"], "alice");
+}
+
+#[tokio::test]
+async fn register_validates_every_field() {
+    let app = TestApp::new().await;
+    let cases = [
+        (json!({"username": "al", "password": "password123"}), "username"),
+        (json!({"username": "has space", "password": "password123"}), "username"),
+        (
+            json!({"username": "x".repeat(151), "password": "password123"}),
+            "username",
+        ),
+        (json!({"username": "alice", "password": "short"}), "password"),
+        (
+            json!({"username": "alice", "password": "password123", "email": "not-an-email"}),
+            "email",
+        ),
+        (json!({"username": "alice"}), "password"),
+        (
+            json!({"username": "alice", "password": "password123", "is_admin": true}),
+            "is_admin",
+        ),
+        (json!({"username": 5, "password": "password123"}), "username"),
+    ];
+    for (body, field) in cases {
+        let response = app.call("POST", "/api/register/", None, Some(body.clone())).await;
+        assert_error(&response, 400);
+        assert_eq!(response.body["field"], field, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn usernames_and_emails_are_taken_ignoring_case() {
+    let app = TestApp::new().await;
+    let first = json!({"username": "Alice", "password": "password123", "email": "alice@example.com"});
+    assert_eq!(app.call("POST", "/api/register/", None, Some(first)).await.status, 201);
+    let same_name = app
+        .call(
+            "POST",
+            "/api/register/",
+            None,
+            Some(json!({"username": "aLICE", "password": "password123"})),
+        )
+        .await;
+    assert_eq!(assert_error(&same_name, 409), "username_taken");
+    let same_mail = app
+        .call(
+            "POST",
+            "/api/register/",
+            None,
+            Some(json!({"username": "bob", "password": "password123", "email": "ALICE@example.com"})),
+        )
+        .await;
+    assert_eq!(assert_error(&same_mail, 409), "email_taken");
+}
+
+#[tokio::test]
+async fn login_by_username_or_email_and_failures_look_alike() {
+    let app = TestApp::new().await;
+    let body = json!({"username": "alice", "password": "password123", "email": "alice@example.com"});
+    app.call("POST", "/api/register/", None, Some(body)).await;
+    let by_name = app
+        .call(
+            "POST",
+            "/api/login/",
+            None,
+            Some(json!({"username": "ALICE", "password": "password123"})),
+        )
+        .await;
+    assert_eq!(by_name.status, 200, "{}", by_name.text);
+    assert_eq!(by_name.body["message"], "Logged-In successfully!");
+    assert_eq!(by_name.body["user"]["username"], "alice");
+    let by_mail = app
+        .call(
+            "POST",
+            "/api/login/",
+            None,
+            Some(json!({"email": "alice@example.com", "password": "password123"})),
+        )
+        .await;
+    assert_eq!(by_mail.status, 200);
+    assert_ne!(
+        by_name.body["token"], by_mail.body["token"],
+        "each login is its own token"
+    );
+    let wrong_password = app
+        .call(
+            "POST",
+            "/api/login/",
+            None,
+            Some(json!({"username": "alice", "password": "wrong-password"})),
+        )
+        .await;
+    let unknown_user = app
+        .call(
+            "POST",
+            "/api/login/",
+            None,
+            Some(json!({"username": "nobody", "password": "password123"})),
+        )
+        .await;
+    assert_eq!(assert_error(&wrong_password, 401), "invalid_credentials");
+    assert_eq!(assert_error(&unknown_user, 401), "invalid_credentials");
+    assert_eq!(wrong_password.body, unknown_user.body, "no hint which part was wrong");
+    let neither = app
+        .call("POST", "/api/login/", None, Some(json!({"password": "password123"})))
+        .await;
+    assert_error(&neither, 400);
+}
+
+#[tokio::test]
+async fn routes_need_a_valid_token_in_either_scheme() {
+    let app = TestApp::new().await;
+    let token = app.register("alice").await;
+    assert_error(&app.call("GET", "/api/me/", None, None).await, 401);
+    assert_error(&app.call("GET", "/api/me/", Some("not-a-real-token"), None).await, 401);
+    let mut headers = std::collections::HashMap::new();
+    headers.insert("authorization".to_string(), format!("Bearer {token}"));
+    assert_eq!(
+        app.send("GET", "/api/me/", headers.clone(), None, "127.0.0.1")
+            .await
+            .status,
+        200
+    );
+    headers.insert("authorization".to_string(), format!("Basic {token}"));
+    assert_error(&app.send("GET", "/api/me/", headers, None, "127.0.0.1").await, 401);
+}
+
+#[tokio::test]
+async fn expired_tokens_are_refused() {
+    let app = TestApp::with_vars(&[("TOKEN_TTL_DAYS", "1")]).await;
+    let start = chrono::Utc::now();
+    app.set_now(Some(start));
+    let token = app.register("alice").await;
+    app.set_now(Some(start + chrono::Duration::hours(23)));
+    assert_eq!(app.call("GET", "/api/me/", Some(&token), None).await.status, 200);
+    app.set_now(Some(start + chrono::Duration::hours(25)));
+    assert_error(&app.call("GET", "/api/me/", Some(&token), None).await, 401);
+}
+
+#[tokio::test]
+async fn logout_revokes_the_token_at_once_and_all_revokes_every_token() {
+    let app = TestApp::new().await;
+    let first = app.register("alice").await;
+    let login = |_: ()| {
+        app.call(
+            "POST",
+            "/api/login/",
+            None,
+            Some(json!({"username": "alice", "password": "password123"})),
+        )
+    };
+    let second = login(()).await.body["token"].as_str().unwrap().to_string();
+    let third = login(()).await.body["token"].as_str().unwrap().to_string();
+    let out = app.call("POST", "/api/logout/", Some(&first), None).await;
+    assert_eq!(out.status, 200);
+    assert_error(&app.call("GET", "/api/me/", Some(&first), None).await, 401);
+    assert_eq!(app.call("GET", "/api/me/", Some(&second), None).await.status, 200);
+    assert_eq!(
+        app.call("POST", "/api/logout/?all=true", Some(&second), None)
+            .await
+            .status,
+        200
+    );
+    assert_error(&app.call("GET", "/api/me/", Some(&second), None).await, 401);
+    assert_error(&app.call("GET", "/api/me/", Some(&third), None).await, 401);
+    assert_error(
+        &app.call("POST", "/api/logout/?all=maybe", Some(&third), None).await,
+        401,
+    );
+}
+
+#[tokio::test]
+async fn the_profile_shows_balance_admin_flag_and_zone() {
+    let app = TestApp::with_vars(&[("ADMIN_USERNAMES", "root")]).await;
+    let alice = app.register("alice").await;
+    let root = app.register("root").await;
+    let me = app.call("GET", "/api/me/", Some(&alice), None).await.body;
+    assert_eq!(me["tokens"], 4000);
+    assert_eq!(me["is_active"], true);
+    assert_eq!(me["is_admin"], false);
+    assert_eq!(me["time_zone"], "Asia/Karachi");
+    assert_eq!(
+        app.call("GET", "/api/me/", Some(&root), None).await.body["is_admin"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn the_profile_updates_email_zone_and_password() {
+    let app = TestApp::new().await;
+    let token = app.register("alice").await;
+    app.register("bob").await;
+    let other_session = app
+        .call(
+            "POST",
+            "/api/login/",
+            None,
+            Some(json!({"username": "alice", "password": "password123"})),
+        )
+        .await
+        .body["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let updated = app
+        .call(
+            "PATCH",
+            "/api/me/",
+            Some(&token),
+            Some(json!({"email": "new@example.com", "time_zone": "Europe/Paris"})),
+        )
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    assert_eq!(updated.body["user"]["email"], "new@example.com");
+    assert_eq!(updated.body["time_zone"], "Europe/Paris");
+    let bad_zone = app
+        .call(
+            "PATCH",
+            "/api/me/",
+            Some(&token),
+            Some(json!({"time_zone": "Mars/Base"})),
+        )
+        .await;
+    assert_eq!(assert_error(&bad_zone, 400), "invalid_field");
+    assert_eq!(bad_zone.body["field"], "time_zone");
+    let cleared = app
+        .call(
+            "PATCH",
+            "/api/me/",
+            Some(&token),
+            Some(json!({"email": null, "time_zone": null})),
+        )
+        .await;
+    assert_eq!(cleared.body["user"]["email"], serde_json::Value::Null);
+    assert_eq!(cleared.body["time_zone"], "Asia/Karachi");
+    let wrong_old = app
+        .call(
+            "PATCH",
+            "/api/me/",
+            Some(&token),
+            Some(json!({"password": {"old": "not-it-at-all", "new": "newpassword1"}})),
+        )
+        .await;
+    assert_error(&wrong_old, 400);
+    assert_eq!(wrong_old.body["field"], "password.old");
+    let too_short = app
+        .call(
+            "PATCH",
+            "/api/me/",
+            Some(&token),
+            Some(json!({"password": {"old": "password123", "new": "short"}})),
+        )
+        .await;
+    assert_eq!(too_short.body["field"], "password.new");
+    let changed = app
+        .call(
+            "PATCH",
+            "/api/me/",
+            Some(&token),
+            Some(json!({"password": {"old": "password123", "new": "newpassword1"}})),
+        )
+        .await;
+    assert_eq!(changed.status, 200);
+    assert_eq!(
+        app.call("GET", "/api/me/", Some(&token), None).await.status,
+        200,
+        "this session stays"
+    );
+    assert_error(&app.call("GET", "/api/me/", Some(&other_session), None).await, 401);
+    let old_login = app
+        .call(
+            "POST",
+            "/api/login/",
+            None,
+            Some(json!({"username": "alice", "password": "password123"})),
+        )
+        .await;
+    assert_error(&old_login, 401);
+    let new_login = app
+        .call(
+            "POST",
+            "/api/login/",
+            None,
+            Some(json!({"username": "alice", "password": "newpassword1"})),
+        )
+        .await;
+    assert_eq!(new_login.status, 200);
+    let taken = app
+        .call(
+            "PATCH",
+            "/api/me/",
+            Some(&token),
+            Some(json!({"email": "bob@example.com"})),
+        )
+        .await;
+    // bob registered without an email, so the address is free; take it, then collide.
+    assert_eq!(taken.status, 200);
+    let bob = app
+        .call(
+            "POST",
+            "/api/login/",
+            None,
+            Some(json!({"username": "bob", "password": "password123"})),
+        )
+        .await
+        .body["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let collide = app
+        .call(
+            "PATCH",
+            "/api/me/",
+            Some(&bob),
+            Some(json!({"email": "BOB@example.com"})),
+        )
+        .await;
+    assert_eq!(assert_error(&collide, 409), "email_taken");
+}
+
+#[tokio::test]
+async fn deleting_the_account_removes_everything() {
+    let app = TestApp::new().await;
+    let token = app.register("alice").await;
+    let chat = app.chat(&token, "hello").await;
+    let deleted = app.call("DELETE", "/api/me/", Some(&token), None).await;
+    assert_eq!(deleted.status, 200);
+    assert_error(&app.call("GET", "/api/me/", Some(&token), None).await, 401);
+    let login = app
+        .call(
+            "POST",
+            "/api/login/",
+            None,
+            Some(json!({"username": "alice", "password": "password123"})),
+        )
+        .await;
+    assert_error(&login, 401);
+    let chat_id = chat["chat_id"].as_str().unwrap();
+    assert!(app.state.store.chat(chat_id.parse().unwrap()).await.unwrap().is_none());
+    // The name is free again.
+    assert_eq!(app.register("alice").await.len(), 43);
+}
+
+#[tokio::test]
+async fn admins_deactivate_and_activate_accounts() {
+    let app = TestApp::with_vars(&[("ADMIN_USERNAMES", "root")]).await;
+    let root = app.register("root").await;
+    let alice = app.register("alice").await;
+    let not_admin = app
+        .call("POST", "/api/users/root/deactivate/", Some(&alice), None)
+        .await;
+    assert_eq!(assert_error(&not_admin, 403), "not_admin");
+    let missing = app
+        .call("POST", "/api/users/nobody/deactivate/", Some(&root), None)
+        .await;
+    assert_error(&missing, 404);
+    let own = app.call("POST", "/api/users/root/deactivate/", Some(&root), None).await;
+    assert_error(&own, 400);
+    let off = app.call("POST", "/api/users/ALICE/deactivate", Some(&root), None).await;
+    assert_eq!(off.status, 200, "{}", off.text);
+    assert_eq!(off.body["is_active"], false);
+    let refused = app.call("GET", "/api/me/", Some(&alice), None).await;
+    assert_eq!(assert_error(&refused, 403), "account_deactivated");
+    let login = app
+        .call(
+            "POST",
+            "/api/login/",
+            None,
+            Some(json!({"username": "alice", "password": "password123"})),
+        )
+        .await;
+    assert_error(&login, 403);
+    let wrong_password = app
+        .call(
+            "POST",
+            "/api/login/",
+            None,
+            Some(json!({"username": "alice", "password": "wrong-password"})),
+        )
+        .await;
+    assert_error(&wrong_password, 401);
+    let on = app.call("POST", "/api/users/alice/activate/", Some(&root), None).await;
+    assert_eq!(on.body["is_active"], true);
+    assert_eq!(
+        app.call("GET", "/api/me/", Some(&alice), None).await.status,
+        200,
+        "the old token works again"
+    );
+}
