@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the whole API on this machine at http://127.0.0.1:9000 (SQLite store):
+# every route's function under `cargo lambda watch`, rebuilt on change.
+# Installs cargo-lambda (from PyPI) when it is missing. Settings come from the
+# environment or a `.env` file at the repository root (see README.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! cargo lambda --version >/dev/null 2>&1; then
+  echo "Installing cargo-lambda (pip install cargo-lambda)…" >&2
+  python3 -m pip install --quiet cargo-lambda
+fi
+
+if [[ -f .env ]]; then
+  set -a
+  # shellcheck disable=SC1091
+  source .env
+  set +a
+fi
+
+export STORE="${STORE:-sqlite}"
+export SQLITE_PATH="${SQLITE_PATH:-$PWD/chatbot.sqlite3}"
+# The AWS SDK probes instance metadata without a region and credentials; local
+# runs have neither, so give it harmless ones unless real ones are set.
+export AWS_REGION="${AWS_REGION:-us-east-1}"
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
+
+# cargo lambda watch compiles each function on its first request; build them all
+# now so the first calls answer at once.
+cargo build --workspace --bins
+
+ADDRESS="${ADDRESS:-127.0.0.1}"
+PORT="${PORT:-9000}"
+echo "Serving the API at http://$ADDRESS:$PORT/api/ (store: $STORE)" >&2
+# --disable-cors: the functions answer CORS themselves, as they do in AWS.
+exec cargo lambda watch --disable-cors --invoke-address "$ADDRESS" --invoke-port "$PORT" "$@"
