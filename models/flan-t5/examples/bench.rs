@@ -1,0 +1,249 @@
+//! CPU timings at real Flan-T5 shapes with random weights (the real weights
+//! cannot be downloaded everywhere; speed does not depend on their values).
+//!
+//! ```text
+//! bench [small|base ...] [--prompt N] [--steps N] [--quantize q8_0|q4k]
+//!     writes a random model per size to a temporary folder, then prints
+//!     load time, one encoder pass and greedy decoding speed
+//! bench write small|base DIR
+//!     writes config.json, tokenizer.json and a random model.safetensors
+//!     that transformers loads too (bench/compare.py runs both on it)
+//! bench quantize DIR q8_0|q4k
+//!     writes DIR/model.<q>.gguf, the build-time conversion Engine::load_with uses
+//! bench run DIR [--quantize q8_0|q4k] [--prompt N] [--steps N] [--repeats N]
+//!     one measurement in this fresh process, printed as one JSON line
+//! ```
+//!
+//! Threads: candle's matmuls use rayon (`RAYON_NUM_THREADS`) and its
+//! quantized kernels a pool sized by `CANDLE_NUM_THREADS` (falling back to
+//! `RAYON_NUM_THREADS`); both default to the number of physical cores.
+
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device, Tensor};
+use flan_t5::model::parameter_shapes;
+use flan_t5::{Engine, LoadOptions, T5Config};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// (name, d_model, d_ff, layers, heads) of the published checkpoints.
+const SIZES: [(&str, usize, usize, usize, usize); 2] = [("small", 512, 1024, 8, 6), ("base", 768, 2048, 12, 12)];
+
+fn config_json(d_model: usize, d_ff: usize, layers: usize, heads: usize) -> String {
+    format!(
+        r#"{{"architectures": ["T5ForConditionalGeneration"], "model_type": "t5",
+        "vocab_size": 32128, "d_model": {d_model}, "d_kv": 64, "d_ff": {d_ff},
+        "num_layers": {layers}, "num_decoder_layers": {layers}, "num_heads": {heads},
+        "relative_attention_num_buckets": 32, "relative_attention_max_distance": 128,
+        "feed_forward_proj": "gated-gelu", "tie_word_embeddings": false,
+        "decoder_start_token_id": 0, "eos_token_id": 1, "pad_token_id": 0,
+        "layer_norm_epsilon": 1e-6, "dropout_rate": 0.0, "is_encoder_decoder": true}}"#
+    )
+}
+
+/// Random weights with the checkpoint's names and shapes, scaled like a
+/// trained model so activations stay finite.
+///
+/// Queries get transformers' T5 initialisation, std (d_model·d_kv)^-½: T5
+/// does not divide attention scores by √d_kv, so plain 1/√fan_in queries
+/// give scores with a standard deviation of 8, a near one-hot softmax, and
+/// a model whose output flips under rounding noise. That would make the
+/// f32/PyTorch and quantized/f32 agreement figures meaningless.
+fn write_random_model(dir: &Path, config: &T5Config) -> Result<()> {
+    let mut tensors = HashMap::new();
+    for (name, shape) in parameter_shapes(config)? {
+        let fan_in = *shape.last().unwrap_or(&1) as f64;
+        let mut std = fan_in.powf(-0.5);
+        if name.ends_with("Attention.q.weight") {
+            std /= (config.d_kv as f64).sqrt();
+        }
+        let t = if name.ends_with("layer_norm.weight") {
+            Tensor::ones(shape, DType::F32, &Device::Cpu)?
+        } else {
+            Tensor::randn(0f32, std as f32, shape, &Device::Cpu)?
+        };
+        tensors.insert(name, t);
+    }
+    candle_core::safetensors::save(&tensors, dir.join("model.safetensors"))?;
+    Ok(())
+}
+
+/// A complete model folder for size `name` (config, tokenizer, weights).
+fn write_model_dir(name: &str, dir: &Path) -> Result<()> {
+    let Some(&(_, d, ff, layers, heads)) = SIZES.iter().find(|s| s.0 == name) else {
+        bail!("unknown size {name}");
+    };
+    std::fs::create_dir_all(dir)?;
+    let json = config_json(d, ff, layers, heads);
+    std::fs::write(dir.join("config.json"), &json)?;
+    // Only the model needs the real vocabulary size; the bench feeds ids.
+    let tokenizer = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-t5/tokenizer.json");
+    std::fs::copy(&tokenizer, dir.join("tokenizer.json"))?;
+    write_random_model(dir, &T5Config::from_json(&json)?)
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}
+
+/// Token ids spread over the vocabulary, ending with </s> (bench/torch_worker.py uses the same).
+fn prompt_ids(len: usize) -> Vec<u32> {
+    let mut input: Vec<u32> = (0..len as u32 - 1).map(|i| 3 + i * 97 % 32000).collect();
+    input.push(1);
+    input
+}
+
+/// Greedy decoding that never picks ids 0 (pad/start) or 1 (</s>), so every
+/// run takes exactly `steps` steps. Returns the tokens and the first logits row.
+fn decode(engine: &Engine, encoded: &Tensor, steps: usize) -> Result<(Vec<u32>, Vec<f32>)> {
+    let model = engine.model();
+    let mut cache = model.start_decoding(encoded)?;
+    let (mut token, mut tokens, mut first) = (0u32, Vec::with_capacity(steps), Vec::new());
+    for _ in 0..steps {
+        let logits = model.decode_step(token, &mut cache)?.to_vec1::<f32>()?;
+        token = logits
+            .iter()
+            .enumerate()
+            .skip(2)
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(2, |(i, _)| i as u32);
+        tokens.push(token);
+        if first.is_empty() {
+            first = logits;
+        }
+    }
+    Ok((tokens, first))
+}
+
+struct Args {
+    positional: Vec<String>,
+    prompt_len: usize,
+    steps: usize,
+    repeats: usize,
+    load: LoadOptions,
+    logits_out: Option<String>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut a = Args {
+        positional: Vec::new(),
+        prompt_len: 95,
+        steps: 64,
+        repeats: 3,
+        load: LoadOptions::default(),
+        logits_out: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--prompt" => a.prompt_len = args.next().context("--prompt N")?.parse()?,
+            "--steps" => a.steps = args.next().context("--steps N")?.parse()?,
+            "--repeats" => a.repeats = args.next().context("--repeats N")?.parse()?,
+            "--quantize" => a.load = LoadOptions::parse(&args.next().context("--quantize q8_0|q4k|f32")?)?,
+            "--logits" => a.logits_out = Some(args.next().context("--logits FILE")?),
+            _ => a.positional.push(arg),
+        }
+    }
+    if a.prompt_len < 2 || a.steps == 0 || a.repeats == 0 {
+        bail!("--prompt must be >= 2, --steps and --repeats >= 1");
+    }
+    Ok(a)
+}
+
+/// `bench run`: what compare.py times in a fresh process. `ready_unix` lets
+/// the parent measure load from the moment it spawned us.
+fn run(dir: &Path, a: &Args) -> Result<()> {
+    let start = Instant::now();
+    let engine = Engine::load_with(dir, &a.load)?;
+    let load_ms = ms(start);
+    let ready_unix = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64();
+    let model = engine.model();
+    let input = prompt_ids(a.prompt_len);
+    decode(&engine, &model.encode(&input)?, 4)?; // warm-up, as for PyTorch
+    let (mut encode_ms, mut tok_s, mut result) = (Vec::new(), Vec::new(), None);
+    for _ in 0..a.repeats {
+        let start = Instant::now();
+        let encoded = model.encode(&input)?;
+        encode_ms.push(ms(start));
+        let start = Instant::now();
+        let out = decode(&engine, &encoded, a.steps)?;
+        tok_s.push(a.steps as f64 / start.elapsed().as_secs_f64());
+        result = Some(out);
+    }
+    let (tokens, first_logits) = result.expect("repeats >= 1");
+    if let Some(path) = &a.logits_out {
+        let bytes: Vec<u8> = first_logits.iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(path, bytes)?;
+    }
+    let json = serde_json::json!({
+        "impl": match a.load.quantize { None => "candle-f32".to_string(), Some(q) => format!("candle-{q:?}").to_lowercase() },
+        "threads": candle_core::utils::get_num_threads(),
+        "in_process_load_ms": load_ms,
+        "ready_unix": ready_unix,
+        "encode_ms": encode_ms,
+        "decode_tok_s": tok_s,
+        "tokens": tokens,
+    });
+    println!("{json}");
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let a = parse_args()?;
+    match a.positional.first().map(String::as_str) {
+        Some("write") => {
+            let [_, size, dir] = a.positional.as_slice() else {
+                bail!("usage: bench write small|base DIR");
+            };
+            return write_model_dir(size, Path::new(dir));
+        }
+        Some("quantize") => {
+            let [_, dir, q] = a.positional.as_slice() else {
+                bail!("usage: bench quantize DIR q8_0|q4k");
+            };
+            let q = LoadOptions::parse(q)?.quantize.context("quantize needs q8_0 or q4k")?;
+            println!("{}", Engine::write_quantized(Path::new(dir), q)?.display());
+            return Ok(());
+        }
+        Some("run") => {
+            let [_, dir] = a.positional.as_slice() else {
+                bail!("usage: bench run DIR [options]");
+            };
+            return run(Path::new(dir), &a);
+        }
+        _ => {}
+    }
+    let names = if a.positional.is_empty() {
+        SIZES.iter().map(|s| s.0.to_string()).collect()
+    } else {
+        a.positional.clone()
+    };
+    println!("threads: {}", candle_core::utils::get_num_threads());
+    for name in names {
+        let dir = std::env::temp_dir().join(format!("flan-t5-bench-{name}-{}", std::process::id()));
+        write_model_dir(&name, &dir)?;
+        let start = Instant::now();
+        let engine = Engine::load_with(&dir, &a.load)?;
+        let load_ms = ms(start);
+        let input = prompt_ids(a.prompt_len);
+        let model = engine.model();
+        model.encode(&input)?; // warm-up
+        let start = Instant::now();
+        let encoded = model.encode(&input)?;
+        let encoder_ms = ms(start);
+        let start = Instant::now();
+        decode(&engine, &encoded, a.steps)?;
+        let decode_s = start.elapsed().as_secs_f64();
+        println!(
+            "{name}: load {load_ms:.0} ms, encoder ({} tokens) {encoder_ms:.0} ms, \
+             decode {} steps {:.1} tok/s ({:.1} ms/token)",
+            a.prompt_len,
+            a.steps,
+            a.steps as f64 / decode_s,
+            decode_s * 1e3 / a.steps as f64
+        );
+        drop(engine);
+        std::fs::remove_dir_all(&dir)?;
+    }
+    Ok(())
+}

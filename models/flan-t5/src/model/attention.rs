@@ -1,0 +1,106 @@
+//! Multi-head attention as T5 defines it: no bias terms and no 1/sqrt(d)
+//! scaling of the scores (T5 folds that factor into its initialisation).
+
+use super::linear::{Proj, ProjLoader};
+use candle_core::Module;
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
+
+/// Projections of one attention block (`q`, `k`, `v`, `o`).
+#[derive(Debug, Clone)]
+pub struct Attention {
+    q: Proj,
+    k: Proj,
+    v: Proj,
+    o: Proj,
+    num_heads: usize,
+    d_kv: usize,
+}
+
+/// Keys and values already projected and split into heads, each of shape
+/// (1, heads, positions, d_kv).
+#[derive(Debug, Clone)]
+pub struct KeyValue {
+    pub keys: Tensor,
+    pub values: Tensor,
+}
+
+impl KeyValue {
+    /// Appends one decoding step; keys grow along the position axis.
+    pub fn append(&mut self, step: KeyValue) -> Result<()> {
+        self.keys = Tensor::cat(&[&self.keys, &step.keys], 2)?;
+        self.values = Tensor::cat(&[&self.values, &step.values], 2)?;
+        Ok(())
+    }
+
+    /// Number of positions held.
+    pub fn positions(&self) -> usize {
+        self.keys.dim(2).unwrap_or(0)
+    }
+}
+
+impl Attention {
+    pub fn new(d_model: usize, num_heads: usize, d_kv: usize, loader: &ProjLoader, vb: VarBuilder) -> Result<Self> {
+        let inner = num_heads * d_kv;
+        Ok(Self {
+            q: Proj::new(d_model, inner, loader, vb.pp("q"))?,
+            k: Proj::new(d_model, inner, loader, vb.pp("k"))?,
+            v: Proj::new(d_model, inner, loader, vb.pp("v"))?,
+            o: Proj::new(inner, d_model, loader, vb.pp("o"))?,
+            num_heads,
+            d_kv,
+        })
+    }
+
+    /// Lays out the projections for many-row inputs: every projection for
+    /// the encoder, only keys and values for cross-attention (its queries
+    /// and output see one decoder row at a time).
+    pub fn for_many_rows(self, queries_too: bool) -> Result<Self> {
+        let (q, o) = if queries_too {
+            (self.q.for_many_rows()?, self.o.for_many_rows()?)
+        } else {
+            (self.q, self.o)
+        };
+        Ok(Self {
+            q,
+            k: self.k.for_many_rows()?,
+            v: self.v.for_many_rows()?,
+            o,
+            ..self
+        })
+    }
+
+    /// (1, n, heads*d_kv) -> (1, heads, n, d_kv)
+    fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, n, _) = x.dims3()?;
+        x.reshape((b, n, self.num_heads, self.d_kv))?
+            .transpose(1, 2)?
+            .contiguous()
+    }
+
+    /// Projects a memory (the encoder output, or new decoder states) into
+    /// per-head keys and values.
+    pub fn key_value(&self, memory: &Tensor) -> Result<KeyValue> {
+        Ok(KeyValue {
+            keys: self.split_heads(&self.k.forward(memory)?)?,
+            values: self.split_heads(&self.v.forward(memory)?)?,
+        })
+    }
+
+    /// Attends `x` (1, queries, d_model) over `kv`; `bias` is added to the raw
+    /// scores and carries both the position bias and any mask.
+    pub fn attend(&self, x: &Tensor, kv: &KeyValue, bias: Option<&Tensor>) -> Result<Tensor> {
+        let (b, n, _) = x.dims3()?;
+        let q = self.split_heads(&self.q.forward(x)?)?;
+        let mut scores = q.matmul(&kv.keys.t()?)?;
+        if let Some(bias) = bias {
+            scores = scores.broadcast_add(bias)?;
+        }
+        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
+        let context = weights
+            .matmul(&kv.values)?
+            .transpose(1, 2)?
+            .reshape((b, n, self.num_heads * self.d_kv))?;
+        self.o.forward(&context)
+    }
+}

@@ -1,0 +1,147 @@
+//! The decoder stack, run one token at a time against cached state.
+
+use super::attention::{Attention, KeyValue};
+use super::encoder::ff_kind;
+use super::feed_forward::FeedForward;
+use super::layer_norm::RmsNorm;
+use super::linear::ProjLoader;
+use super::position::RelativeBias;
+use crate::config::T5Config;
+use candle_core::{Module, Result, Tensor};
+use candle_nn::VarBuilder;
+
+#[derive(Debug, Clone)]
+struct DecoderBlock {
+    self_norm: RmsNorm,
+    self_attention: Attention,
+    cross_norm: RmsNorm,
+    cross_attention: Attention,
+    ff_norm: RmsNorm,
+    ff: FeedForward,
+}
+
+impl DecoderBlock {
+    fn new(cfg: &T5Config, loader: &ProjLoader, vb: VarBuilder) -> Result<Self> {
+        let (own, cross, ff) = (vb.pp("layer.0"), vb.pp("layer.1"), vb.pp("layer.2"));
+        let eps = cfg.layer_norm_epsilon;
+        Ok(Self {
+            self_norm: RmsNorm::new(cfg.d_model, eps, own.pp("layer_norm"))?,
+            self_attention: Attention::new(cfg.d_model, cfg.num_heads, cfg.d_kv, loader, own.pp("SelfAttention"))?,
+            cross_norm: RmsNorm::new(cfg.d_model, eps, cross.pp("layer_norm"))?,
+            cross_attention: Attention::new(
+                cfg.d_model,
+                cfg.num_heads,
+                cfg.d_kv,
+                loader,
+                cross.pp("EncDecAttention"),
+            )?
+            .for_many_rows(false)?,
+            ff_norm: RmsNorm::new(cfg.d_model, eps, ff.pp("layer_norm"))?,
+            ff: FeedForward::new(cfg.d_model, cfg.d_ff, ff_kind(cfg)?, loader, ff.pp("DenseReluDense"))?,
+        })
+    }
+}
+
+/// Per-layer state of one decoding run.
+#[derive(Debug, Clone)]
+struct LayerCache {
+    /// Projected encoder output: fixed for the whole request, so computed once.
+    cross: KeyValue,
+    /// Keys and values of every decoder position so far.
+    own: Option<KeyValue>,
+}
+
+/// Everything one request accumulates while decoding. A new one is built
+/// for each request, which is what keeps requests from seeing each other's
+/// positions and lets a shared model serve concurrent callers.
+#[derive(Debug, Clone)]
+pub struct DecoderCache {
+    layers: Vec<LayerCache>,
+    position: usize,
+}
+
+impl DecoderCache {
+    /// Number of decoder tokens already consumed.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+
+    /// Length of the encoder memory the cross-attention caches were built from.
+    pub fn memory_len(&self) -> usize {
+        self.layers.first().map_or(0, |l| l.cross.positions())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    bias: RelativeBias,
+    blocks: Vec<DecoderBlock>,
+    final_norm: RmsNorm,
+}
+
+impl Decoder {
+    pub fn new(cfg: &T5Config, loader: &ProjLoader, vb: VarBuilder) -> Result<Self> {
+        let blocks = (0..cfg.decoder_layers())
+            .map(|i| DecoderBlock::new(cfg, loader, vb.pp(format!("block.{i}"))))
+            .collect::<Result<Vec<_>>>()?;
+        let bias = RelativeBias::new(
+            cfg.relative_attention_num_buckets,
+            cfg.relative_attention_max_distance,
+            cfg.num_heads,
+            false,
+            vb.pp("block.0.layer.0.SelfAttention"),
+        )?;
+        Ok(Self {
+            bias,
+            blocks,
+            final_norm: RmsNorm::new(cfg.d_model, cfg.layer_norm_epsilon, vb.pp("final_layer_norm"))?,
+        })
+    }
+
+    /// Projects the encoder output once for every layer's cross-attention.
+    pub fn start(&self, encoder_out: &Tensor) -> Result<DecoderCache> {
+        let layers = self
+            .blocks
+            .iter()
+            .map(|b| {
+                Ok(LayerCache {
+                    cross: b.cross_attention.key_value(encoder_out)?,
+                    own: None,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(DecoderCache { layers, position: 0 })
+    }
+
+    /// Runs one embedded token (1, 1, d_model) through the stack and returns
+    /// the normalised hidden state (1, 1, d_model).
+    pub fn step(&self, embedded: &Tensor, cache: &mut DecoderCache) -> Result<Tensor> {
+        let position = cache.position;
+        // A single query attends to every cached key, all of which are in its
+        // past, so no causal mask is needed beyond the unidirectional bias.
+        let bias = self.bias.bias(position, 1, position + 1, embedded.device())?;
+        let mut hidden = embedded.clone();
+        for (block, layer) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+            let normed = block.self_norm.forward(&hidden)?;
+            let fresh = block.self_attention.key_value(&normed)?;
+            let own = match layer.own.take() {
+                Some(mut kv) => {
+                    kv.append(fresh)?;
+                    kv
+                }
+                None => fresh,
+            };
+            let attended = block.self_attention.attend(&normed, &own, Some(&bias))?;
+            layer.own = Some(own);
+            hidden = (hidden + attended)?;
+
+            let normed = block.cross_norm.forward(&hidden)?;
+            hidden = (&hidden + block.cross_attention.attend(&normed, &layer.cross, None)?)?;
+
+            let ff = block.ff.forward(&block.ff_norm.forward(&hidden)?)?;
+            hidden = (hidden + ff)?;
+        }
+        cache.position += 1;
+        self.final_norm.forward(&hidden)
+    }
+}

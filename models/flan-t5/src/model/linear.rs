@@ -1,0 +1,275 @@
+//! Bias-free projections, kept in f32 or quantized to candle's ggml formats.
+//!
+//! Decoding one token reads every weight once per step, so it is bound by
+//! memory bandwidth: 8-bit weights move a quarter of the bytes of f32 ones.
+//! candle's x86 kernels also multiply the quantized weights with int8
+//! activations (VNNI), which speeds up the encoder's larger matmuls.
+
+use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
+use candle_core::{Device, Module, Result, Tensor};
+use candle_nn::VarBuilder;
+use rayon::prelude::*;
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Weight formats a model can be loaded in besides f32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Quantization {
+    /// 8-bit weights with one f16 scale per 32 (8.5 bits a weight); logits
+    /// stay close to f32 (see BENCHMARKS.md for the measured agreement).
+    Q8_0,
+    /// 4-bit k-quants (4.5 bits a weight); smaller and faster still, less
+    /// exact. Matrices whose input width is not a multiple of 256 (e.g. the
+    /// attention output of flan-t5-small, 384 wide) fall back to Q8_0.
+    Q4K,
+}
+
+impl Quantization {
+    /// Name used in file names and `FLAN_T5_QUANTIZE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Q8_0 => "q8_0",
+            Self::Q4K => "q4k",
+        }
+    }
+
+    fn ggml(self) -> GgmlDType {
+        match self {
+            Self::Q8_0 => GgmlDType::Q8_0,
+            Self::Q4K => GgmlDType::Q4K,
+        }
+    }
+}
+
+/// A quantized weight with its checkpoint name.
+type Named = (String, Arc<QTensor>);
+
+/// How projections are built: kept in f32, quantized while loading, or
+/// read already quantized from a GGUF file written at build time (which
+/// saves the conversion, 0.3–3 s per load, on every cold start).
+#[derive(Debug, Default)]
+pub struct ProjLoader {
+    quantize: Option<Quantization>,
+    prequantized: Option<Prequantized>,
+    /// Collects every quantized weight by name, for writing the GGUF file.
+    record: Option<Mutex<Vec<Named>>>,
+}
+
+#[derive(Debug)]
+struct Prequantized {
+    content: gguf_file::Content,
+    file: Mutex<File>,
+}
+
+impl ProjLoader {
+    pub fn new(quantize: Option<Quantization>) -> Self {
+        Self {
+            quantize,
+            ..Self::default()
+        }
+    }
+
+    /// Takes quantized projections from the GGUF file at `path` (as written
+    /// by [`ProjLoader::write_gguf`]); projections it lacks are converted as usual.
+    pub fn with_prequantized(quantize: Quantization, path: &Path) -> Result<Self> {
+        let mut file = File::open(path)?;
+        let content = gguf_file::Content::read(&mut file).map_err(|e| e.with_path(path))?;
+        Ok(Self {
+            quantize: Some(quantize),
+            prequantized: Some(Prequantized {
+                content,
+                file: Mutex::new(file),
+            }),
+            record: None,
+        })
+    }
+
+    /// A loader that remembers what it quantizes, for [`ProjLoader::write_gguf`].
+    pub fn recording(quantize: Quantization) -> Self {
+        Self {
+            quantize: Some(quantize),
+            prequantized: None,
+            record: Some(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Writes the weights a recording loader quantized to `path` as GGUF.
+    pub fn write_gguf(&self, path: &Path) -> Result<()> {
+        let Some(record) = &self.record else {
+            candle_core::bail!("write_gguf needs a recording loader");
+        };
+        let record = record.lock().expect("record lock");
+        let tensors: Vec<(&str, &QTensor)> = record.iter().map(|(n, t)| (n.as_str(), t.as_ref())).collect();
+        let mut out = std::io::BufWriter::new(File::create(path)?);
+        gguf_file::write(&mut out, &[], &tensors)?;
+        out.flush()?;
+        Ok(())
+    }
+
+    fn read_prequantized(&self, name: &str, shape: (usize, usize)) -> Result<Option<QTensor>> {
+        let Some(pre) = &self.prequantized else {
+            return Ok(None);
+        };
+        if !pre.content.tensor_infos.contains_key(name) {
+            return Ok(None);
+        }
+        let mut file = pre.file.lock().expect("gguf file lock");
+        let tensor = pre.content.tensor(&mut *file, name, &Device::Cpu)?;
+        if tensor.shape().dims2()? != shape {
+            candle_core::bail!(
+                "{name} has shape {:?} in the GGUF file, expected {shape:?}",
+                tensor.shape()
+            );
+        }
+        Ok(Some(tensor))
+    }
+}
+
+/// `y = x Wᵀ` for a weight stored as (out, in), like `nn.Linear(bias=False)`.
+#[derive(Debug, Clone)]
+pub enum Proj {
+    /// W as stored, (out, in): what single-row (decoding) products read best.
+    Dense(Tensor),
+    /// Wᵀ, (in, out) contiguous, for projections that see many rows at once.
+    /// gemm copies ("packs") a column-major right operand into panels on
+    /// every call, which was a third of the encoder's time; a row-major one
+    /// of this size it reads in place.
+    DenseT(Tensor),
+    Quantized(QMatMul),
+}
+
+impl Proj {
+    /// Reads `{vb}.weight` of shape (out, in) in the form `loader` asks for.
+    pub fn new(d_in: usize, d_out: usize, loader: &ProjLoader, vb: VarBuilder) -> Result<Self> {
+        let name = format!("{}.weight", vb.prefix());
+        if let Some(q) = loader.read_prequantized(&name, (d_out, d_in))? {
+            return Ok(Self::Quantized(QMatMul::from_qtensor(q)?));
+        }
+        let weight = vb.get((d_out, d_in), "weight")?;
+        let Some(q) = loader.quantize else {
+            return Ok(Self::Dense(weight));
+        };
+        let dtype = [q.ggml(), GgmlDType::Q8_0]
+            .into_iter()
+            .find(|d| d_in.is_multiple_of(d.block_size()));
+        let Some(dtype) = dtype else {
+            // No ggml block fits this width; exactness over speed.
+            return Ok(Self::Dense(weight));
+        };
+        let q = Arc::new(QTensor::quantize(&weight, dtype)?);
+        if let Some(record) = &loader.record {
+            record.lock().expect("record lock").push((name, q.clone()));
+        }
+        Ok(Self::Quantized(QMatMul::from_arc(q)?))
+    }
+}
+
+impl Proj {
+    /// Lays an f32 weight out for products over many rows (the encoder and
+    /// the cross-attention keys/values); quantized weights are kept as they
+    /// are. Costs one transposing copy at load. Non-contiguous weights are
+    /// the zero-stride placeholders of `parameter_shapes`, which must not be
+    /// materialised (an xxl encoder would take 18 GB), so they stay as they are.
+    pub fn for_many_rows(self) -> Result<Self> {
+        match self {
+            Self::Dense(w) if w.is_contiguous() => Ok(Self::DenseT(w.t()?.contiguous()?)),
+            other => Ok(other),
+        }
+    }
+}
+
+impl Module for Proj {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Dense(w) => {
+                // Folding the leading dimensions into rows gives gemm one 2-D
+                // product instead of a batch of one.
+                let dims = x.dims();
+                let (rows, d_in) = (dims[..dims.len() - 1].iter().product::<usize>(), dims[dims.len() - 1]);
+                let mut out_dims = dims.to_vec();
+                *out_dims.last_mut().expect("rank >= 1") = w.dim(0)?;
+                let x = x.reshape((rows, d_in))?;
+                let y = if rows == 1 { matvec(&x, w)? } else { x.matmul(&w.t()?)? };
+                y.reshape(out_dims)
+            }
+            Self::DenseT(wt) => {
+                let dims = x.dims();
+                let (rows, d_in) = (dims[..dims.len() - 1].iter().product::<usize>(), dims[dims.len() - 1]);
+                let mut out_dims = dims.to_vec();
+                *out_dims.last_mut().expect("rank >= 1") = wt.dim(1)?;
+                x.reshape((rows, d_in))?.matmul(wt)?.reshape(out_dims)
+            }
+            Self::Quantized(q) => quantized_rows(q, x),
+        }
+    }
+}
+
+/// Rows of a weight matrix one task multiplies at least, so that a task's
+/// work (tens of microseconds) outweighs handing it to another thread.
+const MIN_ROWS_PER_TASK: usize = 32;
+
+/// `x Wᵀ` for a single row `x` (1, in): a decoding step.
+///
+/// gemm runs single-row products on one thread, which left half of a
+/// two-core machine idle for most of decoding. Splitting W into row blocks
+/// over the rayon pool lets every core stream its share of the weights.
+/// Each output is still the same dot product computed by the same kernel,
+/// so the result is bit-identical to the unsplit product.
+fn matvec(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let n = w.dim(0)?;
+    // A few tasks per thread, so a core slowed by other work does not hold
+    // the step back: the others take its remaining blocks.
+    let tasks = (rayon::current_num_threads() * 4).min(n / MIN_ROWS_PER_TASK);
+    if tasks <= 1 {
+        return x.matmul(&w.t()?);
+    }
+    let block = n.div_ceil(tasks);
+    let parts = (0..n.div_ceil(block))
+        .into_par_iter()
+        .map(|i| {
+            let start = i * block;
+            x.matmul(&w.narrow(0, start, block.min(n - start))?.t()?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Tensor::cat(&parts, 1)
+}
+
+/// Fewest input rows per task worth splitting a quantized product for.
+const MIN_QUANTIZED_ROWS_PER_TASK: usize = 8;
+
+/// A quantized product over many rows (the encoder, the cross-attention
+/// projections), split by rows over the rayon pool.
+///
+/// candle runs its quantized kernels on a spinning barrier pool
+/// (`CANDLE_NUM_THREADS`) that stalls whenever one of its threads loses its
+/// core to another process, which on a shared two-core machine made
+/// quantized decoding 5–10× slower; with that pool at one thread the work
+/// is spread here instead, by rayon's work stealing. Each row's activations
+/// are quantized and multiplied independently, so the split gives the same
+/// bits as one call.
+fn quantized_rows(q: &QMatMul, x: &Tensor) -> Result<Tensor> {
+    // The quantized kernels need a contiguous input.
+    let x = x.contiguous()?;
+    let dims = x.dims().to_vec();
+    let d_in = dims[dims.len() - 1];
+    let rows = x.elem_count() / d_in.max(1);
+    let tasks = rayon::current_num_threads().min(rows / MIN_QUANTIZED_ROWS_PER_TASK);
+    if tasks <= 1 {
+        return q.forward(&x);
+    }
+    let x = x.reshape((rows, d_in))?;
+    let block = rows.div_ceil(tasks);
+    let parts = (0..rows.div_ceil(block))
+        .into_par_iter()
+        .map(|i| {
+            let start = i * block;
+            q.forward(&x.narrow(0, start, block.min(rows - start))?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let y = Tensor::cat(&parts, 0)?;
+    let mut out_dims = dims;
+    *out_dims.last_mut().expect("rank >= 1") = y.dim(1)?;
+    y.reshape(out_dims)
+}
