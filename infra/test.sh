@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: the unit tests, the store contract suite, the API end to end
-# (in process), the route consistency checks, and a smoke test of the real
-# functions under `cargo lambda watch`. Installs what it needs when missing.
+# Runs every test: the unit tests, the store contract suite (SQLite and DynamoDB),
+# the API end to end (in process, on each store), the route consistency checks,
+# and a smoke test of the real functions under `cargo lambda watch` (on each
+# store). DynamoDB and Secrets Manager are a local moto server. Installs what it
+# needs when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,11 +14,41 @@ export AWS_REGION="${AWS_REGION:-us-east-1}"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
 
-tests/smoke/watch.sh
-
-# The Rust suites run last, so their summary is the run's closing line.
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
-else
-  cargo test --workspace --no-fail-fast
+# A local DynamoDB and Secrets Manager (moto) on a free loopback port, for the
+# DynamoDB store's suites; stopped when this script exits.
+if ! python3 -c 'import moto.server, flask, flask_cors' >/dev/null 2>&1; then
+  python3 -m pip install --quiet 'moto[server]'
 fi
+moto_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+moto_log=$(mktemp)
+python3 -m moto.server -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1 &
+moto_pid=$!
+stop_moto() {
+  kill -TERM "$moto_pid" 2>/dev/null || true
+  wait "$moto_pid" 2>/dev/null || true
+  rm -f "$moto_log"
+}
+trap stop_moto EXIT
+for _ in $(seq 1 150); do
+  curl -fs "http://127.0.0.1:$moto_port/moto-api/" >/dev/null 2>&1 && break
+  kill -0 "$moto_pid" 2>/dev/null || { cat "$moto_log" >&2; echo "moto did not start" >&2; exit 1; }
+  sleep 0.2
+done
+export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
+
+tests/smoke/watch.sh
+# The same smoke test on DynamoDB: the functions create the table on start.
+STORE=dynamodb TABLE_NAME="chatbot-smoke-$$" tests/smoke/watch.sh
+
+# The API suites once more with the DynamoDB store (a fresh table per test app),
+# then every suite. The full run goes last, so its summary is the run's closing
+# line; a failure of the first still fails the script.
+status=0
+if cargo nextest --version >/dev/null 2>&1; then
+  TEST_STORE=dynamodb cargo nextest run -p chatbot-tests -E 'binary(/^api_/)' --no-fail-fast || status=$?
+  cargo nextest run --workspace --no-fail-fast || status=$?
+else
+  TEST_STORE=dynamodb cargo test -p chatbot-tests --test 'api_*' --no-fail-fast || status=$?
+  cargo test --workspace --no-fail-fast || status=$?
+fi
+exit "$status"

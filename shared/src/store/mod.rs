@@ -2,6 +2,7 @@
 //! implement (SQLite on a laptop, DynamoDB in AWS). The contract suite in
 //! `tests/` runs against every implementation.
 
+pub mod dynamodb;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -94,6 +95,8 @@ pub struct Message {
     pub reply_to: Option<Uuid>,
     /// A reply replaced by a regenerated one; kept and listed as an earlier version.
     pub superseded: bool,
+    /// A streamed reply the client left before it was complete: kept as far as it got.
+    pub partial: bool,
 }
 
 /// Filters of `GET /api/chats/`.

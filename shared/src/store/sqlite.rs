@@ -16,7 +16,10 @@ use uuid::Uuid;
 
 use super::{AuthToken, Chat, ChatQuery, Message, Page, Role, Store, StoreError, StoreResult, User};
 
-const MIGRATIONS: &[&str] = &[include_str!("sqlite_migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("sqlite_migrations/001_initial.sql"),
+    include_str!("sqlite_migrations/002_partial_replies.sql"),
+];
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -140,7 +143,7 @@ fn chat_from_row(row: &Row) -> rusqlite::Result<Chat> {
 }
 
 const MESSAGE_COLUMNS: &str =
-    "id, chat_id, role, content, created_at, edited_at, provider, model, reply_to, superseded";
+    "id, chat_id, role, content, created_at, edited_at, provider, model, reply_to, superseded, partial";
 
 fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
     let role: String = row.get("role")?;
@@ -156,6 +159,7 @@ fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
         model: row.get("model")?,
         reply_to: reply_to.and_then(|id| Uuid::parse_str(&id).ok()),
         superseded: row.get("superseded")?,
+        partial: row.get("partial")?,
     })
 }
 
@@ -527,8 +531,8 @@ impl Store for SqliteStore {
         let m = message.clone();
         self.run("add_message", move |conn| {
             conn.execute(
-                "INSERT INTO messages (id, chat_id, role, content, created_at, edited_at, provider, model, reply_to, superseded)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO messages (id, chat_id, role, content, created_at, edited_at, provider, model, reply_to, superseded, partial)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     m.id.to_string(),
                     m.chat_id.to_string(),
@@ -539,7 +543,8 @@ impl Store for SqliteStore {
                     m.provider,
                     m.model,
                     m.reply_to.map(|id| id.to_string()),
-                    m.superseded
+                    m.superseded,
+                    m.partial
                 ],
             )
             .map_err(internal)?;

@@ -1,0 +1,293 @@
+//! Chats: the record found by id, its copy in the owner's partition (listed by
+//! time, and by the sparse open-chat index), and deletion of a chat's partition.
+
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update as TxUpdate};
+use futures::{StreamExt as _, TryStreamExt as _};
+use uuid::Uuid;
+
+use super::items::{chat_open_key, from_item, to_item, ChatItem, Item};
+use super::keys::{self, TimeKey, OPEN_CHATS, OPEN_KEY, PK, SK, TIME_KEY};
+use super::requests::{delete_keys, internal, key, key_of, query_all, s, Update};
+use super::DynamoStore;
+use crate::store::{Chat, ChatQuery, Page, StoreError, StoreResult};
+
+/// Chat entries read per request while searching (the matches are picked in code).
+const SEARCH_PAGE: usize = 100;
+/// Chats whose partitions are read at once while deleting many.
+const PARALLEL_CHATS: usize = 8;
+
+impl DynamoStore {
+    /// The record and its entry under the owner in one transaction; the record's
+    /// condition makes the id unique whoever owns it.
+    pub(super) async fn create_chat(&self, chat: &Chat) -> StoreResult<()> {
+        let actions = vec![
+            TransactWriteItem::builder()
+                .put(self.put(to_item(&ChatItem::record(chat))?, Some("attribute_not_exists(pk)"))?)
+                .build(),
+            TransactWriteItem::builder()
+                .put(self.put(to_item(&ChatItem::entry(chat))?, None)?)
+                .build(),
+        ];
+        match self.transact("create_chat", actions).await? {
+            None => Ok(()),
+            Some(_) => Err(StoreError::Conflict { field: "chat_id" }),
+        }
+    }
+
+    pub(super) async fn chat(&self, id: Uuid) -> StoreResult<Option<Chat>> {
+        match self.get(keys::chat_pk(id), keys::CHAT).await? {
+            Some(item) => Ok(Some(from_item::<ChatItem>(item)?.into_chat())),
+            None => Ok(None),
+        }
+    }
+
+    /// The newest entry of the sparse open-chat index: one strongly consistent query.
+    pub(super) async fn open_chat(&self, user_id: Uuid) -> StoreResult<Option<Chat>> {
+        let query = self.range_query(
+            keys::user_pk(user_id),
+            OPEN_CHATS,
+            OPEN_KEY,
+            (TimeKey::MIN, TimeKey::MAX),
+            false,
+        );
+        let newest = self.take(query, 1).await?;
+        match newest.into_iter().next() {
+            Some(item) => Ok(Some(from_item::<ChatItem>(item)?.into_chat())),
+            None => Ok(None),
+        }
+    }
+
+    /// Newest first. The period and the cursor become the bounds of one key range on
+    /// the `by_time` index; a search reads chats page by page and keeps the matches.
+    pub(super) async fn list_chats(&self, user_id: Uuid, query: &ChatQuery, page: Page) -> StoreResult<Vec<Chat>> {
+        let Some(range) = self.chat_range(query, page).await? else {
+            return Ok(Vec::new());
+        };
+        let term = query.search.as_deref().filter(|t| !t.is_empty()).map(str::to_lowercase);
+        if page.limit == 0 {
+            return Ok(Vec::new());
+        }
+        if let Some(id) = query.session_id {
+            let entry = self.get(keys::user_pk(user_id), &keys::chat_entry_sk(id)).await?;
+            let Some(chat) = entry
+                .map(|e| from_item::<ChatItem>(e).map(ChatItem::into_chat))
+                .transpose()?
+            else {
+                return Ok(Vec::new());
+            };
+            let key = TimeKey::of(chat.created_at, chat.id);
+            let in_range = range.0 <= key && key <= range.1;
+            let found = in_range && self.matches(&chat, term.as_deref()).await?;
+            return Ok(if found { vec![chat] } else { Vec::new() });
+        }
+        let by_time = self.range_query(keys::user_pk(user_id), keys::BY_TIME, TIME_KEY, range, false);
+        let Some(term) = term else {
+            let items = self.take(by_time, page.limit).await?;
+            return items
+                .into_iter()
+                .map(|item| from_item::<ChatItem>(item).map(ChatItem::into_chat))
+                .collect();
+        };
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let answer = by_time
+                .clone()
+                .limit(SEARCH_PAGE as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| super::requests::sdk_error("query", e))?;
+            for item in answer.items.unwrap_or_default() {
+                let chat = from_item::<ChatItem>(item)?.into_chat();
+                if self.matches(&chat, Some(&term)).await? {
+                    found.push(chat);
+                    if found.len() == page.limit {
+                        return Ok(found);
+                    }
+                }
+            }
+            start = answer.last_evaluated_key;
+            if start.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+
+    /// `[from, to)` and "older than the cursor" as one inclusive range of time keys;
+    /// `None` when it is empty (or the cursor names no chat, as in SQLite).
+    async fn chat_range(&self, query: &ChatQuery, page: Page) -> StoreResult<Option<(TimeKey, TimeKey)>> {
+        let low = query.created_from.map(TimeKey::start_of).unwrap_or(TimeKey::MIN);
+        let mut high = match query.created_to {
+            Some(to) => match TimeKey::start_of(to).before() {
+                Some(high) => high,
+                None => return Ok(None),
+            },
+            None => TimeKey::MAX,
+        };
+        if let Some(after) = page.after {
+            let Some(cursor) = self.chat(after).await? else {
+                return Ok(None);
+            };
+            match TimeKey::of(cursor.created_at, cursor.id).before() {
+                Some(before) => high = high.min(before),
+                None => return Ok(None),
+            }
+        }
+        Ok((low <= high).then_some((low, high)))
+    }
+
+    /// Case-insensitive substring of the title or of any of the chat's messages
+    /// (superseded ones included, as in SQLite), read until the first match.
+    async fn matches(&self, chat: &Chat, term: Option<&str>) -> StoreResult<bool> {
+        let Some(term) = term else {
+            return Ok(true);
+        };
+        if chat.title.as_deref().is_some_and(|t| t.to_lowercase().contains(term)) {
+            return Ok(true);
+        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_names("#content", "content")
+            .expression_attribute_values(":pk", s(keys::chat_pk(chat.id)))
+            .expression_attribute_values(":prefix", s(keys::MESSAGE_PREFIX))
+            .projection_expression("#content")
+            .consistent_read(true);
+        let mut start = None;
+        loop {
+            let answer = query
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| super::requests::sdk_error("query", e))?;
+            let hit = answer.items().iter().any(|item| {
+                item.get("content")
+                    .and_then(|c| c.as_s().ok())
+                    .is_some_and(|c| c.to_lowercase().contains(term))
+            });
+            if hit {
+                return Ok(true);
+            }
+            start = answer.last_evaluated_key;
+            if start.is_none() {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Title and end time on the record and on the entry (whose open-chat key comes
+    /// and goes with the end time), together; a chat that is gone stays gone.
+    pub(super) async fn update_chat(&self, chat: &Chat) -> StoreResult<()> {
+        let fields = Update::new()
+            .set_or_remove("title", chat.title.clone().map(s))
+            .set_or_remove(
+                "end_time",
+                chat.end_time.map(|t| super::requests::n(t.timestamp_millis())),
+            )
+            .name(PK);
+        let entry_fields = fields.clone().set_or_remove(OPEN_KEY, chat_open_key(chat).map(s));
+        let update = |pk: String, sk: String, fields: &Update| {
+            TxUpdate::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(pk, sk)))
+                .update_expression(fields.expression())
+                .condition_expression("attribute_exists(#pk)")
+                .set_expression_attribute_names(Some(fields.names.clone()))
+                .set_expression_attribute_values(fields.values_or_none())
+                .build()
+                .map(|u| TransactWriteItem::builder().update(u).build())
+                .map_err(|e| internal(format!("a chat update: {e}")))
+        };
+        let actions = vec![
+            update(keys::chat_pk(chat.id), keys::CHAT.into(), &fields)?,
+            update(keys::user_pk(chat.user_id), keys::chat_entry_sk(chat.id), &entry_fields)?,
+        ];
+        // A failed condition: the chat was deleted meanwhile, which SQLite's UPDATE
+        // also ignores.
+        self.transact("update_chat", actions).await.map(|_| ())
+    }
+
+    /// The chat's partition (record and messages) and its entry under the owner.
+    pub(super) async fn delete_chat(&self, id: Uuid) -> StoreResult<()> {
+        let items = self.chat_partition(id).await?;
+        let mut doomed = Vec::with_capacity(items.len() + 1);
+        for item in &items {
+            if let Some(owner) = item.get("user_id").and_then(|v| v.as_s().ok()) {
+                let owner = Uuid::parse_str(owner).map_err(|_| internal("a chat record with a bad owner"))?;
+                doomed.push(key(keys::user_pk(owner), keys::chat_entry_sk(id)));
+            }
+            doomed.push(key_of(item)?);
+        }
+        delete_keys(&self.client, &self.table, doomed).await
+    }
+
+    pub(super) async fn delete_chats_of(&self, user_id: Uuid) -> StoreResult<u64> {
+        let entries = query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(keys::user_pk(user_id)))
+                .expression_attribute_values(":prefix", s(keys::CHAT_PREFIX))
+                .projection_expression("#pk, #sk, id")
+                .consistent_read(true),
+        )
+        .await?;
+        let ids = entries
+            .iter()
+            .map(|entry| {
+                entry
+                    .get("id")
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|id| Uuid::parse_str(id).ok())
+                    .ok_or_else(|| internal("a chat entry without an id"))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.delete_chat_partitions(&ids).await?;
+        let entry_keys = entries.iter().map(key_of).collect::<StoreResult<Vec<_>>>()?;
+        delete_keys(&self.client, &self.table, entry_keys).await?;
+        Ok(ids.len() as u64)
+    }
+
+    /// Deletes the partitions of these chats (not their entries), reading a few at
+    /// once and deleting 25 keys to a request.
+    pub(super) async fn delete_chat_partitions(&self, ids: &[Uuid]) -> StoreResult<()> {
+        // Built first: a closure inside the stream trips the `Send` check of the
+        // trait's futures (a higher-ranked lifetime the compiler cannot prove).
+        let reads: Vec<_> = ids.iter().map(|id| self.chat_partition(*id)).collect();
+        let partitions: Vec<Vec<Item>> = futures::stream::iter(reads)
+            .buffer_unordered(PARALLEL_CHATS)
+            .try_collect()
+            .await?;
+        let keys = partitions
+            .iter()
+            .flatten()
+            .map(key_of)
+            .collect::<StoreResult<Vec<_>>>()?;
+        delete_keys(&self.client, &self.table, keys).await
+    }
+
+    /// Every item keyed by the chat, with just its key and (on the record) owner.
+    async fn chat_partition(&self, id: Uuid) -> StoreResult<Vec<Item>> {
+        query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(keys::chat_pk(id)))
+                .projection_expression("#pk, #sk, user_id")
+                .consistent_read(true),
+        )
+        .await
+    }
+}

@@ -1,0 +1,129 @@
+//! Messages: one item each under their chat, listed through the sparse `by_time`
+//! index (current messages only) and the `by_reply` index (versions of a reply).
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use uuid::Uuid;
+
+use super::items::{from_item, message_time_key, to_item, MessageItem};
+use super::keys::{self, TimeKey, BY_REPLY, BY_TIME, PK, REPLY_KEY, TIME_KEY};
+use super::requests::{internal, is_condition_failed, key, n, query_all, s, sdk_error, Update};
+use super::DynamoStore;
+use crate::store::{Message, Page, StoreResult};
+
+impl DynamoStore {
+    pub(super) async fn add_message(&self, message: &Message) -> StoreResult<()> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(&MessageItem::new(message))?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failed(&err) => Err(internal(format!("message {} exists", message.id))),
+            Err(err) => Err(sdk_error("add_message", err)),
+        }
+    }
+
+    pub(super) async fn message(&self, chat_id: Uuid, id: Uuid) -> StoreResult<Option<Message>> {
+        match self.get(keys::chat_pk(chat_id), &keys::message_sk(id)).await? {
+            Some(item) => Ok(Some(from_item::<MessageItem>(item)?.into_message()?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Oldest first, strictly after the cursor message (one read to learn its time).
+    pub(super) async fn list_messages(&self, chat_id: Uuid, page: Page) -> StoreResult<Vec<Message>> {
+        let low = match page.after {
+            None => TimeKey::MIN,
+            Some(after) => match self.message(chat_id, after).await? {
+                Some(cursor) => match TimeKey::of(cursor.created_at, cursor.id).after() {
+                    Some(low) => low,
+                    None => return Ok(Vec::new()),
+                },
+                None => return Ok(Vec::new()),
+            },
+        };
+        let query = self.range_query(keys::chat_pk(chat_id), BY_TIME, TIME_KEY, (low, TimeKey::MAX), true);
+        self.messages(query, page.limit).await
+    }
+
+    /// Newest first, up to and including `up_to`.
+    pub(super) async fn recent_messages(
+        &self,
+        chat_id: Uuid,
+        up_to: Option<Uuid>,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        let high = match up_to {
+            None => TimeKey::MAX,
+            Some(id) => match self.message(chat_id, id).await? {
+                Some(last) => TimeKey::of(last.created_at, last.id),
+                None => return Ok(Vec::new()),
+            },
+        };
+        let query = self.range_query(keys::chat_pk(chat_id), BY_TIME, TIME_KEY, (TimeKey::MIN, high), false);
+        self.messages(query, limit).await
+    }
+
+    pub(super) async fn replies_to(&self, chat_id: Uuid, user_message: Uuid) -> StoreResult<Vec<Message>> {
+        let items = query_all(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_REPLY)
+                .key_condition_expression("#pk = :pk AND begins_with(#reply, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#reply", REPLY_KEY)
+                .expression_attribute_values(":pk", s(keys::chat_pk(chat_id)))
+                .expression_attribute_values(":prefix", s(keys::reply_prefix(user_message)))
+                .consistent_read(true),
+        )
+        .await?;
+        items
+            .into_iter()
+            .map(|item| from_item::<MessageItem>(item)?.into_message())
+            .collect()
+    }
+
+    /// Content, edit time and the superseded flag; superseding also takes the
+    /// message out of the `by_time` index. A message that is gone stays gone.
+    pub(super) async fn update_message(&self, message: &Message) -> StoreResult<()> {
+        let update = Update::new()
+            .set("content", s(&message.content))
+            .set_or_remove("edited_at", message.edited_at.map(|t| n(t.timestamp_millis())))
+            .set("superseded", AttributeValue::Bool(message.superseded))
+            .set_or_remove(TIME_KEY, message_time_key(message).map(s))
+            .name(PK);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::chat_pk(message.chat_id), keys::message_sk(message.id))))
+            .update_expression(update.expression())
+            .condition_expression("attribute_exists(#pk)")
+            .set_expression_attribute_names(Some(update.names.clone()))
+            .set_expression_attribute_values(update.values_or_none())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if is_condition_failed(&err) => Ok(()),
+            Err(err) => Err(sdk_error("update_message", err)),
+        }
+    }
+
+    async fn messages(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        self.take(query, limit)
+            .await?
+            .into_iter()
+            .map(|item| from_item::<MessageItem>(item)?.into_message())
+            .collect()
+    }
+}

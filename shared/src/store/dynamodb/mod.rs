@@ -1,0 +1,241 @@
+//! The DynamoDB store: one table, one item per record (README "DynamoDB" lists the
+//! item types, keys, indexes and the requests each route costs).
+//!
+//! Every read that decides something is strongly consistent, and the indexes are
+//! local secondary indexes, which can be read consistently too: a chat created or
+//! ended a moment ago is seen by the next request, whichever container serves it.
+
+mod chats;
+pub mod items;
+pub mod keys;
+mod messages;
+pub mod requests;
+pub mod table;
+mod users;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+use std::future::Future;
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+use self::items::Item;
+use self::keys::{TimeKey, PK};
+use self::requests::{key, s, sdk_error};
+use super::{AuthToken, Chat, ChatQuery, Message, Page, Store, StoreResult, User};
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// A store over an existing table.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The store the functions run with. On a local endpoint (`AWS_ENDPOINT_URL`,
+    /// which the SDK reads itself) a missing table is created from
+    /// `infra/table.json`; in AWS the template owns the table.
+    pub async fn connect(sdk: &aws_config::SdkConfig, table: &str) -> anyhow::Result<Self> {
+        let client = Client::new(sdk);
+        if sdk.endpoint_url().is_some() {
+            table::create_if_missing(&client, table).await?;
+        }
+        Ok(Self::new(client, table))
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// One strongly consistent GetItem.
+    async fn get(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
+        let answer = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("get_item", e))?;
+        Ok(answer.item)
+    }
+
+    /// A strongly consistent query of one partition of a local index, over an
+    /// inclusive range of time keys.
+    fn range_query(
+        &self,
+        pk: String,
+        index: &str,
+        attribute: &str,
+        (low, high): (TimeKey, TimeKey),
+        oldest_first: bool,
+    ) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#pk = :pk AND #range BETWEEN :low AND :high")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#range", attribute)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":low", s(low.render()))
+            .expression_attribute_values(":high", s(high.render()))
+            .scan_index_forward(oldest_first)
+            .consistent_read(true)
+    }
+
+    /// The first `limit` items of a query: usually one request, more only when a
+    /// page reaches DynamoDB's 1 MB before `limit`.
+    async fn take(&self, query: QueryFluentBuilder, limit: usize) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        while items.len() < limit {
+            let wanted = i32::try_from(limit - items.len()).unwrap_or(i32::MAX);
+            let answer = query
+                .clone()
+                .limit(wanted)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("query", e))?;
+            items.extend(answer.items.unwrap_or_default());
+            start = answer.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        items.truncate(limit);
+        Ok(items)
+    }
+}
+
+/// Runs one store operation inside its tracing span.
+async fn traced<T>(op: &'static str, work: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+    work.instrument(tracing::debug_span!("dynamodb", op)).await
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    fn kind(&self) -> &'static str {
+        "dynamodb"
+    }
+
+    /// A GetItem of a key that never exists: reachability and permissions, nothing more.
+    async fn ping(&self) -> StoreResult<()> {
+        traced("ping", async { self.get("HEALTH".into(), "HEALTH").await.map(|_| ()) }).await
+    }
+
+    async fn create_user(&self, user: &User) -> StoreResult<()> {
+        traced("create_user", self.create_user(user)).await
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
+        traced("user_by_id", self.user_by_id(id)).await
+    }
+
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        traced("user_by_username", self.user_by_username(username)).await
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        traced("user_by_email", self.user_by_email(email)).await
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<()> {
+        traced("update_user", self.update_user(user)).await
+    }
+
+    async fn delete_user(&self, id: Uuid) -> StoreResult<()> {
+        traced("delete_user", self.delete_user(id)).await
+    }
+
+    async fn insert_token(&self, token: &AuthToken) -> StoreResult<()> {
+        traced("insert_token", self.insert_token(token)).await
+    }
+
+    async fn user_by_token(&self, digest: &str, now: DateTime<Utc>) -> StoreResult<Option<User>> {
+        traced("user_by_token", self.user_by_token(digest, now)).await
+    }
+
+    async fn delete_token(&self, digest: &str) -> StoreResult<()> {
+        traced("delete_token", self.delete_token(digest)).await
+    }
+
+    async fn delete_tokens_of(&self, user_id: Uuid, keep: Option<&str>) -> StoreResult<()> {
+        traced("delete_tokens_of", self.delete_tokens_of(user_id, keep)).await
+    }
+
+    async fn charge(&self, user_id: Uuid, cost: i64) -> StoreResult<Option<i64>> {
+        traced("charge", self.charge(user_id, cost)).await
+    }
+
+    async fn refund(&self, user_id: Uuid, cost: i64) -> StoreResult<i64> {
+        traced("refund", self.refund(user_id, cost)).await
+    }
+
+    async fn count_hit(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<u64> {
+        traced("count_hit", self.count_hit(key, expires_at)).await
+    }
+
+    async fn create_chat(&self, chat: &Chat) -> StoreResult<()> {
+        traced("create_chat", self.create_chat(chat)).await
+    }
+
+    async fn chat(&self, id: Uuid) -> StoreResult<Option<Chat>> {
+        traced("chat", self.chat(id)).await
+    }
+
+    async fn open_chat(&self, user_id: Uuid) -> StoreResult<Option<Chat>> {
+        traced("open_chat", self.open_chat(user_id)).await
+    }
+
+    async fn list_chats(&self, user_id: Uuid, query: &ChatQuery, page: Page) -> StoreResult<Vec<Chat>> {
+        traced("list_chats", self.list_chats(user_id, query, page)).await
+    }
+
+    async fn update_chat(&self, chat: &Chat) -> StoreResult<()> {
+        traced("update_chat", self.update_chat(chat)).await
+    }
+
+    async fn delete_chat(&self, id: Uuid) -> StoreResult<()> {
+        traced("delete_chat", self.delete_chat(id)).await
+    }
+
+    async fn delete_chats_of(&self, user_id: Uuid) -> StoreResult<u64> {
+        traced("delete_chats_of", self.delete_chats_of(user_id)).await
+    }
+
+    async fn add_message(&self, message: &Message) -> StoreResult<()> {
+        traced("add_message", self.add_message(message)).await
+    }
+
+    async fn message(&self, chat_id: Uuid, id: Uuid) -> StoreResult<Option<Message>> {
+        traced("message", self.message(chat_id, id)).await
+    }
+
+    async fn list_messages(&self, chat_id: Uuid, page: Page) -> StoreResult<Vec<Message>> {
+        traced("list_messages", self.list_messages(chat_id, page)).await
+    }
+
+    async fn recent_messages(&self, chat_id: Uuid, up_to: Option<Uuid>, limit: usize) -> StoreResult<Vec<Message>> {
+        traced("recent_messages", self.recent_messages(chat_id, up_to, limit)).await
+    }
+
+    async fn replies_to(&self, chat_id: Uuid, user_message: Uuid) -> StoreResult<Vec<Message>> {
+        traced("replies_to", self.replies_to(chat_id, user_message)).await
+    }
+
+    async fn update_message(&self, message: &Message) -> StoreResult<()> {
+        traced("update_message", self.update_message(message)).await
+    }
+}

@@ -1,0 +1,105 @@
+//! The local DynamoDB-compatible endpoint (moto, started by `infra/test.sh`) that
+//! the DynamoDB suites run against. Without `AWS_ENDPOINT_URL` they fail, never
+//! pass silently: CI always sets it.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use chatbot_core::store::dynamodb::{table, DynamoStore};
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+
+/// The local endpoint, or a failure that says how to get one.
+pub fn endpoint() -> String {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!(
+            "AWS_ENDPOINT_URL is not set: the DynamoDB tests need a local DynamoDB-compatible server. \
+             Start one with `python3 -m moto.server -H 127.0.0.1 -p 5000` and set \
+             AWS_ENDPOINT_URL=http://127.0.0.1:5000 (infra/test.sh does both)."
+        ),
+    }
+}
+
+/// SDK settings for the local endpoint, with a fixed region and dummy credentials
+/// so nothing depends on the machine's AWS setup.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "chatbot-tests"))
+        .load()
+        .await
+}
+
+/// A name no other test uses, so every test has a table (or secret) of its own.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", Uuid::now_v7().simple())
+}
+
+/// A store on a fresh table, created the way a function creates it on start.
+pub async fn fresh_store() -> DynamoStore {
+    DynamoStore::connect(&sdk_config().await, &unique_name("chatbot-test"))
+        .await
+        .expect("creating a table on the local endpoint")
+}
+
+/// The DynamoDB operations a client sent (`GetItem`, `Query`…), in order: an SDK
+/// interceptor that sees every request, retries included.
+#[derive(Clone, Debug, Default)]
+pub struct RequestLog(Arc<Mutex<Vec<String>>>);
+
+impl RequestLog {
+    /// Empties the log and returns what it held.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for RequestLog {
+    fn name(&self) -> &'static str {
+        "RequestLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let request = context.request();
+        let target = request.headers().get("x-amz-target").unwrap_or("unknown");
+        let mut operation = target.rsplit('.').next().unwrap_or(target).to_string();
+        if operation == "TransactWriteItems" {
+            // `TransactWriteItems(Put,Update)`: IAM checks each part's own action.
+            let body: serde_json::Value = request
+                .body()
+                .bytes()
+                .and_then(|bytes| serde_json::from_slice(bytes).ok())
+                .unwrap_or_default();
+            let parts: Vec<String> = body["TransactItems"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|item| item.as_object()?.keys().next().cloned())
+                .collect();
+            operation = format!("{operation}({})", parts.join(","));
+        }
+        self.0.lock().unwrap().push(operation);
+        Ok(())
+    }
+}
+
+/// A store on a fresh table whose every request is written to the returned log.
+pub async fn logged_store() -> (DynamoStore, RequestLog) {
+    let log = RequestLog::default();
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config().await)
+        .interceptor(log.clone())
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let name = unique_name("chatbot-count");
+    table::create_if_missing(&client, &name)
+        .await
+        .expect("creating a table on the local endpoint");
+    log.take();
+    (DynamoStore::new(client, name), log)
+}

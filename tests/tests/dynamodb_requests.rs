@@ -1,0 +1,288 @@
+//! What each route costs in DynamoDB requests (the README lists these numbers), on
+//! the local endpoint: an SDK interceptor logs every request the store sends. Each
+//! route's DynamoDB actions must also be granted to its function in template.yaml.
+
+use chatbot_tests::dynamodb::{logged_store, RequestLog};
+use chatbot_tests::TestApp;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+struct Counted {
+    app: TestApp,
+    log: RequestLog,
+    /// Function → DynamoDB actions its requests used.
+    used: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Counted {
+    async fn new() -> Self {
+        let (store, log) = logged_store().await;
+        let app = TestApp::with_store(Arc::new(store), &[], tempfile::tempdir().unwrap());
+        Self {
+            app,
+            log,
+            used: BTreeMap::new(),
+        }
+    }
+
+    /// Sends one request and returns the DynamoDB operations it caused.
+    async fn call(
+        &mut self,
+        function: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (Value, Vec<String>) {
+        self.log.take();
+        let response = self.app.call(method, path, token, body).await;
+        assert!(
+            response.status < 300,
+            "{method} {path}: {} {}",
+            response.status,
+            response.text
+        );
+        let ops = self.log.take();
+        self.used
+            .entry(function.to_string())
+            .or_default()
+            .extend(ops.iter().flat_map(|op| iam_actions(op)));
+        (response.body, ops)
+    }
+}
+
+/// The IAM actions behind a logged operation (a transaction needs its parts').
+fn iam_actions(op: &str) -> Vec<String> {
+    match op.split_once('(') {
+        Some(("TransactWriteItems", parts)) => parts
+            .trim_end_matches(')')
+            .split(',')
+            .map(|part| match part {
+                "ConditionCheck" => "dynamodb:ConditionCheckItem".to_string(),
+                other => format!("dynamodb:{other}Item"),
+            })
+            .collect(),
+        _ => vec![format!("dynamodb:{op}")],
+    }
+}
+
+fn names(ops: &[String]) -> Vec<&str> {
+    ops.iter().map(|op| op.split('(').next().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn every_route_costs_a_small_fixed_number_of_requests() {
+    let mut c = Counted::new().await;
+    let register = json!({"username": "alice", "password": "password123", "email": "alice@example.com"});
+    let (body, ops) = c.call("register", "POST", "/api/register/", None, Some(register)).await;
+    assert_eq!(
+        names(&ops),
+        [
+            "UpdateItem",
+            "GetItem",
+            "GetItem",
+            "TransactWriteItems",
+            "TransactWriteItems"
+        ],
+        "register: count the hit, check name and email, write user + claims, write token"
+    );
+    let token = body["token"].as_str().unwrap().to_string();
+    let t = Some(token.as_str());
+    let login = json!({"username": "alice", "password": "password123"});
+    let (_, ops) = c.call("login", "POST", "/api/login/", None, Some(login)).await;
+    assert_eq!(names(&ops), ["UpdateItem", "GetItem", "GetItem", "TransactWriteItems"]);
+
+    let (_, ops) = c.call("get-me", "GET", "/api/me/", t, None).await;
+    assert_eq!(names(&ops), ["GetItem", "GetItem"], "authentication: token, then user");
+    let (_, ops) = c.call("get-tokens", "GET", "/api/tokens/", t, None).await;
+    assert_eq!(ops.len(), 2);
+    let (_, ops) = c.call("list-models", "GET", "/api/models/", t, None).await;
+    assert_eq!(ops.len(), 2);
+    let (_, ops) = c.call("health", "GET", "/api/health/", None, None).await;
+    assert_eq!(names(&ops), ["GetItem"]);
+    let (_, ops) = c.call("get-openapi", "GET", "/api/openapi.json", None, None).await;
+    assert!(ops.is_empty());
+    let zone = json!({"time_zone": "Europe/Paris"});
+    let (_, ops) = c.call("update-me", "PATCH", "/api/me/", t, Some(zone)).await;
+    assert_eq!(names(&ops), ["GetItem", "GetItem", "GetItem", "UpdateItem"]);
+    let email = json!({"email": "alice@new.example"});
+    let (_, ops) = c.call("update-me", "PATCH", "/api/me/", t, Some(email)).await;
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "GetItem", "GetItem", "TransactWriteItems"],
+        "a new email: is it free, then move the claim with the profile"
+    );
+
+    let send = json!({"content": "hello there"});
+    let (body, ops) = c.call("send-chat", "POST", "/api/chats/", t, Some(send.clone())).await;
+    assert_eq!(ops.len(), 13, "the first message of a chat: {ops:?}");
+    let chat_id = body["chat_id"].as_str().unwrap().to_string();
+    let (body, ops) = c.call("send-chat", "POST", "/api/chats/", t, Some(send)).await;
+    assert_eq!(ops.len(), 11, "a later message: {ops:?}");
+    let message_id = body["reply"]["message_id"].as_str().unwrap().to_string();
+
+    let (_, ops) = c.call("list-chats", "GET", "/api/chats/", t, None).await;
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "Query", "Query"],
+        "3 + one per chat listed"
+    );
+    let (_, ops) = c
+        .call("get-chat", "GET", &format!("/api/chats/{chat_id}/"), t, None)
+        .await;
+    assert_eq!(names(&ops), ["GetItem", "GetItem", "GetItem", "Query"]);
+    let messages = format!("/api/chats/{chat_id}/messages/");
+    let (_, ops) = c.call("list-messages", "GET", &messages, t, None).await;
+    assert_eq!(names(&ops), ["GetItem", "GetItem", "GetItem", "Query"]);
+    let (_, ops) = c
+        .call("list-messages", "GET", &format!("{messages}?limit=1"), t, None)
+        .await;
+    assert_eq!(ops.len(), 4);
+    let paged = c.app.call("GET", &format!("{messages}?limit=1"), t, None).await;
+    let next = paged
+        .header("link")
+        .unwrap()
+        .split(['<', '>'])
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let (_, ops) = c.call("list-messages", "GET", &next, t, None).await;
+    assert_eq!(ops.len(), 5, "a next page reads its cursor's record once");
+
+    let rename = json!({"title": "Greetings"});
+    let chat_path = format!("/api/chats/{chat_id}/");
+    let (_, ops) = c.call("update-chat", "PATCH", &chat_path, t, Some(rename)).await;
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "GetItem", "TransactWriteItems", "Query"]
+    );
+    let edit_path = format!("/api/chats/{chat_id}/messages/{message_id}/");
+    let edit = json!({"content": "hello again"});
+    let (_, ops) = c.call("edit-message", "PATCH", &edit_path, t, Some(edit)).await;
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "UpdateItem", "GetItem", "GetItem", "UpdateItem"]
+    );
+    let edit = json!({"content": "hello, again", "regenerate": true});
+    let (_, ops) = c.call("edit-message", "PATCH", &edit_path, t, Some(edit)).await;
+    assert_eq!(ops.len(), 14, "edit and answer again: {ops:?}");
+    let regenerate = format!("/api/chats/{chat_id}/regenerate/");
+    let (_, ops) = c
+        .call("regenerate-reply", "POST", &regenerate, t, Some(json!({})))
+        .await;
+    assert_eq!(ops.len(), 13, "{ops:?}");
+    let end = json!({"end_session": true});
+    let (_, ops) = c.call("send-chat", "POST", "/api/chats/", t, Some(end)).await;
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "UpdateItem", "Query", "TransactWriteItems"]
+    );
+
+    let (_, ops) = c.call("delete-chat", "DELETE", &chat_path, t, None).await;
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "GetItem", "Query", "BatchWriteItem"]
+    );
+    for text in ["one", "two"] {
+        let body = json!({"content": text, "chat_id": uuid::Uuid::now_v7().to_string()});
+        c.call("send-chat", "POST", "/api/chats/", t, Some(body)).await;
+    }
+    let (_, ops) = c.call("delete-all-chats", "DELETE", "/api/chats/", t, None).await;
+    assert_eq!(
+        names(&ops),
+        [
+            "GetItem",
+            "GetItem",
+            "Query",
+            "Query",
+            "Query",
+            "BatchWriteItem",
+            "BatchWriteItem"
+        ],
+        "the entries, each chat's items, then batches of 25 deletes"
+    );
+
+    let admin = Counted::admin_app().await;
+    let mut c = Counted { used: c.used, ..admin };
+    let root = c.app.register("root").await;
+    c.app.register("bob").await;
+    let (_, ops) = c
+        .call(
+            "deactivate-user",
+            "POST",
+            "/api/users/bob/deactivate/",
+            Some(&root),
+            None,
+        )
+        .await;
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "GetItem", "GetItem", "GetItem", "UpdateItem"]
+    );
+    let (_, ops) = c
+        .call("activate-user", "POST", "/api/users/bob/activate/", Some(&root), None)
+        .await;
+    assert_eq!(ops.len(), 6);
+    let (_, ops) = c.call("logout", "POST", "/api/logout/", Some(&root), None).await;
+    assert_eq!(names(&ops), ["GetItem", "GetItem", "DeleteItem", "DeleteItem"]);
+    let bob = c.app.register("bob2").await;
+    let (_, ops) = c
+        .call("logout", "POST", "/api/logout/?all=true", Some(&bob), None)
+        .await;
+    assert_eq!(names(&ops), ["GetItem", "GetItem", "Query", "BatchWriteItem"]);
+    let carol = c.app.register("carol").await;
+    let (_, ops) = c.call("delete-me", "DELETE", "/api/me/", Some(&carol), None).await;
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "Query", "BatchWriteItem"],
+        "no chats: the partition, then one batch"
+    );
+
+    let granted = granted_actions();
+    for (function, actions) in &c.used {
+        let allowed = granted.get(function).cloned().unwrap_or_default();
+        let missing: Vec<_> = actions.difference(&allowed).collect();
+        assert!(missing.is_empty(), "{function} uses {missing:?} without the permission");
+    }
+}
+
+impl Counted {
+    async fn admin_app() -> Self {
+        let (store, log) = logged_store().await;
+        let app = TestApp::with_store(
+            Arc::new(store),
+            &[("ADMIN_USERNAMES", "root")],
+            tempfile::tempdir().unwrap(),
+        );
+        Self {
+            app,
+            log,
+            used: BTreeMap::new(),
+        }
+    }
+}
+
+/// Function binary → the DynamoDB actions its policies grant.
+fn granted_actions() -> BTreeMap<String, BTreeSet<String>> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    let template: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let template = serde_json::to_value(template).unwrap();
+    let mut granted = BTreeMap::new();
+    for resource in template["Resources"].as_object().unwrap().values() {
+        let Some(binary) = resource["Metadata"]["BuildProperties"]["Binary"].as_str() else {
+            continue;
+        };
+        let actions: BTreeSet<String> = resource["Properties"]["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
+            .flat_map(|s| s["Action"].as_array().cloned().unwrap_or_default())
+            .filter_map(|a| a.as_str().map(String::from))
+            .collect();
+        granted.insert(binary.to_string(), actions);
+    }
+    granted
+}

@@ -1,0 +1,210 @@
+//! The store contract against DynamoDB (a local moto server, `AWS_ENDPOINT_URL`),
+//! each case on a table of its own created by the store's own start-up code; then
+//! what only the DynamoDB store does.
+
+use chatbot_core::store::dynamodb::items::{to_item, UserItem};
+use chatbot_core::store::{ChatQuery, Page, Role, Store};
+use chatbot_tests::contract::{at, chat, message, saved_user, user, SharedStore};
+use chatbot_tests::dynamodb::{fresh_store, logged_store};
+use std::sync::Arc;
+
+async fn dynamodb() -> SharedStore {
+    Arc::new(fresh_store().await)
+}
+
+chatbot_tests::store_contract!(dynamodb());
+
+#[tokio::test]
+async fn a_refund_never_takes_spent_or_requests_below_zero() {
+    let store = dynamodb().await;
+    let alice = saved_user(&store, "alice").await; // 500 tokens, nothing spent yet
+    assert_eq!(store.refund(alice.id, 100).await.unwrap(), 600);
+    let after = store.user_by_id(alice.id).await.unwrap().unwrap();
+    assert_eq!((after.tokens, after.spent, after.requests), (600, 0, 0));
+    assert_eq!(
+        store.refund(uuid::Uuid::now_v7(), 100).await.unwrap(),
+        0,
+        "no such user"
+    );
+    assert!(
+        store.user_by_id(uuid::Uuid::now_v7()).await.unwrap().is_none(),
+        "a refund creates no user"
+    );
+}
+
+#[tokio::test]
+async fn charging_a_missing_user_is_refused_and_creates_nothing() {
+    let (store, _) = logged_store().await;
+    let ghost = uuid::Uuid::now_v7();
+    assert_eq!(store.charge(ghost, 1).await.unwrap(), None);
+    assert!(store.user_by_id(ghost).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn updates_of_deleted_chats_and_messages_write_nothing() {
+    let store = dynamodb().await;
+    let alice = saved_user(&store, "alice").await;
+    let mut c = chat(&alice, 0);
+    store.create_chat(&c).await.unwrap();
+    let mut m = message(&c, Role::User, "hello", 1);
+    store.add_message(&m).await.unwrap();
+    store.delete_chat(c.id).await.unwrap();
+    c.title = Some("ghost".into());
+    store.update_chat(&c).await.unwrap();
+    m.content = "ghost".into();
+    store.update_message(&m).await.unwrap();
+    assert!(store.chat(c.id).await.unwrap().is_none());
+    assert!(store.message(c.id, m.id).await.unwrap().is_none());
+    assert!(store.open_chat(alice.id).await.unwrap().is_none());
+    assert!(store
+        .list_chats(alice.id, &ChatQuery::default(), Page::first(10))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_cursor_that_names_nothing_gives_an_empty_page() {
+    let store = dynamodb().await;
+    let alice = saved_user(&store, "alice").await;
+    let c = chat(&alice, 0);
+    store.create_chat(&c).await.unwrap();
+    store.add_message(&message(&c, Role::User, "m", 1)).await.unwrap();
+    let nowhere = Page {
+        limit: 10,
+        after: Some(uuid::Uuid::now_v7()),
+    };
+    assert!(store
+        .list_chats(alice.id, &ChatQuery::default(), nowhere)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.list_messages(c.id, nowhere).await.unwrap().is_empty());
+    assert!(store
+        .recent_messages(c.id, Some(uuid::Uuid::now_v7()), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_cursor_outside_the_period_still_pages_within_it() {
+    let store = dynamodb().await;
+    let alice = saved_user(&store, "alice").await;
+    let (old, mid, new) = (chat(&alice, 0), chat(&alice, 60), chat(&alice, 120));
+    for c in [&old, &mid, &new] {
+        store.create_chat(c).await.unwrap();
+    }
+    let window = ChatQuery {
+        created_from: Some(at(0)),
+        created_to: Some(at(90)),
+        ..ChatQuery::default()
+    };
+    let after_newest = Page {
+        limit: 10,
+        after: Some(new.id),
+    };
+    let ids: Vec<_> = store
+        .list_chats(alice.id, &window, after_newest)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, vec![mid.id, old.id]);
+}
+
+#[tokio::test]
+async fn search_pages_through_many_chats_and_stops_at_the_limit() {
+    let store = dynamodb().await;
+    let alice = saved_user(&store, "alice").await;
+    let mut matching = Vec::new();
+    // More chats than one search page (100), the matches spread across them.
+    for minute in 0..130 {
+        let c = chat(&alice, minute);
+        store.create_chat(&c).await.unwrap();
+        let text = if minute % 40 == 0 { "the NEEDLE here" } else { "hay" };
+        store.add_message(&message(&c, Role::User, text, minute)).await.unwrap();
+        if minute % 40 == 0 {
+            matching.push(c.id);
+        }
+    }
+    matching.reverse();
+    let search = ChatQuery {
+        search: Some("needle".into()),
+        ..ChatQuery::default()
+    };
+    let found: Vec<_> = store
+        .list_chats(alice.id, &search, Page::first(10))
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(found, matching);
+    let first_two: Vec<_> = store
+        .list_chats(alice.id, &search, Page::first(2))
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(first_two, matching[..2]);
+}
+
+#[tokio::test]
+async fn big_messages_are_one_item_each_and_list_across_1_mb_pages() {
+    let store = dynamodb().await;
+    let alice = saved_user(&store, "alice").await;
+    let c = chat(&alice, 0);
+    store.create_chat(&c).await.unwrap();
+    // 30 messages of 48 KiB: about 1.4 MB, more than one DynamoDB page.
+    let body = "é".repeat(24 * 1024);
+    for i in 0..30 {
+        store
+            .add_message(&message(&c, Role::User, &format!("{i} {body}"), i))
+            .await
+            .unwrap();
+    }
+    let all = store.list_messages(c.id, Page::first(100)).await.unwrap();
+    assert_eq!(all.len(), 30);
+    assert!(all
+        .iter()
+        .enumerate()
+        .all(|(i, m)| m.content.starts_with(&format!("{i} "))));
+    store.delete_chat(c.id).await.unwrap();
+    assert!(store.list_messages(c.id, Page::first(100)).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn deleting_an_account_deletes_more_than_one_batch_of_items() {
+    let store = dynamodb().await;
+    let alice = saved_user(&store, "alice").await;
+    let mut chats = Vec::new();
+    for minute in 0..12 {
+        let c = chat(&alice, minute);
+        store.create_chat(&c).await.unwrap();
+        for i in 0..3 {
+            store
+                .add_message(&message(&c, Role::User, "m", minute + i))
+                .await
+                .unwrap();
+        }
+        chats.push(c);
+    }
+    store.delete_user(alice.id).await.unwrap();
+    for c in &chats {
+        assert!(store.chat(c.id).await.unwrap().is_none());
+        assert!(store.list_messages(c.id, Page::first(10)).await.unwrap().is_empty());
+    }
+    // The name and address are free again.
+    saved_user(&store, "alice").await;
+}
+
+#[tokio::test]
+async fn a_user_item_keeps_only_what_it_has() {
+    let mut no_mail = user("carol");
+    no_mail.email = None;
+    let item = to_item(&UserItem::new(&no_mail)).unwrap();
+    assert!(!item.contains_key("email") && !item.contains_key("email_key"));
+}
