@@ -26,6 +26,22 @@ export AWS_REGION="${AWS_REGION:-us-east-1}"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
 
+# Flan-T5 weights: FLAN_T5_DIR when set; otherwise a cache folder, downloaded
+# from the hub on first use. Offline, the API still starts and Flan-T5 requests
+# answer 503 saying what to set.
+if [[ -z "${FLAN_T5_DIR:-}" && -z "${INFERENCE_FUNCTION:-}" ]]; then
+  checkpoint="${FLAN_T5_MODEL:-google/flan-t5-base}"
+  cache="${XDG_CACHE_HOME:-$HOME/.cache}/chatbot-api/$checkpoint"
+  if [[ ! -f "$cache/model.safetensors" ]]; then
+    echo "Downloading $checkpoint into $cache (once)…" >&2
+    infra/fetch-weights.sh "$checkpoint" "$cache" >&2 ||
+      echo "Could not download $checkpoint: Flan-T5 will answer 503 until FLAN_T5_DIR points at its files." >&2
+  fi
+  if [[ -f "$cache/model.safetensors" ]]; then
+    export FLAN_T5_DIR="$cache"
+  fi
+fi
+
 # cargo lambda watch compiles each function on its first request; build them all
 # now so the first calls answer at once.
 cargo build --workspace --bins

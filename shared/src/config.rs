@@ -37,6 +37,14 @@ pub struct Config {
     pub token_ttl_days: i64,
     pub admin_usernames: Vec<String>,
     pub cors_allowed_origins: Vec<String>,
+    pub openai_base_url: String,
+    pub gemini_base_url: String,
+    /// `None` unless `OLLAMA_HOST` is set: an Ollama server is opt-in, so a laptop
+    /// without one does not list its models as available.
+    pub ollama_host: Option<String>,
+    pub openai_models: Vec<String>,
+    pub gemini_models: Vec<String>,
+    pub ollama_models: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +94,15 @@ impl Config {
             token_ttl_days: env.number("TOKEN_TTL_DAYS", 30, 1..=3650)?,
             admin_usernames: env.list("ADMIN_USERNAMES", ""),
             cors_allowed_origins: env.list("CORS_ALLOWED_ORIGINS", "http://localhost:5173"),
+            openai_base_url: env.url("OPENAI_BASE_URL", "https://api.openai.com/v1")?,
+            gemini_base_url: env.url("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com")?,
+            ollama_host: env
+                .optional("OLLAMA_HOST")
+                .map(|_| env.url("OLLAMA_HOST", ""))
+                .transpose()?,
+            openai_models: env.list("OPENAI_MODELS", "gpt-4o-mini"),
+            gemini_models: env.list("GEMINI_MODELS", "gemini-1.5-flash"),
+            ollama_models: env.list("OLLAMA_MODELS", "llama3"),
         };
         Ok(config)
     }
@@ -122,6 +139,15 @@ impl Env {
             .filter(|item| !item.is_empty())
             .map(String::from)
             .collect()
+    }
+
+    /// An http(s) URL without its trailing slash, so paths can be appended.
+    fn url(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        let value = self.text(name, default);
+        if !(value.starts_with("http://") || value.starts_with("https://")) {
+            return Err(self.bad(name, &value, "must start with http:// or https://"));
+        }
+        Ok(value.trim_end_matches('/').to_string())
     }
 
     fn number<T>(&self, name: &'static str, default: T, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
@@ -196,5 +222,22 @@ mod tests {
         assert_eq!(err.name, "DISPLAY_TIME_ZONE");
         let err = Config::from_vars(vars(&[("STORE", "postgres")])).unwrap_err();
         assert_eq!(err.name, "STORE");
+        let err = Config::from_vars(vars(&[("OPENAI_BASE_URL", "api.openai.com")])).unwrap_err();
+        assert_eq!(err.name, "OPENAI_BASE_URL");
+    }
+
+    #[test]
+    fn provider_endpoints_and_models() {
+        let config = Config::defaults();
+        assert_eq!(config.openai_base_url, "https://api.openai.com/v1");
+        assert_eq!(config.ollama_host, None);
+        assert_eq!(config.gemini_models, vec!["gemini-1.5-flash"]);
+        let config = Config::from_vars(vars(&[
+            ("OLLAMA_HOST", "http://127.0.0.1:11434/"),
+            ("OPENAI_MODELS", "gpt-4o-mini, gpt-4o"),
+        ]))
+        .unwrap();
+        assert_eq!(config.ollama_host.as_deref(), Some("http://127.0.0.1:11434"));
+        assert_eq!(config.openai_models, vec!["gpt-4o-mini", "gpt-4o"]);
     }
 }

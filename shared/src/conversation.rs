@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::billing;
 use crate::error::ApiError;
-use crate::llm::{context, title, Choice, GenerateRequest, ProviderError, Turn, Usage};
+use crate::llm::{context, title, Choice, ChunkStream, GenerateRequest, ProviderError, Turn, Usage};
 use crate::state::AppState;
 use crate::store::{Chat, Message, Role, StoreError, User};
 
@@ -61,7 +61,88 @@ pub fn new_message(chat_id: Uuid, role: Role, content: String, at: chrono::DateT
         model: None,
         reply_to: None,
         superseded: false,
+        partial: false,
     }
+}
+
+/// A send whose charge is taken and whose user message is stored: the part every
+/// way of answering (whole or streamed) shares.
+pub struct Begun {
+    pub chat: Chat,
+    /// True when this message started the chat.
+    pub created: bool,
+    pub user_message: Message,
+}
+
+/// Charges the user and stores `content` as their next message in the target chat,
+/// creating the chat if needed. Nothing is charged or stored when this fails.
+pub async fn begin(state: &AppState, user: &User, target: Target, content: String) -> Result<Begun, ApiError> {
+    let existing = match target {
+        Target::Open => state.store.open_chat(user.id).await?,
+        Target::Id(id) => match state.store.chat(id).await? {
+            Some(chat) if chat.user_id == user.id => Some(chat),
+            Some(_) => return Err(chat_not_found()),
+            None => None,
+        },
+    };
+    let cost = state.config.tokens_per_request;
+    billing::charge(state.store.as_ref(), user.id, cost).await?;
+    let result = async {
+        let now = state.now();
+        let (chat, created) = match existing {
+            Some(chat) => (chat, false),
+            None => create_chat(state, user, target, now).await?,
+        };
+        let user_message = new_message(chat.id, Role::User, content, now);
+        state.store.add_message(&user_message).await?;
+        Ok(Begun {
+            chat,
+            created,
+            user_message,
+        })
+    }
+    .await;
+    if result.is_err() {
+        refund_quietly(state, user.id, cost).await;
+    }
+    result
+}
+
+/// Undoes the charge of a begun send whose model failed, and titles a new chat
+/// from its first words. The error names the kept message for a later regenerate.
+pub async fn fail(state: &AppState, user: &User, begun: &mut Begun, err: ApiError) -> ApiError {
+    refund_quietly(state, user.id, state.config.tokens_per_request).await;
+    if begun.chat.title.is_none() {
+        begun.chat.title = Some(title::first_words(&begun.user_message.content));
+        if let Err(store_err) = state.store.update_chat(&begun.chat).await {
+            return store_err.into();
+        }
+    }
+    err.with("chat_id", begun.chat.id.to_string())
+        .with("message_id", begun.user_message.id.to_string())
+}
+
+/// Titles a new chat after its first reply.
+pub async fn title_new_chat(
+    state: &AppState,
+    chat: &mut Chat,
+    choice: &Choice,
+    first_message: &str,
+) -> Result<(), ApiError> {
+    if chat.title.is_none() {
+        chat.title = Some(title::generate(choice.provider.as_ref(), &choice.model, first_message).await);
+        state.store.update_chat(chat).await?;
+    }
+    Ok(())
+}
+
+pub async fn balance(state: &AppState, user: &User) -> Result<i64, ApiError> {
+    Ok(state
+        .store
+        .user_by_id(user.id)
+        .await?
+        .map(|u| u.tokens)
+        .unwrap_or_default())
 }
 
 /// Stores `content` as the user's next message in the target chat and stores the
@@ -74,57 +155,18 @@ pub async fn send(
     content: String,
     choice: &Choice,
 ) -> Result<Sent, ApiError> {
-    let existing = match target {
-        Target::Open => state.store.open_chat(user.id).await?,
-        Target::Id(id) => match state.store.chat(id).await? {
-            Some(chat) if chat.user_id == user.id => Some(chat),
-            Some(_) => return Err(chat_not_found()),
-            None => None,
-        },
+    let mut begun = begin(state, user, target, content).await?;
+    let (reply, usage) = match answer(state, &begun.chat, &begun.user_message, choice).await {
+        Ok(answered) => answered,
+        Err(err) => return Err(fail(state, user, &mut begun, err).await),
     };
-    let cost = state.config.tokens_per_request;
-    billing::charge(state.store.as_ref(), user.id, cost).await?;
-    let result = send_charged(state, user, target, existing, content, choice).await;
-    if result.is_err() {
-        refund_quietly(state, user.id, cost).await;
-    }
-    result
-}
-
-async fn send_charged(
-    state: &AppState,
-    user: &User,
-    target: Target,
-    existing: Option<Chat>,
-    content: String,
-    choice: &Choice,
-) -> Result<Sent, ApiError> {
-    let now = state.now();
-    let (mut chat, created) = match existing {
-        Some(chat) => (chat, false),
-        None => create_chat(state, user, target, now).await?,
-    };
-    let user_message = new_message(chat.id, Role::User, content, now);
-    state.store.add_message(&user_message).await?;
-
-    let answered = answer(state, &chat, &user_message, choice).await;
-    if chat.title.is_none() {
-        chat.title = Some(match &answered {
-            Ok(_) => title::generate(choice.provider.as_ref(), &choice.model, &user_message.content).await,
-            Err(_) => title::first_words(&user_message.content),
-        });
-        state.store.update_chat(&chat).await?;
-    }
-    let (reply, usage) = answered.map_err(|err| {
-        err.with("chat_id", chat.id.to_string())
-            .with("message_id", user_message.id.to_string())
-    })?;
-    let tokens_remaining = state
-        .store
-        .user_by_id(user.id)
-        .await?
-        .map(|u| u.tokens)
-        .unwrap_or_default();
+    let Begun {
+        mut chat,
+        created,
+        user_message,
+    } = begun;
+    title_new_chat(state, &mut chat, choice, &user_message.content).await?;
+    let tokens_remaining = balance(state, user).await?;
     Ok(Sent {
         chat,
         created,
@@ -214,6 +256,29 @@ async fn answer(
     choice: &Choice,
 ) -> Result<(Message, Usage), ApiError> {
     let provider = choice.provider.as_ref();
+    let request = context_request(state, chat, user_message, choice).await?;
+    let limit = Duration::from_secs(state.config.provider_timeout_secs);
+    let generation = match tokio::time::timeout(limit, provider.generate(request)).await {
+        Ok(Ok(generation)) => generation,
+        Ok(Err(err)) => return Err(provider_error(provider.id(), err)),
+        Err(_) => return Err(provider_error(provider.id(), timed_out(limit))),
+    };
+    let reply = store_reply(state, chat, user_message, choice, generation.text, false).await?;
+    Ok((reply, generation.usage))
+}
+
+fn timed_out(limit: Duration) -> ProviderError {
+    ProviderError::Timeout(format!("The model did not answer within {} seconds.", limit.as_secs()))
+}
+
+/// The request for the model: the chat's context up to `user_message`.
+async fn context_request(
+    state: &AppState,
+    chat: &Chat,
+    user_message: &Message,
+    choice: &Choice,
+) -> Result<GenerateRequest, ApiError> {
+    let provider = choice.provider.as_ref();
     let cap = state.config.context_messages;
     let history: Vec<Turn> = state
         .store
@@ -228,29 +293,50 @@ async fn answer(
     let turns = context::select(&history, provider.input_budget(&choice.model), cap, |text| {
         provider.count_tokens(text)
     });
-    let request = GenerateRequest {
+    Ok(GenerateRequest {
         model: choice.model.clone(),
         turns,
         max_new_tokens: None,
-    };
-    let limit = Duration::from_secs(state.config.provider_timeout_secs);
-    let generation = match tokio::time::timeout(limit, provider.generate(request)).await {
-        Ok(Ok(generation)) => generation,
-        Ok(Err(err)) => return Err(provider_error(provider.id(), err)),
-        Err(_) => {
-            let err = ProviderError::Timeout(format!("The model did not answer within {} seconds.", limit.as_secs()));
-            return Err(provider_error(provider.id(), err));
-        }
-    };
-    let mut reply = new_message(chat.id, Role::Assistant, generation.text, state.now());
-    reply.provider = Some(provider.id().to_string());
+    })
+}
+
+/// Stores the model's reply to `user_message`.
+/// `partial` marks a streamed reply the client left before it was complete.
+pub async fn store_reply(
+    state: &AppState,
+    chat: &Chat,
+    user_message: &Message,
+    choice: &Choice,
+    text: String,
+    partial: bool,
+) -> Result<Message, ApiError> {
+    let mut reply = new_message(chat.id, Role::Assistant, text, state.now());
+    reply.partial = partial;
+    reply.provider = Some(choice.provider.id().to_string());
     reply.model = Some(choice.model.clone());
     reply.reply_to = Some(user_message.id);
     state.store.add_message(&reply).await?;
-    Ok((reply, generation.usage))
+    Ok(reply)
 }
 
-fn provider_error(provider: &str, err: ProviderError) -> ApiError {
+/// Opens the model's streamed answer to `user_message`.
+pub async fn open_stream(
+    state: &AppState,
+    chat: &Chat,
+    user_message: &Message,
+    choice: &Choice,
+) -> Result<ChunkStream, ApiError> {
+    let provider = choice.provider.as_ref();
+    let request = context_request(state, chat, user_message, choice).await?;
+    let limit = Duration::from_secs(state.config.provider_timeout_secs);
+    match tokio::time::timeout(limit, provider.stream(request)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(err)) => Err(provider_error(provider.id(), err)),
+        Err(_) => Err(provider_error(provider.id(), timed_out(limit))),
+    }
+}
+
+pub fn provider_error(provider: &str, err: ProviderError) -> ApiError {
     tracing::warn!(provider, error = %err, "model call failed");
     err.to_api_error().with("provider", provider)
 }

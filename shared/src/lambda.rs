@@ -1,9 +1,10 @@
-//! What every function's `main` calls: build the state once, then serve one route.
+//! What every function's `main` calls: build the state once, then serve the routes
+//! the route table gives that function.
 
 use lambda_http::{service_fn, Error, Request};
 
 use crate::config::Config;
-use crate::routes::{handle, Operation, Serve};
+use crate::routes::{handle, handle_streaming, Serve};
 use crate::state::AppState;
 
 /// JSON logs in Lambda (CloudWatch indexes them); human-readable ones elsewhere.
@@ -21,17 +22,32 @@ pub fn init_tracing() {
     drop(result);
 }
 
-/// Runs the function that serves `operation`. Settings are validated before the
-/// first request: a bad setting stops the cold start with a message naming it.
-pub async fn serve(operation: Operation) -> Result<(), Error> {
+/// Settings are validated before the first request: a bad setting stops the cold
+/// start with a message naming it.
+async fn start() -> Result<AppState, Error> {
     init_tracing();
     let config = Config::from_env()?;
-    let state = AppState::from_config(config)
+    Ok(AppState::from_config(config)
         .await
-        .map_err(|e| format!("starting up: {e:#}"))?;
+        .map_err(|e| format!("starting up: {e:#}"))?)
+}
+
+/// Runs the function called `function` (its binary name in the route table).
+pub async fn serve(function: &'static str) -> Result<(), Error> {
+    let state = start().await?;
     let state = &state;
     lambda_http::run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(handle(state, request, Serve::Only(operation)).await)
+        Ok::<_, Error>(handle(state, request, Serve::Function(function)).await)
+    }))
+    .await
+}
+
+/// Runs a function whose routes stream their answers (Lambda response streaming).
+pub async fn serve_streaming(function: &'static str) -> Result<(), Error> {
+    let state = start().await?;
+    let state = &state;
+    lambda_http::run_with_streaming_response(service_fn(move |request: Request| async move {
+        Ok::<_, Error>(handle_streaming(state, request, Serve::Function(function)).await)
     }))
     .await
 }

@@ -14,6 +14,7 @@ pub mod llm;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
+pub mod secrets;
 pub mod state;
 pub mod store;
 pub mod time;

@@ -70,6 +70,9 @@ fn shapes(operation: Operation, s: &mut Schemas) -> (Option<RefOr<Schema>>, u16,
             ObjectBuilder::new().description(Some("This document.")).build().into(),
         ),
         Health => (None, 200, s.of::<HealthView>()),
+        StreamChat => (Some(s.of::<SendChatRequest>()), 200, described("text/event-stream: `start` {chat_id, message_id}, `delta` {text}…, then `done` {message_id, usage, tokens_remaining} or `error` {error, code}.")),
+        ChatCompletions => (Some(described("OpenAI's chat completion request (model as provider/model).")), 200, described("OpenAI's chat.completion object, or chat.completion.chunk server-sent events ending in `data: [DONE]` when `stream` is true.")),
+        OpenAiModels => (None, 200, described("OpenAI's model list: {object: \"list\", data: [{id, object, created, owned_by}]}.")),
         Fallback => (None, 404, s.of::<ErrorBody>()),
     }
 }
@@ -80,7 +83,8 @@ fn errors(operation: Operation) -> &'static [u16] {
     match operation {
         Register => &[409],
         Login => &[401, 403],
-        SendChat | EditMessage | Regenerate => &[402, 404, 502, 503, 504],
+        SendChat | EditMessage | Regenerate | StreamChat => &[402, 404, 502, 503, 504],
+        ChatCompletions => &[402, 502, 503, 504],
         GetChat | UpdateChat | DeleteChat | ListMessages => &[404],
         DeactivateUser | ActivateUser => &[403, 404],
         UpdateMe => &[409],
@@ -112,6 +116,10 @@ fn query_params(operation: Operation) -> &'static [(&'static str, &'static str)]
         Logout => &[("all", "true revokes every token of the user.")],
         _ => &[],
     }
+}
+
+fn described(text: &str) -> RefOr<Schema> {
+    ObjectBuilder::new().description(Some(text)).build().into()
 }
 
 fn string_schema() -> RefOr<Schema> {

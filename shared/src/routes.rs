@@ -10,10 +10,11 @@ use lambda_http::{Body, Request, Response};
 
 use crate::auth::authenticate;
 use crate::error::ApiError;
-use crate::handlers::{accounts, chats, messages, meta};
+use crate::handlers::{accounts, chats, messages, meta, openai, stream};
 use crate::http::call::{path_of, Call};
 use crate::http::cors;
 use crate::http::reply::Reply;
+use crate::http::stream::{StreamBody, Streamed};
 use crate::ratelimit;
 use crate::state::AppState;
 use crate::time::parse_zone;
@@ -41,8 +42,27 @@ pub enum Operation {
     ListModels,
     OpenApi,
     Health,
+    StreamChat,
+    ChatCompletions,
+    OpenAiModels,
     /// Answers what no route matches: 404, or 405 with `Allow`.
     Fallback,
+}
+
+impl Operation {
+    /// Operations whose function streams its response (Lambda response streaming
+    /// behind a Function URL: API Gateway's HTTP API cannot stream).
+    pub fn streams(self) -> bool {
+        matches!(
+            self,
+            Operation::StreamChat | Operation::ChatCompletions | Operation::OpenAiModels
+        )
+    }
+
+    /// The OpenAI-compatible routes answer errors in OpenAI's shape.
+    pub fn openai_errors(self) -> bool {
+        matches!(self, Operation::ChatCompletions | Operation::OpenAiModels)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -274,6 +294,33 @@ pub const ROUTES: &[Route] = &[
         None,
         "Liveness and store reachability"
     ),
+    route!(
+        StreamChat,
+        "POST",
+        "/api/chats/stream/",
+        "stream-chat",
+        User,
+        PerUser,
+        "Send a message and stream the reply as server-sent events"
+    ),
+    route!(
+        ChatCompletions,
+        "POST",
+        "/v1/chat/completions",
+        "openai-api",
+        User,
+        PerUser,
+        "OpenAI-compatible chat completions, streamed or whole"
+    ),
+    route!(
+        OpenAiModels,
+        "GET",
+        "/v1/models",
+        "openai-api",
+        User,
+        None,
+        "OpenAI-compatible model list"
+    ),
 ];
 
 /// The outcome of looking a request up in the table.
@@ -326,14 +373,73 @@ pub fn match_path(pattern: &str, path: &str) -> Option<HashMap<String, String>> 
 /// What a function answers.
 #[derive(Clone, Copy, Debug)]
 pub enum Serve {
-    /// Only this operation; a request for another is a 404 (the gateway misrouted it).
-    Only(Operation),
+    /// The routes the table gives this function (by its binary name); a request
+    /// for another is a 404 (the gateway misrouted it).
+    Function(&'static str),
     /// Every route: the in-process router of the tests.
     All,
 }
 
+/// A route's answer: whole, or written as it is produced.
+pub enum Output {
+    Whole(Reply),
+    Streamed(Streamed),
+}
+
 /// Handles one request end to end. Never fails: every outcome is an HTTP response.
+/// A streamed answer is collected whole (tests, and buffered functions, which
+/// never serve a streaming route).
 pub async fn handle(state: &AppState, request: Request, serve: Serve) -> Response<Body> {
+    match respond(state, request, serve).await {
+        Output::Whole(reply) => reply.into_response(),
+        Output::Streamed(streamed) => {
+            let bytes = match streamed.body.collect().await {
+                Ok(collected) => collected.to_bytes().to_vec(),
+                Err(err) => {
+                    tracing::error!(error = %err, "a streamed body failed");
+                    Vec::new()
+                }
+            };
+            let mut response = Response::new(Body::Binary(bytes));
+            *response.status_mut() = streamed.status;
+            append_headers(response.headers_mut(), streamed.headers);
+            response
+        }
+    }
+}
+
+/// Handles one request for a function that uses Lambda response streaming.
+pub async fn handle_streaming(state: &AppState, request: Request, serve: Serve) -> Response<StreamBody> {
+    let streamed = match respond(state, request, serve).await {
+        Output::Streamed(streamed) => streamed,
+        Output::Whole(reply) => {
+            let mut headers = reply.headers.clone();
+            if reply.body.is_some() {
+                headers.push(("content-type", "application/json".to_string()));
+            }
+            let body = reply.body.map(|b| StreamBody::from(b.to_string())).unwrap_or_default();
+            Streamed {
+                status: reply.status,
+                headers,
+                body,
+            }
+        }
+    };
+    let mut response = Response::new(streamed.body);
+    *response.status_mut() = streamed.status;
+    append_headers(response.headers_mut(), streamed.headers);
+    response
+}
+
+fn append_headers(map: &mut http::HeaderMap, headers: Vec<(&'static str, String)>) {
+    for (name, value) in headers {
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            map.append(name, value);
+        }
+    }
+}
+
+async fn respond(state: &AppState, request: Request, serve: Serve) -> Output {
     let started = Instant::now();
     let method = request.method().as_str().to_string();
     let path = path_of(&request);
@@ -342,12 +448,14 @@ pub async fn handle(state: &AppState, request: Request, serve: Serve) -> Respons
         .get("origin")
         .and_then(|v| v.to_str().ok())
         .map(String::from);
-    let (operation, reply) = match lookup(&method, &path) {
-        Lookup::MethodNotAllowed(_) if method == "OPTIONS" => (None, cors::preflight(&state.config, origin.as_deref())),
-        Lookup::Found(route, params) if serves(serve, route.operation) => {
+    let (operation, output) = match lookup(&method, &path) {
+        Lookup::MethodNotAllowed(_) if method == "OPTIONS" => {
+            (None, Output::Whole(cors::preflight(&state.config, origin.as_deref())))
+        }
+        Lookup::Found(route, params) if serves(serve, route) => {
             (Some(route.operation), run(state, route, request, params).await)
         }
-        Lookup::Found(..) => (None, ApiError::not_found("No such route.").into()),
+        Lookup::Found(..) => (None, Output::Whole(ApiError::not_found("No such route.").into())),
         Lookup::MethodNotAllowed(allowed) => {
             let err = ApiError::new(
                 http::StatusCode::METHOD_NOT_ALLOWED,
@@ -356,30 +464,42 @@ pub async fn handle(state: &AppState, request: Request, serve: Serve) -> Respons
             )
             .with("allowed", allowed.clone())
             .with_header("allow", allowed.join(", "));
-            (None, err.into())
+            (None, Output::Whole(err.into()))
         }
-        Lookup::NotFound => (None, ApiError::not_found(format!("No route for {path}.")).into()),
+        Lookup::NotFound => (
+            None,
+            Output::Whole(ApiError::not_found(format!("No route for {path}.")).into()),
+        ),
     };
-    let reply = cors::decorate(reply, &state.config, origin.as_deref());
-    tracing::info!(
-        operation = ?operation,
-        %method,
-        %path,
-        status = reply.status.as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
-    reply.into_response()
+    let cors_headers = cors::headers(&state.config, origin.as_deref());
+    let output = match output {
+        Output::Whole(mut reply) => {
+            reply.headers.extend(cors_headers);
+            Output::Whole(reply)
+        }
+        Output::Streamed(mut streamed) => {
+            streamed.headers.extend(cors_headers);
+            Output::Streamed(streamed)
+        }
+    };
+    let status = match &output {
+        Output::Whole(reply) => reply.status.as_u16(),
+        Output::Streamed(streamed) => streamed.status.as_u16(),
+    };
+    tracing::info!(operation = ?operation, %method, %path, status, elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    output
 }
 
-fn serves(serve: Serve, operation: Operation) -> bool {
+fn serves(serve: Serve, route: &Route) -> bool {
     match serve {
         Serve::All => true,
-        Serve::Only(only) => only == operation,
+        Serve::Function(name) => route.function == name,
     }
 }
 
-async fn run(state: &AppState, route: &'static Route, request: Request, params: HashMap<String, String>) -> Reply {
+/// Admits the request (time zone, rate limits, authentication) and dispatches it.
+/// The rate-limit headers go on every answer of a limited route, errors included.
+async fn run(state: &AppState, route: &'static Route, request: Request, params: HashMap<String, String>) -> Output {
     let mut call = Call::new(state, request, params);
     let mut limit_headers = Vec::new();
     let result = async {
@@ -387,9 +507,10 @@ async fn run(state: &AppState, route: &'static Route, request: Request, params: 
             parse_zone(zone, "tz")?;
         }
         if route.limit == Limit::PerIp {
+            let subject = format!("ip:{}", call.client_ip());
             let window = ratelimit::count(
                 state.store.as_ref(),
-                &format!("ip:{}", call.client_ip()),
+                &subject,
                 state.config.auth_rate_limit_per_minute,
                 call.now,
             )
@@ -419,14 +540,33 @@ async fn run(state: &AppState, route: &'static Route, request: Request, params: 
         dispatch(route.operation, &call).await
     }
     .await;
-    let mut reply = result.unwrap_or_else(Reply::from);
-    reply.headers.extend(limit_headers);
-    reply
+    match result {
+        Ok(Output::Whole(mut reply)) => {
+            reply.headers.extend(limit_headers);
+            Output::Whole(reply)
+        }
+        Ok(Output::Streamed(mut streamed)) => {
+            streamed.headers.extend(limit_headers);
+            Output::Streamed(streamed)
+        }
+        Err(err) => {
+            let mut reply = if route.operation.openai_errors() {
+                openai::error_reply(err)
+            } else {
+                Reply::from(err)
+            };
+            reply.headers.extend(limit_headers);
+            Output::Whole(reply)
+        }
+    }
 }
 
-async fn dispatch(operation: Operation, call: &Call<'_>) -> Result<Reply, ApiError> {
+async fn dispatch(operation: Operation, call: &Call<'_>) -> Result<Output, ApiError> {
     use Operation::*;
-    match operation {
+    let whole = match operation {
+        StreamChat => return stream::stream_chat(call).await,
+        ChatCompletions => return openai::chat_completions(call).await,
+        OpenAiModels => openai::list_models(call).await,
         Register => accounts::register(call).await,
         Login => accounts::login(call).await,
         Logout => accounts::logout(call).await,
@@ -449,7 +589,8 @@ async fn dispatch(operation: Operation, call: &Call<'_>) -> Result<Reply, ApiErr
         OpenApi => meta::openapi(call).await,
         Health => meta::health(call).await,
         Fallback => Err(ApiError::not_found("No such route.")),
-    }
+    };
+    whole.map(Output::Whole)
 }
 
 #[cfg(test)]

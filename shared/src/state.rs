@@ -1,11 +1,16 @@
 //! What a function builds once per container and reuses for every invocation.
 
+use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use crate::config::{Config, StoreKind};
-use crate::llm::flan_t5::FlanT5Unavailable;
+use crate::llm::flan_t5;
+use crate::llm::inference::RemoteFlanT5;
+use crate::llm::keys::{KeyStore, StaticKeys};
+use crate::llm::remote::{gemini::Gemini, ollama::Ollama, openai::OpenAi};
 use crate::llm::{Dispatch, Provider};
+use crate::store::dynamodb::DynamoStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 
@@ -16,6 +21,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub llm: Dispatch,
+    /// Provider keys: the Secrets Manager secret (`SECRET_ID`) or the environment.
+    pub keys: Arc<dyn KeyStore>,
     clock: Clock,
 }
 
@@ -25,8 +32,15 @@ impl AppState {
             config: Arc::new(config),
             store,
             llm,
+            keys: Arc::new(StaticKeys::new(Default::default())),
             clock: Arc::new(Utc::now),
         }
+    }
+
+    /// Sets where provider keys come from (`secrets::key_store`).
+    pub fn with_keys(mut self, keys: Arc<dyn KeyStore>) -> Self {
+        self.keys = keys;
+        self
     }
 
     /// Replaces the wall clock, so tests can place records on chosen days.
@@ -41,28 +55,69 @@ impl AppState {
 
     /// Builds the state a deployed or local function runs with.
     pub async fn from_config(config: Config) -> anyhow::Result<Self> {
+        // The SDK reads AWS_ENDPOINT_URL, AWS_REGION and credentials itself; it is
+        // loaded only when something here talks to AWS.
+        let aws =
+            if config.store == StoreKind::DynamoDb || config.secret_id.is_some() || config.inference_function.is_some()
+            {
+                Some(aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await)
+            } else {
+                None
+            };
         let store: Arc<dyn Store> = match config.store {
             StoreKind::Sqlite => Arc::new(SqliteStore::open(&config.sqlite_path)?),
             StoreKind::DynamoDb => {
-                anyhow::bail!("STORE=dynamodb is not available in this build yet; use STORE=sqlite")
+                let aws = aws.as_ref().context("AWS settings are loaded for STORE=dynamodb")?;
+                Arc::new(DynamoStore::connect(aws, &config.table_name).await?)
             }
         };
+        let keys = crate::secrets::key_store(&config, aws.as_ref()).await;
         let llm = Dispatch::new(
-            default_providers(&config),
+            default_providers(&config, &keys, aws.as_ref()).await,
             &config.default_provider,
             &config.default_model,
         );
-        Ok(Self::new(config, store, llm))
+        Ok(Self::new(config, store, llm).with_keys(keys))
     }
 }
 
-fn default_providers(config: &Config) -> Vec<Arc<dyn Provider>> {
-    let reason = match &config.flan_t5_dir {
-        Some(dir) => format!(
-            "Flan-T5 cannot run in this build yet (weights configured at {}); choose another provider.",
-            dir.display()
-        ),
-        None => "Flan-T5 weights are not installed: set FLAN_T5_DIR to a folder with config.json, tokenizer.json and model.safetensors.".to_string(),
+/// Every provider the deployment offers; the ones without keys or weights are
+/// listed as unavailable.
+async fn default_providers(
+    config: &Config,
+    keys: &Arc<dyn KeyStore>,
+    aws: Option<&aws_config::SdkConfig>,
+) -> Vec<Arc<dyn Provider>> {
+    let timeout = std::time::Duration::from_secs(config.provider_timeout_secs);
+    let flan: Arc<dyn Provider> = match &config.inference_function {
+        Some(function) => {
+            let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+            Arc::new(RemoteFlanT5::new(
+                aws_sdk_lambda::Client::new(&aws),
+                function,
+                &config.flan_t5_model,
+            ))
+        }
+        None => flan_t5::load(config.flan_t5_dir.as_deref(), &config.flan_t5_model).await,
     };
-    vec![Arc::new(FlanT5Unavailable::new(reason))]
+    vec![
+        flan,
+        Arc::new(OpenAi::new(
+            &config.openai_base_url,
+            config.openai_models.clone(),
+            keys.clone(),
+            timeout,
+        )),
+        Arc::new(Gemini::new(
+            &config.gemini_base_url,
+            config.gemini_models.clone(),
+            keys.clone(),
+            timeout,
+        )),
+        Arc::new(Ollama::new(
+            config.ollama_host.clone(),
+            config.ollama_models.clone(),
+            timeout,
+        )),
+    ]
 }

@@ -11,6 +11,13 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 scratch=$(mktemp -d)
 log="$scratch/watch.log"
 export SQLITE_PATH="$scratch/smoke.sqlite3"
+# Flan-T5 runs in its own function, as in AWS: the API functions Invoke it
+# through cargo lambda watch's Lambda API. The tiny fixture model stands in for
+# real weights.
+export INFERENCE_FUNCTION=flan-t5-inference
+export FLAN_T5_DIR="$PWD/models/flan-t5/tests/fixtures/tiny-t5"
+export FLAN_T5_MODEL=google/flan-t5-small DEFAULT_MODEL=flan-t5-small
+export AWS_ENDPOINT_URL_LAMBDA="http://127.0.0.1:$port"
 PORT=$port infra/run-local.sh --ignore-changes >"$log" 2>&1 &
 watch_pid=$!
 cleanup() {
@@ -24,7 +31,7 @@ trap cleanup EXIT
 
 base="http://127.0.0.1:$port"
 for _ in $(seq 1 600); do
-  curl -fs "$base/api/health/" >/dev/null 2>&1 && break
+  curl -fs --max-time 5 "$base/api/health/" >/dev/null 2>&1 && break
   kill -0 "$watch_pid" 2>/dev/null || { cat "$log"; echo "cargo lambda watch exited" >&2; exit 1; }
   sleep 1
 done
@@ -36,7 +43,7 @@ check() {
   local name=$1 expected=$2
   shift 2
   local status
-  status=$(curl -s -o "$scratch/body" -w '%{http_code}' "$@")
+  status=$(curl -s --max-time 120 -o "$scratch/body" -w '%{http_code}' "$@")
   if [[ "$status" == "$expected" ]]; then
     passed=$((passed + 1))
   else
@@ -53,9 +60,15 @@ auth=(-H "Authorization: Token $token")
 check "login" 200 "${json[@]}" -d '{"username":"smoke","password":"password123"}' "$base/api/login"
 check "me without a token" 401 "$base/api/me/"
 check "me" 200 "${auth[@]}" "$base/api/me/"
-check "chat with Flan-T5 and no weights" 503 "${auth[@]}" "${json[@]}" -d '{"content":"hello"}' "$base/api/chats/"
+check "chat answered by the inference function" 201 "${auth[@]}" "${json[@]}" -d '{"content":"hello"}' "$base/api/chats/"
 chat_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["chat_id"])' "$scratch/body")
-check "the kept message" 200 "${auth[@]}" "$base/api/chats/$chat_id/messages/"
+check "a size that is not loaded" 503 "${auth[@]}" "${json[@]}" -d '{"content":"hi","model":"flan-t5-xl"}' "$base/api/chats/"
+invoke="$base/2015-03-31/functions/flan-t5-inference/invocations"
+check "invoke the inference function" 200 -d '{"task":"chat","model":"flan-t5-small","turns":[{"role":"user","content":"hi"}],"max_new_tokens":8}' "$invoke"
+grep -q '"generated"' "$scratch/body" || { failed=$((failed + 1)); echo "FAIL invoke: $(cat "$scratch/body")" >&2; }
+check "invoke with a bad request" 200 -d '{"task":"dance"}' "$invoke"
+grep -q '"status":400' "$scratch/body" || { failed=$((failed + 1)); echo "FAIL bad invoke: $(cat "$scratch/body")" >&2; }
+check "the messages" 200 "${auth[@]}" "$base/api/chats/$chat_id/messages/"
 check "rename" 200 -X PATCH "${auth[@]}" "${json[@]}" -d '{"title":"Smoke"}' "$base/api/chats/$chat_id/"
 check "list" 200 "${auth[@]}" "$base/api/chats/?search=smoke"
 check "tokens" 200 "${auth[@]}" "$base/api/tokens/"
@@ -65,8 +78,26 @@ check "wrong method" 405 -X PUT "${auth[@]}" "$base/api/chats/"
 check "unknown path" 404 "$base/api/nothing/here"
 check "not json" 415 "${auth[@]}" -H 'content-type: text/plain' -d 'hi' "$base/api/chats/"
 check "delete chat" 200 -X DELETE "${auth[@]}" "$base/api/chats/$chat_id"
+check "second login" 200 "${json[@]}" -d '{"username":"smoke","password":"password123"}' "$base/api/login"
+token2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$scratch/body")
 check "logout" 200 -X POST "${auth[@]}" "$base/api/logout/"
 check "revoked token" 401 "${auth[@]}" "$base/api/me/"
+
+check "stream a reply" 200 -H "Authorization: Token $token2" "${json[@]}" -d '{"content":"stream please"}' "$base/api/chats/stream/"
+grep -q "^event: done" "$scratch/body" || { failed=$((failed + 1)); echo "FAIL stream: $(cat "$scratch/body")" >&2; }
+
+# The official OpenAI client, in its own virtual environment.
+venv="${OPENAI_CLIENT_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/chatbot-api/venv-openai}"
+if [[ ! -x "$venv/bin/python" ]]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check openai
+fi
+if "$venv/bin/python" tests/smoke/openai_client.py "$base/v1" "$token2" flan-t5/flan-t5-small; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "FAIL the OpenAI client" >&2
+fi
 
 echo "smoke: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

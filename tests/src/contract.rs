@@ -56,6 +56,7 @@ pub fn message(chat: &Chat, role: Role, content: &str, minutes: i64) -> Message 
         model: None,
         reply_to: None,
         superseded: false,
+        partial: false,
     }
 }
 

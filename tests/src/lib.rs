@@ -8,7 +8,10 @@
 //! and error path in seconds.
 
 pub mod contract;
+pub mod dynamodb;
+pub mod fake_http;
 pub mod provider;
+pub mod wire;
 
 use chatbot_core::config::Config;
 use chatbot_core::llm::flan_t5::FlanT5Unavailable;
@@ -46,6 +49,16 @@ impl TestResponse {
     }
 }
 
+/// The store the API suites run on: `TEST_STORE=dynamodb` (a fresh table on the
+/// local endpoint per app, see `dynamodb`), else a fresh SQLite file.
+pub fn test_store() -> &'static str {
+    match std::env::var("TEST_STORE").unwrap_or_default().trim() {
+        "" | "sqlite" => "sqlite",
+        "dynamodb" => "dynamodb",
+        other => panic!("TEST_STORE={other:?}: expected sqlite or dynamodb"),
+    }
+}
+
 /// Settings for tests: the scripted provider is the default model.
 pub fn test_vars() -> HashMap<String, String> {
     HashMap::from([
@@ -55,7 +68,7 @@ pub fn test_vars() -> HashMap<String, String> {
 }
 
 impl TestApp {
-    /// The API on a fresh SQLite file with default settings.
+    /// The API on a fresh store (see `test_store`) with default settings.
     pub async fn new() -> Self {
         Self::with_vars(&[]).await
     }
@@ -63,8 +76,11 @@ impl TestApp {
     /// The API with some settings changed, e.g. `[("INITIAL_TOKENS", "500")]`.
     pub async fn with_vars(vars: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(&dir.path().join("test.sqlite3")).expect("open SQLite");
-        Self::with_store(Arc::new(store), vars, dir)
+        let store: Arc<dyn Store> = match test_store() {
+            "dynamodb" => Arc::new(dynamodb::fresh_store().await),
+            _ => Arc::new(SqliteStore::open(&dir.path().join("test.sqlite3")).expect("open SQLite")),
+        };
+        Self::with_store(store, vars, dir)
     }
 
     pub fn with_store(store: Arc<dyn Store>, vars: &[(&str, &str)], dir: tempfile::TempDir) -> Self {
@@ -203,4 +219,79 @@ pub fn assert_error(response: &TestResponse, status: u16) -> String {
         "code not snake_case: {code}"
     );
     code
+}
+
+impl TestApp {
+    /// Adds `provider` to the app's dispatch, replacing one with the same id.
+    pub fn with_provider(mut self, provider: Arc<dyn Provider>) -> Self {
+        let mut providers = self.state.llm.providers().to_vec();
+        providers.retain(|p| p.id() != provider.id());
+        providers.push(provider);
+        let config = &self.state.config;
+        self.state.llm = Dispatch::new(providers, &config.default_provider, &config.default_model);
+        self
+    }
+}
+
+/// The tiny random-weight Flan-T5 the engine's tests ship: the real loading and
+/// generation code on a model small enough for every test run.
+pub fn tiny_flan_t5_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/flan-t5/tests/fixtures/tiny-t5")
+}
+
+/// One server-sent event: its name (`None` for OpenAI's data-only events) and data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub name: Option<String>,
+    pub data: String,
+}
+
+impl Event {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.data).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Splits an event-stream body into its events.
+pub fn events(text: &str) -> Vec<Event> {
+    text.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| {
+            let mut name = None;
+            let mut data = Vec::new();
+            for line in block.lines() {
+                if let Some(rest) = line.strip_prefix("event: ") {
+                    name = Some(rest.to_string());
+                } else if let Some(rest) = line.strip_prefix("data: ") {
+                    data.push(rest);
+                }
+            }
+            Event {
+                name,
+                data: data.join("\n"),
+            }
+        })
+        .collect()
+}
+
+impl TestApp {
+    /// Sends a request to a streaming route and hands back the live body, so a test
+    /// can read part of it and hang up like a client that leaves.
+    pub async fn open_stream(
+        &self,
+        path: &str,
+        token: &str,
+        body: Value,
+    ) -> http::Response<chatbot_core::http::stream::StreamBody> {
+        let event = json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+            "headers": {"authorization": format!("Token {token}"), "content-type": "application/json"},
+            "requestContext": {"accountId": "1", "apiId": "local", "domainName": "localhost", "domainPrefix": "localhost",
+                "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests"},
+                "requestId": "test", "routeKey": "$default", "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0},
+            "body": body.to_string(), "isBase64Encoded": false
+        });
+        let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
+        chatbot_core::routes::handle_streaming(&self.state, request, Serve::All).await
+    }
 }

@@ -17,20 +17,27 @@ fn variants(path: &str) -> [String; 2] {
     [path.to_string(), path.trim_end_matches('/').to_string()]
 }
 
-/// (METHOD, path) → function, from the route table, both slash forms.
-fn expected() -> BTreeMap<(String, String), String> {
+/// (METHOD, path) → function, from the route table, both slash forms; `streamed`
+/// picks the routes behind Function URLs (true) or the HTTP API (false).
+fn expected_where(streamed: Option<bool>) -> BTreeMap<(String, String), String> {
     ROUTES
         .iter()
+        .filter(|r| streamed.is_none_or(|s| r.operation.streams() == s))
         .flat_map(|r| variants(r.path).map(|p| ((r.method.to_string(), p), r.function.to_string())))
         .collect()
 }
 
+fn expected() -> BTreeMap<(String, String), String> {
+    expected_where(None)
+}
+
 /// Every HttpApi event of the template: (METHOD, path) → binary name.
-fn template_routes() -> (BTreeMap<(String, String), String>, BTreeSet<String>) {
+fn template_routes() -> (BTreeMap<(String, String), String>, BTreeSet<String>, BTreeSet<String>) {
     let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
     let template: Yaml = serde_yaml::from_str(&text).unwrap();
     let mut routes = BTreeMap::new();
     let mut any_paths = BTreeSet::new();
+    let mut streaming = BTreeSet::new();
     for (_, resource) in template["Resources"].as_mapping().unwrap() {
         if resource["Type"] != "AWS::Serverless::Function" {
             continue;
@@ -43,6 +50,11 @@ fn template_routes() -> (BTreeMap<(String, String), String>, BTreeSet<String>) {
             Yaml::from("rust-cargolambda"),
             "{binary}"
         );
+        let url = &resource["Properties"]["FunctionUrlConfig"];
+        if !url.is_null() {
+            assert_eq!(url["InvokeMode"], Yaml::from("RESPONSE_STREAM"), "{binary}");
+            streaming.insert(binary.to_string());
+        }
         let Some(events) = resource["Properties"]["Events"].as_mapping() else {
             continue;
         };
@@ -62,17 +74,22 @@ fn template_routes() -> (BTreeMap<(String, String), String>, BTreeSet<String>) {
             }
         }
     }
-    (routes, any_paths)
+    (routes, any_paths, streaming)
 }
 
 #[test]
 fn the_template_declares_every_route_and_nothing_else() {
-    let (routes, any_paths) = template_routes();
-    assert_eq!(routes, expected());
-    let all_paths: BTreeSet<String> = expected().into_keys().map(|(_, p)| p).collect();
+    let (routes, any_paths, streaming) = template_routes();
+    assert_eq!(routes, expected_where(Some(false)), "the HTTP API's routes");
+    let api_paths: BTreeSet<String> = expected_where(Some(false)).into_keys().map(|(_, p)| p).collect();
     assert_eq!(
-        any_paths, all_paths,
+        any_paths, api_paths,
         "every path sends other methods to the fallback (405)"
+    );
+    let streamed: BTreeSet<String> = expected_where(Some(true)).into_values().collect();
+    assert_eq!(
+        streaming, streamed,
+        "streaming routes are served by Function URLs in RESPONSE_STREAM mode"
     );
 }
 
@@ -106,28 +123,23 @@ fn the_watch_router_maps_every_route_and_sends_other_methods_to_the_fallback() {
 }
 
 #[test]
-fn every_function_has_a_crate_whose_binary_serves_its_operation() {
-    let mut functions: Vec<(&str, String)> = ROUTES
-        .iter()
-        .map(|r| (r.function, format!("Operation::{:?}", r.operation)))
-        .collect();
-    functions.push((FALLBACK_FUNCTION, "Operation::Fallback".to_string()));
+fn every_function_has_a_crate_whose_binary_serves_its_routes() {
+    let mut functions: BTreeMap<&str, bool> = ROUTES.iter().map(|r| (r.function, r.operation.streams())).collect();
+    functions.insert(FALLBACK_FUNCTION, false);
     let dirs: BTreeSet<String> = std::fs::read_dir(repo().join("functions"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(
-        dirs,
-        functions.iter().map(|(f, _)| f.to_string()).collect::<BTreeSet<_>>()
-    );
-    for (function, operation) in functions {
+    assert_eq!(dirs, functions.keys().map(|f| f.to_string()).collect::<BTreeSet<_>>());
+    for (function, streams) in functions {
         let dir = repo().join("functions").join(function);
         let manifest: toml::Value = toml::from_str(&std::fs::read_to_string(dir.join("Cargo.toml")).unwrap()).unwrap();
         assert_eq!(manifest["package"]["name"].as_str(), Some(function));
         let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
+        let call = if streams { "serve_streaming" } else { "serve" };
         assert!(
-            main.contains(&format!("serve({operation})")),
-            "{function} serves {operation}"
+            main.contains(&format!("{call}(\"{function}\")")),
+            "{function} calls {call}"
         );
     }
 }

@@ -1,8 +1,6 @@
 //! `GET /api/me/`: the caller's profile.
 
-use chatbot_core::routes::Operation;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve(Operation::GetMe).await
+    chatbot_core::lambda::serve("get-me").await
 }

@@ -1,8 +1,6 @@
 //! `GET /api/openapi.json`: this document.
 
-use chatbot_core::routes::Operation;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve(Operation::OpenApi).await
+    chatbot_core::lambda::serve("get-openapi").await
 }

@@ -1,8 +1,6 @@
 //! `GET /api/tokens/`: the token balance.
 
-use chatbot_core::routes::Operation;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve(Operation::GetTokens).await
+    chatbot_core::lambda::serve("get-tokens").await
 }

@@ -1,8 +1,6 @@
 //! `GET /api/chats/`: the caller's chats, newest first, with their conversations.
 
-use chatbot_core::routes::Operation;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve(Operation::ListChats).await
+    chatbot_core::lambda::serve("list-chats").await
 }

@@ -1,8 +1,6 @@
 //! Every unmatched method and path: answer unmatched routes: 404, or 405 with Allow.
 
-use chatbot_core::routes::Operation;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve(Operation::Fallback).await
+    chatbot_core::lambda::serve("route-fallback").await
 }

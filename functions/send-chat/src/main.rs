@@ -1,8 +1,6 @@
 //! `POST /api/chats/`: send a message and get the model's reply, or end the session.
 
-use chatbot_core::routes::Operation;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve(Operation::SendChat).await
+    chatbot_core::lambda::serve("send-chat").await
 }

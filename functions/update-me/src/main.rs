@@ -1,8 +1,6 @@
 //! `PATCH /api/me/`: change email, time zone or password.
 
-use chatbot_core::routes::Operation;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve(Operation::UpdateMe).await
+    chatbot_core::lambda::serve("update-me").await
 }

@@ -152,6 +152,8 @@ pub struct MessageView {
     pub model: Option<String>,
     /// For a reply: the user message it answers.
     pub reply_to: Option<Uuid>,
+    /// A streamed reply whose client left before the end: the text so far.
+    pub partial: bool,
 }
 
 impl MessageView {
@@ -166,6 +168,7 @@ impl MessageView {
             provider: message.provider.clone(),
             model: message.model.clone(),
             reply_to: message.reply_to,
+            partial: message.partial,
         }
     }
 }

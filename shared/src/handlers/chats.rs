@@ -9,6 +9,7 @@ use crate::http::body::message_content;
 use crate::http::call::{parse_uuid, Call};
 use crate::http::pagination::{next_link, requested_page, split_page};
 use crate::http::reply::Reply;
+use crate::llm::Choice;
 use crate::store::{Chat, ChatQuery, Page, User};
 use crate::time::{display, Period};
 
@@ -25,31 +26,53 @@ pub(crate) async fn chat_view(call: &Call<'_>, chat: &Chat, zone: Tz) -> Result<
     Ok(ChatView::build(chat, &messages, zone))
 }
 
-pub async fn send_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
+/// What a send request asks for, once parsed and checked.
+pub(crate) enum SendAsk {
+    /// `end_session: true`: close the chat, no model.
+    End(Option<Uuid>),
+    Send {
+        target: Target,
+        content: String,
+        choice: Choice,
+    },
+}
+
+/// Parses the body `POST /api/chats/` and its streaming twin share.
+pub(crate) fn parse_send(call: &Call<'_>) -> Result<SendAsk, ApiError> {
     let body: SendChatRequest = call.json()?;
-    let user = call.user()?;
-    let zone = call.display_zone()?;
     let chat_id = body
         .chat_id
         .as_deref()
         .map(|id| parse_uuid(id, "chat_id"))
         .transpose()?;
     if body.end_session {
-        return end_session(call, user, chat_id, zone).await;
+        return Ok(SendAsk::End(chat_id));
     }
     let content = body.content.ok_or_else(|| {
         ApiError::bad_request("missing_field", "The field `content` is required.").with("field", "content")
     })?;
     let content = message_content(&content, "content")?;
     let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
-    let sent = conversation::send(
-        call.state,
-        user,
-        chat_id.map(Target::Id).unwrap_or(Target::Open),
+    Ok(SendAsk::Send {
+        target: chat_id.map(Target::Id).unwrap_or(Target::Open),
         content,
-        &choice,
-    )
-    .await?;
+        choice,
+    })
+}
+
+pub async fn send_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let ask = parse_send(call)?;
+    let user = call.user()?;
+    let zone = call.display_zone()?;
+    let (target, content, choice) = match ask {
+        SendAsk::End(chat_id) => return end_session(call, user, chat_id, zone).await,
+        SendAsk::Send {
+            target,
+            content,
+            choice,
+        } => (target, content, choice),
+    };
+    let sent = conversation::send(call.state, user, target, content, &choice).await?;
     let reply = ReplyView {
         message_id: sent.user_message.id,
         reply_id: sent.reply.id,
@@ -72,7 +95,12 @@ pub async fn send_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
     }
 }
 
-async fn end_session(call: &Call<'_>, user: &User, chat_id: Option<Uuid>, zone: Tz) -> Result<Reply, ApiError> {
+pub(crate) async fn end_session(
+    call: &Call<'_>,
+    user: &User,
+    chat_id: Option<Uuid>,
+    zone: Tz,
+) -> Result<Reply, ApiError> {
     let no_session = || ApiError::not_found("No active chat session found to end.");
     let chat = match chat_id {
         Some(id) => Some(owned_chat(call.state, user, id).await.map_err(|_| no_session())?),

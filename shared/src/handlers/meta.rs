@@ -24,7 +24,7 @@ pub async fn list_models(call: &Call<'_>) -> Result<Reply, ApiError> {
                 id: format!("{}/{model}", provider.id()),
                 provider: provider.id().to_string(),
                 default: dispatch.is_default(provider.id(), &model),
-                available: provider.is_available(),
+                available: provider.is_model_available(&model),
                 model,
             })
         })

@@ -4,3 +4,5 @@ pub mod accounts;
 pub mod chats;
 pub mod messages;
 pub mod meta;
+pub mod openai;
+pub mod stream;

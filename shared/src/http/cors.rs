@@ -17,16 +17,15 @@ fn allowed<'o>(config: &Config, origin: Option<&'o str>) -> Option<&'o str> {
         .then_some(origin)
 }
 
-/// Adds the access headers for an allowed `origin`.
-pub fn decorate(mut reply: Reply, config: &Config, origin: Option<&str>) -> Reply {
+/// The access headers for an allowed `origin` (and `Vary`, for caches).
+pub fn headers(config: &Config, origin: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut headers = Vec::new();
     if let Some(origin) = allowed(config, origin) {
-        reply.headers.push(("access-control-allow-origin", origin.to_string()));
-        reply
-            .headers
-            .push(("access-control-expose-headers", EXPOSED_HEADERS.to_string()));
+        headers.push(("access-control-allow-origin", origin.to_string()));
+        headers.push(("access-control-expose-headers", EXPOSED_HEADERS.to_string()));
     }
-    reply.headers.push(("vary", "Origin".to_string()));
-    reply
+    headers.push(("vary", "Origin".to_string()));
+    headers
 }
 
 /// The answer to an `OPTIONS` preflight on a known path.
@@ -41,7 +40,7 @@ pub fn preflight(config: &Config, origin: Option<&str>) -> Reply {
             .push(("access-control-allow-headers", ALLOWED_HEADERS.to_string()));
         reply.headers.push(("access-control-max-age", "600".to_string()));
     }
-    decorate(reply, config, origin)
+    reply
 }
 
 #[cfg(test)]
@@ -51,13 +50,12 @@ mod tests {
     #[test]
     fn only_configured_origins_get_access() {
         let config = Config::defaults();
-        let reply = decorate(Reply::no_content(), &config, Some("http://localhost:5173"));
-        assert!(reply
-            .headers
+        let allowed = headers(&config, Some("http://localhost:5173"));
+        assert!(allowed
             .iter()
             .any(|(n, v)| *n == "access-control-allow-origin" && v == "http://localhost:5173"));
-        let reply = decorate(Reply::no_content(), &config, Some("https://evil.example"));
-        assert!(!reply.headers.iter().any(|(n, _)| *n == "access-control-allow-origin"));
+        let other = headers(&config, Some("https://evil.example"));
+        assert!(!other.iter().any(|(n, _)| *n == "access-control-allow-origin"));
         let reply = preflight(&config, Some("http://localhost:5173"));
         assert!(reply.headers.iter().any(|(n, _)| *n == "access-control-allow-methods"));
         assert_eq!(reply.status.as_u16(), 204);

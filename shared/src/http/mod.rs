@@ -6,3 +6,4 @@ pub mod call;
 pub mod cors;
 pub mod pagination;
 pub mod reply;
+pub mod stream;

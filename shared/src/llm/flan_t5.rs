@@ -1,10 +1,16 @@
-//! The Flan-T5 provider as the API sees it. Until the candle engine is linked in,
-//! no weights can be loaded, so the provider is listed as unavailable and every
-//! request to it is a 503 that says what to configure.
+//! Flan-T5 as a provider: the candle engine of `models/flan-t5`, loaded once per
+//! container from `FLAN_T5_DIR` and run on blocking threads (a forward pass is
+//! hundreds of milliseconds of CPU). Without weights the provider is listed as
+//! unavailable and answers 503 saying what to set.
 
 use async_trait::async_trait;
+use flan_t5::prompt::{self, Turn as T5Turn};
+use flan_t5::{Engine, GenerateOptions};
+use std::path::Path;
+use std::sync::Arc;
 
-use super::{GenerateRequest, Generation, Provider, ProviderError};
+use super::{Chunk, ChunkStream, GenerateRequest, Generation, Provider, ProviderError, Turn, Usage};
+use crate::store::Role;
 
 pub const PROVIDER_ID: &str = "flan-t5";
 pub const MODELS: &[&str] = &[
@@ -15,8 +21,181 @@ pub const MODELS: &[&str] = &[
     "flan-t5-xxl",
 ];
 /// Flan-T5's encoder was trained on 512-token inputs.
-pub const INPUT_BUDGET: usize = 512;
+pub const INPUT_BUDGET: usize = prompt::DEFAULT_ENCODER_BUDGET;
+/// Replies are short by default: decoding is the slow part on a CPU.
+const DEFAULT_MAX_NEW_TOKENS: usize = 256;
+const TITLE_MAX_NEW_TOKENS: usize = 16;
 
+/// The model id (`flan-t5-base`) of a checkpoint name (`google/flan-t5-base`).
+pub fn model_id(checkpoint: &str) -> String {
+    checkpoint.rsplit('/').next().unwrap_or(checkpoint).to_string()
+}
+
+/// Loads the engine, or explains (for the 503 body) why there is none.
+pub async fn load(dir: Option<&Path>, checkpoint: &str) -> Arc<dyn Provider> {
+    let Some(dir) = dir else {
+        return Arc::new(FlanT5Unavailable::new(
+            "Flan-T5 weights are not installed: set FLAN_T5_DIR to a folder with config.json, tokenizer.json and model.safetensors (infra/run-local.sh downloads them when the hub is reachable).",
+        ));
+    };
+    let path = dir.to_path_buf();
+    let loaded = tokio::task::spawn_blocking(move || Engine::load(&path)).await;
+    match loaded {
+        Ok(Ok(engine)) => {
+            tracing::info!(model = %model_id(checkpoint), dir = %dir.display(), "Flan-T5 loaded");
+            Arc::new(FlanT5::new(Arc::new(engine), model_id(checkpoint)))
+        }
+        Ok(Err(err)) => {
+            tracing::error!(dir = %dir.display(), error = %err, "Flan-T5 weights could not be loaded");
+            Arc::new(FlanT5Unavailable::new(format!(
+                "Flan-T5 weights in FLAN_T5_DIR could not be loaded ({err}); check that folder."
+            )))
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "loading Flan-T5 panicked");
+            Arc::new(FlanT5Unavailable::new(
+                "Flan-T5 weights could not be loaded; check FLAN_T5_DIR.",
+            ))
+        }
+    }
+}
+
+pub struct FlanT5 {
+    engine: Arc<Engine>,
+    /// The one size this container loaded.
+    model: String,
+}
+
+impl FlanT5 {
+    pub fn new(engine: Arc<Engine>, model: String) -> Self {
+        Self { engine, model }
+    }
+
+    fn check_model(&self, model: &str) -> Result<(), ProviderError> {
+        if model == self.model {
+            Ok(())
+        } else {
+            Err(ProviderError::Unavailable(format!(
+                "{model} is not loaded here: this deployment runs {} (set FLAN_T5_MODEL and FLAN_T5_DIR to change it).",
+                self.model
+            )))
+        }
+    }
+
+    fn render(&self, turns: &[Turn]) -> Result<String, ProviderError> {
+        let turns: Vec<T5Turn> = turns
+            .iter()
+            .map(|t| match t.role {
+                Role::User => T5Turn::user(t.content.clone()),
+                Role::Assistant => T5Turn::assistant(t.content.clone()),
+            })
+            .collect();
+        let engine = &self.engine;
+        prompt::render_chat(&turns, INPUT_BUDGET, |text| engine.count_tokens(text))
+            .map(|rendered| rendered.text)
+            .map_err(|err| ProviderError::Failed(format!("The conversation could not be put to Flan-T5: {err}.")))
+    }
+
+    fn options(max_new_tokens: Option<u32>) -> GenerateOptions {
+        GenerateOptions {
+            max_new_tokens: max_new_tokens.map(|n| n as usize).unwrap_or(DEFAULT_MAX_NEW_TOKENS),
+            ..GenerateOptions::default()
+        }
+    }
+
+    async fn run(&self, prompt: String, options: GenerateOptions) -> Result<Generation, ProviderError> {
+        let engine = self.engine.clone();
+        let output = tokio::task::spawn_blocking(move || engine.generate(&prompt, &options))
+            .await
+            .map_err(|_| ProviderError::Failed("Flan-T5 stopped unexpectedly.".into()))?
+            .map_err(engine_error)?;
+        Ok(Generation {
+            text: output.text.trim().to_string(),
+            usage: Usage {
+                prompt_tokens: output.prompt_tokens as u32,
+                completion_tokens: output.completion_tokens as u32,
+            },
+        })
+    }
+}
+
+fn engine_error(err: flan_t5::Error) -> ProviderError {
+    tracing::error!(error = %err, "Flan-T5 generation failed");
+    ProviderError::Failed("Flan-T5 could not generate a reply.".into())
+}
+
+#[async_trait]
+impl Provider for FlanT5 {
+    fn id(&self) -> &str {
+        PROVIDER_ID
+    }
+
+    fn models(&self) -> Vec<String> {
+        MODELS.iter().map(|m| m.to_string()).collect()
+    }
+
+    fn is_available(&self) -> bool {
+        true
+    }
+
+    fn is_model_available(&self, model: &str) -> bool {
+        model == self.model
+    }
+
+    fn input_budget(&self, _model: &str) -> usize {
+        INPUT_BUDGET
+    }
+
+    fn count_tokens(&self, text: &str) -> usize {
+        self.engine.count_tokens(text)
+    }
+
+    async fn generate(&self, request: GenerateRequest) -> Result<Generation, ProviderError> {
+        self.check_model(&request.model)?;
+        let prompt = self.render(&request.turns)?;
+        self.run(prompt, Self::options(request.max_new_tokens)).await
+    }
+
+    async fn title(&self, model: &str, first_message: &str) -> Result<String, ProviderError> {
+        self.check_model(model)?;
+        let engine = &self.engine;
+        let prompt = prompt::title_prompt(first_message, INPUT_BUDGET, |text| engine.count_tokens(text))
+            .map_err(|err| ProviderError::Failed(format!("No title prompt: {err}.")))?;
+        let options = GenerateOptions {
+            max_new_tokens: TITLE_MAX_NEW_TOKENS,
+            ..GenerateOptions::default()
+        };
+        Ok(prompt::clean_title(&self.run(prompt, options).await?.text))
+    }
+
+    async fn stream(&self, request: GenerateRequest) -> Result<ChunkStream, ProviderError> {
+        self.check_model(&request.model)?;
+        let prompt = self.render(&request.turns)?;
+        let options = Self::options(request.max_new_tokens);
+        let engine = self.engine.clone();
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Result<Chunk, ProviderError>>();
+        tokio::task::spawn_blocking(move || {
+            // A closed channel means the client left: stop decoding at once.
+            let result = engine.generate_stream(&prompt, &options, |piece| {
+                sender.send(Ok(Chunk::Text(piece.to_string()))).is_ok()
+            });
+            let last = match result {
+                Ok(output) => Ok(Chunk::Usage(Usage {
+                    prompt_tokens: output.prompt_tokens as u32,
+                    completion_tokens: output.completion_tokens as u32,
+                })),
+                Err(err) => Err(engine_error(err)),
+            };
+            let _ = sender.send(last);
+        });
+        Ok(Box::pin(futures::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|item| (item, receiver))
+        })))
+    }
+}
+
+/// The provider when no weights could be loaded: listed, unavailable, and every
+/// request a 503 with the reason.
 pub struct FlanT5Unavailable {
     reason: String,
 }
@@ -48,6 +227,10 @@ impl Provider for FlanT5Unavailable {
     async fn generate(&self, _request: GenerateRequest) -> Result<Generation, ProviderError> {
         Err(ProviderError::Unavailable(self.reason.clone()))
     }
+
+    async fn title(&self, _model: &str, _first_message: &str) -> Result<String, ProviderError> {
+        Err(ProviderError::Unavailable(self.reason.clone()))
+    }
 }
 
 #[cfg(test)]
@@ -68,5 +251,29 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.to_api_error().status.as_u16(), 503);
         assert!(err.to_string().contains("FLAN_T5_DIR"));
+    }
+
+    #[test]
+    fn model_ids_come_from_checkpoint_names() {
+        assert_eq!(model_id("google/flan-t5-base"), "flan-t5-base");
+        assert_eq!(model_id("flan-t5-small"), "flan-t5-small");
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_broken_folder_gives_an_unavailable_provider() {
+        let none = load(None, "google/flan-t5-base").await;
+        assert!(!none.is_available());
+        let empty = tempfile::tempdir().unwrap();
+        let broken = load(Some(empty.path()), "google/flan-t5-base").await;
+        assert!(!broken.is_available());
+        let err = broken
+            .generate(GenerateRequest {
+                model: "flan-t5-base".into(),
+                turns: vec![Turn::user("hi")],
+                max_new_tokens: None,
+            })
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("could not be loaded"), "{err}");
     }
 }

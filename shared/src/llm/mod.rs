@@ -3,6 +3,9 @@
 
 pub mod context;
 pub mod flan_t5;
+pub mod inference;
+pub mod keys;
+pub mod remote;
 pub mod title;
 
 use async_trait::async_trait;
@@ -94,8 +97,18 @@ impl ProviderError {
     }
 }
 
-/// A stream of reply text pieces as the model produces them.
-pub type TextStream = BoxStream<'static, Result<String, ProviderError>>;
+/// One item of a streamed reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Chunk {
+    /// The next piece of the reply's text.
+    Text(String),
+    /// The token counts, when the provider reports them (usually last).
+    Usage(Usage),
+}
+
+/// A reply as the model produces it. It ends after the last piece; a provider that
+/// breaks off mid-way ends it with an error item instead.
+pub type ChunkStream = BoxStream<'static, Result<Chunk, ProviderError>>;
 
 #[async_trait]
 pub trait Provider: Send + Sync {
@@ -105,6 +118,10 @@ pub trait Provider: Send + Sync {
     fn models(&self) -> Vec<String>;
     /// False when no key or weights are configured.
     fn is_available(&self) -> bool;
+    /// Whether this model can answer here (a Flan-T5 container loads one size).
+    fn is_model_available(&self, _model: &str) -> bool {
+        self.is_available()
+    }
     /// How many tokens of context `model` takes in.
     fn input_budget(&self, model: &str) -> usize;
     /// The size of `text` in the model's tokens (an estimate where the provider's
@@ -113,10 +130,21 @@ pub trait Provider: Send + Sync {
         estimate_tokens(text)
     }
     async fn generate(&self, request: GenerateRequest) -> Result<Generation, ProviderError>;
+    /// A raw title for a chat that starts with `first_message` (cleaned by
+    /// `title::clean`). Providers with a better prompt of their own override it.
+    async fn title(&self, model: &str, first_message: &str) -> Result<String, ProviderError> {
+        let request = GenerateRequest {
+            model: model.to_string(),
+            turns: vec![Turn::user(title::prompt(first_message))],
+            max_new_tokens: Some(16),
+        };
+        Ok(self.generate(request).await?.text)
+    }
     /// Streams the reply; providers without native streaming send it in one piece.
-    async fn stream(&self, request: GenerateRequest) -> Result<TextStream, ProviderError> {
+    async fn stream(&self, request: GenerateRequest) -> Result<ChunkStream, ProviderError> {
         let generation = self.generate(request).await?;
-        Ok(Box::pin(futures::stream::once(async move { Ok(generation.text) })))
+        let chunks = [Ok(Chunk::Text(generation.text)), Ok(Chunk::Usage(generation.usage))];
+        Ok(Box::pin(futures::stream::iter(chunks)))
     }
 }
 

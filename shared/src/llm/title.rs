@@ -1,7 +1,7 @@
 //! A chat's title: at most five words, asked of the model, or else the first words
 //! of the first message.
 
-use super::{GenerateRequest, Provider, Turn};
+use super::Provider;
 
 pub const MAX_TITLE_WORDS: usize = 5;
 
@@ -29,13 +29,8 @@ pub fn first_words(text: &str) -> String {
 /// Asks `provider` for a title, falling back to the message's first words on any
 /// failure: a title is never worth failing a chat over.
 pub async fn generate(provider: &dyn Provider, model: &str, first_message: &str) -> String {
-    let request = GenerateRequest {
-        model: model.to_string(),
-        turns: vec![Turn::user(prompt(first_message))],
-        max_new_tokens: Some(16),
-    };
-    match provider.generate(request).await {
-        Ok(generation) => clean(&generation.text).unwrap_or_else(|| first_words(first_message)),
+    match provider.title(model, first_message).await {
+        Ok(raw) => clean(&raw).unwrap_or_else(|| first_words(first_message)),
         Err(err) => {
             tracing::info!(error = %err, "title generation failed; using the first words");
             first_words(first_message)

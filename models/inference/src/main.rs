@@ -1,0 +1,29 @@
+//! The Flan-T5 inference function: loads the weights baked into its image
+//! (`FLAN_T5_DIR`) once per container, then answers `InferenceRequest`s.
+//! A request it cannot parse gets an `error` answer, never a crash.
+
+use chatbot_core::config::Config;
+use chatbot_core::lambda::init_tracing;
+use chatbot_core::llm::flan_t5;
+use chatbot_core::llm::inference::{answer, InferenceRequest, InferenceResponse};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_tracing();
+    let config = Config::from_env()?;
+    let provider = flan_t5::load(config.flan_t5_dir.as_deref(), &config.flan_t5_model).await;
+    let provider = provider.as_ref();
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let response = match serde_json::from_value::<InferenceRequest>(event.payload) {
+            Ok(request) => answer(provider, request).await,
+            Err(err) => InferenceResponse::Error {
+                status: 400,
+                message: format!("Not an inference request: {err}."),
+            },
+        };
+        Ok::<_, Error>(response)
+    }))
+    .await
+}

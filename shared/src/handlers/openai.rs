@@ -1,0 +1,393 @@
+//! The OpenAI-compatible API: `POST /v1/chat/completions` (whole, or streamed as
+//! OpenAI's server-sent events ending in `data: [DONE]`) and `GET /v1/models`, so
+//! the official OpenAI client libraries work with a base URL and the user's token
+//! as the API key. Completions are billed and rate-limited like chat messages; as
+//! in OpenAI's API they are stateless (the client sends the conversation), so
+//! nothing is stored in the user's chats.
+
+use futures::StreamExt;
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+use uuid::Uuid;
+
+use crate::billing;
+use crate::conversation::provider_error;
+use crate::error::ApiError;
+use crate::http::body::MAX_MESSAGE_CHARS;
+use crate::http::call::Call;
+use crate::http::reply::Reply;
+use crate::http::stream::{data, Sender, Streamed};
+use crate::llm::{Choice, Chunk, ChunkStream, GenerateRequest, ProviderError, Turn, Usage};
+use crate::routes::Output;
+use crate::state::AppState;
+use crate::store::{Role, User};
+
+/// OpenAI's request; fields we do not use (temperature, user, …) are accepted and
+/// ignored, as OpenAI clients send many of them by default.
+#[derive(Deserialize)]
+pub struct CompletionRequest {
+    pub model: String,
+    pub messages: Vec<InputMessage>,
+    #[serde(default)]
+    pub stream: bool,
+    #[serde(default)]
+    pub stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    pub max_tokens: Option<u32>,
+    #[serde(default)]
+    pub max_completion_tokens: Option<u32>,
+    #[serde(default)]
+    pub n: Option<u32>,
+    #[serde(default)]
+    pub tools: Option<Value>,
+    #[serde(flatten)]
+    pub _ignored: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+pub struct StreamOptions {
+    #[serde(default)]
+    pub include_usage: bool,
+}
+
+#[derive(Deserialize)]
+pub struct InputMessage {
+    pub role: String,
+    #[serde(default)]
+    pub content: Option<Content>,
+    #[serde(flatten)]
+    pub _ignored: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+#[derive(Deserialize)]
+pub struct Part {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+fn text_of(content: Option<Content>, index: usize) -> Result<String, ApiError> {
+    let field = format!("messages[{index}].content");
+    let text = match content {
+        None => String::new(),
+        Some(Content::Text(text)) => text,
+        Some(Content::Parts(parts)) => {
+            let mut text = String::new();
+            for part in parts {
+                match (part.kind.as_str(), part.text) {
+                    ("text", Some(piece)) => text.push_str(&piece),
+                    (kind, _) => {
+                        return Err(ApiError::invalid_field(
+                            &field,
+                            format!("Content parts of type {kind:?} are not supported; send text."),
+                        ))
+                    }
+                }
+            }
+            text
+        }
+    };
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "message_too_long",
+            format!("`{field}` is longer than {MAX_MESSAGE_CHARS} characters."),
+        )
+        .with("field", field));
+    }
+    Ok(text)
+}
+
+/// OpenAI's messages as our turns. System and developer messages become an
+/// instruction before the first user message (the providers behind this API do not
+/// all have a system role).
+pub fn to_turns(messages: Vec<InputMessage>) -> Result<Vec<Turn>, ApiError> {
+    if messages.is_empty() {
+        return Err(ApiError::invalid_field("messages", "`messages` must not be empty."));
+    }
+    let mut instructions = Vec::new();
+    let mut turns: Vec<Turn> = Vec::new();
+    for (index, message) in messages.into_iter().enumerate() {
+        let text = text_of(message.content, index)?;
+        match message.role.as_str() {
+            "system" | "developer" => instructions.push(text),
+            "user" => turns.push(Turn::user(text)),
+            "assistant" => turns.push(Turn::assistant(text)),
+            other => {
+                return Err(ApiError::invalid_field(
+                    &format!("messages[{index}].role"),
+                    format!("The role {other:?} is not supported here."),
+                ))
+            }
+        }
+    }
+    if turns.last().is_none_or(|t| t.role != Role::User) {
+        return Err(ApiError::invalid_field(
+            "messages",
+            "The last message must be the user's.",
+        ));
+    }
+    if !instructions.is_empty() {
+        if let Some(first) = turns.iter_mut().find(|t| t.role == Role::User) {
+            first.content = format!("{}\n\n{}", instructions.join("\n"), first.content);
+        }
+    }
+    Ok(turns)
+}
+
+pub async fn chat_completions(call: &Call<'_>) -> Result<Output, ApiError> {
+    let body: CompletionRequest = call.json()?;
+    if body.n.is_some_and(|n| n != 1) {
+        return Err(ApiError::invalid_field("n", "Only one choice (`n: 1`) is supported."));
+    }
+    if body.tools.as_ref().is_some_and(|t| !t.is_null()) {
+        return Err(ApiError::invalid_field("tools", "Tools are not supported."));
+    }
+    let choice = call.state.llm.choose(None, Some(&body.model))?;
+    let turns = to_turns(body.messages)?;
+    let request = GenerateRequest {
+        model: choice.model.clone(),
+        turns,
+        max_new_tokens: body.max_completion_tokens.or(body.max_tokens),
+    };
+    let user = call.user()?.clone();
+    let state = call.state;
+    let cost = state.config.tokens_per_request;
+    billing::charge(state.store.as_ref(), user.id, cost).await?;
+    let model_name = format!("{}/{}", choice.provider.id(), choice.model);
+    let id = format!("chatcmpl-{}", Uuid::now_v7().simple());
+    let created = call.now.timestamp();
+    let limit = Duration::from_secs(state.config.provider_timeout_secs);
+    if body.stream {
+        let stream = match tokio::time::timeout(limit, choice.provider.stream(request)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(err)) => return Err(refunded(state, &user, &choice, err).await),
+            Err(_) => return Err(refunded(state, &user, &choice, timed_out(limit)).await),
+        };
+        let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
+        let (sender, streamed) = Streamed::event_stream();
+        let head = ChunkHead {
+            id,
+            created,
+            model: model_name,
+        };
+        tokio::spawn(relay(state.clone(), user, choice, stream, sender, head, include_usage));
+        return Ok(Output::Streamed(streamed));
+    }
+    let generation = match tokio::time::timeout(limit, choice.provider.generate(request)).await {
+        Ok(Ok(generation)) => generation,
+        Ok(Err(err)) => return Err(refunded(state, &user, &choice, err).await),
+        Err(_) => return Err(refunded(state, &user, &choice, timed_out(limit)).await),
+    };
+    let usage = generation.usage;
+    Reply::ok(json!({
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model_name,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": generation.text, "refusal": null},
+            "logprobs": null,
+            "finish_reason": "stop",
+        }],
+        "usage": usage_json(usage),
+        "system_fingerprint": null,
+    }))
+    .map(Output::Whole)
+}
+
+fn timed_out(limit: Duration) -> ProviderError {
+    ProviderError::Timeout(format!("The model did not answer within {} seconds.", limit.as_secs()))
+}
+
+async fn refunded(state: &AppState, user: &User, choice: &Choice, err: ProviderError) -> ApiError {
+    if let Err(refund_err) = billing::refund(state.store.as_ref(), user.id, state.config.tokens_per_request).await {
+        tracing::error!(user_id = %user.id, error = %refund_err, "refund after a failed completion did not go through");
+    }
+    provider_error(choice.provider.id(), err)
+}
+
+fn usage_json(usage: Usage) -> Value {
+    json!({
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+    })
+}
+
+struct ChunkHead {
+    id: String,
+    created: i64,
+    model: String,
+}
+
+impl ChunkHead {
+    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> String {
+        json!({
+            "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason}],
+        })
+        .to_string()
+    }
+}
+
+/// Writes the provider's pieces as OpenAI chunks. A model failure mid-way is
+/// refunded and sent as an `error` event, which OpenAI's clients raise.
+async fn relay(
+    state: AppState,
+    user: User,
+    choice: Choice,
+    mut stream: ChunkStream,
+    mut sender: Sender,
+    head: ChunkHead,
+    include_usage: bool,
+) {
+    let idle = Duration::from_secs(state.config.provider_timeout_secs);
+    let mut usage = Usage::default();
+    if sender
+        .send_data(data(&head.chunk(json!({"role": "assistant", "content": ""}), None)))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let failure = loop {
+        match tokio::time::timeout(idle, stream.next()).await {
+            Ok(Some(Ok(Chunk::Text(piece)))) => {
+                if sender
+                    .send_data(data(&head.chunk(json!({ "content": piece }), None)))
+                    .await
+                    .is_err()
+                {
+                    // The client left: it was charged for what it started.
+                    return;
+                }
+            }
+            Ok(Some(Ok(Chunk::Usage(reported)))) => usage = reported,
+            Ok(Some(Err(err))) => break Some(err),
+            Ok(None) => break None,
+            Err(_) => break Some(timed_out(idle)),
+        }
+    };
+    drop(stream);
+    if let Some(err) = failure {
+        let err = refunded(&state, &user, &choice, err).await;
+        let _ = sender.send_data(data(&error_body(&err).to_string())).await;
+        return;
+    }
+    let _ = sender.send_data(data(&head.chunk(json!({}), Some("stop")))).await;
+    if include_usage {
+        let last = json!({"id": head.id, "object": "chat.completion.chunk", "created": head.created, "model": head.model,
+            "choices": [], "usage": usage_json(usage)});
+        let _ = sender.send_data(data(&last.to_string())).await;
+    }
+    let _ = sender.send_data(data("[DONE]")).await;
+}
+
+pub async fn list_models(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let dispatch = &call.state.llm;
+    let data: Vec<Value> = dispatch
+        .providers()
+        .iter()
+        .flat_map(|provider| {
+            provider
+                .models()
+                .into_iter()
+                .filter(|model| provider.is_model_available(model))
+                .map(|model| json!({"id": format!("{}/{model}", provider.id()), "object": "model", "created": 0, "owned_by": provider.id()}))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    Reply::ok(json!({"object": "list", "data": data}))
+}
+
+/// OpenAI's error shape: `{"error": {"message", "type", "param", "code"}}`.
+fn error_body(err: &ApiError) -> Value {
+    let kind = match err.status.as_u16() {
+        401 => "authentication_error",
+        402 => "insufficient_quota",
+        403 => "permission_error",
+        404 => "not_found_error",
+        429 => "rate_limit_error",
+        500..=599 => "api_error",
+        _ => "invalid_request_error",
+    };
+    json!({"error": {"message": err.message, "type": kind, "param": err.extra.get("field"), "code": err.code}})
+}
+
+/// An error in OpenAI's shape, with the same status and headers.
+pub fn error_reply(err: ApiError) -> Reply {
+    Reply {
+        status: err.status,
+        body: Some(error_body(&err)),
+        headers: err.headers.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(value: Value) -> Vec<InputMessage> {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn system_messages_become_an_instruction_before_the_first_question() {
+        let turns = to_turns(messages(json!([
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "text", "text": "Hi "}, {"type": "text", "text": "there"}]},
+            {"role": "assistant", "content": "Hello."},
+            {"role": "user", "content": "Bye", "name": "alice"},
+        ])))
+        .unwrap();
+        assert_eq!(turns.len(), 3);
+        assert_eq!(turns[0].content, "Be brief.\n\nHi there");
+        assert_eq!(turns[2], Turn::user("Bye"));
+    }
+
+    #[test]
+    fn unusable_conversations_are_400() {
+        assert!(to_turns(vec![]).is_err());
+        assert_eq!(
+            to_turns(messages(json!([{"role": "assistant", "content": "x"}])))
+                .unwrap_err()
+                .body()["field"],
+            "messages"
+        );
+        assert_eq!(
+            to_turns(messages(json!([{"role": "tool", "content": "x"}])))
+                .unwrap_err()
+                .body()["field"],
+            "messages[0].role"
+        );
+        let image = json!([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]);
+        assert_eq!(
+            to_turns(messages(image)).unwrap_err().body()["field"],
+            "messages[0].content"
+        );
+        let long = json!([{"role": "user", "content": "x".repeat(MAX_MESSAGE_CHARS + 1)}]);
+        assert_eq!(to_turns(messages(long)).unwrap_err().status.as_u16(), 413);
+    }
+
+    #[test]
+    fn errors_take_openai_shape() {
+        let reply = error_reply(ApiError::invalid_field("model", "Unknown model."));
+        let body = reply.body.unwrap();
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert_eq!(body["error"]["param"], "model");
+        assert_eq!(body["error"]["code"], "invalid_field");
+        assert_eq!(reply.status.as_u16(), 400);
+    }
+}

@@ -1,0 +1,47 @@
+"""The official OpenAI Python client against our OpenAI-compatible API.
+
+Usage: openai_client.py BASE_URL TOKEN MODEL. Exits non-zero on the first
+mismatch; prints one line per check.
+"""
+import sys
+
+import openai
+
+base_url, token, model = sys.argv[1:4]
+client = openai.OpenAI(base_url=base_url, api_key=token, max_retries=0)
+
+
+def check(name, condition, detail=""):
+    print(("ok   " if condition else "FAIL ") + name + (f": {detail}" if not condition else ""))
+    if not condition:
+        sys.exit(1)
+
+
+listed = [m.id for m in client.models.list()]
+check("models.list names the model", model in listed, listed)
+
+messages = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Hello?"}]
+completion = client.chat.completions.create(model=model, messages=messages, max_tokens=8)
+check("a completion", completion.object == "chat.completion" and completion.choices[0].message.role == "assistant", completion)
+check("usage adds up", completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens)
+
+stream = client.chat.completions.create(
+    model=model, messages=messages, max_tokens=8, stream=True, stream_options={"include_usage": True}
+)
+chunks = list(stream)
+text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+check("a streamed completion", all(c.object == "chat.completion.chunk" for c in chunks) and len(chunks) >= 2, chunks)
+check("the stream says the same", text == completion.choices[0].message.content, (text, completion.choices[0].message.content))
+check("the stream ends with usage", chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0)
+
+try:
+    client.chat.completions.create(model="nobody/nothing", messages=messages)
+    check("an unknown model is refused", False)
+except openai.BadRequestError as err:
+    check("an unknown model is refused", err.status_code == 400 and err.body["param"] == "provider", err.body)
+
+try:
+    openai.OpenAI(base_url=base_url, api_key="wrong-token", max_retries=0).models.list()
+    check("a wrong key is refused", False)
+except openai.AuthenticationError as err:
+    check("a wrong key is refused", err.status_code == 401)

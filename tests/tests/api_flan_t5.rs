@@ -1,0 +1,92 @@
+//! Flan-T5 through the API: the real engine (on the tiny fixture model) answers
+//! chats, titles them and counts tokens, exactly as it does when used directly.
+
+use ::flan_t5::prompt::{render_chat, Turn};
+use ::flan_t5::{Engine, GenerateOptions};
+use chatbot_core::llm::flan_t5;
+use chatbot_tests::{assert_error, tiny_flan_t5_dir, TestApp};
+use serde_json::json;
+
+async fn app() -> TestApp {
+    let vars = [
+        ("DEFAULT_PROVIDER", "flan-t5"),
+        ("DEFAULT_MODEL", "flan-t5-small"),
+        ("FLAN_T5_MODEL", "google/flan-t5-small"),
+    ];
+    let provider = flan_t5::load(Some(&tiny_flan_t5_dir()), "google/flan-t5-small").await;
+    assert!(provider.is_available(), "the tiny model loads");
+    TestApp::with_vars(&vars).await.with_provider(provider)
+}
+
+#[tokio::test]
+async fn a_chat_is_answered_by_the_engine_in_process() {
+    let app = app().await;
+    let token = app.register("alice").await;
+    let sent = app
+        .call(
+            "POST",
+            "/api/chats/",
+            Some(&token),
+            Some(json!({"content": "What is the capital of France?"})),
+        )
+        .await;
+    assert_eq!(sent.status, 201, "{}", sent.text);
+    let reply = &sent.body["reply"];
+    assert_eq!(
+        (reply["provider"].as_str(), reply["model"].as_str()),
+        (Some("flan-t5"), Some("flan-t5-small"))
+    );
+
+    // The same prompt through the engine directly gives the same text and counts.
+    let engine = Engine::load(&tiny_flan_t5_dir()).unwrap();
+    let prompt = render_chat(&[Turn::user("What is the capital of France?")], 512, |t| {
+        engine.count_tokens(t)
+    })
+    .unwrap();
+    let direct = engine.generate(&prompt.text, &GenerateOptions::default()).unwrap();
+    assert_eq!(reply["Bot"].as_str().unwrap(), direct.text.trim());
+    assert_eq!(
+        reply["usage"]["prompt_tokens"].as_u64().unwrap() as usize,
+        direct.prompt_tokens
+    );
+    assert_eq!(
+        reply["usage"]["completion_tokens"].as_u64().unwrap() as usize,
+        direct.completion_tokens
+    );
+    let title = sent.body["title"].as_str().unwrap();
+    assert!(!title.is_empty() && title.split_whitespace().count() <= 5, "{title:?}");
+
+    // A second turn carries the first as context and is answered too.
+    let again = app
+        .call(
+            "POST",
+            "/api/chats/",
+            Some(&token),
+            Some(json!({"content": "And of Spain?"})),
+        )
+        .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body["conversation"].as_array().unwrap().len(), 2);
+    assert!(again.body["reply"]["usage"]["prompt_tokens"].as_u64() > reply["usage"]["prompt_tokens"].as_u64());
+}
+
+#[tokio::test]
+async fn only_the_loaded_size_is_available() {
+    let app = app().await;
+    let token = app.register("alice").await;
+    let models = app.call("GET", "/api/models/", Some(&token), None).await.body;
+    let available =
+        |id: &str| models.as_array().unwrap().iter().find(|m| m["id"] == id).unwrap()["available"].as_bool();
+    assert_eq!(available("flan-t5/flan-t5-small"), Some(true));
+    assert_eq!(available("flan-t5/flan-t5-base"), Some(false));
+    let other = app
+        .call(
+            "POST",
+            "/api/chats/",
+            Some(&token),
+            Some(json!({"content": "hi", "model": "flan-t5-large"})),
+        )
+        .await;
+    assert_eq!(assert_error(&other, 503), "provider_unavailable");
+    assert!(other.body["error"].as_str().unwrap().contains("FLAN_T5_MODEL"));
+}

@@ -1,0 +1,241 @@
+//! `POST /api/chats/stream/`: replies as server-sent events, stored and billed when
+//! the stream ends; failures refunded; a client that leaves keeps a partial reply.
+
+use chatbot_core::llm::keys::StaticKeys;
+use chatbot_core::llm::remote::openai::OpenAi;
+use chatbot_core::llm::ProviderError;
+use chatbot_tests::fake_http::{FakeServer, Part};
+use chatbot_tests::{assert_error, events, wire, Behaviour, TestApp};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn with_openai() -> (TestApp, String, FakeServer) {
+    let server = FakeServer::start().await;
+    let keys = Arc::new(StaticKeys::new(HashMap::from([(
+        "OPENAI_API_KEY".to_string(),
+        "sk-test".to_string(),
+    )])));
+    let provider = Arc::new(OpenAi::new(
+        &server.url,
+        vec!["gpt-4o-mini".into()],
+        keys,
+        Duration::from_secs(2),
+    ));
+    let app = TestApp::new().await.with_provider(provider);
+    let token = app.register("alice").await;
+    (app, token, server)
+}
+
+#[tokio::test]
+async fn a_reply_streams_as_start_deltas_and_done_then_is_stored() {
+    let (app, token, server) = with_openai().await;
+    server.answer([
+        wire::openai_stream(&["Hel", "lo", " there"], (5, 3)),
+        wire::openai_completion("A Title", 1, 1),
+    ]);
+    let response = app
+        .call(
+            "POST",
+            "/api/chats/stream/",
+            Some(&token),
+            Some(json!({"content": "hi", "provider": "openai"})),
+        )
+        .await;
+    assert_eq!(response.status, 200, "{}", response.text);
+    assert_eq!(response.header("content-type"), Some("text/event-stream"));
+    let events = events(&response.text);
+    let names: Vec<&str> = events.iter().map(|e| e.name.as_deref().unwrap()).collect();
+    assert_eq!(names, ["start", "delta", "delta", "delta", "done"]);
+    let start = events[0].json();
+    let text: String = events[1..4]
+        .iter()
+        .map(|e| e.json()["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(text, "Hello there");
+    let done = events[4].json();
+    assert_eq!(done["usage"], json!({"prompt_tokens": 5, "completion_tokens": 3}));
+    assert_eq!(done["tokens_remaining"], 3900);
+    assert_eq!(done["reply_to"], start["message_id"]);
+    let chat_id = start["chat_id"].as_str().unwrap();
+    let messages = app
+        .call("GET", &format!("/api/chats/{chat_id}/messages/"), Some(&token), None)
+        .await
+        .body;
+    assert_eq!(messages[1]["content"], "Hello there");
+    assert_eq!(messages[1]["message_id"], done["message_id"]);
+    assert_eq!(messages[1]["partial"], false);
+    let chat = app
+        .call("GET", &format!("/api/chats/{chat_id}/"), Some(&token), None)
+        .await
+        .body;
+    assert_eq!(chat["title"], "A Title");
+}
+
+#[tokio::test]
+async fn providers_without_native_streaming_send_one_piece() {
+    let app = TestApp::new().await;
+    let token = app.register("alice").await;
+    let response = app
+        .call(
+            "POST",
+            "/api/chats/stream",
+            Some(&token),
+            Some(json!({"content": "hi"})),
+        )
+        .await;
+    let events = events(&response.text);
+    assert_eq!(events.len(), 3, "{}", response.text);
+    assert_eq!(events[1].json()["text"], "reply to: hi");
+    assert_eq!(events[2].name.as_deref(), Some("done"));
+}
+
+#[tokio::test]
+async fn a_failure_before_the_stream_is_a_json_error_and_costs_nothing() {
+    let app = TestApp::new().await;
+    let token = app.register("alice").await;
+    app.provider
+        .set(Behaviour::Fail(ProviderError::Unavailable("down".into())));
+    let response = app
+        .call(
+            "POST",
+            "/api/chats/stream/",
+            Some(&token),
+            Some(json!({"content": "hi"})),
+        )
+        .await;
+    assert_eq!(assert_error(&response, 503), "provider_unavailable");
+    assert!(response.body["message_id"].is_string());
+    assert_eq!(
+        app.call("GET", "/api/tokens/", Some(&token), None).await.body["tokens"],
+        4000
+    );
+    assert_error(
+        &app.call("POST", "/api/chats/stream/", None, Some(json!({"content": "hi"})))
+            .await,
+        401,
+    );
+    let ended = app
+        .call(
+            "POST",
+            "/api/chats/stream/",
+            Some(&token),
+            Some(json!({"end_session": true})),
+        )
+        .await;
+    assert_eq!(ended.status, 200, "ending works here too: {}", ended.text);
+}
+
+#[tokio::test]
+async fn a_model_that_breaks_off_mid_stream_sends_an_error_event_and_is_refunded() {
+    let (app, token, server) = with_openai().await;
+    let mut cut = wire::openai_stream(&["Hel", "lo"], (1, 1));
+    cut.parts.truncate(4);
+    cut.parts.push(Part::Cut);
+    server.answer([cut]);
+    let response = app
+        .call(
+            "POST",
+            "/api/chats/stream/",
+            Some(&token),
+            Some(json!({"content": "hi", "provider": "openai"})),
+        )
+        .await;
+    let events = events(&response.text);
+    let last = events.last().unwrap();
+    assert_eq!(last.name.as_deref(), Some("error"), "{}", response.text);
+    assert_eq!(last.json()["code"], "provider_failed");
+    assert!(last.json()["message_id"].is_string());
+    assert_eq!(
+        app.call("GET", "/api/tokens/", Some(&token), None).await.body["tokens"],
+        4000
+    );
+    let chat_id = events[0].json()["chat_id"].as_str().unwrap().to_string();
+    let chat = app
+        .call("GET", &format!("/api/chats/{chat_id}/"), Some(&token), None)
+        .await
+        .body;
+    assert_eq!(
+        chat["conversation"][0]["Bot"],
+        Value::Null,
+        "no reply is stored for a failed model"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_keeps_a_partial_reply_billed_once() {
+    let (app, token, server) = with_openai().await;
+    let mut slow = wire::openai_stream(&["first ", "second ", "third"], (1, 3));
+    // Long pauses after the first piece: the client is gone before the rest.
+    for part in slow.parts.iter_mut().skip(2) {
+        if let Part::Pause(pause) = part {
+            *pause = Duration::from_millis(300);
+        }
+    }
+    server.answer([slow, wire::openai_completion("Title", 1, 1)]);
+    let response = app
+        .open_stream(
+            "/api/chats/stream/",
+            &token,
+            json!({"content": "hi", "provider": "openai"}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut seen = String::new();
+    while !seen.contains("first ") {
+        let frame = body.frame().await.expect("a frame").expect("data");
+        seen.push_str(&String::from_utf8_lossy(frame.data_ref().unwrap()));
+    }
+    drop(body);
+    let chat_id = events(&seen)[0].json()["chat_id"].as_str().unwrap().to_string();
+    // The relay notices on its next write, then stores what it had.
+    let mut messages = Value::Null;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        messages = app
+            .call("GET", &format!("/api/chats/{chat_id}/messages/"), Some(&token), None)
+            .await
+            .body;
+        if messages.as_array().is_some_and(|m| m.len() == 2) {
+            break;
+        }
+    }
+    let reply = &messages[1];
+    assert_eq!(reply["partial"], true, "{messages}");
+    assert!(reply["content"].as_str().unwrap().starts_with("first "), "{reply}");
+    assert_ne!(reply["content"], "first second third");
+    assert_eq!(
+        app.call("GET", "/api/tokens/", Some(&token), None).await.body,
+        json!({"tokens": 3900, "spent": 100, "requests": 1})
+    );
+}
+
+#[tokio::test]
+async fn streaming_is_billed_and_refused_like_a_send() {
+    let app = TestApp::with_vars(&[("INITIAL_TOKENS", "100")]).await;
+    let token = app.register("alice").await;
+    assert_eq!(
+        app.call(
+            "POST",
+            "/api/chats/stream/",
+            Some(&token),
+            Some(json!({"content": "one"}))
+        )
+        .await
+        .status,
+        200
+    );
+    let refused = app
+        .call(
+            "POST",
+            "/api/chats/stream/",
+            Some(&token),
+            Some(json!({"content": "two"})),
+        )
+        .await;
+    assert_eq!(assert_error(&refused, 402), "insufficient_tokens");
+    assert!(refused.header("x-ratelimit-limit").is_some());
+}
