@@ -89,16 +89,13 @@ async fn default_providers(
     aws: Option<&aws_config::SdkConfig>,
 ) -> Vec<Arc<dyn Provider>> {
     let timeout = std::time::Duration::from_secs(config.provider_timeout_secs);
-    let flan: Arc<dyn Provider> = match &config.inference_function {
-        Some(function) => {
-            let aws = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-            Arc::new(RemoteFlanT5::new(
-                aws_sdk_lambda::Client::new(&aws),
-                function,
-                &config.flan_t5_model,
-            ))
-        }
-        None => flan_t5::load(config.flan_t5_dir.as_deref(), &config.flan_t5_model).await,
+    let flan: Arc<dyn Provider> = match (&config.inference_function, aws) {
+        (Some(function), Some(aws)) => Arc::new(RemoteFlanT5::new(
+            aws_sdk_lambda::Client::new(aws),
+            function,
+            &config.flan_t5_model,
+        )),
+        _ => flan_t5::load(config.flan_t5_dir.as_deref(), &config.flan_t5_model).await,
     };
     vec![
         flan,

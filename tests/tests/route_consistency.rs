@@ -32,7 +32,15 @@ fn expected() -> BTreeMap<(String, String), String> {
 }
 
 /// Every HttpApi event of the template: (METHOD, path) → binary name.
-fn template_routes() -> (BTreeMap<(String, String), String>, BTreeSet<String>, BTreeSet<String>) {
+/// What the template declares: HTTP API routes (method, path) → binary, the paths
+/// whose other methods go to the fallback, and the functions with streaming URLs.
+struct Declared {
+    routes: BTreeMap<(String, String), String>,
+    any_paths: BTreeSet<String>,
+    streaming: BTreeSet<String>,
+}
+
+fn template_routes() -> Declared {
     let text = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
     let template: Yaml = serde_yaml::from_str(&text).unwrap();
     let mut routes = BTreeMap::new();
@@ -74,12 +82,20 @@ fn template_routes() -> (BTreeMap<(String, String), String>, BTreeSet<String>, B
             }
         }
     }
-    (routes, any_paths, streaming)
+    Declared {
+        routes,
+        any_paths,
+        streaming,
+    }
 }
 
 #[test]
 fn the_template_declares_every_route_and_nothing_else() {
-    let (routes, any_paths, streaming) = template_routes();
+    let Declared {
+        routes,
+        any_paths,
+        streaming,
+    } = template_routes();
     assert_eq!(routes, expected_where(Some(false)), "the HTTP API's routes");
     let api_paths: BTreeSet<String> = expected_where(Some(false)).into_keys().map(|(_, p)| p).collect();
     assert_eq!(
