@@ -174,7 +174,7 @@ impl Proj {
     /// materialised (an xxl encoder would take 18 GB), so they stay as they are.
     pub fn for_many_rows(self) -> Result<Self> {
         match self {
-            Self::Dense(w) if w.is_contiguous() => Ok(Self::DenseT(w.t()?.contiguous()?)),
+            Self::Dense(w) if w.is_contiguous() => Ok(Self::DenseT(transpose(&w)?)),
             other => Ok(other),
         }
     }
@@ -272,4 +272,26 @@ fn quantized_rows(q: &QMatMul, x: &Tensor) -> Result<Tensor> {
     let mut out_dims = dims;
     *out_dims.last_mut().expect("rank >= 1") = y.dim(1)?;
     y.reshape(out_dims)
+}
+
+/// Side of the square tiles [`transpose`] copies, small enough that a tile of
+/// the source and of the destination stay in L1 together.
+const TRANSPOSE_TILE: usize = 32;
+
+/// Contiguous transpose of a 2-D f32 matrix, tile by tile: candle's strided
+/// copy walks the source one element at a time and doubled the load time.
+fn transpose(w: &Tensor) -> Result<Tensor> {
+    let (rows, cols) = w.dims2()?;
+    let src = w.flatten_all()?.to_vec1::<f32>()?;
+    let mut dst = vec![0f32; src.len()];
+    for r0 in (0..rows).step_by(TRANSPOSE_TILE) {
+        for c0 in (0..cols).step_by(TRANSPOSE_TILE) {
+            for r in r0..(r0 + TRANSPOSE_TILE).min(rows) {
+                for c in c0..(c0 + TRANSPOSE_TILE).min(cols) {
+                    dst[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
+    }
+    Tensor::from_vec(dst, (cols, rows), w.device())
 }
