@@ -90,3 +90,40 @@ async fn only_the_loaded_size_is_available() {
     assert_eq!(assert_error(&other, 503), "provider_unavailable");
     assert!(other.body["error"].as_str().unwrap().contains("FLAN_T5_MODEL"));
 }
+
+#[tokio::test]
+async fn flan_t5_streams_token_by_token_and_says_the_same_as_whole() {
+    let app = app().await;
+    let token = app.register("alice").await;
+    let whole = app
+        .call(
+            "POST",
+            "/api/chats/",
+            Some(&token),
+            Some(json!({"content": "Tell me a story"})),
+        )
+        .await;
+    let expected = whole.body["reply"]["Bot"].as_str().unwrap().to_string();
+    app.call("POST", "/api/chats/", Some(&token), Some(json!({"end_session": true})))
+        .await;
+    let streamed = app
+        .call(
+            "POST",
+            "/api/chats/stream/",
+            Some(&token),
+            Some(json!({"content": "Tell me a story"})),
+        )
+        .await;
+    assert_eq!(streamed.status, 200, "{}", streamed.text);
+    let events = chatbot_tests::events(&streamed.text);
+    let deltas: Vec<String> = events
+        .iter()
+        .filter(|e| e.name.as_deref() == Some("delta"))
+        .map(|e| e.json()["text"].as_str().unwrap().to_string())
+        .collect();
+    assert!(deltas.len() > 1, "pieces as they are decoded: {deltas:?}");
+    assert_eq!(deltas.concat().trim(), expected);
+    let done = events.last().unwrap();
+    assert_eq!(done.name.as_deref(), Some("done"));
+    assert_eq!(done.json()["usage"], whole.body["reply"]["usage"]);
+}
