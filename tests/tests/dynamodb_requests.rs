@@ -122,6 +122,26 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
     let (body, ops) = c.call("send-chat", "POST", "/api/chats/", t, Some(send)).await;
     assert_eq!(ops.len(), 11, "a later message: {ops:?}");
     let message_id = body["reply"]["message_id"].as_str().unwrap().to_string();
+    let stream = json!({"content": "stream it"});
+    let (_, ops) = c
+        .call("stream-chat", "POST", "/api/chats/stream/", t, Some(stream))
+        .await;
+    assert_eq!(
+        ops.len(),
+        10,
+        "a streamed later message (no conversation read back): {ops:?}"
+    );
+    let completion = json!({"model": "scripted/echo", "messages": [{"role": "user", "content": "hi"}]});
+    let (_, ops) = c
+        .call("openai-api", "POST", "/v1/chat/completions", t, Some(completion))
+        .await;
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "UpdateItem", "UpdateItem"],
+        "auth, the rate-limit hit, the charge: completions are stateless"
+    );
+    let (_, ops) = c.call("openai-api", "GET", "/v1/models", t, None).await;
+    assert_eq!(ops.len(), 2);
 
     let (_, ops) = c.call("list-chats", "GET", "/api/chats/", t, None).await;
     assert_eq!(
