@@ -227,19 +227,11 @@ pub async fn regenerate(
     }
     .await;
     match result {
-        Ok((reply, usage)) => {
-            let tokens_remaining = state
-                .store
-                .user_by_id(user.id)
-                .await?
-                .map(|u| u.tokens)
-                .unwrap_or_default();
-            Ok(Answered {
-                reply,
-                usage,
-                tokens_remaining,
-            })
-        }
+        Ok((reply, usage)) => Ok(Answered {
+            reply,
+            usage,
+            tokens_remaining: balance(state, user).await?,
+        }),
         Err(err) => {
             refund_quietly(state, user.id, cost).await;
             Err(err)
