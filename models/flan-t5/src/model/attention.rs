@@ -52,24 +52,6 @@ impl Attention {
         })
     }
 
-    /// Lays out the projections for many-row inputs: every projection for
-    /// the encoder, only keys and values for cross-attention (its queries
-    /// and output see one decoder row at a time).
-    pub fn for_many_rows(self, queries_too: bool) -> Result<Self> {
-        let (q, o) = if queries_too {
-            (self.q.for_many_rows()?, self.o.for_many_rows()?)
-        } else {
-            (self.q, self.o)
-        };
-        Ok(Self {
-            q,
-            k: self.k.for_many_rows()?,
-            v: self.v.for_many_rows()?,
-            o,
-            ..self
-        })
-    }
-
     /// (1, n, heads*d_kv) -> (1, heads, n, d_kv)
     fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
         let (b, n, _) = x.dims3()?;

@@ -34,8 +34,7 @@ impl DecoderBlock {
                 cfg.d_kv,
                 loader,
                 cross.pp("EncDecAttention"),
-            )?
-            .for_many_rows(false)?,
+            )?,
             ff_norm: RmsNorm::new(cfg.d_model, eps, ff.pp("layer_norm"))?,
             ff: FeedForward::new(cfg.d_model, cfg.d_ff, ff_kind(cfg)?, loader, ff.pp("DenseReluDense"))?,
         })

@@ -23,11 +23,9 @@ impl EncoderBlock {
         let ff = vb.pp("layer.1");
         Ok(Self {
             attention_norm: RmsNorm::new(cfg.d_model, cfg.layer_norm_epsilon, attn.pp("layer_norm"))?,
-            attention: Attention::new(cfg.d_model, cfg.num_heads, cfg.d_kv, loader, attn.pp("SelfAttention"))?
-                .for_many_rows(true)?,
+            attention: Attention::new(cfg.d_model, cfg.num_heads, cfg.d_kv, loader, attn.pp("SelfAttention"))?,
             ff_norm: RmsNorm::new(cfg.d_model, cfg.layer_norm_epsilon, ff.pp("layer_norm"))?,
-            ff: FeedForward::new(cfg.d_model, cfg.d_ff, ff_kind(cfg)?, loader, ff.pp("DenseReluDense"))?
-                .for_many_rows()?,
+            ff: FeedForward::new(cfg.d_model, cfg.d_ff, ff_kind(cfg)?, loader, ff.pp("DenseReluDense"))?,
         })
     }
 

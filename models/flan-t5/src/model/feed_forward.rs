@@ -44,22 +44,6 @@ impl FeedForward {
         })
     }
 
-    /// See [`Proj::for_many_rows`]; used by the encoder.
-    pub fn for_many_rows(self) -> Result<Self> {
-        let input = match self.input {
-            Input::Plain(wi) => Input::Plain(wi.for_many_rows()?),
-            Input::Gated { gate, linear } => Input::Gated {
-                gate: gate.for_many_rows()?,
-                linear: linear.for_many_rows()?,
-            },
-        };
-        Ok(Self {
-            input,
-            wo: self.wo.for_many_rows()?,
-            activation: self.activation,
-        })
-    }
-
     fn activate(&self, x: &Tensor) -> Result<Tensor> {
         match self.activation {
             Activation::Relu => x.relu(),
