@@ -26,6 +26,8 @@ pub struct Config {
     pub default_model: String,
     pub flan_t5_model: String,
     pub flan_t5_dir: Option<PathBuf>,
+    /// `FLAN_T5_QUANTIZE` (f32, q8_0 or q4k): exact f32 unless asked.
+    pub flan_t5_load: flan_t5::LoadOptions,
     pub inference_function: Option<String>,
     pub provider_timeout_secs: u64,
     pub initial_tokens: i64,
@@ -83,6 +85,11 @@ impl Config {
             default_model: env.text("DEFAULT_MODEL", "flan-t5-base"),
             flan_t5_model: env.text("FLAN_T5_MODEL", "google/flan-t5-base"),
             flan_t5_dir: env.optional("FLAN_T5_DIR").map(PathBuf::from),
+            flan_t5_load: {
+                let value = env.text("FLAN_T5_QUANTIZE", "f32");
+                flan_t5::LoadOptions::parse(&value)
+                    .map_err(|_| env.bad("FLAN_T5_QUANTIZE", &value, "expected f32, q8_0 or q4k"))?
+            },
             inference_function: env.optional("INFERENCE_FUNCTION"),
             provider_timeout_secs: env.number("PROVIDER_TIMEOUT_SECS", 60, 1..=900)?,
             initial_tokens: env.number("INITIAL_TOKENS", 4000, 0..=i64::MAX)?,
@@ -222,6 +229,10 @@ mod tests {
         assert_eq!(err.name, "DISPLAY_TIME_ZONE");
         let err = Config::from_vars(vars(&[("STORE", "postgres")])).unwrap_err();
         assert_eq!(err.name, "STORE");
+        let err = Config::from_vars(vars(&[("FLAN_T5_QUANTIZE", "q2")])).unwrap_err();
+        assert_eq!(err.name, "FLAN_T5_QUANTIZE");
+        let config = Config::from_vars(vars(&[("FLAN_T5_QUANTIZE", "q8_0")])).unwrap();
+        assert_eq!(config.flan_t5_load.quantize, Some(flan_t5::Quantization::Q8_0));
         let err = Config::from_vars(vars(&[("OPENAI_BASE_URL", "api.openai.com")])).unwrap_err();
         assert_eq!(err.name, "OPENAI_BASE_URL");
     }

@@ -95,7 +95,14 @@ async fn default_providers(
             function,
             &config.flan_t5_model,
         )),
-        _ => flan_t5::load(config.flan_t5_dir.as_deref(), &config.flan_t5_model).await,
+        _ => {
+            flan_t5::load(
+                config.flan_t5_dir.as_deref(),
+                &config.flan_t5_model,
+                config.flan_t5_load,
+            )
+            .await
+        }
     };
     vec![
         flan,

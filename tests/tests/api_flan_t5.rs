@@ -13,7 +13,7 @@ async fn app() -> TestApp {
         ("DEFAULT_MODEL", "flan-t5-small"),
         ("FLAN_T5_MODEL", "google/flan-t5-small"),
     ];
-    let provider = flan_t5::load(Some(&tiny_flan_t5_dir()), "google/flan-t5-small").await;
+    let provider = flan_t5::load(Some(&tiny_flan_t5_dir()), "google/flan-t5-small", Default::default()).await;
     assert!(provider.is_available(), "the tiny model loads");
     TestApp::with_vars(&vars).await.with_provider(provider)
 }

@@ -13,7 +13,12 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     init_tracing();
     let config = Config::from_env()?;
-    let provider = flan_t5::load(config.flan_t5_dir.as_deref(), &config.flan_t5_model).await;
+    let provider = flan_t5::load(
+        config.flan_t5_dir.as_deref(),
+        &config.flan_t5_model,
+        config.flan_t5_load,
+    )
+    .await;
     let provider = provider.as_ref();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let response = match serde_json::from_value::<InferenceRequest>(event.payload) {

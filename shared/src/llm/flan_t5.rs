@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use flan_t5::prompt::{self, Turn as T5Turn};
-use flan_t5::{Engine, GenerateOptions};
+use flan_t5::{Engine, GenerateOptions, LoadOptions};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -32,14 +32,14 @@ pub fn model_id(checkpoint: &str) -> String {
 }
 
 /// Loads the engine, or explains (for the 503 body) why there is none.
-pub async fn load(dir: Option<&Path>, checkpoint: &str) -> Arc<dyn Provider> {
+pub async fn load(dir: Option<&Path>, checkpoint: &str, options: LoadOptions) -> Arc<dyn Provider> {
     let Some(dir) = dir else {
         return Arc::new(FlanT5Unavailable::new(
             "Flan-T5 weights are not installed: set FLAN_T5_DIR to a folder with config.json, tokenizer.json and model.safetensors (infra/run-local.sh downloads them when the hub is reachable).",
         ));
     };
     let path = dir.to_path_buf();
-    let loaded = tokio::task::spawn_blocking(move || Engine::load(&path)).await;
+    let loaded = tokio::task::spawn_blocking(move || Engine::load_with(&path, &options)).await;
     match loaded {
         Ok(Ok(engine)) => {
             tracing::info!(model = %model_id(checkpoint), dir = %dir.display(), "Flan-T5 loaded");
@@ -261,10 +261,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_or_broken_folder_gives_an_unavailable_provider() {
-        let none = load(None, "google/flan-t5-base").await;
+        let none = load(None, "google/flan-t5-base", LoadOptions::default()).await;
         assert!(!none.is_available());
         let empty = tempfile::tempdir().unwrap();
-        let broken = load(Some(empty.path()), "google/flan-t5-base").await;
+        let broken = load(Some(empty.path()), "google/flan-t5-base", LoadOptions::default()).await;
         assert!(!broken.is_available());
         let err = broken
             .generate(GenerateRequest {
