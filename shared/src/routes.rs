@@ -620,13 +620,27 @@ mod tests {
     }
 
     #[test]
-    fn every_operation_has_one_route_and_function_names_are_unique() {
-        let mut functions: Vec<_> = ROUTES.iter().map(|r| r.function).collect();
-        functions.sort();
-        functions.dedup();
-        assert_eq!(functions.len(), ROUTES.len());
-        assert!(functions
-            .iter()
-            .all(|f| f.chars().all(|c| c.is_ascii_lowercase() || c == '-')));
+    fn functions_are_kebab_case_and_never_mix_streaming_with_buffered_routes() {
+        for route in ROUTES {
+            assert!(
+                route.function.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{}",
+                route.function
+            );
+            for other in ROUTES.iter().filter(|o| o.function == route.function) {
+                assert_eq!(
+                    route.operation.streams(),
+                    other.operation.streams(),
+                    "{}",
+                    route.function
+                );
+            }
+        }
+        let mut operations: Vec<_> = ROUTES.iter().map(|r| format!("{:?}", r.operation)).collect();
+        operations.sort();
+        operations.dedup();
+        assert_eq!(operations.len(), ROUTES.len(), "one route per operation");
+        let functions: std::collections::BTreeSet<_> = ROUTES.iter().map(|r| r.function).collect();
+        assert_eq!(functions.len(), ROUTES.len() - 1, "only openai-api serves two routes");
     }
 }
