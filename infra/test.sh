@@ -36,6 +36,10 @@ for _ in $(seq 1 150); do
 done
 export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
 
+# Build every function first: cargo lambda watch compiles lazily, and a cold
+# build of the whole workspace takes longer than a smoke test should wait.
+cargo build --workspace --bins
+
 tests/smoke/watch.sh
 # The same smoke test on DynamoDB: the functions create the table on start.
 STORE=dynamodb TABLE_NAME="chatbot-smoke-$$" tests/smoke/watch.sh

@@ -30,11 +30,20 @@ cleanup() {
 trap cleanup EXIT
 
 base="http://127.0.0.1:$port"
-for _ in $(seq 1 600); do
-  curl -fs --max-time 5 "$base/api/health/" >/dev/null 2>&1 && break
+up=false
+for _ in $(seq 1 900); do
+  if curl -fs --max-time 5 "$base/api/health/" >/dev/null 2>&1; then
+    up=true
+    break
+  fi
   kill -0 "$watch_pid" 2>/dev/null || { cat "$log"; echo "cargo lambda watch exited" >&2; exit 1; }
   sleep 1
 done
+if [[ $up != true ]]; then
+  tail -50 "$log" >&2
+  echo "smoke: the API did not answer on $base within 15 minutes" >&2
+  exit 1
+fi
 
 passed=0
 failed=0
@@ -43,7 +52,7 @@ check() {
   local name=$1 expected=$2
   shift 2
   local status
-  status=$(curl -s --max-time 120 -o "$scratch/body" -w '%{http_code}' "$@")
+  status=$(curl -s --max-time 120 -o "$scratch/body" -w '%{http_code}' "$@") || true
   if [[ "$status" == "$expected" ]]; then
     passed=$((passed + 1))
   else
