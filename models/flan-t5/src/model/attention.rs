@@ -1,7 +1,7 @@
 //! Multi-head attention as T5 defines it: no bias terms and no 1/sqrt(d)
 //! scaling of the scores (T5 folds that factor into its initialisation).
 
-use super::linear::{Proj, ProjLoader};
+use super::linear::{Proj, ProjLoader, Rows};
 use candle_core::Module;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
@@ -15,6 +15,24 @@ pub struct Attention {
     o: Proj,
     num_heads: usize,
     d_kv: usize,
+}
+
+/// Widths of an attention block.
+#[derive(Debug, Clone, Copy)]
+pub struct AttentionDims {
+    pub d_model: usize,
+    pub num_heads: usize,
+    pub d_kv: usize,
+}
+
+impl AttentionDims {
+    pub fn of(cfg: &crate::config::T5Config) -> Self {
+        Self {
+            d_model: cfg.d_model,
+            num_heads: cfg.num_heads,
+            d_kv: cfg.d_kv,
+        }
+    }
 }
 
 /// Keys and values already projected and split into heads, each of shape
@@ -40,13 +58,20 @@ impl KeyValue {
 }
 
 impl Attention {
-    pub fn new(d_model: usize, num_heads: usize, d_kv: usize, loader: &ProjLoader, vb: VarBuilder) -> Result<Self> {
+    /// `queries` is how many rows attend per call, `memory` how many rows
+    /// of keys and values are projected per call.
+    pub fn new(dims: AttentionDims, queries: Rows, memory: Rows, loader: &ProjLoader, vb: VarBuilder) -> Result<Self> {
+        let AttentionDims {
+            d_model,
+            num_heads,
+            d_kv,
+        } = dims;
         let inner = num_heads * d_kv;
         Ok(Self {
-            q: Proj::new(d_model, inner, loader, vb.pp("q"))?,
-            k: Proj::new(d_model, inner, loader, vb.pp("k"))?,
-            v: Proj::new(d_model, inner, loader, vb.pp("v"))?,
-            o: Proj::new(inner, d_model, loader, vb.pp("o"))?,
+            q: Proj::new(d_model, inner, queries, loader, vb.pp("q"))?,
+            k: Proj::new(d_model, inner, memory, loader, vb.pp("k"))?,
+            v: Proj::new(d_model, inner, memory, loader, vb.pp("v"))?,
+            o: Proj::new(inner, d_model, queries, loader, vb.pp("o"))?,
             num_heads,
             d_kv,
         })

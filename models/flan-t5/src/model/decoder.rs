@@ -1,10 +1,10 @@
 //! The decoder stack, run one token at a time against cached state.
 
-use super::attention::{Attention, KeyValue};
+use super::attention::{Attention, AttentionDims, KeyValue};
 use super::encoder::ff_kind;
 use super::feed_forward::FeedForward;
 use super::layer_norm::RmsNorm;
-use super::linear::ProjLoader;
+use super::linear::{ProjLoader, Rows};
 use super::position::RelativeBias;
 use crate::config::T5Config;
 use candle_core::{Module, Result, Tensor};
@@ -26,17 +26,31 @@ impl DecoderBlock {
         let eps = cfg.layer_norm_epsilon;
         Ok(Self {
             self_norm: RmsNorm::new(cfg.d_model, eps, own.pp("layer_norm"))?,
-            self_attention: Attention::new(cfg.d_model, cfg.num_heads, cfg.d_kv, loader, own.pp("SelfAttention"))?,
+            self_attention: Attention::new(
+                AttentionDims::of(cfg),
+                Rows::One,
+                Rows::One,
+                loader,
+                own.pp("SelfAttention"),
+            )?,
             cross_norm: RmsNorm::new(cfg.d_model, eps, cross.pp("layer_norm"))?,
+            // Keys and values of the encoder output are projected once, all rows at a time.
             cross_attention: Attention::new(
-                cfg.d_model,
-                cfg.num_heads,
-                cfg.d_kv,
+                AttentionDims::of(cfg),
+                Rows::One,
+                Rows::Many,
                 loader,
                 cross.pp("EncDecAttention"),
             )?,
             ff_norm: RmsNorm::new(cfg.d_model, eps, ff.pp("layer_norm"))?,
-            ff: FeedForward::new(cfg.d_model, cfg.d_ff, ff_kind(cfg)?, loader, ff.pp("DenseReluDense"))?,
+            ff: FeedForward::new(
+                cfg.d_model,
+                cfg.d_ff,
+                ff_kind(cfg)?,
+                Rows::One,
+                loader,
+                ff.pp("DenseReluDense"),
+            )?,
         })
     }
 }

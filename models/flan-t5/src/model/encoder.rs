@@ -1,9 +1,9 @@
 //! The encoder stack: bidirectional self-attention over the prompt.
 
-use super::attention::Attention;
+use super::attention::{Attention, AttentionDims};
 use super::feed_forward::FeedForward;
 use super::layer_norm::RmsNorm;
-use super::linear::ProjLoader;
+use super::linear::{ProjLoader, Rows};
 use super::position::RelativeBias;
 use crate::config::T5Config;
 use candle_core::{Module, Result, Tensor};
@@ -23,9 +23,22 @@ impl EncoderBlock {
         let ff = vb.pp("layer.1");
         Ok(Self {
             attention_norm: RmsNorm::new(cfg.d_model, cfg.layer_norm_epsilon, attn.pp("layer_norm"))?,
-            attention: Attention::new(cfg.d_model, cfg.num_heads, cfg.d_kv, loader, attn.pp("SelfAttention"))?,
+            attention: Attention::new(
+                AttentionDims::of(cfg),
+                Rows::Many,
+                Rows::Many,
+                loader,
+                attn.pp("SelfAttention"),
+            )?,
             ff_norm: RmsNorm::new(cfg.d_model, cfg.layer_norm_epsilon, ff.pp("layer_norm"))?,
-            ff: FeedForward::new(cfg.d_model, cfg.d_ff, ff_kind(cfg)?, loader, ff.pp("DenseReluDense"))?,
+            ff: FeedForward::new(
+                cfg.d_model,
+                cfg.d_ff,
+                ff_kind(cfg)?,
+                Rows::Many,
+                loader,
+                ff.pp("DenseReluDense"),
+            )?,
         })
     }
 

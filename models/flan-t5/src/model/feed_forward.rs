@@ -1,6 +1,6 @@
 //! The position-wise feed-forward block (`DenseReluDense` in checkpoints).
 
-use super::linear::{Proj, ProjLoader};
+use super::linear::{Proj, ProjLoader, Rows};
 use crate::config::{Activation, FeedForwardKind};
 use candle_core::Module;
 use candle_core::{Result, Tensor};
@@ -26,20 +26,21 @@ impl FeedForward {
         d_model: usize,
         d_ff: usize,
         kind: FeedForwardKind,
+        rows: Rows,
         loader: &ProjLoader,
         vb: VarBuilder,
     ) -> Result<Self> {
         let input = if kind.gated {
             Input::Gated {
-                gate: Proj::new(d_model, d_ff, loader, vb.pp("wi_0"))?,
-                linear: Proj::new(d_model, d_ff, loader, vb.pp("wi_1"))?,
+                gate: Proj::new(d_model, d_ff, rows, loader, vb.pp("wi_0"))?,
+                linear: Proj::new(d_model, d_ff, rows, loader, vb.pp("wi_1"))?,
             }
         } else {
-            Input::Plain(Proj::new(d_model, d_ff, loader, vb.pp("wi"))?)
+            Input::Plain(Proj::new(d_model, d_ff, rows, loader, vb.pp("wi"))?)
         };
         Ok(Self {
             input,
-            wo: Proj::new(d_ff, d_model, loader, vb.pp("wo"))?,
+            wo: Proj::new(d_ff, d_model, rows, loader, vb.pp("wo"))?,
             activation: kind.activation,
         })
     }

@@ -5,6 +5,7 @@
 //! candle's x86 kernels also multiply the quantized weights with int8
 //! activations (VNNI), which speeds up the encoder's larger matmuls.
 
+use super::product::{self, Orientation};
 use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -129,30 +130,42 @@ impl ProjLoader {
     }
 }
 
+/// How many rows a projection multiplies per call, which decides how its
+/// f32 weight is kept (see [`Orientation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    /// A whole prompt at once: the encoder, and the cross-attention keys and
+    /// values of the encoder output.
+    Many,
+    /// One per decoding step.
+    One,
+}
+
 /// `y = x Wᵀ` for a weight stored as (out, in), like `nn.Linear(bias=False)`.
 #[derive(Debug, Clone)]
 pub enum Proj {
-    Dense(Tensor),
+    Dense { weight: Tensor, orientation: Orientation },
     Quantized(QMatMul),
 }
 
 impl Proj {
-    /// Reads `{vb}.weight` of shape (out, in) in the form `loader` asks for.
-    pub fn new(d_in: usize, d_out: usize, loader: &ProjLoader, vb: VarBuilder) -> Result<Self> {
+    /// Reads `{vb}.weight` of shape (out, in) in the form `loader` asks for,
+    /// laid out for multiplying `rows` rows per call.
+    pub fn new(d_in: usize, d_out: usize, rows: Rows, loader: &ProjLoader, vb: VarBuilder) -> Result<Self> {
         let name = format!("{}.weight", vb.prefix());
         if let Some(q) = loader.read_prequantized(&name, (d_out, d_in))? {
             return Ok(Self::Quantized(QMatMul::from_qtensor(q)?));
         }
         let weight = vb.get((d_out, d_in), "weight")?;
         let Some(q) = loader.quantize else {
-            return Ok(Self::Dense(weight));
+            return Self::dense(weight, rows);
         };
         let dtype = [q.ggml(), GgmlDType::Q8_0]
             .into_iter()
             .find(|d| d_in.is_multiple_of(d.block_size()));
         let Some(dtype) = dtype else {
             // No ggml block fits this width; exactness over speed.
-            return Ok(Self::Dense(weight));
+            return Self::dense(weight, rows);
         };
         let q = Arc::new(QTensor::quantize(&weight, dtype)?);
         if let Some(record) = &loader.record {
@@ -160,57 +173,37 @@ impl Proj {
         }
         Ok(Self::Quantized(QMatMul::from_arc(q)?))
     }
+
+    /// An f32 weight (out, in), turned around when many rows multiply it.
+    fn dense(weight: Tensor, rows: Rows) -> Result<Self> {
+        Ok(match rows {
+            Rows::Many => Self::Dense {
+                weight: product::transpose(&weight)?,
+                orientation: Orientation::InOut,
+            },
+            Rows::One => Self::Dense {
+                weight,
+                orientation: Orientation::OutIn,
+            },
+        })
+    }
 }
 
 impl Module for Proj {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
-            Self::Dense(w) => {
-                // Folding the leading dimensions into rows gives gemm one 2-D
-                // product instead of a batch of one.
+            Self::Dense { weight, orientation } => {
+                // Leading dimensions fold into rows: one 2-D product.
                 let dims = x.dims();
                 let (rows, d_in) = (dims[..dims.len() - 1].iter().product::<usize>(), dims[dims.len() - 1]);
+                let y = product::multiply(&x.reshape((rows, d_in))?, weight, *orientation)?;
                 let mut out_dims = dims.to_vec();
-                *out_dims.last_mut().expect("rank >= 1") = w.dim(0)?;
-                let x = x.reshape((rows, d_in))?;
-                let y = if rows == 1 { matvec(&x, w)? } else { x.matmul(&w.t()?)? };
+                *out_dims.last_mut().expect("rank >= 1") = y.dim(1)?;
                 y.reshape(out_dims)
             }
             Self::Quantized(q) => quantized_rows(q, x),
         }
     }
-}
-
-/// Rows of a weight matrix one task multiplies at least, so that a task's
-/// work (tens of microseconds) outweighs handing it to another thread.
-const MIN_ROWS_PER_TASK: usize = 32;
-
-/// `x Wᵀ` for a single row `x` (1, in): a decoding step.
-///
-/// gemm runs single-row products on one thread whatever its parallelism
-/// setting, and decoding is almost only such products. Splitting W into row
-/// blocks over the rayon pool lets every free core stream its share of the
-/// weights. Each output is still one dot product over the whole input row,
-/// but gemm groups the summation a little differently for a block than for
-/// the whole matrix: results differ at rounding level (about 2e-7 relative;
-/// the golden test still agrees with transformers to 2.3e-5).
-fn matvec(x: &Tensor, w: &Tensor) -> Result<Tensor> {
-    let n = w.dim(0)?;
-    // A few tasks per thread, so a core slowed by other work does not hold
-    // the step back: the others take its remaining blocks.
-    let tasks = (rayon::current_num_threads() * 4).min(n / MIN_ROWS_PER_TASK);
-    if tasks <= 1 {
-        return x.matmul(&w.t()?);
-    }
-    let block = n.div_ceil(tasks);
-    let parts = (0..n.div_ceil(block))
-        .into_par_iter()
-        .map(|i| {
-            let start = i * block;
-            x.matmul(&w.narrow(0, start, block.min(n - start))?.t()?)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Tensor::cat(&parts, 1)
 }
 
 /// Fewest input rows per task worth splitting a quantized product for.
@@ -257,22 +250,6 @@ mod tests {
 
     fn random(shape: (usize, usize)) -> Tensor {
         Tensor::randn(0f32, 1f32, shape, &Device::Cpu).unwrap()
-    }
-
-    #[test]
-    fn split_single_row_product_matches_one_gemm_call() {
-        let (x, w) = (random((1, 512)), random((1000, 512)));
-        let split = matvec(&x, &w).unwrap().to_vec2::<f32>().unwrap();
-        let whole = x.matmul(&w.t().unwrap()).unwrap().to_vec2::<f32>().unwrap();
-        let worst = split[0]
-            .iter()
-            .zip(&whole[0])
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
-        let largest = whole[0].iter().map(|v| v.abs()).fold(0f32, f32::max);
-        // gemm's single-row kernel sums in a slightly different order for a
-        // block than for the whole matrix: rounding-level differences only.
-        assert!(worst <= 1e-6 * largest, "max diff {worst} of max |y| {largest}");
     }
 
     #[test]

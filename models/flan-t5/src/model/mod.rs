@@ -11,6 +11,7 @@ mod feed_forward;
 mod layer_norm;
 mod linear;
 mod position;
+mod product;
 mod shapes;
 
 pub use decoder::DecoderCache;
@@ -23,7 +24,7 @@ use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{Embedding, VarBuilder};
 use decoder::Decoder;
 use encoder::Encoder;
-use linear::Proj;
+use linear::{Proj, Rows};
 
 #[derive(Debug, Clone)]
 enum LmHead {
@@ -71,7 +72,13 @@ impl T5 {
                 scale: (config.d_model as f64).powf(-0.5),
             }
         } else {
-            LmHead::Own(Proj::new(config.d_model, config.vocab_size, loader, vb.pp("lm_head"))?)
+            LmHead::Own(Proj::new(
+                config.d_model,
+                config.vocab_size,
+                Rows::One,
+                loader,
+                vb.pp("lm_head"),
+            )?)
         };
         Ok(Self {
             config: config.clone(),
@@ -117,7 +124,10 @@ impl T5 {
     pub fn decode_step(&self, token: u32, cache: &mut DecoderCache) -> Result<Tensor> {
         let hidden = self.decoder.step(&self.embed(&[token])?, cache)?;
         let logits = match &self.lm_head {
-            LmHead::Tied { weight, scale } => (hidden * *scale)?.broadcast_matmul(&weight.t()?)?,
+            LmHead::Tied { weight, scale } => {
+                let hidden = (hidden * *scale)?.flatten_all()?.unsqueeze(0)?;
+                product::multiply(&hidden, weight, product::Orientation::OutIn)?
+            }
             LmHead::Own(linear) => linear.forward(&hidden)?,
         };
         logits.flatten_all()?.to_dtype(DType::F32)

@@ -1,0 +1,252 @@
+//! Dense f32 products `x Wᵀ`, spread over the rayon pool by output columns.
+//!
+//! candle hands the whole product to gemm's own parallel mode, which splits
+//! the encoder's shapes (about a hundred rows) poorly, and it multiplies by
+//! the transposed view of an (out, in) weight, which gemm repacks on every
+//! call. Measured at flan-t5-base encoder shapes on two cores: 55–128
+//! GFLOP/s that way, 175–217 GFLOP/s with each task running gemm on one
+//! thread over its own block of output columns and the weight kept
+//! (in, out) (BENCHMARKS.md). The blocks are disjoint parts of one output
+//! buffer, so nothing has to join them afterwards.
+
+use candle_core::{DType, Device, Result, Storage, Tensor};
+use gemm::{gemm, Parallelism};
+use rayon::prelude::*;
+
+/// Which way round a dense weight lies in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Orientation {
+    /// (out, in), as checkpoints store it: each output's weights lie
+    /// together, so one row at a time (a decoding step) streams the matrix
+    /// once, in order.
+    OutIn,
+    /// (in, out): what gemm multiplies many rows (a prompt) by without
+    /// repacking.
+    InOut,
+}
+
+/// Fewest output columns a task computes, so that its work (tens of
+/// microseconds even for one row) outweighs handing it to another thread.
+const MIN_COLUMNS_PER_TASK: usize = 32;
+
+/// Rows of the source a transpose task turns into rows of the result.
+const TRANSPOSE_TILE: usize = 16;
+
+/// `x` (rows, in) times the weight, giving (rows, out).
+pub fn multiply(x: &Tensor, weight: &Tensor, orientation: Orientation) -> Result<Tensor> {
+    let (rows, d_in) = x.dims2()?;
+    let (d_out, w_in) = match orientation {
+        Orientation::OutIn => weight.dims2()?,
+        Orientation::InOut => {
+            let (w_in, d_out) = weight.dims2()?;
+            (d_out, w_in)
+        }
+    };
+    if w_in != d_in {
+        candle_core::bail!("cannot multiply ({rows}, {d_in}) by a weight with {w_in} inputs");
+    }
+    if !is_cpu_f32(x) || !is_cpu_f32(weight) || !weight.is_contiguous() {
+        // Not a weight this module laid out (another device, or a zero-stride
+        // placeholder that only lists shapes): candle multiplies any layout.
+        return match orientation {
+            Orientation::OutIn => x.matmul(&weight.t()?),
+            Orientation::InOut => x.matmul(weight),
+        };
+    }
+    let x = x.contiguous()?;
+    let mut out = vec![0f32; rows * d_out];
+    with_slice(&x, |xs| {
+        with_slice(weight, |ws| {
+            spread_columns(&mut out, xs, rows, d_in, ws, d_out, orientation);
+            Ok(())
+        })
+    })?;
+    Tensor::from_vec(out, (rows, d_out), &Device::Cpu)
+}
+
+/// `weight` (out, in) as a contiguous (in, out) matrix.
+///
+/// candle's strided copy moves one element at a time; this one works in
+/// tiles of whole cache lines, in parallel, and turns a flan-t5-base
+/// checkpoint around in a fraction of its read time.
+pub fn transpose(weight: &Tensor) -> Result<Tensor> {
+    let (d_out, d_in) = weight.dims2()?;
+    if !is_cpu_f32(weight) || !weight.is_contiguous() {
+        // A view is enough for `multiply`, which takes such weights through
+        // candle, and does not allocate for a placeholder of any size.
+        return weight.t();
+    }
+    let mut out = vec![0f32; d_in * d_out];
+    with_slice(weight, |w| {
+        // Each task fills TRANSPOSE_TILE whole rows of the result: one
+        // cache line read from every row of the source.
+        out.par_chunks_mut(TRANSPOSE_TILE * d_out)
+            .enumerate()
+            .for_each(|(tile, chunk)| {
+                let first = tile * TRANSPOSE_TILE;
+                let tile_rows = chunk.len() / d_out;
+                for (j, source_row) in w.chunks_exact(d_in).enumerate() {
+                    for (i, &value) in source_row[first..first + tile_rows].iter().enumerate() {
+                        chunk[i * d_out + j] = value;
+                    }
+                }
+            });
+        Ok(())
+    })?;
+    Tensor::from_vec(out, (d_in, d_out), &Device::Cpu)
+}
+
+fn is_cpu_f32(t: &Tensor) -> bool {
+    matches!(t.device(), Device::Cpu) && t.dtype() == DType::F32
+}
+
+/// Runs `f` on the elements of a contiguous CPU f32 tensor.
+fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    let Storage::Cpu(cpu) = &*storage else {
+        candle_core::bail!("expected a CPU tensor");
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("expected a contiguous tensor");
+    };
+    f(&cpu.as_slice::<f32>()?[start..end])
+}
+
+/// A pointer into the output that tasks may share because each writes only
+/// its own columns.
+#[derive(Clone, Copy)]
+struct Columns(*mut f32);
+// SAFETY: see `spread_columns`; every task writes a disjoint set of elements.
+unsafe impl Send for Columns {}
+unsafe impl Sync for Columns {}
+
+/// `out` (rows, d_out) = `x` (rows, d_in) · Wᵀ, split into blocks of output
+/// columns, each a single-threaded gemm call.
+///
+/// A few blocks per thread, so that a core slowed by other work does not
+/// hold the product back: the others take its remaining blocks. Splitting by
+/// columns leaves each output a dot product over the whole input row, but
+/// gemm may group the summation differently for a narrower block: results
+/// differ from one call at rounding level only.
+fn spread_columns(
+    out: &mut [f32],
+    x: &[f32],
+    rows: usize,
+    d_in: usize,
+    w: &[f32],
+    d_out: usize,
+    orientation: Orientation,
+) {
+    assert!(out.len() == rows * d_out && x.len() == rows * d_in && w.len() == d_in * d_out);
+    let tasks = (rayon::current_num_threads() * 4)
+        .min(d_out / MIN_COLUMNS_PER_TASK)
+        .max(1);
+    let block = d_out.div_ceil(tasks).max(1);
+    let columns = Columns(out.as_mut_ptr());
+    (0..d_out.div_ceil(block)).into_par_iter().for_each(|i| {
+        let first = i * block;
+        let width = block.min(d_out - first);
+        // gemm's right-hand side is (d_in, width): element (k, j) is W[first + j][k].
+        let (rhs, rhs_cs, rhs_rs) = match orientation {
+            Orientation::OutIn => (w[first * d_in..].as_ptr(), d_in as isize, 1),
+            Orientation::InOut => (w[first..].as_ptr(), 1, d_out as isize),
+        };
+        let columns = columns;
+        // SAFETY: the operands hold rows·d_in and d_in·d_out elements (checked
+        // above) and the strides stay inside them; this task writes only
+        // columns first..first+width of each output row, which no other task
+        // touches, and `out` outlives the parallel loop.
+        unsafe {
+            gemm(
+                rows,
+                width,
+                d_in,
+                columns.0.add(first),
+                1,
+                d_out as isize,
+                false,
+                x.as_ptr(),
+                1,
+                d_in as isize,
+                rhs,
+                rhs_cs,
+                rhs_rs,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            )
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random(shape: (usize, usize)) -> Tensor {
+        Tensor::randn(0f32, 1f32, shape, &Device::Cpu).unwrap()
+    }
+
+    fn worst_relative_difference(a: &Tensor, b: &Tensor) -> f32 {
+        let (a, b) = (
+            a.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            b.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        );
+        assert_eq!(a.len(), b.len());
+        let largest = b.iter().map(|v| v.abs()).fold(0f32, f32::max);
+        a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max) / largest
+    }
+
+    #[test]
+    fn transpose_matches_candle_for_uneven_shapes() {
+        for (rows, cols) in [(1, 1), (3, 17), (40, 33), (100, 64)] {
+            let w = random((rows, cols));
+            let ours = transpose(&w).unwrap();
+            assert_eq!(ours.dims2().unwrap(), (cols, rows));
+            let expected = w.t().unwrap().contiguous().unwrap();
+            assert_eq!(ours.to_vec2::<f32>().unwrap(), expected.to_vec2::<f32>().unwrap());
+        }
+    }
+
+    #[test]
+    fn both_orientations_match_one_gemm_call() {
+        // One row (a decoding step), a prompt's worth, widths that do and do
+        // not divide into the task blocks.
+        for (rows, d_in, d_out) in [(1, 512, 1000), (95, 64, 96), (7, 33, 250), (2, 8, 5)] {
+            let (x, w) = (random((rows, d_in)), random((d_out, d_in)));
+            let whole = x.matmul(&w.t().unwrap()).unwrap();
+            let out_in = multiply(&x, &w, Orientation::OutIn).unwrap();
+            let in_out = multiply(&x, &transpose(&w).unwrap(), Orientation::InOut).unwrap();
+            assert_eq!(out_in.dims2().unwrap(), (rows, d_out));
+            assert_eq!(in_out.dims2().unwrap(), (rows, d_out));
+            // Rounding-level differences only: gemm may sum a narrower block in another order.
+            assert!(
+                worst_relative_difference(&out_in, &whole) <= 1e-6,
+                "{rows}x{d_in}x{d_out} (out, in)"
+            );
+            assert!(
+                worst_relative_difference(&in_out, &whole) <= 1e-6,
+                "{rows}x{d_in}x{d_out} (in, out)"
+            );
+        }
+    }
+
+    #[test]
+    fn a_strided_input_is_multiplied_as_its_values() {
+        let x = random((16, 24)).t().unwrap(); // (24, 16), not contiguous
+        let w = random((40, 16));
+        let whole = x.contiguous().unwrap().matmul(&w.t().unwrap()).unwrap();
+        let ours = multiply(&x, &w, Orientation::OutIn).unwrap();
+        assert!(worst_relative_difference(&ours, &whole) <= 1e-6);
+    }
+
+    #[test]
+    fn mismatched_widths_are_an_error_not_a_panic() {
+        let (x, w) = (random((3, 8)), random((5, 9)));
+        assert!(multiply(&x, &w, Orientation::OutIn).is_err());
+        assert!(multiply(&x, &w, Orientation::InOut).is_err());
+    }
+}
