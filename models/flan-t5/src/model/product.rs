@@ -120,6 +120,14 @@ struct Columns(*mut f32);
 unsafe impl Send for Columns {}
 unsafe impl Sync for Columns {}
 
+impl Columns {
+    /// The output from element `offset` on. A method rather than `.0`, so
+    /// that closures capture the whole (Send) wrapper, not the bare pointer.
+    fn at(self, offset: usize) -> *mut f32 {
+        self.0.wrapping_add(offset)
+    }
+}
+
 /// `out` (rows, d_out) = `x` (rows, d_in) · Wᵀ, split into blocks of output
 /// columns, each a single-threaded gemm call.
 ///
@@ -151,7 +159,6 @@ fn spread_columns(
             Orientation::OutIn => (w[first * d_in..].as_ptr(), d_in as isize, 1),
             Orientation::InOut => (w[first..].as_ptr(), 1, d_out as isize),
         };
-        let columns = columns;
         // SAFETY: the operands hold rows·d_in and d_in·d_out elements (checked
         // above) and the strides stay inside them; this task writes only
         // columns first..first+width of each output row, which no other task
@@ -161,7 +168,7 @@ fn spread_columns(
                 rows,
                 width,
                 d_in,
-                columns.0.add(first),
+                columns.at(first),
                 1,
                 d_out as isize,
                 false,
