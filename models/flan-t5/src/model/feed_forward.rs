@@ -1,5 +1,6 @@
 //! The position-wise feed-forward block (`DenseReluDense` in checkpoints).
 
+use super::gelu;
 use super::linear::{Proj, ProjLoader, Rows};
 use crate::config::{Activation, FeedForwardKind};
 use candle_core::Module;
@@ -60,6 +61,10 @@ impl Module for FeedForward {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let hidden = match &self.input {
             Input::Plain(wi) => self.activate(&wi.forward(x)?)?,
+            // Flan-T5's case, fused into one parallel pass.
+            Input::Gated { gate, linear } if self.activation == Activation::GeluTanh => {
+                gelu::gated_gelu(&gate.forward(x)?, &linear.forward(x)?)?
+            }
             Input::Gated { gate, linear } => (self.activate(&gate.forward(x)?)? * linear.forward(x)?)?,
         };
         self.wo.forward(&hidden)

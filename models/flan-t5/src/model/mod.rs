@@ -8,6 +8,7 @@ mod attention;
 mod decoder;
 mod encoder;
 mod feed_forward;
+mod gelu;
 mod layer_norm;
 mod linear;
 mod position;
