@@ -2,6 +2,7 @@
 //! scaling of the scores (T5 folds that factor into its initialisation).
 
 use super::linear::{Proj, ProjLoader, Rows};
+use super::multi_head;
 use candle_core::Module;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
@@ -97,17 +98,8 @@ impl Attention {
     /// Attends `x` (1, queries, d_model) over `kv`; `bias` is added to the raw
     /// scores and carries both the position bias and any mask.
     pub fn attend(&self, x: &Tensor, kv: &KeyValue, bias: Option<&Tensor>) -> Result<Tensor> {
-        let (b, n, _) = x.dims3()?;
         let q = self.split_heads(&self.q.forward(x)?)?;
-        let mut scores = q.matmul(&kv.keys.t()?)?;
-        if let Some(bias) = bias {
-            scores = scores.broadcast_add(bias)?;
-        }
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-        let context = weights
-            .matmul(&kv.values)?
-            .transpose(1, 2)?
-            .reshape((b, n, self.num_heads * self.d_kv))?;
+        let context = multi_head::attend(&q, &kv.keys, &kv.values, bias)?;
         self.o.forward(&context)
     }
 }

@@ -3,11 +3,13 @@
 //! candle computes `gelu` one element at a time on one thread with libm's
 //! `tanhf` (about 11 % of a flan-t5-base encoder pass in a profile), then
 //! multiplies in a second pass. Here both happen in one pass over chunks
-//! spread on the rayon pool, with an exponential the compiler vectorises.
+//! spread on the rayon pool, with an exponential the compiler vectorises
+//! (`fast_exp`).
 //!
 //! `0.5·x·(1 + tanh(u))` is `x · σ(2u)`, so one exponential and one division
 //! give transformers' `gelu_new` exactly up to rounding (≈ 1e-7 relative).
 
+use super::fast_exp::{exp, vectorised};
 use candle_core::{DType, Device, Result, Storage, Tensor};
 use rayon::prelude::*;
 
@@ -42,26 +44,14 @@ pub fn gated_gelu(gate: &Tensor, linear: &Tensor) -> Result<Tensor> {
 }
 
 fn gated_gelu_chunk(out: &mut [f32], gate: &[f32], linear: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has the features the function is compiled for.
-        return unsafe { gated_gelu_avx2(out, gate, linear) };
-    }
-    gated_gelu_portable(out, gate, linear);
-}
-
-/// The same loop compiled for 8-wide vectors with fused multiply-adds.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn gated_gelu_avx2(out: &mut [f32], gate: &[f32], linear: &[f32]) {
-    gated_gelu_portable(out, gate, linear);
-}
-
-#[inline(always)]
-fn gated_gelu_portable(out: &mut [f32], gate: &[f32], linear: &[f32]) {
-    for ((o, &x), &y) in out.iter_mut().zip(gate).zip(linear) {
-        *o = gelu_new(x) * y;
-    }
+    vectorised(
+        #[inline(always)]
+        || {
+            for ((o, &x), &y) in out.iter_mut().zip(gate).zip(linear) {
+                *o = gelu_new(x) * y;
+            }
+        },
+    );
 }
 
 /// transformers' `gelu_new`: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
@@ -69,36 +59,6 @@ fn gated_gelu_portable(out: &mut [f32], gate: &[f32], linear: &[f32]) {
 fn gelu_new(x: f32) -> f32 {
     let u = SQRT_TWO_OVER_PI * (x + 0.044_715 * x * x * x);
     x / (1.0 + exp(-2.0 * u))
-}
-
-/// `e^x` to about 2e-7 relative over the whole f32 range, branch-free so
-/// that it vectorises: `e^x = 2^n · e^r` with `n = round(x·log₂e)` and
-/// `|r| ≤ ln2/2`, where a degree-7 Taylor polynomial is exact to rounding.
-#[inline(always)]
-fn exp(x: f32) -> f32 {
-    // Beyond these e^x under- or overflows f32 anyway; clamping keeps 2^n a
-    // normal number. e^-87.3 is ~1e-38: the gelu of such inputs is 0 or -0.
-    let x = x.clamp(-87.3, 88.3);
-    // Round to nearest by the 1.5·2²³ trick (no libm call, vectorises
-    // without SSE4.1's round instruction).
-    const ROUNDER: f32 = 12_582_912.0;
-    let n = (x * std::f32::consts::LOG2_E + ROUNDER) - ROUNDER;
-    // ln 2 in two parts, so that n·ln2 is subtracted without rounding error.
-    const LN2_HIGH: f32 = 0.693_145_75;
-    const LN2_LOW: f32 = 1.428_606_8e-6;
-    let r = (x - n * LN2_HIGH) - n * LN2_LOW;
-    // Σ rᵏ/k! for k ≤ 7, by Horner's rule.
-    let mut p = 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    // 2^n by building the float's exponent field.
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
-    p * scale
 }
 
 #[cfg(test)]
@@ -109,19 +69,6 @@ mod tests {
     fn reference(x: f32) -> f64 {
         let x = x as f64;
         0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh())
-    }
-
-    #[test]
-    fn exp_is_accurate_over_the_range_that_matters() {
-        let mut x = -87.0f32;
-        while x < 88.0 {
-            let (ours, exact) = (exp(x) as f64, (x as f64).exp());
-            assert!(
-                ((ours - exact) / exact).abs() < 5e-7,
-                "exp({x}) = {ours}, expected {exact}"
-            );
-            x += 0.0137;
-        }
     }
 
     #[test]

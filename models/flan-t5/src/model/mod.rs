@@ -7,10 +7,12 @@
 mod attention;
 mod decoder;
 mod encoder;
+mod fast_exp;
 mod feed_forward;
 mod gelu;
 mod layer_norm;
 mod linear;
+mod multi_head;
 mod position;
 mod product;
 mod shapes;

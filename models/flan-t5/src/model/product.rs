@@ -96,12 +96,12 @@ pub fn transpose(weight: &Tensor) -> Result<Tensor> {
     Tensor::from_vec(out, (d_in, d_out), &Device::Cpu)
 }
 
-fn is_cpu_f32(t: &Tensor) -> bool {
+pub(crate) fn is_cpu_f32(t: &Tensor) -> bool {
     matches!(t.device(), Device::Cpu) && t.dtype() == DType::F32
 }
 
 /// Runs `f` on the elements of a contiguous CPU f32 tensor.
-fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+pub(crate) fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
     let (storage, layout) = t.storage_and_layout();
     let Storage::Cpu(cpu) = &*storage else {
         candle_core::bail!("expected a CPU tensor");
@@ -115,7 +115,7 @@ fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
 /// A pointer into the output that tasks may share because each writes only
 /// its own columns.
 #[derive(Clone, Copy)]
-struct Columns(*mut f32);
+pub(crate) struct Columns(pub(crate) *mut f32);
 // SAFETY: see `spread_columns`; every task writes a disjoint set of elements.
 unsafe impl Send for Columns {}
 unsafe impl Sync for Columns {}
@@ -123,7 +123,7 @@ unsafe impl Sync for Columns {}
 impl Columns {
     /// The output from element `offset` on. A method rather than `.0`, so
     /// that closures capture the whole (Send) wrapper, not the bare pointer.
-    fn at(self, offset: usize) -> *mut f32 {
+    pub(crate) fn at(self, offset: usize) -> *mut f32 {
         self.0.wrapping_add(offset)
     }
 }
@@ -155,38 +155,67 @@ fn spread_columns(
         let first = i * block;
         let width = block.min(d_out - first);
         // gemm's right-hand side is (d_in, width): element (k, j) is W[first + j][k].
-        let (rhs, rhs_cs, rhs_rs) = match orientation {
-            Orientation::OutIn => (w[first * d_in..].as_ptr(), d_in as isize, 1),
-            Orientation::InOut => (w[first..].as_ptr(), 1, d_out as isize),
+        let (rhs, rhs_rs, rhs_cs) = match orientation {
+            Orientation::OutIn => (w[first * d_in..].as_ptr(), 1, d_in as isize),
+            Orientation::InOut => (w[first..].as_ptr(), d_out as isize, 1),
         };
         // SAFETY: the operands hold rows·d_in and d_in·d_out elements (checked
         // above) and the strides stay inside them; this task writes only
         // columns first..first+width of each output row, which no other task
         // touches, and `out` outlives the parallel loop.
         unsafe {
-            gemm(
-                rows,
-                width,
-                d_in,
+            gemm_into(
                 columns.at(first),
-                1,
-                d_out as isize,
-                false,
-                x.as_ptr(),
-                1,
-                d_in as isize,
-                rhs,
-                rhs_cs,
-                rhs_rs,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                Parallelism::None,
+                d_out,
+                (rows, width, d_in),
+                (x.as_ptr(), d_in as isize, 1),
+                (rhs, rhs_rs, rhs_cs),
             )
         }
     });
+}
+
+/// A matrix operand of [`gemm_into`]: start, row stride, column stride (in elements).
+pub(crate) type Operand = (*const f32, isize, isize);
+
+/// `dst = lhs · rhs` with (m, n, k) = `dims`, on the calling thread; `dst`
+/// is row-major with `dst_row_stride` elements from one row to the next.
+///
+/// # Safety
+/// Every element the dimensions and strides reach must lie inside its
+/// operand, and no other thread may touch the part of `dst` written.
+pub(crate) unsafe fn gemm_into(
+    dst: *mut f32,
+    dst_row_stride: usize,
+    dims: (usize, usize, usize),
+    lhs: Operand,
+    rhs: Operand,
+) {
+    let (m, n, k) = dims;
+    // SAFETY: forwarded to the caller.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_row_stride as isize,
+            false,
+            lhs.0,
+            lhs.2,
+            lhs.1,
+            rhs.0,
+            rhs.2,
+            rhs.1,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        )
+    }
 }
 
 #[cfg(test)]
