@@ -331,21 +331,34 @@ pub enum Lookup {
     NotFound,
 }
 
+/// Looks `method` and `path` up. Where several patterns match a path, the
+/// one with the most literal segments wins, as in API Gateway: `/api/chats/stream/`
+/// is the stream route (405 for GET), not a chat whose id is "stream".
 pub fn lookup(method: &str, path: &str) -> Lookup {
+    let matching: Vec<(&'static Route, HashMap<String, String>)> = ROUTES
+        .iter()
+        .filter_map(|route| match_path(route.path, path).map(|params| (route, params)))
+        .collect();
+    let most_specific = matching.iter().map(|(route, _)| literal_segments(route.path)).max();
     let mut allowed = Vec::new();
-    for route in ROUTES {
-        if let Some(params) = match_path(route.path, path) {
-            if route.method.eq_ignore_ascii_case(method) {
-                return Lookup::Found(route, params);
-            }
-            allowed.push(route.method);
+    for (route, params) in matching {
+        if Some(literal_segments(route.path)) != most_specific {
+            continue;
         }
+        if route.method.eq_ignore_ascii_case(method) {
+            return Lookup::Found(route, params);
+        }
+        allowed.push(route.method);
     }
     if allowed.is_empty() {
         Lookup::NotFound
     } else {
         Lookup::MethodNotAllowed(allowed)
     }
+}
+
+fn literal_segments(pattern: &str) -> usize {
+    pattern.split('/').filter(|segment| !segment.starts_with('{')).count()
 }
 
 /// Matches `path` against a pattern with `{name}` segments, ignoring a trailing slash.
@@ -617,6 +630,19 @@ mod tests {
             matches!(lookup("PUT", "/api/chats/"), Lookup::MethodNotAllowed(m) if m == vec!["POST", "GET", "DELETE"])
         );
         assert!(matches!(lookup("GET", "/api/nothing/"), Lookup::NotFound));
+    }
+
+    #[test]
+    fn a_literal_segment_wins_over_a_parameter() {
+        // The stream route is POST only; GET must not become "the chat with id stream".
+        assert!(matches!(lookup("GET", "/api/chats/stream/"), Lookup::MethodNotAllowed(m) if m == vec!["POST"]));
+        assert!(
+            matches!(lookup("POST", "/api/chats/stream"), Lookup::Found(r, _) if r.operation == Operation::StreamChat)
+        );
+        let id = "0b0e7a5e-8c4f-4d8e-9d55-1f0c3c7c2b10";
+        assert!(
+            matches!(lookup("GET", &format!("/api/chats/{id}/")), Lookup::Found(r, p) if r.operation == Operation::GetChat && p["chat_id"] == id)
+        );
     }
 
     #[test]

@@ -69,6 +69,11 @@ async fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
     assert_eq!(wrong.header("allow"), Some("POST, GET, DELETE"));
     let wrong = app.call("POST", "/api/health", None, None).await;
     assert_eq!(wrong.header("allow"), Some("GET"));
+    // A literal segment wins over a parameter: this is the stream route, not
+    // a chat whose id is "stream".
+    let wrong = app.call("GET", "/api/chats/stream/", Some(&token), None).await;
+    assert_eq!(assert_error(&wrong, 405), "method_not_allowed");
+    assert_eq!(wrong.header("allow"), Some("POST"));
 }
 
 #[tokio::test]
