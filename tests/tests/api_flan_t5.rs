@@ -122,8 +122,24 @@ async fn flan_t5_streams_token_by_token_and_says_the_same_as_whole() {
         .map(|e| e.json()["text"].as_str().unwrap().to_string())
         .collect();
     assert!(deltas.len() > 1, "pieces as they are decoded: {deltas:?}");
-    assert_eq!(deltas.concat().trim(), expected);
+    // The pieces join to exactly the whole reply (trimmed at both ends), and
+    // the stored reply is that same text.
+    assert_eq!(deltas.concat(), expected);
     let done = events.last().unwrap();
     assert_eq!(done.name.as_deref(), Some("done"));
     assert_eq!(done.json()["usage"], whole.body["reply"]["usage"]);
+    let chat_id = done.json()["chat_id"].as_str().unwrap().to_string();
+    let stored = app
+        .call("GET", &format!("/api/chats/{chat_id}/messages/"), Some(&token), None)
+        .await;
+    assert_eq!(stored.status, 200, "{}", stored.text);
+    let replies: Vec<&str> = stored
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] != "user")
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(replies, [expected.as_str()], "{}", stored.text);
 }

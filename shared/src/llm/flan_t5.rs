@@ -175,9 +175,11 @@ impl Provider for FlanT5 {
         let engine = self.engine.clone();
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Result<Chunk, ProviderError>>();
         tokio::task::spawn_blocking(move || {
+            let mut edges = TrimmedPieces::default();
             // A closed channel means the client left: stop decoding at once.
-            let result = engine.generate_stream(&prompt, &options, |piece| {
-                sender.send(Ok(Chunk::Text(piece.to_string()))).is_ok()
+            let result = engine.generate_stream(&prompt, &options, |piece| match edges.push(piece) {
+                Some(text) => sender.send(Ok(Chunk::Text(text))).is_ok(),
+                None => true,
             });
             let last = match result {
                 Ok(output) => Ok(Chunk::Usage(Usage {
@@ -191,6 +193,36 @@ impl Provider for FlanT5 {
         Ok(Box::pin(futures::stream::unfold(receiver, |mut receiver| async move {
             receiver.recv().await.map(|item| (item, receiver))
         })))
+    }
+}
+
+/// Passes decoded pieces on so that together they read like the whole reply,
+/// which is trimmed: whitespace before the first word is dropped, and
+/// whitespace after a word is held back until more text follows it (so the
+/// stream never ends in it). A streamed reply is then stored, and shown, as
+/// the same text the non-streaming route gives.
+#[derive(Debug, Default)]
+struct TrimmedPieces {
+    started: bool,
+    held: String,
+}
+
+impl TrimmedPieces {
+    /// The text to send for `piece`, if any.
+    fn push(&mut self, piece: &str) -> Option<String> {
+        let piece = if self.started { piece } else { piece.trim_start() };
+        let body = piece.trim_end();
+        if body.is_empty() {
+            if self.started {
+                self.held.push_str(piece);
+            }
+            return None;
+        }
+        self.started = true;
+        let mut text = std::mem::take(&mut self.held);
+        text.push_str(body);
+        self.held.push_str(&piece[body.len()..]);
+        Some(text)
     }
 }
 
@@ -235,6 +267,18 @@ impl Provider for FlanT5Unavailable {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn streamed_pieces_join_to_the_trimmed_reply() {
+        let pieces = [" ", " Hello", " ", "world", " \n", "again", " ", "\n"];
+        let mut edges = TrimmedPieces::default();
+        let sent: Vec<String> = pieces.iter().filter_map(|p| edges.push(p)).collect();
+        assert_eq!(sent.concat(), pieces.concat().trim());
+        assert_eq!(sent[0], "Hello", "nothing before the first word");
+        let mut blank = TrimmedPieces::default();
+        assert!([" ", "\n", ""].iter().all(|p| blank.push(p).is_none()));
+    }
+
     use super::*;
 
     #[tokio::test]
