@@ -274,7 +274,7 @@ async fn context_request(
     let cap = state.config.context_messages;
     let history: Vec<Turn> = state
         .store
-        .recent_messages(chat.id, Some(user_message.id), cap)
+        .recent_messages(chat.id, Some(user_message), cap)
         .await?
         .into_iter()
         .map(|m| Turn {

@@ -361,18 +361,18 @@ pub async fn recent_messages_are_the_newest_up_to_a_message(store: SharedStore) 
     let alice = saved_user(&store, "alice").await;
     let c = chat(&alice, 0);
     store.create_chat(&c).await.unwrap();
-    let mut ids = Vec::new();
+    let mut saved = Vec::new();
     for i in 0..6 {
         let m = message(&c, Role::User, &format!("m{i}"), i);
         store.add_message(&m).await.unwrap();
-        ids.push(m.id);
+        saved.push(m);
     }
     assert_eq!(
         contents(&store.recent_messages(c.id, None, 3).await.unwrap()),
         ["m5", "m4", "m3"]
     );
     assert_eq!(
-        contents(&store.recent_messages(c.id, Some(ids[2]), 10).await.unwrap()),
+        contents(&store.recent_messages(c.id, Some(&saved[2]), 10).await.unwrap()),
         ["m2", "m1", "m0"]
     );
 }

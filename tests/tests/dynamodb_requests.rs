@@ -117,10 +117,10 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
 
     let send = json!({"content": "hello there"});
     let (body, ops) = c.call("send-chat", "POST", "/api/chats/", t, Some(send.clone())).await;
-    assert_eq!(ops.len(), 13, "the first message of a chat: {ops:?}");
+    assert_eq!(ops.len(), 12, "the first message of a chat: {ops:?}");
     let chat_id = body["chat_id"].as_str().unwrap().to_string();
     let (body, ops) = c.call("send-chat", "POST", "/api/chats/", t, Some(send)).await;
-    assert_eq!(ops.len(), 11, "a later message: {ops:?}");
+    assert_eq!(ops.len(), 10, "a later message: {ops:?}");
     let message_id = body["reply"]["message_id"].as_str().unwrap().to_string();
     let stream = json!({"content": "stream it"});
     let (_, ops) = c
@@ -128,7 +128,7 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
         .await;
     assert_eq!(
         ops.len(),
-        10,
+        9,
         "a streamed later message (no conversation read back): {ops:?}"
     );
     let completion = json!({"model": "scripted/echo", "messages": [{"role": "user", "content": "hi"}]});
@@ -187,12 +187,12 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
     );
     let edit = json!({"content": "hello, again", "regenerate": true});
     let (_, ops) = c.call("edit-message", "PATCH", &edit_path, t, Some(edit)).await;
-    assert_eq!(ops.len(), 14, "edit and answer again: {ops:?}");
+    assert_eq!(ops.len(), 13, "edit and answer again: {ops:?}");
     let regenerate = format!("/api/chats/{chat_id}/regenerate/");
     let (_, ops) = c
         .call("regenerate-reply", "POST", &regenerate, t, Some(json!({})))
         .await;
-    assert_eq!(ops.len(), 13, "{ops:?}");
+    assert_eq!(ops.len(), 12, "{ops:?}");
     let end = json!({"end_session": true});
     let (_, ops) = c.call("send-chat", "POST", "/api/chats/", t, Some(end)).await;
     assert_eq!(

@@ -80,11 +80,6 @@ async fn a_cursor_that_names_nothing_gives_an_empty_page() {
         .unwrap()
         .is_empty());
     assert!(store.list_messages(c.id, nowhere).await.unwrap().is_empty());
-    assert!(store
-        .recent_messages(c.id, Some(uuid::Uuid::now_v7()), 10)
-        .await
-        .unwrap()
-        .is_empty());
 }
 
 #[tokio::test]

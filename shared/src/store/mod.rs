@@ -179,8 +179,9 @@ pub trait Store: Send + Sync {
     /// The chat's current messages (no superseded replies), oldest first.
     async fn list_messages(&self, chat_id: Uuid, page: Page) -> StoreResult<Vec<Message>>;
     /// The chat's `limit` newest current messages, newest first; with `up_to`, only
-    /// that message and those before it (the context of an earlier turn).
-    async fn recent_messages(&self, chat_id: Uuid, up_to: Option<Uuid>, limit: usize) -> StoreResult<Vec<Message>>;
+    /// that message and those before it (the context of an earlier turn). The
+    /// caller holds `up_to` already, so its place in the order needs no read.
+    async fn recent_messages(&self, chat_id: Uuid, up_to: Option<&Message>, limit: usize) -> StoreResult<Vec<Message>>;
     /// Every version of the reply to `user_message`, oldest first.
     async fn replies_to(&self, chat_id: Uuid, user_message: Uuid) -> StoreResult<Vec<Message>>;
     /// Saves content, edit time and the superseded flag.

@@ -585,18 +585,22 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn recent_messages(&self, chat_id: Uuid, up_to: Option<Uuid>, limit: usize) -> StoreResult<Vec<Message>> {
+    async fn recent_messages(&self, chat_id: Uuid, up_to: Option<&Message>, limit: usize) -> StoreResult<Vec<Message>> {
+        let up_to = up_to.map(|m| (millis(m.created_at), m.id.to_string()));
         self.run("recent_messages", move |conn| {
-            let up_to = up_to.map(|id| id.to_string());
+            let (up_to_time, up_to_id) = up_to.unzip();
             let mut stmt = conn
                 .prepare(&format!(
                     "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND superseded = 0
-                       AND (?2 IS NULL OR (created_at, id) <= (SELECT created_at, id FROM messages WHERE id = ?2))
-                     ORDER BY created_at DESC, id DESC LIMIT ?3"
+                       AND (?2 IS NULL OR (created_at, id) <= (?2, ?3))
+                     ORDER BY created_at DESC, id DESC LIMIT ?4"
                 ))
                 .map_err(internal)?;
             let rows = stmt
-                .query_map(params![chat_id.to_string(), up_to, limit as i64], message_from_row)
+                .query_map(
+                    params![chat_id.to_string(), up_to_time, up_to_id, limit as i64],
+                    message_from_row,
+                )
                 .map_err(internal)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(internal)
         })

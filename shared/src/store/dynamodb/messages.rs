@@ -54,16 +54,10 @@ impl DynamoStore {
     pub(super) async fn recent_messages(
         &self,
         chat_id: Uuid,
-        up_to: Option<Uuid>,
+        up_to: Option<&Message>,
         limit: usize,
     ) -> StoreResult<Vec<Message>> {
-        let high = match up_to {
-            None => TimeKey::MAX,
-            Some(id) => match self.message(chat_id, id).await? {
-                Some(last) => TimeKey::of(last.created_at, last.id),
-                None => return Ok(Vec::new()),
-            },
-        };
+        let high = up_to.map_or(TimeKey::MAX, |last| TimeKey::of(last.created_at, last.id));
         let query = self.range_query(keys::chat_pk(chat_id), BY_TIME, TIME_KEY, (TimeKey::MIN, high), false);
         self.messages(query, limit).await
     }

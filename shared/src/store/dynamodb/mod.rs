@@ -227,7 +227,7 @@ impl Store for DynamoStore {
         traced("list_messages", self.list_messages(chat_id, page)).await
     }
 
-    async fn recent_messages(&self, chat_id: Uuid, up_to: Option<Uuid>, limit: usize) -> StoreResult<Vec<Message>> {
+    async fn recent_messages(&self, chat_id: Uuid, up_to: Option<&Message>, limit: usize) -> StoreResult<Vec<Message>> {
         traced("recent_messages", self.recent_messages(chat_id, up_to, limit)).await
     }
 
