@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::handlers::{accounts, chats, messages, meta, openai, stream};
 use crate::http::call::{path_of, Call};
 use crate::http::cors;
-use crate::http::reply::Reply;
+use crate::http::reply::{Output, Reply};
 use crate::http::stream::{StreamBody, Streamed};
 use crate::ratelimit;
 use crate::state::AppState;
@@ -391,12 +391,6 @@ pub enum Serve {
     Function(&'static str),
     /// Every route: the in-process router of the tests.
     All,
-}
-
-/// A route's answer: whole, or written as it is produced.
-pub enum Output {
-    Whole(Reply),
-    Streamed(Streamed),
 }
 
 /// Handles one request end to end. Never fails: every outcome is an HTTP response.

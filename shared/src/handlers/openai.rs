@@ -17,10 +17,9 @@ use crate::conversation::provider_error;
 use crate::error::ApiError;
 use crate::http::body::MAX_MESSAGE_CHARS;
 use crate::http::call::Call;
-use crate::http::reply::Reply;
+use crate::http::reply::{Output, Reply};
 use crate::http::stream::{data, Sender, Streamed};
 use crate::llm::{Choice, Chunk, ChunkStream, GenerateRequest, ProviderError, Turn, Usage};
-use crate::routes::Output;
 use crate::state::AppState;
 use crate::store::{Role, User};
 

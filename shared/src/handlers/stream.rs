@@ -11,9 +11,9 @@ use super::chats::{end_session, parse_send, SendAsk};
 use crate::conversation::{self, Begun};
 use crate::error::ApiError;
 use crate::http::call::Call;
+use crate::http::reply::Output;
 use crate::http::stream::{event, Sender, Streamed};
 use crate::llm::{Choice, Chunk, ChunkStream, ProviderError, Usage};
-use crate::routes::Output;
 use crate::state::AppState;
 use crate::store::User;
 

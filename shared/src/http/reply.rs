@@ -5,7 +5,14 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::stream::Streamed;
 use crate::error::ApiError;
+
+/// A route's answer: whole, or written as it is produced.
+pub enum Output {
+    Whole(Reply),
+    Streamed(Streamed),
+}
 
 #[derive(Debug, Clone)]
 pub struct Reply {
