@@ -2,26 +2,28 @@
 //! The charge is taken before the model is called (so concurrent requests can never
 //! overdraw) and given back if the model fails (so a failure costs nothing).
 
-use http::StatusCode;
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::store::Store;
+use crate::store::{Balances, StoreError};
 
-/// Takes one request's cost; the balance left, or 402 when it is short.
-pub async fn charge(store: &dyn Store, user_id: Uuid, cost: i64) -> Result<i64, ApiError> {
-    match store.charge(user_id, cost).await? {
-        Some(left) => Ok(left),
-        None => Err(ApiError::new(
-            StatusCode::PAYMENT_REQUIRED,
-            "insufficient_tokens",
-            format!("Your token balance is too low: a request costs {cost} tokens."),
-        )
-        .with("tokens_required", cost)),
-    }
+#[derive(Debug, thiserror::Error)]
+pub enum BillingError {
+    /// The balance is below one request's cost; nothing was taken.
+    #[error("the balance is below the {required} tokens a request costs")]
+    Insufficient { required: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Takes one request's cost; the balance left.
+pub async fn charge(store: &dyn Balances, user_id: Uuid, cost: i64) -> Result<i64, BillingError> {
+    store
+        .charge(user_id, cost)
+        .await?
+        .ok_or(BillingError::Insufficient { required: cost })
 }
 
 /// Gives one charge back after a failed model call; the balance then.
-pub async fn refund(store: &dyn Store, user_id: Uuid, cost: i64) -> Result<i64, ApiError> {
-    Ok(store.refund(user_id, cost).await?)
+pub async fn refund(store: &dyn Balances, user_id: Uuid, cost: i64) -> Result<i64, StoreError> {
+    store.refund(user_id, cost).await
 }

@@ -1,11 +1,21 @@
 //! The one error type every handler returns: each expected failure carries its HTTP
 //! status, a stable snake_case code and a sentence for people (API.md §1).
 //!
+//! This is the edge: the core's operations answer in domain errors (`StoreError`,
+//! `BillingError`, `RateLimited`, `ChoiceError`, `ProviderError`, `ChatError`), and
+//! the `From` impls below are the one place each becomes a status, a code and a body.
+//!
 //! Internal failures (a store or bug) become a generic 500 whose detail goes to the
 //! log only, so no internal text can reach a client.
 
 use http::StatusCode;
 use serde_json::{Map, Value};
+
+use crate::billing::BillingError;
+use crate::conversation::ChatError;
+use crate::llm::{ChoiceError, ProviderError};
+use crate::ratelimit::RateLimited;
+use crate::store::StoreError;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -92,14 +102,86 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(err: crate::store::StoreError) -> Self {
-        use crate::store::StoreError;
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
         match err {
             StoreError::Conflict { field } => {
                 Self::conflict(field_taken_code(field), format!("That {field} is already taken.")).with("field", field)
             }
             StoreError::Internal(cause) => Self::internal(format!("{cause:#}")),
+        }
+    }
+}
+
+impl From<BillingError> for ApiError {
+    fn from(err: BillingError) -> Self {
+        match err {
+            BillingError::Insufficient { required } => Self::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "insufficient_tokens",
+                format!("Your token balance is too low: a request costs {required} tokens."),
+            )
+            .with("tokens_required", required),
+            BillingError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<RateLimited> for ApiError {
+    fn from(RateLimited(window): RateLimited) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "Too many requests: the limit is {} a minute. Try again in {} seconds.",
+                window.limit, window.reset_secs
+            ),
+        )
+        .with("retry_after", window.reset_secs)
+        .with_header("retry-after", window.reset_secs.to_string())
+    }
+}
+
+impl From<ChoiceError> for ApiError {
+    fn from(err: ChoiceError) -> Self {
+        match err {
+            ChoiceError::UnknownProvider { .. } => Self::invalid_field("provider", err.to_string()),
+            ChoiceError::UnknownModel { .. } | ChoiceError::WrongProvider { .. } => {
+                Self::invalid_field("model", err.to_string())
+            }
+            ChoiceError::NoModels(_) => Self::internal(err),
+        }
+    }
+}
+
+/// A model's failure: 503 (unavailable), 504 (timed out) or 502 (failed). The
+/// message is ours, written for clients, never a provider's raw body.
+impl From<ProviderError> for ApiError {
+    fn from(err: ProviderError) -> Self {
+        let status = match err {
+            ProviderError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ProviderError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ProviderError::Failed(_) => StatusCode::BAD_GATEWAY,
+        };
+        Self::new(status, err.code(), err.to_string())
+    }
+}
+
+impl From<ChatError> for ApiError {
+    fn from(err: ChatError) -> Self {
+        match err {
+            ChatError::NotFound => Self::not_found("Chat not found."),
+            ChatError::Billing(err) => err.into(),
+            ChatError::Store(err) => err.into(),
+            ChatError::Model { provider, error, kept } => {
+                let err = Self::from(error).with("provider", provider);
+                match kept {
+                    Some(kept) => err
+                        .with("chat_id", kept.chat_id.to_string())
+                        .with("message_id", kept.message_id.to_string()),
+                    None => err,
+                }
+            }
         }
     }
 }
@@ -131,6 +213,61 @@ mod tests {
         let err = ApiError::internal("disk I/O error at /var/db/secret-path");
         assert_eq!(err.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!err.body().to_string().contains("secret-path"));
+    }
+
+    #[test]
+    fn model_failures_map_to_gateway_statuses_and_name_the_kept_message() {
+        for (error, status) in [
+            (ProviderError::Unavailable("x".into()), 503),
+            (ProviderError::Timeout("x".into()), 504),
+            (ProviderError::Failed("x".into()), 502),
+        ] {
+            let code = error.code();
+            let kept = crate::conversation::Kept {
+                chat_id: uuid::Uuid::nil(),
+                message_id: uuid::Uuid::max(),
+            };
+            let err = ApiError::from(ChatError::Model {
+                provider: "openai".into(),
+                error,
+                kept: Some(kept),
+            });
+            assert_eq!(err.status.as_u16(), status);
+            assert_eq!(err.code, code);
+            let body = err.body();
+            assert_eq!(body["provider"], "openai");
+            assert_eq!(body["chat_id"], uuid::Uuid::nil().to_string());
+            assert_eq!(body["message_id"], uuid::Uuid::max().to_string());
+        }
+    }
+
+    #[test]
+    fn domain_refusals_keep_their_statuses_codes_and_fields() {
+        let err = ApiError::from(BillingError::Insufficient { required: 100 });
+        assert_eq!((err.status.as_u16(), err.code), (402, "insufficient_tokens"));
+        assert_eq!(err.body()["tokens_required"], 100);
+        let window = crate::ratelimit::Window {
+            limit: 3,
+            hits: 4,
+            reset_secs: 50,
+        };
+        let err = ApiError::from(RateLimited(window));
+        assert_eq!((err.status.as_u16(), err.code), (429, "rate_limited"));
+        assert!(err.headers.contains(&("retry-after", "50".to_string())));
+        let err = ApiError::from(ChoiceError::UnknownProvider {
+            provider: "claude".into(),
+            known: vec!["openai".into()],
+        });
+        assert_eq!(
+            (err.status.as_u16(), err.body()["field"].clone()),
+            (400, "provider".into())
+        );
+        let err = ApiError::from(ChoiceError::WrongProvider {
+            provider: "flan-t5".into(),
+            model: "openai/gpt-4o".into(),
+        });
+        assert_eq!(err.body()["field"], "model");
+        assert_eq!(ApiError::from(ChatError::NotFound).status.as_u16(), 404);
     }
 
     #[test]

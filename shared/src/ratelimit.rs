@@ -3,10 +3,8 @@
 //! counts, whatever its outcome.
 
 use chrono::{DateTime, Duration, Utc};
-use http::StatusCode;
 
-use crate::error::ApiError;
-use crate::store::Store;
+use crate::store::{Limits, StoreResult};
 
 const WINDOW_SECS: i64 = 60;
 
@@ -35,22 +33,23 @@ impl Window {
         ]
     }
 
-    pub fn to_error(&self) -> ApiError {
-        ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!(
-                "Too many requests: the limit is {} a minute. Try again in {} seconds.",
-                self.limit, self.reset_secs
-            ),
-        )
-        .with("retry_after", self.reset_secs)
-        .with_header("retry-after", self.reset_secs.to_string())
+    /// The window as an error when it is exceeded.
+    pub fn check(self) -> Result<Self, RateLimited> {
+        if self.exceeded() {
+            Err(RateLimited(self))
+        } else {
+            Ok(self)
+        }
     }
 }
 
+/// A request over its window's limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("over the limit of {} requests a minute", .0.limit)]
+pub struct RateLimited(pub Window);
+
 /// Counts one request of `subject` (e.g. `user:<id>` or `ip:<addr>`) in the current window.
-pub async fn count(store: &dyn Store, subject: &str, limit: u32, now: DateTime<Utc>) -> Result<Window, ApiError> {
+pub async fn count(store: &dyn Limits, subject: &str, limit: u32, now: DateTime<Utc>) -> StoreResult<Window> {
     let window = now.timestamp().div_euclid(WINDOW_SECS);
     let window_end = (window + 1) * WINDOW_SECS;
     let key = format!("{subject}:{window}");
@@ -82,9 +81,7 @@ mod tests {
         assert!(window.exceeded());
         assert_eq!(window.remaining(), 0);
         assert_eq!(window.reset_secs, 50);
-        let err = window.to_error();
-        assert_eq!(err.status, StatusCode::TOO_MANY_REQUESTS);
-        assert!(err.headers.contains(&("retry-after", "50".to_string())));
+        assert_eq!(window.check(), Err(RateLimited(window)));
         // Another subject has its own window; the next minute starts afresh.
         assert_eq!(count(&store, "user:b", 3, now).await.unwrap().hits, 1);
         assert_eq!(

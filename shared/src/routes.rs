@@ -523,9 +523,7 @@ async fn run(state: &AppState, route: &'static Route, request: Request, params: 
             )
             .await?;
             limit_headers = window.headers();
-            if window.exceeded() {
-                return Err(window.to_error());
-            }
+            window.check()?;
         }
         if route.access == Access::User {
             call.caller = Some(authenticate(state, call.header("authorization"), call.now).await?);
@@ -540,9 +538,7 @@ async fn run(state: &AppState, route: &'static Route, request: Request, params: 
             )
             .await?;
             limit_headers = window.headers();
-            if window.exceeded() {
-                return Err(window.to_error());
-            }
+            window.check()?;
         }
         dispatch(route.operation, &call).await
     }

@@ -3,7 +3,7 @@
 //! what only the DynamoDB store does.
 
 use chatbot_core::store::dynamodb::items::{to_item, UserItem};
-use chatbot_core::store::{ChatQuery, Page, Role, Store};
+use chatbot_core::store::{Accounts, Balances, ChatQuery, Page, Role};
 use chatbot_tests::contract::{at, chat, message, saved_user, user, SharedStore};
 use chatbot_tests::dynamodb::{fresh_store, logged_store};
 use std::sync::Arc;

@@ -3,7 +3,8 @@ use uuid::Uuid;
 
 use crate::api::chats::*;
 use crate::api::Notice;
-use crate::conversation::{self, owned_chat, Target};
+use crate::conversation::reply::{self, Ask, Delivery, Job};
+use crate::conversation::{owned_chat, Target};
 use crate::error::ApiError;
 use crate::http::body::message_content;
 use crate::http::call::{parse_uuid, Call};
@@ -72,16 +73,28 @@ pub async fn send_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
             choice,
         } => (target, content, choice),
     };
-    let sent = conversation::send(call.state, user, target, content, &choice).await?;
+    let job = Job {
+        user: user.clone(),
+        ask: Ask::Message { target, content },
+        choice,
+        max_new_tokens: None,
+    };
+    let replied = reply::prepare(call.state, job, Delivery::Whole)
+        .await?
+        .finish(&mut reply::Whole)
+        .await?;
+    let sent = replied
+        .stored
+        .ok_or_else(|| ApiError::internal("a chat message's reply came back without its chat"))?;
     let reply = ReplyView {
-        message_id: sent.user_message.id,
+        message_id: sent.question.id,
         reply_id: sent.reply.id,
-        you: sent.user_message.content.clone(),
+        you: sent.question.content.clone(),
         bot: sent.reply.content.clone(),
         timestamp: display(sent.reply.created_at, zone),
         provider: sent.reply.provider.clone(),
         model: sent.reply.model.clone(),
-        usage: sent.usage,
+        usage: replied.usage,
     };
     let body = SendChatResponse {
         chat: chat_view(call, &sent.chat, zone).await?,

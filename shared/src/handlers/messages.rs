@@ -1,13 +1,15 @@
 use http::StatusCode;
 
 use crate::api::chats::*;
-use crate::conversation::{self, owned_chat, Answered};
+use crate::conversation::owned_chat;
+use crate::conversation::reply::{self, Ask, Delivery, Job, StoredReply};
 use crate::error::ApiError;
 use crate::http::body::message_content;
 use crate::http::call::Call;
 use crate::http::pagination::{next_link, requested_page, split_page};
 use crate::http::reply::Reply;
-use crate::store::{Chat, Message, Page, Role};
+use crate::llm::{Choice, Usage};
+use crate::store::{Chat, Message, Page, Role, User};
 
 pub async fn list_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat = owned_chat(call.state, call.user()?, call.path_uuid("chat_id")?).await?;
@@ -62,10 +64,7 @@ pub async fn edit_message(call: &Call<'_>) -> Result<Reply, ApiError> {
     message.edited_at = Some(call.now);
     store.update_message(&message).await?;
     let reply = match choice {
-        Some(choice) => {
-            let answered = conversation::regenerate(call.state, user, &chat, &message, &choice).await?;
-            Some(regenerated_view(call, &chat, &message, answered, zone).await?)
-        }
+        Some(choice) => Some(answer_again(call, user, chat.clone(), message.clone(), choice, zone).await?),
         None => None,
     };
     Reply::ok(EditMessageResponse {
@@ -97,27 +96,49 @@ pub async fn regenerate(call: &Call<'_>) -> Result<Reply, ApiError> {
                 "The chat has no message to answer yet.",
             )
         })?;
-    let answered = conversation::regenerate(call.state, user, &chat, &last_question, &choice).await?;
-    Reply::ok(regenerated_view(call, &chat, &last_question, answered, zone).await?)
+    Reply::ok(answer_again(call, user, chat, last_question, choice, zone).await?)
 }
 
-async fn regenerated_view(
+/// Answers `question` once more through the reply pipeline; the earlier replies
+/// are listed as versions.
+async fn answer_again(
     call: &Call<'_>,
-    chat: &Chat,
-    question: &Message,
-    answered: Answered,
+    user: &User,
+    chat: Chat,
+    question: Message,
+    choice: Choice,
     zone: chrono_tz::Tz,
 ) -> Result<RegeneratedView, ApiError> {
+    let job = Job {
+        user: user.clone(),
+        ask: Ask::Again { chat, question },
+        choice,
+        max_new_tokens: None,
+    };
+    let replied = reply::prepare(call.state, job, Delivery::Whole)
+        .await?
+        .finish(&mut reply::Whole)
+        .await?;
+    let usage: Usage = replied.usage;
+    let StoredReply {
+        chat,
+        question,
+        reply,
+        tokens_remaining,
+        ..
+    } = replied
+        .stored
+        .ok_or_else(|| ApiError::internal("a regenerated reply came back without its chat"))?;
     let versions = call.state.store.replies_to(chat.id, question.id).await?;
     Ok(RegeneratedView {
         chat_id: chat.id,
-        reply: MessageView::build(&answered.reply, zone),
-        usage: answered.usage,
+        reply: MessageView::build(&reply, zone),
+        usage,
         versions: versions
             .iter()
-            .filter(|v| v.id != answered.reply.id)
+            .filter(|v| v.id != reply.id)
             .map(VersionView::from)
             .collect(),
-        tokens_remaining: answered.tokens_remaining,
+        tokens_remaining,
     })
 }

@@ -5,23 +5,20 @@
 //! in OpenAI's API they are stateless (the client sends the conversation), so
 //! nothing is stored in the user's chats.
 
-use futures::StreamExt;
+use async_trait::async_trait;
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use std::time::Duration;
 use uuid::Uuid;
 
-use crate::billing;
-use crate::conversation::provider_error;
+use crate::conversation::reply::{self, Ask, Delivery, Job, Listener};
 use crate::error::ApiError;
 use crate::http::body::MAX_MESSAGE_CHARS;
 use crate::http::call::Call;
 use crate::http::reply::{Output, Reply};
 use crate::http::stream::{data, Sender, Streamed};
-use crate::llm::{Choice, Chunk, ChunkStream, GenerateRequest, ProviderError, Turn, Usage};
-use crate::state::AppState;
-use crate::store::{Role, User};
+use crate::llm::{Turn, Usage};
+use crate::store::Role;
 
 /// OpenAI's request; fields we do not use (temperature, user, …) are accepted and
 /// ignored, as OpenAI clients send many of them by default.
@@ -154,67 +151,66 @@ pub async fn chat_completions(call: &Call<'_>) -> Result<Output, ApiError> {
     }
     let choice = call.state.llm.choose(None, Some(&body.model))?;
     let turns = to_turns(body.messages)?;
-    let request = GenerateRequest {
-        model: choice.model.clone(),
-        turns,
+    let head = ChunkHead {
+        id: format!("chatcmpl-{}", Uuid::now_v7().simple()),
+        created: call.now.timestamp(),
+        model: format!("{}/{}", choice.provider.id(), choice.model),
+    };
+    let job = Job {
+        user: call.user()?.clone(),
+        ask: Ask::Conversation { turns },
+        choice,
         max_new_tokens: body.max_completion_tokens.or(body.max_tokens),
     };
-    let user = call.user()?.clone();
-    let state = call.state;
-    let cost = state.config.tokens_per_request;
-    billing::charge(state.store.as_ref(), user.id, cost).await?;
-    let model_name = format!("{}/{}", choice.provider.id(), choice.model);
-    let id = format!("chatcmpl-{}", Uuid::now_v7().simple());
-    let created = call.now.timestamp();
-    let limit = Duration::from_secs(state.config.provider_timeout_secs);
     if body.stream {
-        let stream = match tokio::time::timeout(limit, choice.provider.stream(request)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(err)) => return Err(refunded(state, &user, &choice, err).await),
-            Err(_) => return Err(refunded(state, &user, &choice, timed_out(limit)).await),
-        };
+        let running = reply::prepare(call.state, job, Delivery::Streamed).await?;
         let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
         let (sender, streamed) = Streamed::event_stream();
-        let head = ChunkHead {
-            id,
-            created,
-            model: model_name,
-        };
-        tokio::spawn(relay(state.clone(), user, choice, stream, sender, head, include_usage));
+        tokio::spawn(async move {
+            let mut chunks = Chunks { sender, head };
+            let replied = match running.finish(&mut chunks).await {
+                // The client left: it was charged for what it started.
+                Ok(replied) if replied.left => return,
+                Ok(replied) => replied,
+                Err(err) => {
+                    let err = ApiError::from(err);
+                    let _ = chunks.sender.send_data(data(&error_body(&err).to_string())).await;
+                    return;
+                }
+            };
+            let head = &chunks.head;
+            let _ = chunks
+                .sender
+                .send_data(data(&head.chunk(json!({}), Some("stop"))))
+                .await;
+            if include_usage {
+                let last = json!({"id": head.id, "object": "chat.completion.chunk", "created": head.created, "model": head.model,
+                    "choices": [], "usage": usage_json(replied.usage)});
+                let _ = chunks.sender.send_data(data(&last.to_string())).await;
+            }
+            let _ = chunks.sender.send_data(data("[DONE]")).await;
+        });
         return Ok(Output::Streamed(streamed));
     }
-    let generation = match tokio::time::timeout(limit, choice.provider.generate(request)).await {
-        Ok(Ok(generation)) => generation,
-        Ok(Err(err)) => return Err(refunded(state, &user, &choice, err).await),
-        Err(_) => return Err(refunded(state, &user, &choice, timed_out(limit)).await),
-    };
-    let usage = generation.usage;
+    let replied = reply::prepare(call.state, job, Delivery::Whole)
+        .await?
+        .finish(&mut reply::Whole)
+        .await?;
     Reply::ok(json!({
-        "id": id,
+        "id": head.id,
         "object": "chat.completion",
-        "created": created,
-        "model": model_name,
+        "created": head.created,
+        "model": head.model,
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": generation.text, "refusal": null},
+            "message": {"role": "assistant", "content": replied.text, "refusal": null},
             "logprobs": null,
             "finish_reason": "stop",
         }],
-        "usage": usage_json(usage),
+        "usage": usage_json(replied.usage),
         "system_fingerprint": null,
     }))
     .map(Output::Whole)
-}
-
-fn timed_out(limit: Duration) -> ProviderError {
-    ProviderError::Timeout(format!("The model did not answer within {} seconds.", limit.as_secs()))
-}
-
-async fn refunded(state: &AppState, user: &User, choice: &Choice, err: ProviderError) -> ApiError {
-    if let Err(refund_err) = billing::refund(state.store.as_ref(), user.id, state.config.tokens_per_request).await {
-        tracing::error!(user_id = %user.id, error = %refund_err, "refund after a failed completion did not go through");
-    }
-    provider_error(choice.provider.id(), err)
 }
 
 fn usage_json(usage: Usage) -> Value {
@@ -241,57 +237,25 @@ impl ChunkHead {
     }
 }
 
-/// Writes the provider's pieces as OpenAI chunks. A model failure mid-way is
-/// refunded and sent as an `error` event, which OpenAI's clients raise.
-async fn relay(
-    state: AppState,
-    user: User,
-    choice: Choice,
-    mut stream: ChunkStream,
-    mut sender: Sender,
+/// The provider's pieces as OpenAI chunks: the assistant's role first, then the
+/// content. A model failure mid-way ends the stream with an `error` event, which
+/// OpenAI's clients raise.
+struct Chunks {
+    sender: Sender,
     head: ChunkHead,
-    include_usage: bool,
-) {
-    let idle = Duration::from_secs(state.config.provider_timeout_secs);
-    let mut usage = Usage::default();
-    if sender
-        .send_data(data(&head.chunk(json!({"role": "assistant", "content": ""}), None)))
-        .await
-        .is_err()
-    {
-        return;
+}
+
+#[async_trait]
+impl Listener for Chunks {
+    async fn start(&mut self) -> bool {
+        let first = self.head.chunk(json!({"role": "assistant", "content": ""}), None);
+        self.sender.send_data(data(&first)).await.is_ok()
     }
-    let failure = loop {
-        match tokio::time::timeout(idle, stream.next()).await {
-            Ok(Some(Ok(Chunk::Text(piece)))) => {
-                if sender
-                    .send_data(data(&head.chunk(json!({ "content": piece }), None)))
-                    .await
-                    .is_err()
-                {
-                    // The client left: it was charged for what it started.
-                    return;
-                }
-            }
-            Ok(Some(Ok(Chunk::Usage(reported)))) => usage = reported,
-            Ok(Some(Err(err))) => break Some(err),
-            Ok(None) => break None,
-            Err(_) => break Some(timed_out(idle)),
-        }
-    };
-    drop(stream);
-    if let Some(err) = failure {
-        let err = refunded(&state, &user, &choice, err).await;
-        let _ = sender.send_data(data(&error_body(&err).to_string())).await;
-        return;
+
+    async fn piece(&mut self, text: &str) -> bool {
+        let chunk = self.head.chunk(json!({ "content": text }), None);
+        self.sender.send_data(data(&chunk)).await.is_ok()
     }
-    let _ = sender.send_data(data(&head.chunk(json!({}), Some("stop")))).await;
-    if include_usage {
-        let last = json!({"id": head.id, "object": "chat.completion.chunk", "created": head.created, "model": head.model,
-            "choices": [], "usage": usage_json(usage)});
-        let _ = sender.send_data(data(&last.to_string())).await;
-    }
-    let _ = sender.send_data(data("[DONE]")).await;
 }
 
 pub async fn list_models(call: &Call<'_>) -> Result<Reply, ApiError> {

@@ -13,7 +13,6 @@ use futures::stream::BoxStream;
 use http::StatusCode;
 use std::sync::Arc;
 
-use crate::error::ApiError;
 use crate::store::Role;
 
 /// One message of the context sent to a model.
@@ -82,18 +81,13 @@ impl ProviderError {
         }
     }
 
+    /// A stable snake_case name for clients and logs.
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unavailable(_) => "provider_unavailable",
             Self::Timeout(_) => "provider_timeout",
             Self::Failed(_) => "provider_failed",
         }
-    }
-
-    /// The client's error; the message is ours (written for clients), never a
-    /// provider's raw body.
-    pub fn to_api_error(&self) -> ApiError {
-        ApiError::new(self.status(), self.code(), self.to_string())
     }
 }
 
@@ -154,6 +148,25 @@ pub fn estimate_tokens(text: &str) -> usize {
     chars.div_ceil(4).max(text.split_whitespace().count())
 }
 
+/// Why a request's provider and model cannot be used. The sentences are written
+/// for clients.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ChoiceError {
+    #[error("Unknown provider {provider:?}; choose one of: {}.", known.join(", "))]
+    UnknownProvider { provider: String, known: Vec<String> },
+    #[error("The provider {provider} offers no model {model:?}; choose one of: {}.", offered.join(", "))]
+    UnknownModel {
+        provider: String,
+        model: String,
+        offered: Vec<String>,
+    },
+    #[error("The model {model:?} does not belong to the provider {provider:?}.")]
+    WrongProvider { provider: String, model: String },
+    /// A deployment bug: a provider with an empty model list.
+    #[error("provider {0} offers no model")]
+    NoModels(String),
+}
+
 /// Where a request goes: the provider and one of its models.
 #[derive(Clone)]
 pub struct Choice {
@@ -189,18 +202,15 @@ impl Dispatch {
     /// Picks the provider and model of a request. `model` may be written
     /// `provider/model`; without a provider the default one is used, and without a
     /// model that provider's default.
-    pub fn choose(&self, provider: Option<&str>, model: Option<&str>) -> Result<Choice, ApiError> {
+    pub fn choose(&self, provider: Option<&str>, model: Option<&str>) -> Result<Choice, ChoiceError> {
         let (provider_id, model) = match (provider, model) {
             (provider, Some(model)) if model.contains('/') => {
                 let (from_model, name) = model.split_once('/').unwrap_or_default();
-                if provider.is_some_and(|p| p != from_model) {
-                    return Err(ApiError::invalid_field(
-                        "model",
-                        format!(
-                            "The model {model:?} does not belong to the provider {:?}.",
-                            provider.unwrap_or_default()
-                        ),
-                    ));
+                if let Some(provider) = provider.filter(|p| *p != from_model) {
+                    return Err(ChoiceError::WrongProvider {
+                        provider: provider.to_string(),
+                        model: model.to_string(),
+                    });
                 }
                 (from_model.to_string(), Some(name.to_string()))
             }
@@ -210,23 +220,20 @@ impl Dispatch {
             ),
         };
         let Some(found) = self.providers.iter().find(|p| p.id() == provider_id) else {
-            let known: Vec<_> = self.providers.iter().map(|p| p.id().to_string()).collect();
-            return Err(ApiError::invalid_field(
-                "provider",
-                format!("Unknown provider {provider_id:?}; choose one of: {}.", known.join(", ")),
-            ));
+            return Err(ChoiceError::UnknownProvider {
+                provider: provider_id,
+                known: self.providers.iter().map(|p| p.id().to_string()).collect(),
+            });
         };
         let offered = found.models();
         let model = match model {
             Some(model) if offered.contains(&model) => model,
             Some(model) => {
-                return Err(ApiError::invalid_field(
-                    "model",
-                    format!(
-                        "The provider {provider_id} offers no model {model:?}; choose one of: {}.",
-                        offered.join(", ")
-                    ),
-                ))
+                return Err(ChoiceError::UnknownModel {
+                    provider: provider_id,
+                    model,
+                    offered,
+                })
             }
             None if provider_id == self.default_provider && offered.contains(&self.default_model) => {
                 self.default_model.clone()
@@ -234,7 +241,7 @@ impl Dispatch {
             None => offered
                 .first()
                 .cloned()
-                .ok_or_else(|| ApiError::internal(format!("provider {provider_id} offers no model")))?,
+                .ok_or_else(|| ChoiceError::NoModels(provider_id.clone()))?,
         };
         Ok(Choice {
             provider: found.clone(),
@@ -295,35 +302,18 @@ mod tests {
         let choice = dispatch().choose(None, Some("openai/gpt-4o")).unwrap();
         assert_eq!((choice.provider.id(), choice.model.as_str()), ("openai", "gpt-4o"));
         let err = dispatch().choose(Some("flan-t5"), Some("openai/gpt-4o")).err().unwrap();
-        assert_eq!(err.body()["field"], "model");
+        assert!(matches!(err, ChoiceError::WrongProvider { .. }));
     }
 
     #[test]
-    fn unknown_names_are_400_naming_the_field() {
+    fn unknown_names_say_what_there_is() {
+        let err = dispatch().choose(Some("claude"), None).err().unwrap();
         assert_eq!(
-            dispatch().choose(Some("claude"), None).err().unwrap().body()["field"],
-            "provider"
+            err.to_string(),
+            "Unknown provider \"claude\"; choose one of: flan-t5, openai."
         );
-        assert_eq!(
-            dispatch().choose(None, Some("gpt-4o")).err().unwrap().body()["field"],
-            "model"
-        );
-    }
-
-    #[test]
-    fn provider_errors_map_to_gateway_statuses() {
-        assert_eq!(
-            ProviderError::Unavailable("x".into()).to_api_error().status,
-            StatusCode::SERVICE_UNAVAILABLE
-        );
-        assert_eq!(
-            ProviderError::Timeout("x".into()).to_api_error().status,
-            StatusCode::GATEWAY_TIMEOUT
-        );
-        assert_eq!(
-            ProviderError::Failed("x".into()).to_api_error().status,
-            StatusCode::BAD_GATEWAY
-        );
+        let err = dispatch().choose(None, Some("gpt-4o")).err().unwrap();
+        assert!(matches!(err, ChoiceError::UnknownModel { ref provider, .. } if provider == "flan-t5"));
     }
 
     #[test]

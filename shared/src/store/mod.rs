@@ -124,13 +124,19 @@ impl Page {
     }
 }
 
-/// Everything the API stores. Every method is one logical operation, atomic on its own.
+/// Everything the API stores, as one object; each role trait is a capability a
+/// piece of the core can be handed alone. Every method is one logical operation,
+/// atomic on its own.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: Accounts + Tokens + Balances + Limits + Chats + Messages {
     /// `sqlite` or `dynamodb`, as `GET /api/health/` reports it.
     fn kind(&self) -> &'static str;
     async fn ping(&self) -> StoreResult<()>;
+}
 
+/// The accounts: users and their settings.
+#[async_trait]
+pub trait Accounts: Send + Sync {
     /// Fails with `Conflict` when the username or email is taken, case-insensitively.
     async fn create_user(&self, user: &User) -> StoreResult<()>;
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>>;
@@ -143,24 +149,40 @@ pub trait Store: Send + Sync {
     async fn update_user(&self, user: &User) -> StoreResult<()>;
     /// Removes the user with all tokens, chats and messages.
     async fn delete_user(&self, id: Uuid) -> StoreResult<()>;
+}
 
+/// Bearer tokens, stored as digests.
+#[async_trait]
+pub trait Tokens: Send + Sync {
     async fn insert_token(&self, token: &AuthToken) -> StoreResult<()>;
     /// The owner of an unexpired token.
     async fn user_by_token(&self, digest: &str, now: DateTime<Utc>) -> StoreResult<Option<User>>;
     async fn delete_token(&self, digest: &str) -> StoreResult<()>;
     /// Revokes every token of a user but `keep`.
     async fn delete_tokens_of(&self, user_id: Uuid, keep: Option<&str>) -> StoreResult<()>;
+}
 
+/// Token balances, changed only atomically.
+#[async_trait]
+pub trait Balances: Send + Sync {
     /// Takes `cost` from the balance if it has that much, atomically; the new balance,
     /// or `None` when it is short (nothing is taken then).
     async fn charge(&self, user_id: Uuid, cost: i64) -> StoreResult<Option<i64>>;
     /// Gives back one charge of `cost` (the model failed); the new balance.
     async fn refund(&self, user_id: Uuid, cost: i64) -> StoreResult<i64>;
+}
 
+/// Rate-limit counters shared by every container.
+#[async_trait]
+pub trait Limits: Send + Sync {
     /// Counts one hit on a rate-limit window and returns the hits so far; the counter
     /// may be dropped after `expires_at`.
     async fn count_hit(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<u64>;
+}
 
+/// Chats (sessions) and their titles.
+#[async_trait]
+pub trait Chats: Send + Sync {
     /// Fails with `Conflict { field: "chat_id" }` when the id exists (whoever owns it).
     async fn create_chat(&self, chat: &Chat) -> StoreResult<()>;
     async fn chat(&self, id: Uuid) -> StoreResult<Option<Chat>>;
@@ -173,7 +195,11 @@ pub trait Store: Send + Sync {
     async fn delete_chat(&self, id: Uuid) -> StoreResult<()>;
     /// Deletes every chat of the user; how many there were.
     async fn delete_chats_of(&self, user_id: Uuid) -> StoreResult<u64>;
+}
 
+/// Messages and the versions of replies.
+#[async_trait]
+pub trait Messages: Send + Sync {
     async fn add_message(&self, message: &Message) -> StoreResult<()>;
     async fn message(&self, chat_id: Uuid, id: Uuid) -> StoreResult<Option<Message>>;
     /// The chat's current messages (no superseded replies), oldest first.

@@ -14,7 +14,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
-use super::{AuthToken, Chat, ChatQuery, Message, Page, Role, Store, StoreError, StoreResult, User};
+use super::{
+    Accounts, AuthToken, Balances, Chat, ChatQuery, Chats, Limits, Message, Messages, Page, Role, Store, StoreError,
+    StoreResult, Tokens, User,
+};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("sqlite_migrations/001_initial.sql"),
@@ -181,7 +184,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Accounts for SqliteStore {
     async fn create_user(&self, user: &User) -> StoreResult<()> {
         let u = user.clone();
         self.run("create_user", move |conn| {
@@ -281,7 +287,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Tokens for SqliteStore {
     async fn insert_token(&self, token: &AuthToken) -> StoreResult<()> {
         let t = token.clone();
         self.run("insert_token", move |conn| {
@@ -353,7 +362,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Balances for SqliteStore {
     async fn charge(&self, user_id: Uuid, cost: i64) -> StoreResult<Option<i64>> {
         self.run("charge", move |conn| {
             // One conditional statement: the check and the take cannot be split by
@@ -384,7 +396,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Limits for SqliteStore {
     async fn count_hit(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<u64> {
         let key = key.to_string();
         self.run("count_hit", move |conn| {
@@ -406,7 +421,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Chats for SqliteStore {
     async fn create_chat(&self, chat: &Chat) -> StoreResult<()> {
         let c = chat.clone();
         self.run("create_chat", move |conn| {
@@ -526,7 +544,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Messages for SqliteStore {
     async fn add_message(&self, message: &Message) -> StoreResult<()> {
         let m = message.clone();
         self.run("add_message", move |conn| {

@@ -24,7 +24,10 @@ use uuid::Uuid;
 use self::items::Item;
 use self::keys::{TimeKey, PK};
 use self::requests::{key, s, sdk_error};
-use super::{AuthToken, Chat, ChatQuery, Message, Page, Store, StoreResult, User};
+use super::{
+    Accounts, AuthToken, Balances, Chat, ChatQuery, Chats, Limits, Message, Messages, Page, Store, StoreResult, Tokens,
+    User,
+};
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -134,7 +137,10 @@ impl Store for DynamoStore {
     async fn ping(&self) -> StoreResult<()> {
         traced("ping", async { self.get("HEALTH".into(), "HEALTH").await.map(|_| ()) }).await
     }
+}
 
+#[async_trait]
+impl Accounts for DynamoStore {
     async fn create_user(&self, user: &User) -> StoreResult<()> {
         traced("create_user", self.create_user(user)).await
     }
@@ -158,7 +164,10 @@ impl Store for DynamoStore {
     async fn delete_user(&self, id: Uuid) -> StoreResult<()> {
         traced("delete_user", self.delete_user(id)).await
     }
+}
 
+#[async_trait]
+impl Tokens for DynamoStore {
     async fn insert_token(&self, token: &AuthToken) -> StoreResult<()> {
         traced("insert_token", self.insert_token(token)).await
     }
@@ -174,7 +183,10 @@ impl Store for DynamoStore {
     async fn delete_tokens_of(&self, user_id: Uuid, keep: Option<&str>) -> StoreResult<()> {
         traced("delete_tokens_of", self.delete_tokens_of(user_id, keep)).await
     }
+}
 
+#[async_trait]
+impl Balances for DynamoStore {
     async fn charge(&self, user_id: Uuid, cost: i64) -> StoreResult<Option<i64>> {
         traced("charge", self.charge(user_id, cost)).await
     }
@@ -182,11 +194,17 @@ impl Store for DynamoStore {
     async fn refund(&self, user_id: Uuid, cost: i64) -> StoreResult<i64> {
         traced("refund", self.refund(user_id, cost)).await
     }
+}
 
+#[async_trait]
+impl Limits for DynamoStore {
     async fn count_hit(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<u64> {
         traced("count_hit", self.count_hit(key, expires_at)).await
     }
+}
 
+#[async_trait]
+impl Chats for DynamoStore {
     async fn create_chat(&self, chat: &Chat) -> StoreResult<()> {
         traced("create_chat", self.create_chat(chat)).await
     }
@@ -214,7 +232,10 @@ impl Store for DynamoStore {
     async fn delete_chats_of(&self, user_id: Uuid) -> StoreResult<u64> {
         traced("delete_chats_of", self.delete_chats_of(user_id)).await
     }
+}
 
+#[async_trait]
+impl Messages for DynamoStore {
     async fn add_message(&self, message: &Message) -> StoreResult<()> {
         traced("add_message", self.add_message(message)).await
     }

@@ -1,0 +1,442 @@
+//! The one reply pipeline (ARCHITECTURE.md): every route that gets a model's
+//! answer, canonical or dialect, whole or streamed, stateful or OpenAI-style
+//! stateless, runs these steps and nothing else does:
+//!
+//! 1. charge the user (before the model, so concurrent requests cannot overdraw);
+//! 2. store the user's message (creating the chat), or find the replies a
+//!    regeneration will supersede;
+//! 3. select the context the model sees;
+//! 4. call the model under the request's deadline, relaying pieces to a listener;
+//! 5. store the reply, supersede the earlier versions, title a new chat with what
+//!    is left of the deadline;
+//! 6. on any failure before the reply is stored, refund once and name the kept
+//!    message so the client can regenerate.
+//!
+//! `prepare` runs steps 1–3 and opens the model call, so a route can still answer
+//! an error with a plain HTTP status; `Running::finish` runs the rest. Routes only
+//! differ in the shapes they read and write.
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use std::time::Duration;
+use tokio::time::Instant;
+
+use super::{balance, new_message, owned_chat, ChatError, Kept, Target};
+use crate::billing;
+use crate::llm::{context, title, Choice, Chunk, ChunkStream, GenerateRequest, ProviderError, Turn, Usage};
+use crate::state::AppState;
+use crate::store::{Chat, Message, Role, StoreError, User};
+
+/// What the model is asked to answer.
+pub enum Ask {
+    /// The user's new message to a chat (send, stream, the dialects' sends).
+    Message { target: Target, content: String },
+    /// A stored user message of `chat`, once more (regenerate, edit with
+    /// regenerate); the earlier replies are kept as superseded versions.
+    Again { chat: Chat, question: Message },
+    /// A conversation the client holds and sends whole; nothing is stored
+    /// (the OpenAI-compatible completions).
+    Conversation { turns: Vec<Turn> },
+}
+
+/// One request for a reply.
+pub struct Job {
+    pub user: User,
+    pub ask: Ask,
+    pub choice: Choice,
+    /// The client's cap on the reply's length, where its API has one.
+    pub max_new_tokens: Option<u32>,
+}
+
+/// How the model's answer is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// The whole reply at once (`Provider::generate`).
+    Whole,
+    /// Piece by piece as the model writes it (`Provider::stream`).
+    Streamed,
+}
+
+/// The chat a reply goes to, once its question is stored.
+pub struct Stored {
+    pub chat: Chat,
+    /// True when this request started the chat.
+    pub created: bool,
+    /// The user message being answered.
+    pub question: Message,
+    /// Replies to `question` that the new one will supersede.
+    earlier: Vec<Message>,
+}
+
+/// Where the reply's pieces go while the model writes them.
+#[async_trait]
+pub trait Listener: Send {
+    /// Before the first piece; false when the client has already gone.
+    async fn start(&mut self) -> bool {
+        true
+    }
+    /// The next piece of the reply; false when the client has gone.
+    async fn piece(&mut self, text: &str) -> bool;
+}
+
+/// A listener for routes that answer whole: the pipeline keeps the text itself.
+pub struct Whole;
+
+#[async_trait]
+impl Listener for Whole {
+    async fn piece(&mut self, _text: &str) -> bool {
+        true
+    }
+}
+
+/// A reply under way: charged, its question stored, the model asked.
+pub struct Running {
+    state: AppState,
+    user: User,
+    choice: Choice,
+    /// None for a conversation the client holds.
+    pub stored: Option<Stored>,
+    chunks: ChunkStream,
+    deadline: Deadline,
+}
+
+/// A finished reply.
+pub struct Replied {
+    /// The chat, its question and the stored reply; none for a conversation the
+    /// client holds.
+    pub stored: Option<StoredReply>,
+    pub text: String,
+    pub usage: Usage,
+    /// The client went away before the end: what was written so far is kept
+    /// (`partial`) and billed once.
+    pub left: bool,
+}
+
+pub struct StoredReply {
+    pub chat: Chat,
+    pub created: bool,
+    pub question: Message,
+    pub reply: Message,
+    pub tokens_remaining: i64,
+}
+
+/// The time a request's model work may take (`PROVIDER_TIMEOUT_SECS`): opening the
+/// call, every piece, and the title after it.
+#[derive(Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    allowed: Duration,
+}
+
+impl Deadline {
+    fn starting_now(allowed: Duration) -> Self {
+        Self {
+            at: Instant::now() + allowed,
+            allowed,
+        }
+    }
+
+    fn timed_out(&self) -> ProviderError {
+        ProviderError::Timeout(format!(
+            "The model did not answer within {} seconds.",
+            self.allowed.as_secs()
+        ))
+    }
+}
+
+/// Steps 1–3 and the opening of the model call. Nothing is charged or stored when
+/// this fails, except a question whose model then failed (named in the error).
+pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<Running, ChatError> {
+    let Job {
+        user,
+        ask,
+        choice,
+        max_new_tokens,
+    } = job;
+    // A chat that is someone else's is refused before anything is charged.
+    let existing = match &ask {
+        Ask::Message { target, .. } => Some(existing_chat(state, &user, *target).await?),
+        _ => None,
+    };
+    billing::charge(state.store.as_ref(), user.id, state.config.tokens_per_request).await?;
+    let begun = async {
+        let (stored, turns) = match ask {
+            Ask::Message { target, content } => {
+                let stored = store_question(state, &user, target, existing.flatten(), content).await?;
+                (Some(stored), None)
+            }
+            Ask::Again { chat, question } => {
+                let earlier = state.store.replies_to(chat.id, question.id).await?;
+                let stored = Stored {
+                    chat,
+                    created: false,
+                    question,
+                    earlier,
+                };
+                (Some(stored), None)
+            }
+            Ask::Conversation { turns } => (None, Some(turns)),
+        };
+        let turns = match (&stored, turns) {
+            (Some(stored), _) => context_of(state, stored, &choice).await?,
+            (None, Some(turns)) => turns,
+            (None, None) => Vec::new(),
+        };
+        Ok::<_, ChatError>((stored, turns))
+    }
+    .await;
+    let (stored, turns) = match begun {
+        Ok(begun) => begun,
+        Err(err) => {
+            refund_quietly(state, &user).await;
+            return Err(err);
+        }
+    };
+    let request = GenerateRequest {
+        model: choice.model.clone(),
+        turns,
+        max_new_tokens,
+    };
+    let deadline = Deadline::starting_now(Duration::from_secs(state.config.provider_timeout_secs));
+    let mut running = Running {
+        state: state.clone(),
+        user,
+        choice,
+        stored,
+        chunks: Box::pin(futures::stream::empty()),
+        deadline,
+    };
+    let provider = running.choice.provider.clone();
+    running.chunks = match delivery {
+        // The call starts when the first piece is awaited, under the same deadline.
+        Delivery::Whole => Box::pin(
+            futures::stream::once(async move { provider.generate(request).await }).flat_map(|result| {
+                let items = match result {
+                    Ok(generation) => vec![Ok(Chunk::Text(generation.text)), Ok(Chunk::Usage(generation.usage))],
+                    Err(err) => vec![Err(err)],
+                };
+                futures::stream::iter(items)
+            }),
+        ),
+        Delivery::Streamed => match tokio::time::timeout_at(deadline.at, provider.stream(request)).await {
+            Ok(Ok(chunks)) => chunks,
+            Ok(Err(err)) => return Err(running.fail(err).await),
+            Err(_) => return Err(running.fail(deadline.timed_out()).await),
+        },
+    };
+    Ok(running)
+}
+
+impl Running {
+    /// Steps 4–6: relays the model's pieces to `listener`, then stores the reply
+    /// (whole, or as far as it got when the client left).
+    pub async fn finish(mut self, listener: &mut dyn Listener) -> Result<Replied, ChatError> {
+        let mut text = String::new();
+        let mut usage = Usage::default();
+        let mut left = !listener.start().await;
+        let mut failure = None;
+        while !left {
+            match tokio::time::timeout_at(self.deadline.at, self.chunks.next()).await {
+                Ok(Some(Ok(Chunk::Text(piece)))) => {
+                    text.push_str(&piece);
+                    left = !listener.piece(&piece).await;
+                }
+                Ok(Some(Ok(Chunk::Usage(reported)))) => usage = reported,
+                Ok(Some(Err(err))) => {
+                    failure = Some(err);
+                    break;
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    failure = Some(self.deadline.timed_out());
+                    break;
+                }
+            }
+        }
+        // Stop the model at once if it is still writing.
+        self.chunks = Box::pin(futures::stream::empty());
+        if let Some(err) = failure {
+            return Err(self.fail(err).await);
+        }
+        let Some(stored) = self.stored.take() else {
+            return Ok(Replied {
+                stored: None,
+                text,
+                usage,
+                left,
+            });
+        };
+        let reply = match store_reply(&self.state, &self.choice, &stored, text.clone(), left).await {
+            Ok(reply) => reply,
+            Err(err) => {
+                // Nothing the user can see later was stored: the charge goes back.
+                refund_quietly(&self.state, &self.user).await;
+                return Err(err.into());
+            }
+        };
+        let Stored {
+            mut chat,
+            created,
+            question,
+            earlier,
+        } = stored;
+        for mut old in earlier.into_iter().filter(|m| !m.superseded) {
+            old.superseded = true;
+            self.state.store.update_message(&old).await?;
+        }
+        if chat.title.is_none() {
+            let named = title::generate(self.choice.provider.as_ref(), &self.choice.model, &question.content);
+            let title = tokio::time::timeout_at(self.deadline.at, named)
+                .await
+                .unwrap_or_else(|_| title::first_words(&question.content));
+            chat.title = Some(title);
+            self.state.store.update_chat(&chat).await?;
+        }
+        let tokens_remaining = balance(&self.state, &self.user).await?;
+        Ok(Replied {
+            stored: Some(StoredReply {
+                chat,
+                created,
+                question,
+                reply,
+                tokens_remaining,
+            }),
+            text,
+            usage,
+            left,
+        })
+    }
+
+    /// The model failed: the charge goes back (once), a new chat is titled from its
+    /// first words, and the error names the kept question for a later regenerate.
+    async fn fail(mut self, error: ProviderError) -> ChatError {
+        let provider = self.choice.provider.id().to_string();
+        tracing::warn!(%provider, %error, "model call failed");
+        refund_quietly(&self.state, &self.user).await;
+        let kept = match self.stored.as_mut() {
+            Some(stored) => {
+                if stored.chat.title.is_none() {
+                    stored.chat.title = Some(title::first_words(&stored.question.content));
+                    if let Err(err) = self.state.store.update_chat(&stored.chat).await {
+                        return err.into();
+                    }
+                }
+                Some(Kept {
+                    chat_id: stored.chat.id,
+                    message_id: stored.question.id,
+                })
+            }
+            None => None,
+        };
+        ChatError::Model { provider, error, kept }
+    }
+}
+
+/// Stores the model's reply to the question. `partial` marks a streamed reply the
+/// client left before it was complete.
+async fn store_reply(
+    state: &AppState,
+    choice: &Choice,
+    stored: &Stored,
+    text: String,
+    partial: bool,
+) -> Result<Message, StoreError> {
+    let mut reply = new_message(stored.chat.id, Role::Assistant, text, state.now());
+    reply.partial = partial;
+    reply.provider = Some(choice.provider.id().to_string());
+    reply.model = Some(choice.model.clone());
+    reply.reply_to = Some(stored.question.id);
+    state.store.add_message(&reply).await?;
+    Ok(reply)
+}
+
+/// The chat a message to `target` continues, if it exists; someone else's is
+/// `NotFound`.
+async fn existing_chat(state: &AppState, user: &User, target: Target) -> Result<Option<Chat>, ChatError> {
+    Ok(match target {
+        Target::Open => state.store.open_chat(user.id).await?,
+        Target::Id(id) => match state.store.chat(id).await? {
+            Some(chat) if chat.user_id == user.id => Some(chat),
+            Some(_) => return Err(ChatError::NotFound),
+            None => None,
+        },
+    })
+}
+
+/// Stores `content` as the user's next message, creating the chat if needed.
+async fn store_question(
+    state: &AppState,
+    user: &User,
+    target: Target,
+    existing: Option<Chat>,
+    content: String,
+) -> Result<Stored, ChatError> {
+    let now = state.now();
+    let (chat, created) = match existing {
+        Some(chat) => (chat, false),
+        None => create_chat(state, user, target, now).await?,
+    };
+    let question = new_message(chat.id, Role::User, content, now);
+    state.store.add_message(&question).await?;
+    Ok(Stored {
+        chat,
+        created,
+        question,
+        earlier: Vec::new(),
+    })
+}
+
+async fn create_chat(
+    state: &AppState,
+    user: &User,
+    target: Target,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Chat, bool), ChatError> {
+    let id = match target {
+        Target::Id(id) => id,
+        Target::Open => uuid::Uuid::now_v7(),
+    };
+    let chat = Chat {
+        id,
+        user_id: user.id,
+        title: None,
+        created_at: now,
+        end_time: None,
+    };
+    match state.store.create_chat(&chat).await {
+        Ok(()) => Ok((chat, true)),
+        // Another request created it a moment ago: use it if it is this user's.
+        Err(StoreError::Conflict { .. }) => Ok((owned_chat(state, user, id).await?, false)),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The turns the model sees: the chat's newest ones up to the question, within
+/// the model's input budget.
+async fn context_of(state: &AppState, stored: &Stored, choice: &Choice) -> Result<Vec<Turn>, StoreError> {
+    let provider = choice.provider.as_ref();
+    let cap = state.config.context_messages;
+    let history: Vec<Turn> = state
+        .store
+        .recent_messages(stored.chat.id, Some(&stored.question), cap)
+        .await?
+        .into_iter()
+        .map(|m| Turn {
+            role: m.role,
+            content: m.content,
+        })
+        .collect();
+    Ok(context::select(
+        &history,
+        provider.input_budget(&choice.model),
+        cap,
+        |text| provider.count_tokens(text),
+    ))
+}
+
+async fn refund_quietly(state: &AppState, user: &User) {
+    let cost = state.config.tokens_per_request;
+    if let Err(err) = billing::refund(state.store.as_ref(), user.id, cost).await {
+        tracing::error!(user_id = %user.id, cost, error = %err, "refund after a failed request did not go through");
+    }
+}
