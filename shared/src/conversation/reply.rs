@@ -440,3 +440,156 @@ async fn refund_quietly(state: &AppState, user: &User) {
         tracing::error!(user_id = %user.id, cost, error = %err, "refund after a failed request did not go through");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::llm::{Dispatch, Generation, Provider};
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{Accounts, Chats};
+    use std::sync::Arc;
+
+    /// Answers at once; what else it does is the test's.
+    struct Model {
+        store: Arc<SqliteStore>,
+        /// Deletes the asking user's chats while it writes.
+        delete_chats_of: Option<uuid::Uuid>,
+        /// How long a title takes.
+        title_takes: Duration,
+    }
+
+    #[async_trait]
+    impl Provider for Model {
+        fn id(&self) -> &str {
+            "model"
+        }
+        fn models(&self) -> Vec<String> {
+            vec!["m".into()]
+        }
+        fn is_available(&self) -> bool {
+            true
+        }
+        fn input_budget(&self, _: &str) -> usize {
+            512
+        }
+        async fn generate(&self, _: GenerateRequest) -> Result<Generation, ProviderError> {
+            if let Some(user) = self.delete_chats_of {
+                self.store.delete_chats_of(user).await.unwrap();
+            }
+            Ok(Generation {
+                text: "an answer".into(),
+                usage: Usage::default(),
+            })
+        }
+        async fn title(&self, _: &str, _: &str) -> Result<String, ProviderError> {
+            tokio::time::sleep(self.title_takes).await;
+            Ok("A Title From The Model".into())
+        }
+    }
+
+    async fn setup(model: impl FnOnce(Arc<SqliteStore>, uuid::Uuid) -> Model) -> (AppState, User, Choice) {
+        let store = Arc::new(SqliteStore::in_memory().unwrap());
+        let user = User {
+            id: uuid::Uuid::now_v7(),
+            username: "alice".into(),
+            email: None,
+            password_hash: "x".into(),
+            date_joined: chrono::Utc::now(),
+            is_active: true,
+            time_zone: None,
+            tokens: 1000,
+            spent: 0,
+            requests: 0,
+        };
+        store.create_user(&user).await.unwrap();
+        let vars = [("PROVIDER_TIMEOUT_SECS", "1")].map(|(k, v)| (k.to_string(), v.to_string()));
+        let config = Config::from_vars(vars.into_iter().collect()).unwrap();
+        let provider: Arc<dyn Provider> = Arc::new(model(store.clone(), user.id));
+        let choice = Choice {
+            provider: provider.clone(),
+            model: "m".into(),
+        };
+        let state = AppState::new(config, store, Dispatch::new(vec![provider], "model", "m"));
+        (state, user, choice)
+    }
+
+    fn send(user: &User, choice: &Choice, content: &str) -> Job {
+        Job {
+            user: user.clone(),
+            ask: Ask::Message {
+                target: Target::Open,
+                content: content.into(),
+            },
+            choice: choice.clone(),
+            max_new_tokens: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reply_that_cannot_be_stored_is_refunded() {
+        let (state, user, choice) = setup(|store, user| Model {
+            store,
+            delete_chats_of: Some(user),
+            title_takes: Duration::ZERO,
+        })
+        .await;
+        // The chat is gone by the time the reply is stored: SQLite refuses the
+        // orphan message, and the user must not pay for an answer nobody keeps.
+        let err = prepare(&state, send(&user, &choice, "hello there"), Delivery::Whole)
+            .await
+            .unwrap()
+            .finish(&mut Whole)
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, ChatError::Store(_)), "{err:?}");
+        assert_eq!(balance(&state, &user).await.unwrap(), 1000);
+    }
+
+    #[tokio::test]
+    async fn a_title_that_outlasts_the_deadline_is_the_first_words() {
+        let (state, user, choice) = setup(|store, _| Model {
+            store,
+            delete_chats_of: None,
+            title_takes: Duration::from_secs(5),
+        })
+        .await;
+        let replied = prepare(
+            &state,
+            send(&user, &choice, "how do I bake a loaf of bread"),
+            Delivery::Whole,
+        )
+        .await
+        .unwrap()
+        .finish(&mut Whole)
+        .await
+        .unwrap();
+        let stored = replied.stored.unwrap();
+        assert_eq!(stored.chat.title.as_deref(), Some("how do I bake a"));
+        assert_eq!(stored.reply.content, "an answer");
+        assert_eq!(stored.tokens_remaining, 1000 - state.config.tokens_per_request);
+        let kept = state.store.chat(stored.chat.id).await.unwrap().unwrap();
+        assert_eq!(kept.title.as_deref(), Some("how do I bake a"));
+    }
+
+    #[tokio::test]
+    async fn a_quick_title_is_the_models() {
+        let (state, user, choice) = setup(|store, _| Model {
+            store,
+            delete_chats_of: None,
+            title_takes: Duration::ZERO,
+        })
+        .await;
+        let replied = prepare(&state, send(&user, &choice, "bread"), Delivery::Whole)
+            .await
+            .unwrap()
+            .finish(&mut Whole)
+            .await
+            .unwrap();
+        assert_eq!(
+            replied.stored.unwrap().chat.title.as_deref(),
+            Some("A Title From The Model")
+        );
+    }
+}
