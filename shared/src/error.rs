@@ -11,6 +11,7 @@
 use http::StatusCode;
 use serde_json::{Map, Value};
 
+use crate::auth::AuthError;
 use crate::billing::BillingError;
 use crate::conversation::ChatError;
 use crate::llm::{ChoiceError, ProviderError};
@@ -109,6 +110,22 @@ impl From<StoreError> for ApiError {
                 Self::conflict(field_taken_code(field), format!("That {field} is already taken.")).with("field", field)
             }
             StoreError::Internal(cause) => Self::internal(format!("{cause:#}")),
+        }
+    }
+}
+
+/// Missing, unknown, expired and revoked credentials are 401; a deactivated account
+/// is 403.
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::NoCredentials => Self::unauthenticated("Authentication credentials were not provided."),
+            AuthError::UnknownScheme => Self::unauthenticated(
+                "Use the header 'Authorization: Token <token>' or 'Authorization: Bearer <token>'.",
+            ),
+            AuthError::InvalidToken => Self::unauthenticated("Invalid or expired token."),
+            AuthError::Deactivated => Self::forbidden("account_deactivated", "This account has been deactivated."),
+            AuthError::Store(err) => err.into(),
         }
     }
 }

@@ -526,7 +526,7 @@ async fn run(state: &AppState, route: &'static Route, request: Request, params: 
             window.check()?;
         }
         if route.access == Access::User {
-            call.caller = Some(authenticate(state, call.header("authorization"), call.now).await?);
+            call.caller = Some(authenticate(state.store.as_ref(), call.header("authorization"), call.now).await?);
         }
         if route.limit == Limit::PerUser {
             let subject = format!("user:{}", call.user()?.id);

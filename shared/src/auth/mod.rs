@@ -6,29 +6,40 @@ pub mod username;
 
 use chrono::{DateTime, Utc};
 
-use crate::error::ApiError;
 use crate::http::call::Caller;
-use crate::state::AppState;
+use crate::store::{StoreError, Tokens};
+
+/// Why a request is not let in.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("no credentials")]
+    NoCredentials,
+    /// An `Authorization` header of another scheme, or without a token.
+    #[error("unknown authorization scheme")]
+    UnknownScheme,
+    /// Unknown, expired or revoked.
+    #[error("invalid or expired token")]
+    InvalidToken,
+    #[error("the account is deactivated")]
+    Deactivated,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// Resolves the `Authorization` header to an active user with one store read.
-/// Unknown, expired and revoked tokens are 401; a deactivated account is 403.
 pub async fn authenticate(
-    state: &AppState,
+    tokens: &dyn Tokens,
     authorization: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Caller, ApiError> {
+) -> Result<Caller, AuthError> {
     let presented = token::from_authorization(authorization)?;
     let token_digest = token::digest(presented);
-    let user = state
-        .store
+    let user = tokens
         .user_by_token(&token_digest, now)
         .await?
-        .ok_or_else(|| ApiError::unauthenticated("Invalid or expired token."))?;
+        .ok_or(AuthError::InvalidToken)?;
     if !user.is_active {
-        return Err(ApiError::forbidden(
-            "account_deactivated",
-            "This account has been deactivated.",
-        ));
+        return Err(AuthError::Deactivated);
     }
     Ok(Caller { user, token_digest })
 }

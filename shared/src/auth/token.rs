@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use super::AuthError;
 
 /// A new random token (43 URL-safe characters).
 pub fn generate() -> String {
@@ -23,14 +23,12 @@ pub fn digest(token: &str) -> String {
 /// Takes the token out of `Authorization: Token <t>` (Django REST Framework's
 /// scheme, used by the dialect clients) or `Authorization: Bearer <t>` (OpenAI
 /// clients). The scheme is case-insensitive, as HTTP auth schemes are.
-pub fn from_authorization(header: Option<&str>) -> Result<&str, ApiError> {
-    let header = header.ok_or_else(|| ApiError::unauthenticated("Authentication credentials were not provided."))?;
+pub fn from_authorization(header: Option<&str>) -> Result<&str, AuthError> {
+    let header = header.ok_or(AuthError::NoCredentials)?;
     let (scheme, token) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
     let token = token.trim();
     if !(scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer")) || token.is_empty() {
-        return Err(ApiError::unauthenticated(
-            "Use the header 'Authorization: Token <token>' or 'Authorization: Bearer <token>'.",
-        ));
+        return Err(AuthError::UnknownScheme);
     }
     Ok(token)
 }
@@ -59,8 +57,14 @@ mod tests {
     fn both_schemes_are_accepted() {
         assert_eq!(from_authorization(Some("Token abc")).unwrap(), "abc");
         assert_eq!(from_authorization(Some("bearer  abc ")).unwrap(), "abc");
-        assert_eq!(from_authorization(None).unwrap_err().status.as_u16(), 401);
-        assert_eq!(from_authorization(Some("Basic abc")).unwrap_err().status.as_u16(), 401);
-        assert_eq!(from_authorization(Some("Token")).unwrap_err().status.as_u16(), 401);
+        assert!(matches!(from_authorization(None), Err(AuthError::NoCredentials)));
+        assert!(matches!(
+            from_authorization(Some("Basic abc")),
+            Err(AuthError::UnknownScheme)
+        ));
+        assert!(matches!(
+            from_authorization(Some("Token")),
+            Err(AuthError::UnknownScheme)
+        ));
     }
 }
