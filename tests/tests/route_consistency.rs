@@ -1,5 +1,8 @@
 //! The route table, `template.yaml`, the `cargo lambda watch` router, the function
-//! crates and the OpenAPI document must name the same routes and functions.
+//! crates and the OpenAPI document must name the same routes and functions. The
+//! router and the template's functions are written by `cargo xtask gen` (xtask's
+//! own tests check the committed files are byte for byte its output); these check
+//! what the files mean, independently of how they are rendered.
 
 use chatbot_core::routes::{function, FALLBACK_FUNCTION, FUNCTIONS, ROUTES};
 use serde_yaml::Value as Yaml;
