@@ -1,5 +1,6 @@
-//! The OpenAPI 3.1 document, built from the route table and the API types'
-//! derived schemas, so every route that exists is documented and nothing else is.
+//! The OpenAPI 3.1 document, built from the route table (each entry's summary,
+//! access, limit and [`Doc`](crate::routes::Doc)) and the API types' derived
+//! schemas, so every route that exists is documented and nothing else is.
 
 use std::sync::OnceLock;
 
@@ -11,16 +12,12 @@ use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{
-    ComponentsBuilder, Content, HttpMethod, InfoBuilder, OpenApiBuilder, PathItem, PathsBuilder, Ref, RefOr, Required,
+    ComponentsBuilder, Content, HttpMethod, InfoBuilder, OpenApiBuilder, PathItem, PathsBuilder, RefOr, Required,
     ResponseBuilder, Schema,
 };
-use utoipa::ToSchema;
 
-use crate::api::accounts::*;
-use crate::api::chats::*;
-use crate::api::meta::*;
-use crate::api::{ErrorBody, Notice};
-use crate::routes::{Access, Limit, Operation, ROUTES};
+use crate::api::ErrorBody;
+use crate::routes::{json, Access, Body, Limit, ROUTES};
 
 /// The document as JSON, built once per process.
 pub fn document() -> &'static Value {
@@ -28,93 +25,13 @@ pub fn document() -> &'static Value {
     DOCUMENT.get_or_init(|| serde_json::to_value(build()).expect("an OpenAPI document serializes"))
 }
 
-#[derive(Default)]
-struct Schemas(Vec<(String, RefOr<Schema>)>);
-
-impl Schemas {
-    fn of<T: ToSchema>(&mut self) -> RefOr<Schema> {
-        let name = T::name().to_string();
-        self.0.push((name.clone(), T::schema()));
-        T::schemas(&mut self.0);
-        Ref::from_schema_name(name).into()
-    }
-
-    fn list_of<T: ToSchema>(&mut self) -> RefOr<Schema> {
-        ArrayBuilder::new().items(self.of::<T>()).build().into()
-    }
-}
-
-/// Request schema, success status and response schema of an operation.
-fn shapes(operation: Operation, s: &mut Schemas) -> (Option<RefOr<Schema>>, u16, RefOr<Schema>) {
-    use Operation::*;
-    match operation {
-        Register => (Some(s.of::<RegisterRequest>()), 201, s.of::<AuthResponse>()),
-        Login => (Some(s.of::<LoginRequest>()), 200, s.of::<AuthResponse>()),
-        Logout | DeleteMe | DeleteChat => (None, 200, s.of::<Notice>()),
-        GetMe => (None, 200, s.of::<ProfileView>()),
-        UpdateMe => (Some(s.of::<UpdateProfileRequest>()), 200, s.of::<ProfileView>()),
-        DeactivateUser | ActivateUser => (None, 200, s.of::<AccountStatusView>()),
-        SendChat => (Some(s.of::<SendChatRequest>()), 200, s.of::<SendChatResponse>()),
-        ListChats => (None, 200, s.list_of::<ChatView>()),
-        DeleteAllChats => (None, 200, s.of::<DeletedChatsResponse>()),
-        GetChat => (None, 200, s.of::<ChatView>()),
-        UpdateChat => (Some(s.of::<UpdateChatRequest>()), 200, s.of::<ChatView>()),
-        ListMessages => (None, 200, s.list_of::<MessageView>()),
-        EditMessage => (Some(s.of::<EditMessageRequest>()), 200, s.of::<EditMessageResponse>()),
-        Regenerate => (Some(s.of::<RegenerateRequest>()), 200, s.of::<RegeneratedView>()),
-        GetTokens => (None, 200, s.of::<TokensView>()),
-        ListModels => (None, 200, s.list_of::<ModelView>()),
-        OpenApi => (
-            None,
-            200,
-            ObjectBuilder::new().description(Some("This document.")).build().into(),
-        ),
-        Health => (None, 200, s.of::<HealthView>()),
-        StreamChat => (Some(s.of::<SendChatRequest>()), 200, described("text/event-stream: `start` {chat_id, message_id}, `delta` {text}…, then `done` {message_id, usage, tokens_remaining} or `error` {error, code}.")),
-        ChatCompletions => (Some(described("OpenAI's chat completion request (model as provider/model).")), 200, described("OpenAI's chat.completion object, or chat.completion.chunk server-sent events ending in `data: [DONE]` when `stream` is true.")),
-        OpenAiModels => (None, 200, described("OpenAI's model list: {object: \"list\", data: [{id, object, created, owned_by}]}.")),
-        Fallback => (None, 404, s.of::<ErrorBody>()),
-    }
-}
-
-/// The error statuses an operation can answer, besides the ones every route can.
-fn errors(operation: Operation) -> &'static [u16] {
-    use Operation::*;
-    match operation {
-        Register => &[409],
-        Login => &[401, 403],
-        SendChat | EditMessage | Regenerate | StreamChat => &[402, 404, 502, 503, 504],
-        ChatCompletions => &[402, 502, 503, 504],
-        GetChat | UpdateChat | DeleteChat | ListMessages => &[404],
-        DeactivateUser | ActivateUser => &[403, 404],
-        UpdateMe => &[409],
-        Health => &[503],
-        _ => &[],
-    }
-}
-
-fn query_params(operation: Operation) -> &'static [(&'static str, &'static str)] {
-    use Operation::*;
-    match operation {
-        ListChats => &[
-            ("session_id", "Only this chat."),
-            (
-                "search",
-                "Chats whose title or messages contain this text (case-insensitive).",
-            ),
-            (
-                "period",
-                "today, yesterday, or week (the 7 days ending today), in the display zone.",
-            ),
-            ("limit", "Page size, 1–100 (default 20)."),
-            ("cursor", "The next page's cursor, from the Link header."),
-        ],
-        ListMessages => &[
-            ("limit", "Page size, 1–100 (default 20)."),
-            ("cursor", "The next page's cursor, from the Link header."),
-        ],
-        Logout => &[("all", "true revokes every token of the user.")],
-        _ => &[],
+/// A body's schema: a registered component's reference, an array of one, or a
+/// described object.
+fn schema(body: Body, components: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
+    match body {
+        Body::Json(component) => component(components),
+        Body::ListOf(component) => ArrayBuilder::new().items(component(components)).build().into(),
+        Body::Described(text) => described(text),
     }
 }
 
@@ -149,28 +66,27 @@ fn error_response(status: u16, error: &RefOr<Schema>) -> ResponseBuilder {
 }
 
 fn build() -> utoipa::openapi::OpenApi {
-    let mut schemas = Schemas::default();
-    let error = schemas.of::<ErrorBody>();
+    let mut schemas = Vec::new();
+    let error = schema(json::<ErrorBody>(), &mut schemas);
     let mut paths = PathsBuilder::new();
     for route in ROUTES {
-        let (request, success, response) = shapes(route.operation, &mut schemas);
+        let doc = &route.doc;
+        let mut success = ResponseBuilder::new().description("Success.");
+        if let Some(response) = doc.response {
+            success = success.content("application/json", Content::new(Some(schema(response, &mut schemas))));
+        }
         let mut op = OperationBuilder::new()
             .operation_id(Some(route.function))
             .summary(Some(route.summary))
-            .response(
-                success.to_string(),
-                ResponseBuilder::new()
-                    .description("Success.")
-                    .content("application/json", Content::new(Some(response))),
-            );
-        if let Some(request) = request {
+            .response(doc.status.to_string(), success);
+        if let Some(request) = doc.request {
             op = op.request_body(Some(
                 RequestBodyBuilder::new()
-                    .content("application/json", Content::new(Some(request)))
+                    .content("application/json", Content::new(Some(schema(request, &mut schemas))))
                     .build(),
             ));
         }
-        let mut statuses: Vec<u16> = errors(route.operation).to_vec();
+        let mut statuses: Vec<u16> = doc.errors.to_vec();
         statuses.extend([400, 405, 413, 415]);
         if route.access == Access::User {
             statuses.extend([401, 403]);
@@ -197,7 +113,7 @@ fn build() -> utoipa::openapi::OpenApi {
                 );
             }
         }
-        let mut query: Vec<(&str, &str)> = query_params(route.operation).to_vec();
+        let mut query: Vec<(&str, &str)> = doc.query.to_vec();
         if route.access == Access::User {
             query.push((
                 "tz",
@@ -235,7 +151,7 @@ fn build() -> utoipa::openapi::OpenApi {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
-    for (name, schema) in schemas.0 {
+    for (name, schema) in schemas {
         components = components.schema(name, schema);
     }
     OpenApiBuilder::new()

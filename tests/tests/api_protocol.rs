@@ -27,7 +27,7 @@ async fn every_protected_route_answers_401_json_without_a_token() {
     for route in ROUTES.iter().filter(|r| r.access == chatbot_core::routes::Access::User) {
         let path = concrete(route.path);
         let response = app.call(route.method, &path, None, None).await;
-        if route.operation.openai_errors() {
+        if route.errors == chatbot_core::routes::Errors::OpenAi {
             // OpenAI's clients read `{"error": {"message", "type", …}}`.
             assert_eq!(response.status, 401);
             assert_eq!(response.body["error"]["type"], "authentication_error", "{path}");

@@ -14,6 +14,14 @@ pub enum Output {
     Streamed(Streamed),
 }
 
+/// A whole reply is an output: what lets the route table wrap handlers that answer
+/// either.
+impl From<Reply> for Output {
+    fn from(reply: Reply) -> Self {
+        Output::Whole(reply)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: StatusCode,

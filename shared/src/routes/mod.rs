@@ -1,0 +1,21 @@
+//! Routing: the route table ([`ROUTES`]) and the functions it names
+//! ([`FUNCTIONS`]) are the one source of routing. The functions' pipeline, the
+//! in-process test router and the OpenAPI document read them at run time;
+//! `cargo xtask gen` writes the `cargo lambda watch` router, the template's function
+//! resources and missing function crates from them.
+//!
+//! The table holds each route's handler and `handlers::meta` serves the OpenAPI
+//! document built from the table, so `table` and `openapi` refer to each other; the
+//! pipeline is apart, so the document does not depend on how requests are served.
+
+mod functions;
+mod lookup;
+mod pipeline;
+mod route;
+mod table;
+
+pub use functions::{function, DynamoDb, Function, FALLBACK_FUNCTION, FUNCTIONS};
+pub use lookup::{lookup, match_path, Lookup};
+pub use pipeline::{handle, handle_streaming, Serve};
+pub use route::{described, json, list, Access, Body, Doc, Errors, Handler, HandlerFuture, Limit, Route, SchemaFn};
+pub use table::ROUTES;

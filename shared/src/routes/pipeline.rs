@@ -1,0 +1,205 @@
+//! The request pipeline every function runs: look the route up, answer CORS
+//! preflights, 404 and 405, admit the request (time zone, rate limits,
+//! authentication), call the route's handler, and add the CORS and rate-limit
+//! headers. Nothing here is specific to one route: that is all in the table.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use lambda_http::{Body, Request, Response};
+
+use crate::auth::authenticate;
+use crate::error::ApiError;
+use crate::handlers::openai;
+use crate::http::call::{path_of, Call};
+use crate::http::cors;
+use crate::http::reply::{Output, Reply};
+use crate::http::stream::{StreamBody, Streamed};
+use crate::ratelimit;
+use crate::state::AppState;
+use crate::time::parse_zone;
+
+use super::lookup::{lookup, Lookup};
+use super::route::{Access, Errors, Limit, Route};
+
+/// What a function answers.
+#[derive(Clone, Copy, Debug)]
+pub enum Serve {
+    /// The routes the table gives this function (by its binary name); a request
+    /// for another is a 404 (the gateway misrouted it).
+    Function(&'static str),
+    /// Every route: the in-process router of the tests.
+    All,
+}
+
+/// Handles one request end to end. Never fails: every outcome is an HTTP response.
+/// A streamed answer is collected whole (tests, and buffered functions, which
+/// never serve a streaming route).
+pub async fn handle(state: &AppState, request: Request, serve: Serve) -> Response<Body> {
+    match respond(state, request, serve).await {
+        Output::Whole(reply) => reply.into_response(),
+        Output::Streamed(streamed) => {
+            let bytes = match streamed.body.collect().await {
+                Ok(collected) => collected.to_bytes().to_vec(),
+                Err(err) => {
+                    tracing::error!(error = %err, "a streamed body failed");
+                    Vec::new()
+                }
+            };
+            let mut response = Response::new(Body::Binary(bytes));
+            *response.status_mut() = streamed.status;
+            append_headers(response.headers_mut(), streamed.headers);
+            response
+        }
+    }
+}
+
+/// Handles one request for a function that uses Lambda response streaming.
+pub async fn handle_streaming(state: &AppState, request: Request, serve: Serve) -> Response<StreamBody> {
+    let streamed = match respond(state, request, serve).await {
+        Output::Streamed(streamed) => streamed,
+        Output::Whole(reply) => {
+            let mut headers = reply.headers.clone();
+            if reply.body.is_some() {
+                headers.push(("content-type", "application/json".to_string()));
+            }
+            let body = reply.body.map(|b| StreamBody::from(b.to_string())).unwrap_or_default();
+            Streamed {
+                status: reply.status,
+                headers,
+                body,
+            }
+        }
+    };
+    let mut response = Response::new(streamed.body);
+    *response.status_mut() = streamed.status;
+    append_headers(response.headers_mut(), streamed.headers);
+    response
+}
+
+fn append_headers(map: &mut http::HeaderMap, headers: Vec<(&'static str, String)>) {
+    for (name, value) in headers {
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            map.append(name, value);
+        }
+    }
+}
+
+async fn respond(state: &AppState, request: Request, serve: Serve) -> Output {
+    let started = Instant::now();
+    let method = request.method().as_str().to_string();
+    let path = path_of(&request);
+    let origin = request
+        .headers()
+        .get("origin")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let (route, output) = match lookup(&method, &path) {
+        Lookup::MethodNotAllowed(_) if method == "OPTIONS" => {
+            (None, Output::Whole(cors::preflight(&state.config, origin.as_deref())))
+        }
+        Lookup::Found(route, params) if serves(serve, route) => (Some(route), run(state, route, request, params).await),
+        Lookup::Found(..) => (None, Output::Whole(ApiError::not_found("No such route.").into())),
+        Lookup::MethodNotAllowed(allowed) => {
+            let err = ApiError::new(
+                http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{method} is not allowed here."),
+            )
+            .with("allowed", allowed.clone())
+            .with_header("allow", allowed.join(", "));
+            (None, Output::Whole(err.into()))
+        }
+        Lookup::NotFound => (
+            None,
+            Output::Whole(ApiError::not_found(format!("No route for {path}.")).into()),
+        ),
+    };
+    let cors_headers = cors::headers(&state.config, origin.as_deref());
+    let output = match output {
+        Output::Whole(mut reply) => {
+            reply.headers.extend(cors_headers);
+            Output::Whole(reply)
+        }
+        Output::Streamed(mut streamed) => {
+            streamed.headers.extend(cors_headers);
+            Output::Streamed(streamed)
+        }
+    };
+    let status = match &output {
+        Output::Whole(reply) => reply.status.as_u16(),
+        Output::Streamed(streamed) => streamed.status.as_u16(),
+    };
+    // A route is named by its function and pattern (a function may serve several).
+    let function = route.map(|r| r.function);
+    let route = route.map(|r| r.path);
+    tracing::info!(function, route, %method, %path, status, elapsed_ms = started.elapsed().as_millis() as u64, "request");
+    output
+}
+
+fn serves(serve: Serve, route: &Route) -> bool {
+    match serve {
+        Serve::All => true,
+        Serve::Function(name) => route.function == name,
+    }
+}
+
+/// Admits the request (time zone, rate limits, authentication) and dispatches it.
+/// The rate-limit headers go on every answer of a limited route, errors included.
+async fn run(state: &AppState, route: &'static Route, request: Request, params: HashMap<String, String>) -> Output {
+    let mut call = Call::new(state, request, params);
+    let mut limit_headers = Vec::new();
+    let result = async {
+        if let Some(zone) = call.query_param("tz") {
+            parse_zone(zone, "tz")?;
+        }
+        if route.limit == Limit::PerIp {
+            let subject = format!("ip:{}", call.client_ip());
+            let window = ratelimit::count(
+                state.store.as_ref(),
+                &subject,
+                state.config.auth_rate_limit_per_minute,
+                call.now,
+            )
+            .await?;
+            limit_headers = window.headers();
+            window.check()?;
+        }
+        if route.access == Access::User {
+            call.caller = Some(authenticate(state.store.as_ref(), call.header("authorization"), call.now).await?);
+        }
+        if route.limit == Limit::PerUser {
+            let subject = format!("user:{}", call.user()?.id);
+            let window = ratelimit::count(
+                state.store.as_ref(),
+                &subject,
+                state.config.rate_limit_per_minute,
+                call.now,
+            )
+            .await?;
+            limit_headers = window.headers();
+            window.check()?;
+        }
+        (route.handler)(&call).await
+    }
+    .await;
+    match result {
+        Ok(Output::Whole(mut reply)) => {
+            reply.headers.extend(limit_headers);
+            Output::Whole(reply)
+        }
+        Ok(Output::Streamed(mut streamed)) => {
+            streamed.headers.extend(limit_headers);
+            Output::Streamed(streamed)
+        }
+        Err(err) => {
+            let mut reply = if route.errors == Errors::OpenAi {
+                openai::error_reply(err)
+            } else {
+                Reply::from(err)
+            };
+            reply.headers.extend(limit_headers);
+            Output::Whole(reply)
+        }
+    }
+}

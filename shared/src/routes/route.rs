@@ -1,0 +1,204 @@
+//! What one entry of the route table says about a route. Everything that serves,
+//! deploys or documents a route reads it from here: the pipeline (access, limit,
+//! handler, error shape), `cargo xtask gen` (method, path, function) and the OpenAPI
+//! document (summary and [`Doc`]). Entries are `const`, built with the chained
+//! `const fn` setters below, so the table stays one readable expression.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+use crate::http::call::Call;
+use crate::http::reply::Output;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    /// A valid token of an active account.
+    User,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    None,
+    /// `RATE_LIMIT_PER_MINUTE` per user: routes that call a model.
+    PerUser,
+    /// `AUTH_RATE_LIMIT_PER_MINUTE` per client IP: register and login.
+    PerIp,
+}
+
+/// The JSON shape a route's errors take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Errors {
+    /// `{"error", "code", …}`, as every route of this API.
+    Api,
+    /// `{"error": {"message", "type", …}}`: OpenAI's clients read only that.
+    OpenAi,
+}
+
+/// The future a [`Handler`] returns: boxed, so handlers of different types fit
+/// one table, and `Send`, as `lambda_http` requires.
+pub type HandlerFuture<'c> = Pin<Box<dyn Future<Output = Result<Output, ApiError>> + Send + 'c>>;
+
+/// A route's handler as the table stores it; [`handler!`] makes one from an `async fn(&Call<'_>) -> Result<Reply | Output, ApiError>`.
+pub type Handler = for<'c, 's> fn(&'c Call<'s>) -> HandlerFuture<'c>;
+
+/// Wraps a handler (`async fn(&Call<'_>) -> Result<Reply, ApiError>`, or one
+/// returning `Result<Output, ApiError>`) into a [`Handler`] for the route table.
+macro_rules! handler {
+    ($handler:path) => {{
+        fn boxed<'c, 's>(call: &'c $crate::http::call::Call<'s>) -> $crate::routes::HandlerFuture<'c> {
+            Box::pin(async move { $handler(call).await.map($crate::http::reply::Output::from) })
+        }
+        boxed as $crate::routes::Handler
+    }};
+}
+pub(crate) use handler;
+
+/// A request or response body as the OpenAPI document shows it.
+#[derive(Clone, Copy, Debug)]
+pub enum Body {
+    /// A type's derived schema, referenced as a component.
+    Json(SchemaFn),
+    /// An array of a type's derived schema.
+    ListOf(SchemaFn),
+    /// A shape described in words (OpenAI's objects, server-sent events).
+    Described(&'static str),
+}
+
+/// Adds a type's schema (and those it refers to) to the components and returns a
+/// reference to it; a function pointer, so a `const` table can name a type.
+pub type SchemaFn = fn(&mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema>;
+
+fn component<T: ToSchema>(components: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
+    let name = T::name().to_string();
+    components.push((name.clone(), T::schema()));
+    T::schemas(components);
+    utoipa::openapi::Ref::from_schema_name(name).into()
+}
+
+/// A JSON body of type `T`.
+pub const fn json<T: ToSchema>() -> Body {
+    Body::Json(component::<T>)
+}
+
+/// A JSON array of `T`.
+pub const fn list<T: ToSchema>() -> Body {
+    Body::ListOf(component::<T>)
+}
+
+/// A body the document describes in words.
+pub const fn described(text: &'static str) -> Body {
+    Body::Described(text)
+}
+
+/// What the OpenAPI document says about a route beyond its method, path, access
+/// and limit (from which it derives security and the 401/403/429 answers).
+#[derive(Clone, Copy, Debug)]
+pub struct Doc {
+    pub request: Option<Body>,
+    pub status: u16,
+    pub response: Option<Body>,
+    /// Error statuses besides the ones every route can answer.
+    pub errors: &'static [u16],
+    /// Query parameters: name and description.
+    pub query: &'static [(&'static str, &'static str)],
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Route {
+    pub method: &'static str,
+    /// With a trailing slash, as the original clients call it; the slashless form
+    /// answers too.
+    pub path: &'static str,
+    /// The Lambda function (and binary) that serves it: an entry of
+    /// [`FUNCTIONS`](super::FUNCTIONS).
+    pub function: &'static str,
+    pub summary: &'static str,
+    pub access: Access,
+    pub limit: Limit,
+    pub errors: Errors,
+    pub handler: Handler,
+    pub doc: Doc,
+}
+
+impl Route {
+    /// A route for signed-in users, without a rate limit, answering errors in
+    /// this API's shape and documented as a bare 200 until the setters say more.
+    pub const fn new(method: &'static str, path: &'static str, function: &'static str, handler: Handler) -> Self {
+        Self {
+            method,
+            path,
+            function,
+            summary: "",
+            access: Access::User,
+            limit: Limit::None,
+            errors: Errors::Api,
+            handler,
+            doc: Doc {
+                request: None,
+                status: 200,
+                response: None,
+                errors: &[],
+                query: &[],
+            },
+        }
+    }
+
+    pub const fn summary(mut self, summary: &'static str) -> Self {
+        self.summary = summary;
+        self
+    }
+
+    /// Anyone may call it (no token).
+    pub const fn public(mut self) -> Self {
+        self.access = Access::Public;
+        self
+    }
+
+    pub const fn limit(mut self, limit: Limit) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    pub const fn openai_errors(mut self) -> Self {
+        self.errors = Errors::OpenAi;
+        self
+    }
+
+    pub const fn request(mut self, body: Body) -> Self {
+        self.doc.request = Some(body);
+        self
+    }
+
+    /// The success status and body.
+    pub const fn response(mut self, status: u16, body: Body) -> Self {
+        self.doc.status = status;
+        self.doc.response = Some(body);
+        self
+    }
+
+    pub const fn errors(mut self, statuses: &'static [u16]) -> Self {
+        self.doc.errors = statuses;
+        self
+    }
+
+    pub const fn query(mut self, params: &'static [(&'static str, &'static str)]) -> Self {
+        self.doc.query = params;
+        self
+    }
+
+    /// Both forms clients may call: the table's, and the one without a trailing
+    /// slash (one form only when the path has none).
+    pub fn paths(&self) -> Vec<&'static str> {
+        let bare = self.path.trim_end_matches('/');
+        if bare == self.path {
+            vec![self.path]
+        } else {
+            vec![self.path, bare]
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The route table: the one source of routing. A route is one entry here plus its
+//! handler; `cargo xtask gen` then writes the `cargo lambda watch` router, the
+//! template's function resources and any missing function crate from it, and the
+//! OpenAPI document is built from it at run time. A new function also needs its
+//! entry in [`FUNCTIONS`](super::FUNCTIONS) (description, IAM, streaming).
+
+use super::route::{described, handler, json, list, Limit, Route};
+use crate::api::accounts::*;
+use crate::api::chats::*;
+use crate::api::meta::*;
+use crate::api::Notice;
+use crate::handlers::{accounts, chats, messages, meta, openai, stream};
+
+/// The errors every route that calls a model can answer.
+const MODEL_ERRORS: &[u16] = &[402, 404, 502, 503, 504];
+
+const PAGING: [(&str, &str); 2] = [
+    ("limit", "Page size, 1–100 (default 20)."),
+    ("cursor", "The next page's cursor, from the Link header."),
+];
+
+pub const ROUTES: &[Route] = &[
+    Route::new("POST", "/api/register/", "register", handler!(accounts::register))
+        .summary("Create an account and get a token")
+        .public()
+        .limit(Limit::PerIp)
+        .request(json::<RegisterRequest>())
+        .response(201, json::<AuthResponse>())
+        .errors(&[409]),
+    Route::new("POST", "/api/login/", "login", handler!(accounts::login))
+        .summary("Exchange a username or email and password for a token")
+        .public()
+        .limit(Limit::PerIp)
+        .request(json::<LoginRequest>())
+        .response(200, json::<AuthResponse>())
+        .errors(&[401, 403]),
+    Route::new("POST", "/api/logout/", "logout", handler!(accounts::logout))
+        .summary("Revoke the presented token (or all, with ?all=true)")
+        .response(200, json::<Notice>())
+        .query(&[("all", "true revokes every token of the user.")]),
+    Route::new("GET", "/api/me/", "get-me", handler!(accounts::get_me))
+        .summary("The caller's profile")
+        .response(200, json::<ProfileView>()),
+    Route::new("PATCH", "/api/me/", "update-me", handler!(accounts::update_me))
+        .summary("Change email, time zone or password")
+        .request(json::<UpdateProfileRequest>())
+        .response(200, json::<ProfileView>())
+        .errors(&[409]),
+    Route::new("DELETE", "/api/me/", "delete-me", handler!(accounts::delete_me))
+        .summary("Delete the account with all its data")
+        .response(200, json::<Notice>()),
+    Route::new(
+        "POST",
+        "/api/users/{username}/deactivate/",
+        "deactivate-user",
+        handler!(accounts::deactivate_user),
+    )
+    .summary("Deactivate a user (admins only)")
+    .response(200, json::<AccountStatusView>())
+    .errors(&[403, 404]),
+    Route::new(
+        "POST",
+        "/api/users/{username}/activate/",
+        "activate-user",
+        handler!(accounts::activate_user),
+    )
+    .summary("Reactivate a user (admins only)")
+    .response(200, json::<AccountStatusView>())
+    .errors(&[403, 404]),
+    Route::new("POST", "/api/chats/", "send-chat", handler!(chats::send_chat))
+        .summary("Send a message and get the model's reply, or end the session")
+        .limit(Limit::PerUser)
+        .request(json::<SendChatRequest>())
+        .response(200, json::<SendChatResponse>())
+        .errors(MODEL_ERRORS),
+    Route::new("GET", "/api/chats/", "list-chats", handler!(chats::list_chats))
+        .summary("The caller's chats, newest first, with their conversations")
+        .response(200, list::<ChatView>())
+        .query(&[
+            ("session_id", "Only this chat."),
+            (
+                "search",
+                "Chats whose title or messages contain this text (case-insensitive).",
+            ),
+            (
+                "period",
+                "today, yesterday, or week (the 7 days ending today), in the display zone.",
+            ),
+            PAGING[0],
+            PAGING[1],
+        ]),
+    Route::new("DELETE", "/api/chats/", "delete-all-chats", handler!(chats::delete_all_chats))
+        .summary("Delete every chat of the caller")
+        .response(200, json::<DeletedChatsResponse>()),
+    Route::new("GET", "/api/chats/{chat_id}/", "get-chat", handler!(chats::get_chat))
+        .summary("One chat with its conversation")
+        .response(200, json::<ChatView>())
+        .errors(&[404]),
+    Route::new("PATCH", "/api/chats/{chat_id}/", "update-chat", handler!(chats::update_chat))
+        .summary("Rename a chat, or end or reopen it")
+        .request(json::<UpdateChatRequest>())
+        .response(200, json::<ChatView>())
+        .errors(&[404]),
+    Route::new("DELETE", "/api/chats/{chat_id}/", "delete-chat", handler!(chats::delete_chat))
+        .summary("Delete one chat")
+        .response(200, json::<Notice>())
+        .errors(&[404]),
+    Route::new(
+        "GET",
+        "/api/chats/{chat_id}/messages/",
+        "list-messages",
+        handler!(messages::list_messages),
+    )
+    .summary("A chat's messages, oldest first")
+    .response(200, list::<MessageView>())
+    .errors(&[404])
+    .query(&PAGING),
+    Route::new(
+        "PATCH",
+        "/api/chats/{chat_id}/messages/{message_id}/",
+        "edit-message",
+        handler!(messages::edit_message),
+    )
+    .summary("Edit a message, optionally answering it again")
+    .limit(Limit::PerUser)
+    .request(json::<EditMessageRequest>())
+    .response(200, json::<EditMessageResponse>())
+    .errors(MODEL_ERRORS),
+    Route::new(
+        "POST",
+        "/api/chats/{chat_id}/regenerate/",
+        "regenerate-reply",
+        handler!(messages::regenerate),
+    )
+    .summary("Answer the chat's last user message again")
+    .limit(Limit::PerUser)
+    .request(json::<RegenerateRequest>())
+    .response(200, json::<RegeneratedView>())
+    .errors(MODEL_ERRORS),
+    Route::new("GET", "/api/tokens/", "get-tokens", handler!(meta::get_tokens))
+        .summary("The token balance")
+        .response(200, json::<TokensView>()),
+    Route::new("GET", "/api/models/", "list-models", handler!(meta::list_models))
+        .summary("Every provider/model and whether it is available")
+        .response(200, list::<ModelView>()),
+    Route::new("GET", "/api/openapi.json", "get-openapi", handler!(meta::openapi))
+        .summary("This document")
+        .public()
+        .response(200, described("This document.")),
+    Route::new("GET", "/api/health/", "health", handler!(meta::health))
+        .summary("Liveness and store reachability")
+        .public()
+        .response(200, json::<HealthView>())
+        .errors(&[503]),
+    Route::new("POST", "/api/chats/stream/", "stream-chat", handler!(stream::stream_chat))
+        .summary("Send a message and stream the reply as server-sent events")
+        .limit(Limit::PerUser)
+        .request(json::<SendChatRequest>())
+        .response(
+            200,
+            described(
+                "text/event-stream: `start` {chat_id, message_id}, `delta` {text}…, then `done` {message_id, usage, tokens_remaining} or `error` {error, code}.",
+            ),
+        )
+        .errors(MODEL_ERRORS),
+    Route::new("POST", "/v1/chat/completions", "openai-api", handler!(openai::chat_completions))
+        .summary("OpenAI-compatible chat completions, streamed or whole")
+        .limit(Limit::PerUser)
+        .openai_errors()
+        .request(described("OpenAI's chat completion request (model as provider/model)."))
+        .response(
+            200,
+            described(
+                "OpenAI's chat.completion object, or chat.completion.chunk server-sent events ending in `data: [DONE]` when `stream` is true.",
+            ),
+        )
+        .errors(&[402, 502, 503, 504]),
+    Route::new("GET", "/v1/models", "openai-api", handler!(openai::list_models))
+        .summary("OpenAI-compatible model list")
+        .openai_errors()
+        .response(
+            200,
+            described("OpenAI's model list: {object: \"list\", data: [{id, object, created, owned_by}]}."),
+        ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::super::{function, FALLBACK_FUNCTION, FUNCTIONS};
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_route_is_one_method_and_path_served_by_a_known_function() {
+        let mut seen = BTreeSet::new();
+        for route in ROUTES {
+            let name = format!("{} {}", route.method, route.path);
+            assert!(seen.insert((route.method, route.path)), "{name} twice");
+            assert!(
+                ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&route.method),
+                "{name}"
+            );
+            assert!(route.path.starts_with('/'), "{name}");
+            assert!(!route.summary.is_empty(), "{name} has a summary");
+            assert!(route.doc.response.is_some(), "{name} documents its answer");
+            assert!(
+                function(route.function).is_some(),
+                "{name}: {} is in FUNCTIONS",
+                route.function
+            );
+            assert_ne!(route.function, FALLBACK_FUNCTION, "{name}");
+        }
+    }
+
+    #[test]
+    fn functions_are_kebab_case_and_each_serves_a_route() {
+        let mut names = BTreeSet::new();
+        for f in FUNCTIONS {
+            assert!(f.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{}", f.name);
+            assert!(names.insert(f.name), "{} twice", f.name);
+            assert!(!f.description.is_empty(), "{} has a description", f.name);
+            let serves = ROUTES.iter().any(|r| r.function == f.name);
+            assert_eq!(serves, f.name != FALLBACK_FUNCTION, "{}", f.name);
+        }
+    }
+}

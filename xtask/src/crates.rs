@@ -1,0 +1,79 @@
+//! The crate of a function that has none yet: a manifest and a `main` that serves
+//! the function's routes, shaped like the existing ones. Existing crates are never
+//! rewritten (a hand-edited `main` stays); `cargo xtask check` reports missing ones.
+
+use chatbot_core::routes::{Function, Route};
+
+/// `(path in the crate, contents)` of each file of `function`'s crate.
+pub fn render(function: &Function, routes: &[Route]) -> Vec<(&'static str, String)> {
+    vec![
+        ("Cargo.toml", manifest(function)),
+        ("src/main.rs", main(function, routes)),
+    ]
+}
+
+fn manifest(function: &Function) -> String {
+    let name = function.name;
+    let description = function.description.replace('\\', "\\\\").replace('"', "\\\"");
+    format!(
+        r#"[package]
+name = "{name}"
+description = "{description}."
+version.workspace = true
+edition.workspace = true
+license.workspace = true
+publish = false
+
+[dependencies]
+chatbot-core.workspace = true
+lambda_http.workspace = true
+tokio.workspace = true
+
+# A thin main with no tests of its own: a test harness for it would only link
+# the whole core once more (hundreds of MB of build output for nothing).
+[[bin]]
+name = "{name}"
+path = "src/main.rs"
+test = false
+"#
+    )
+}
+
+fn main(function: &Function, routes: &[Route]) -> String {
+    let served: Vec<String> = routes
+        .iter()
+        .filter(|r| r.function == function.name)
+        .map(|r| format!("`{} {}`", r.method, r.path))
+        .collect();
+    let served = match served.split_last() {
+        None => "Every unmatched method and path".to_string(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    };
+    let serve = if function.streams { "serve_streaming" } else { "serve" };
+    format!(
+        r#"//! {served}: {}.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {{
+    chatbot_core::lambda::{serve}("{}").await
+}}
+"#,
+        sentence_case(function.description),
+        function.name
+    )
+}
+
+/// "The caller's profile" → "the caller's profile", for the middle of a sentence;
+/// a word with capitals inside ("OpenAI-compatible") stays as it is.
+fn sentence_case(text: &str) -> String {
+    let first_word = text.split(' ').next().unwrap_or_default();
+    if first_word.chars().skip(1).any(|c| c.is_uppercase()) {
+        return text.to_string();
+    }
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_lowercase().collect::<String>() + chars.as_str())
+        .unwrap_or_default()
+}

@@ -1,0 +1,188 @@
+//! The function resources of `template.yaml` (the part between its markers): one
+//! `AWS::Serverless::Function` per entry of the function table, with its policy,
+//! overrides, and either its HTTP API events or, for a streaming function, a
+//! Function URL. The fallback takes every other method of the API's paths (`ANY`,
+//! the API matching the most specific method first) and the `$default` route.
+//! Rendered as text in the template's own style, so a diff reads as a review.
+
+use std::fmt::Write;
+
+use chatbot_core::routes::{Function, Route, FALLBACK_FUNCTION};
+
+use crate::{paths_in_order, Tables};
+
+/// The resources, each at the indentation of `Resources:`'s entries.
+pub fn render(tables: &Tables) -> String {
+    let mut out = String::from(
+        "  # Every function of the route table (shared/src/routes/): edit the table and\n  \
+         # run `cargo xtask gen`, not these lines.\n",
+    );
+    for function in tables.functions {
+        let streams = function.streams;
+        out += &header(function);
+        if let Some(memory) = function.memory {
+            writeln!(out, "      MemorySize: {memory}").unwrap();
+        }
+        if let Some(timeout) = function.timeout {
+            writeln!(out, "      Timeout: {timeout}").unwrap();
+        }
+        out += &environment(function);
+        let routes: Vec<&Route> = tables.routes.iter().filter(|r| r.function == function.name).collect();
+        if streams {
+            out += &function_url(&routes);
+        }
+        out += &policies(function);
+        if function.name == FALLBACK_FUNCTION {
+            out += &fallback_events(tables);
+        } else if !streams {
+            out += &route_events(&routes);
+        }
+    }
+    out
+}
+
+/// `send-chat` → `SendChatFunction`.
+pub fn logical_id(function: &str) -> String {
+    let mut id: String = function
+        .split('-')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    id.push_str("Function");
+    id
+}
+
+fn header(function: &Function) -> String {
+    let mut out = format!(
+        "  {}:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: rust-cargolambda\n      \
+         BuildProperties:\n        Binary: {}\n    Properties:\n      Runtime: provided.al2023\n      \
+         Handler: bootstrap\n      CodeUri: .\n      Description: {}\n",
+        logical_id(function.name),
+        function.name,
+        quoted(function.description),
+    );
+    if function.streams {
+        out += "      # API Gateway's HTTP API cannot stream: a Function URL serves these routes.\n";
+    }
+    out
+}
+
+fn environment(function: &Function) -> String {
+    if !function.invokes_inference && function.env.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("      Environment:\n        Variables:\n");
+    if function.invokes_inference {
+        out += "          INFERENCE_FUNCTION: !Ref InferenceFunction\n";
+    }
+    for (name, value) in function.env {
+        writeln!(out, "          {name}: {}", quoted(value)).unwrap();
+    }
+    out
+}
+
+fn function_url(routes: &[&Route]) -> String {
+    let mut methods: Vec<&str> = routes.iter().map(|r| r.method).collect();
+    methods.sort();
+    methods.dedup();
+    format!(
+        "      FunctionUrlConfig:\n        AuthType: NONE\n        InvokeMode: RESPONSE_STREAM\n        Cors:\n          \
+         AllowOrigins: !Split [\",\", !Ref CorsAllowedOrigins]\n          AllowMethods: [{}]\n          \
+         AllowHeaders: [Authorization, Content-Type]\n          MaxAge: 600\n",
+        methods.join(", ")
+    )
+}
+
+/// Only what the function uses: DynamoDB actions (on the indexes too when it
+/// queries them), the provider-keys secret, invoking the inference function.
+fn policies(function: &Function) -> String {
+    let mut statements = String::new();
+    if !function.dynamodb.is_empty() {
+        let actions: Vec<&str> = function.dynamodb.iter().map(|a| a.action()).collect();
+        writeln!(
+            statements,
+            "            - Effect: Allow\n              Action: [{}]",
+            actions.join(", ")
+        )
+        .unwrap();
+        statements += if function.indexes {
+            "              Resource:\n                - !GetAtt Table.Arn\n                - !Sub \"${Table.Arn}/index/*\"\n"
+        } else {
+            "              Resource: !GetAtt Table.Arn\n"
+        };
+    }
+    if function.reads_keys {
+        statements +=
+            "            - Effect: Allow\n              Action: [secretsmanager:GetSecretValue]\n              \
+                       Resource: !Ref ProviderKeys\n";
+    }
+    if function.invokes_inference {
+        statements += "            - Effect: Allow\n              Action: [lambda:InvokeFunction]\n              \
+                       Resource: !GetAtt InferenceFunction.Arn\n";
+    }
+    if statements.is_empty() {
+        return statements;
+    }
+    format!("      Policies:\n        - Statement:\n{statements}")
+}
+
+/// `Route` and `RouteNoSlash` for a function's first route, `Route2`… for the
+/// next ones, so adding a route keeps the names of the earlier ones.
+fn route_events(routes: &[&Route]) -> String {
+    if routes.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("      Events:\n");
+    for (i, route) in routes.iter().enumerate() {
+        let name = if i == 0 {
+            "Route".to_string()
+        } else {
+            format!("Route{}", i + 1)
+        };
+        for (form, suffix) in route.paths().into_iter().zip(["", "NoSlash"]) {
+            out += &event(&format!("{name}{suffix}"), Some((form, route.method)));
+        }
+    }
+    out
+}
+
+/// `ANY` on every path of the HTTP API (both forms), then the `$default` route.
+fn fallback_events(tables: &Tables) -> String {
+    let api_routes = tables
+        .routes
+        .iter()
+        .filter(|r| !tables.function(r.function).is_some_and(|f| f.streams));
+    let forms = paths_in_order(api_routes.clone()).into_iter().flat_map(|pattern| {
+        let route = api_routes
+            .clone()
+            .find(|r| r.path == pattern)
+            .expect("a pattern of these routes");
+        route.paths()
+    });
+    let mut out = String::from("      Events:\n");
+    for (i, form) in forms.enumerate() {
+        out += &event(&format!("OtherMethods{}", i + 1), Some((form, "ANY")));
+    }
+    out += &event("Unmatched", None);
+    out
+}
+
+/// An HttpApi event; without a path and method, the API's `$default` route.
+fn event(name: &str, route: Option<(&str, &str)>) -> String {
+    let mut out =
+        format!("        {name}:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n");
+    if let Some((path, method)) = route {
+        writeln!(out, "            Path: {path}\n            Method: {method}").unwrap();
+    }
+    out
+}
+
+/// A YAML double-quoted scalar.
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
