@@ -11,7 +11,6 @@ pub mod handlers;
 pub mod http;
 pub mod lambda;
 pub mod llm;
-pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
 pub mod secrets;

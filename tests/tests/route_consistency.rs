@@ -171,7 +171,7 @@ fn every_function_has_a_crate_whose_binary_serves_its_routes() {
 
 #[test]
 fn the_openapi_document_lists_exactly_the_routes() {
-    let doc = chatbot_core::openapi::document();
+    let doc = chatbot_core::routes::openapi::document();
     let documented: BTreeSet<(String, String)> = doc["paths"]
         .as_object()
         .unwrap()

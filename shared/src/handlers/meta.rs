@@ -50,7 +50,3 @@ pub async fn health(call: &Call<'_>) -> Result<Reply, ApiError> {
         },
     )
 }
-
-pub async fn openapi(_call: &Call<'_>) -> Result<Reply, ApiError> {
-    Reply::ok(crate::openapi::document())
-}

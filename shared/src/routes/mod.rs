@@ -4,12 +4,13 @@
 //! `cargo xtask gen` writes the `cargo lambda watch` router, the template's function
 //! resources and missing function crates from them.
 //!
-//! The table holds each route's handler and `handlers::meta` serves the OpenAPI
-//! document built from the table, so `table` and `openapi` refer to each other; the
-//! pipeline is apart, so the document does not depend on how requests are served.
+//! The OpenAPI document is built from the table and served by a route of the
+//! table, so it lives here (`openapi`) rather than among the handlers: the handlers
+//! never import the routing that calls them.
 
 mod functions;
 mod lookup;
+pub mod openapi;
 mod pipeline;
 mod route;
 mod table;

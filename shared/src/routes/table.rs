@@ -143,7 +143,7 @@ pub const ROUTES: &[Route] = &[
     Route::new("GET", "/api/models/", "list-models", handler!(meta::list_models))
         .summary("Every provider/model and whether it is available")
         .response(200, list::<ModelView>()),
-    Route::new("GET", "/api/openapi.json", "get-openapi", handler!(meta::openapi))
+    Route::new("GET", "/api/openapi.json", "get-openapi", handler!(super::openapi::serve))
         .summary("This document")
         .public()
         .response(200, described("This document.")),

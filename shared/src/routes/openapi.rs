@@ -17,7 +17,15 @@ use utoipa::openapi::{
 };
 
 use crate::api::ErrorBody;
+use crate::error::ApiError;
+use crate::http::call::Call;
+use crate::http::reply::Reply;
 use crate::routes::{json, Access, Body, Limit, ROUTES};
+
+/// `GET /api/openapi.json`.
+pub async fn serve(_call: &Call<'_>) -> Result<Reply, ApiError> {
+    Reply::ok(document())
+}
 
 /// The document as JSON, built once per process.
 pub fn document() -> &'static Value {
