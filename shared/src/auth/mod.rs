@@ -6,8 +6,15 @@ pub mod username;
 
 use chrono::{DateTime, Utc};
 
-use crate::http::call::Caller;
-use crate::store::{StoreError, Tokens};
+use crate::store::{StoreError, Tokens, User};
+
+/// The authenticated caller.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub user: User,
+    /// Digest of the token the request presented (logout revokes it).
+    pub token_digest: String,
+}
 
 /// Why a request is not let in.
 #[derive(Debug, thiserror::Error)]

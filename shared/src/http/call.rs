@@ -11,18 +11,11 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::body::parse_json;
+pub use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::User;
 use crate::time::parse_zone;
-
-/// The authenticated caller.
-#[derive(Clone, Debug)]
-pub struct Caller {
-    pub user: User,
-    /// Digest of the token the request presented (logout revokes it).
-    pub token_digest: String,
-}
 
 pub struct Call<'a> {
     pub state: &'a AppState,
