@@ -3,6 +3,7 @@
 
 use chatbot_core::store::{AuthToken, Chat, ChatQuery, Message, Page, Role, Store, StoreError, User};
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -34,10 +35,14 @@ pub async fn saved_user(store: &SharedStore, name: &str) -> User {
     user
 }
 
+/// A chat to store. Its number is unique in the process (numbers need only be
+/// unique per owner); the numbering itself has its own case.
 pub fn chat(owner: &User, minutes: i64) -> Chat {
+    static NUMBERS: AtomicI64 = AtomicI64::new(1_000);
     Chat {
         id: Uuid::now_v7(),
         user_id: owner.id,
+        number: NUMBERS.fetch_add(1, Ordering::Relaxed),
         title: None,
         created_at: at(minutes),
         end_time: None,
@@ -207,6 +212,74 @@ pub async fn chats_are_created_once_per_id(store: SharedStore) {
         alice.id,
         "the owner is unchanged"
     );
+}
+
+pub async fn chat_numbers_count_up_per_user_and_are_never_reused(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let bob = saved_user(&store, "bob").await;
+    let mut numbered = Vec::new();
+    for minutes in 0..3 {
+        let mut c = chat(&alice, minutes);
+        c.number = store.next_chat_number(alice.id).await.unwrap();
+        store.create_chat(&c).await.unwrap();
+        numbered.push(c);
+    }
+    assert_eq!(numbered.iter().map(|c| c.number).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        store.next_chat_number(bob.id).await.unwrap(),
+        1,
+        "each account counts alone"
+    );
+    let second = store.chat_by_number(alice.id, 2).await.unwrap().unwrap();
+    assert_eq!(second, numbered[1]);
+    assert_eq!(store.chat(second.id).await.unwrap().unwrap().number, 2);
+    assert!(
+        store.chat_by_number(bob.id, 2).await.unwrap().is_none(),
+        "another's number is nobody's"
+    );
+    assert!(store.chat_by_number(alice.id, 99).await.unwrap().is_none());
+    let mut twin = chat(&alice, 9);
+    twin.number = 2;
+    assert!(matches!(
+        store.create_chat(&twin).await,
+        Err(StoreError::Conflict { field: "number" })
+    ));
+    assert!(
+        store.chat(twin.id).await.unwrap().is_none(),
+        "nothing of the twin is kept"
+    );
+    store.delete_chat(numbered[2].id).await.unwrap();
+    assert!(store.chat_by_number(alice.id, 3).await.unwrap().is_none());
+    assert_eq!(
+        store.next_chat_number(alice.id).await.unwrap(),
+        4,
+        "a deleted number is not reused"
+    );
+    assert_eq!(store.delete_chats_of(alice.id).await.unwrap(), 2);
+    assert!(store.chat_by_number(alice.id, 1).await.unwrap().is_none());
+    assert_eq!(store.next_chat_number(alice.id).await.unwrap(), 5);
+    // The number of a deleted chat can be claimed again only through the counter,
+    // which never goes back; a chat created with it directly is allowed again.
+    let mut again = chat(&alice, 20);
+    again.number = 1;
+    store.create_chat(&again).await.unwrap();
+    assert_eq!(store.chat_by_number(alice.id, 1).await.unwrap().unwrap().id, again.id);
+}
+
+pub async fn concurrent_chat_numbers_are_all_different(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.next_chat_number(alice.id).await.unwrap() })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for task in tasks {
+        numbers.push(task.await.unwrap());
+    }
+    numbers.sort();
+    assert_eq!(numbers, (1..=12).collect::<Vec<i64>>());
 }
 
 pub async fn the_open_chat_is_the_newest_without_an_end(store: SharedStore) {
@@ -488,6 +561,8 @@ macro_rules! store_contract {
             concurrent_charges_succeed_exactly_as_often_as_the_balance_allows,
             rate_limit_counters_count_per_key,
             chats_are_created_once_per_id,
+            chat_numbers_count_up_per_user_and_are_never_reused,
+            concurrent_chat_numbers_are_all_different,
             the_open_chat_is_the_newest_without_an_end,
             chat_lists_are_newest_first_and_paginate,
             chat_lists_filter_by_session_period_and_search,

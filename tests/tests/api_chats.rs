@@ -33,6 +33,7 @@ async fn the_first_message_starts_a_chat_and_the_next_continues_it() {
     assert!(body["reply"]["usage"]["completion_tokens"].as_u64().unwrap() > 0);
     assert_eq!(body["tokens_remaining"], 3900);
     assert_eq!(body["session_id"], body["chat_id"]);
+    assert_eq!(body["number"], 1, "the account's first chat");
     assert_eq!(body["end_time"], Value::Null);
     assert_eq!(body["conversation"].as_array().unwrap().len(), 1);
     let title = body["title"].as_str().unwrap();
@@ -45,6 +46,7 @@ async fn the_first_message_starts_a_chat_and_the_next_continues_it() {
         .await;
     assert_eq!(second.status, 200);
     assert_eq!(id(&second.body), id(body));
+    assert_eq!(second.body["number"], 1);
     assert_eq!(second.body["title"], title, "the title is set once");
     let conversation = second.body["conversation"].as_array().unwrap();
     assert_eq!(conversation.len(), 2);
@@ -190,6 +192,10 @@ async fn ending_a_session_closes_it_and_the_next_message_starts_a_new_one() {
         .await;
     assert_eq!(next.status, 201);
     assert_ne!(next.body["chat_id"], first["chat_id"]);
+    assert_eq!(
+        (first["number"].clone(), next.body["number"].clone()),
+        (json!(1), json!(2))
+    );
     // Ending a given chat by id.
     let by_id = app
         .call(

@@ -254,6 +254,7 @@ async fn regenerating_an_empty_chat_is_a_conflict() {
     let empty = chatbot_core::store::Chat {
         id: uuid::Uuid::now_v7(),
         user_id: owner.id,
+        number: store.next_chat_number(owner.id).await.unwrap(),
         title: None,
         created_at: chrono::Utc::now(),
         end_time: None,

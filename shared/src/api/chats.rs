@@ -47,6 +47,9 @@ pub struct ChatView {
     pub chat_id: Uuid,
     /// The same as `chat_id` (dialect A calls a chat a session).
     pub session_id: Uuid,
+    /// The chat's number in its owner's account (1, 2, 3…): its id in the dialects
+    /// that use integers.
+    pub number: i64,
     pub user_id: Uuid,
     pub title: Option<String>,
     /// Display-formatted.
@@ -75,6 +78,7 @@ impl ChatView {
         Self {
             chat_id: chat.id,
             session_id: chat.id,
+            number: chat.number,
             user_id: chat.user_id,
             title: chat.title.clone(),
             start_time: display(chat.created_at, zone),

@@ -399,6 +399,7 @@ async fn create_chat(
     let chat = Chat {
         id,
         user_id: user.id,
+        number: state.store.next_chat_number(user.id).await?,
         title: None,
         created_at: now,
         end_time: None,
@@ -406,7 +407,7 @@ async fn create_chat(
     match state.store.create_chat(&chat).await {
         Ok(()) => Ok((chat, true)),
         // Another request created it a moment ago: use it if it is this user's.
-        Err(StoreError::Conflict { .. }) => Ok((owned_chat(state, user, id).await?, false)),
+        Err(StoreError::Conflict { field: "chat_id" }) => Ok((owned_chat(state, user, id).await?, false)),
         Err(err) => Err(err.into()),
     }
 }

@@ -50,6 +50,9 @@ pub struct AuthToken {
 pub struct Chat {
     pub id: Uuid,
     pub user_id: Uuid,
+    /// 1, 2, 3… within the owner's account, in order of creation and never reused:
+    /// the id of dialects whose clients use integers (B and E).
+    pub number: i64,
     pub title: Option<String>,
     /// Also the chat's `start_time`.
     pub created_at: DateTime<Utc>,
@@ -183,9 +186,16 @@ pub trait Limits: Send + Sync {
 /// Chats (sessions) and their titles.
 #[async_trait]
 pub trait Chats: Send + Sync {
-    /// Fails with `Conflict { field: "chat_id" }` when the id exists (whoever owns it).
+    /// The number the user's next chat gets: one more than the last one handed out,
+    /// atomically, so concurrent creations never share one and a deleted chat's
+    /// number is never handed out again.
+    async fn next_chat_number(&self, user_id: Uuid) -> StoreResult<i64>;
+    /// Fails with `Conflict { field: "chat_id" }` when the id exists (whoever owns it)
+    /// and with `Conflict { field: "number" }` when the owner has a chat of that number.
     async fn create_chat(&self, chat: &Chat) -> StoreResult<()>;
     async fn chat(&self, id: Uuid) -> StoreResult<Option<Chat>>;
+    /// The user's chat of that number.
+    async fn chat_by_number(&self, user_id: Uuid, number: i64) -> StoreResult<Option<Chat>>;
     /// The user's newest chat without an end time.
     async fn open_chat(&self, user_id: Uuid) -> StoreResult<Option<Chat>>;
     /// Newest first.

@@ -22,6 +22,7 @@ use super::{
 const MIGRATIONS: &[&str] = &[
     include_str!("sqlite_migrations/001_initial.sql"),
     include_str!("sqlite_migrations/002_partial_replies.sql"),
+    include_str!("sqlite_migrations/003_chat_numbers.sql"),
 ];
 
 #[derive(Clone)]
@@ -89,6 +90,9 @@ fn unique_violation(err: rusqlite::Error) -> StoreError {
             if message.contains("users.email_key") {
                 return StoreError::Conflict { field: "email" };
             }
+            if message.contains("chats.number") {
+                return StoreError::Conflict { field: "number" };
+            }
             if message.contains("chats.id") {
                 return StoreError::Conflict { field: "chat_id" };
             }
@@ -133,12 +137,13 @@ fn user_from_row(row: &Row) -> rusqlite::Result<User> {
     })
 }
 
-const CHAT_COLUMNS: &str = "id, user_id, title, created_at, end_time";
+const CHAT_COLUMNS: &str = "id, user_id, number, title, created_at, end_time";
 
 fn chat_from_row(row: &Row) -> rusqlite::Result<Chat> {
     Ok(Chat {
         id: uuid_col(row, "id")?,
         user_id: uuid_col(row, "user_id")?,
+        number: row.get("number")?,
         title: row.get("title")?,
         created_at: from_millis(row.get("created_at")?),
         end_time: row.get::<_, Option<i64>>("end_time")?.map(from_millis),
@@ -425,14 +430,30 @@ impl Limits for SqliteStore {
 
 #[async_trait]
 impl Chats for SqliteStore {
+    async fn next_chat_number(&self, user_id: Uuid) -> StoreResult<i64> {
+        self.run("next_chat_number", move |conn| {
+            conn.query_row(
+                "UPDATE users SET chat_numbers = chat_numbers + 1 WHERE id = ?1 RETURNING chat_numbers",
+                [user_id.to_string()],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(internal)?
+            .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("no user {user_id} to number a chat of")))
+        })
+        .await
+    }
+
     async fn create_chat(&self, chat: &Chat) -> StoreResult<()> {
         let c = chat.clone();
         self.run("create_chat", move |conn| {
             conn.execute(
-                "INSERT INTO chats (id, user_id, title, created_at, end_time) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO chats (id, user_id, number, title, created_at, end_time)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     c.id.to_string(),
                     c.user_id.to_string(),
+                    c.number,
                     c.title,
                     millis(c.created_at),
                     c.end_time.map(millis)
@@ -449,6 +470,19 @@ impl Chats for SqliteStore {
             conn.query_row(
                 &format!("SELECT {CHAT_COLUMNS} FROM chats WHERE id = ?1"),
                 [id.to_string()],
+                chat_from_row,
+            )
+            .optional()
+            .map_err(internal)
+        })
+        .await
+    }
+
+    async fn chat_by_number(&self, user_id: Uuid, number: i64) -> StoreResult<Option<Chat>> {
+        self.run("chat_by_number", move |conn| {
+            conn.query_row(
+                &format!("SELECT {CHAT_COLUMNS} FROM chats WHERE user_id = ?1 AND number = ?2"),
+                params![user_id.to_string(), number],
                 chat_from_row,
             )
             .optional()

@@ -5,9 +5,11 @@ use aws_sdk_dynamodb::types::{TransactWriteItem, Update as TxUpdate};
 use futures::{StreamExt as _, TryStreamExt as _};
 use uuid::Uuid;
 
-use super::items::{chat_open_key, from_item, to_item, ChatItem, Item};
+use aws_sdk_dynamodb::types::ReturnValue;
+
+use super::items::{chat_open_key, from_item, number, to_item, ChatItem, ChatNumberItem, Item};
 use super::keys::{self, TimeKey, OPEN_CHATS, OPEN_KEY, PK, SK, TIME_KEY};
-use super::requests::{delete_keys, internal, key, key_of, query_all, s, Update};
+use super::requests::{delete_keys, internal, is_condition_failed, key, key_of, n, query_all, s, sdk_error, Update};
 use super::DynamoStore;
 use crate::store::{Chat, ChatQuery, Page, StoreError, StoreResult};
 
@@ -17,8 +19,31 @@ const SEARCH_PAGE: usize = 100;
 const PARALLEL_CHATS: usize = 8;
 
 impl DynamoStore {
-    /// The record and its entry under the owner in one transaction; the record's
-    /// condition makes the id unique whoever owns it.
+    /// A counter on the owner's profile, raised with one conditional update.
+    pub(super) async fn next_chat_number(&self, user_id: Uuid) -> StoreResult<i64> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user_pk(user_id), keys::PROFILE)))
+            .update_expression("ADD #numbers :one")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#numbers", "chat_numbers")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match result {
+            Ok(answer) => number(&answer.attributes.unwrap_or_default(), "chat_numbers"),
+            Err(err) if is_condition_failed(&err) => Err(internal(format!("no user {user_id} to number a chat of"))),
+            Err(err) => Err(sdk_error("next_chat_number", err)),
+        }
+    }
+
+    /// The record, its entry under the owner and its number's claim in one
+    /// transaction; the record's condition makes the id unique whoever owns it, the
+    /// claim's makes the number unique within the account.
     pub(super) async fn create_chat(&self, chat: &Chat) -> StoreResult<()> {
         let actions = vec![
             TransactWriteItem::builder()
@@ -27,10 +52,29 @@ impl DynamoStore {
             TransactWriteItem::builder()
                 .put(self.put(to_item(&ChatItem::entry(chat))?, None)?)
                 .build(),
+            TransactWriteItem::builder()
+                .put(self.put(to_item(&ChatNumberItem::new(chat))?, Some("attribute_not_exists(pk)"))?)
+                .build(),
         ];
         match self.transact("create_chat", actions).await? {
             None => Ok(()),
+            Some(2) => Err(StoreError::Conflict { field: "number" }),
             Some(_) => Err(StoreError::Conflict { field: "chat_id" }),
+        }
+    }
+
+    /// Follows the number's claim to the chat's entry: two reads.
+    pub(super) async fn chat_by_number(&self, user_id: Uuid, number: i64) -> StoreResult<Option<Chat>> {
+        let Some(claim) = self.get(keys::user_pk(user_id), &keys::chat_number_sk(number)).await? else {
+            return Ok(None);
+        };
+        let claim: ChatNumberItem = from_item(claim)?;
+        match self
+            .get(keys::user_pk(user_id), &keys::chat_entry_sk(claim.chat_id))
+            .await?
+        {
+            Some(entry) => Ok(Some(from_item::<ChatItem>(entry)?.into_chat())),
+            None => Ok(None),
         }
     }
 
@@ -213,14 +257,18 @@ impl DynamoStore {
         self.transact("update_chat", actions).await.map(|_| ())
     }
 
-    /// The chat's partition (record and messages) and its entry under the owner.
+    /// The chat's partition (record and messages), and its entry and number's claim
+    /// under the owner.
     pub(super) async fn delete_chat(&self, id: Uuid) -> StoreResult<()> {
         let items = self.chat_partition(id).await?;
-        let mut doomed = Vec::with_capacity(items.len() + 1);
+        let mut doomed = Vec::with_capacity(items.len() + 2);
         for item in &items {
             if let Some(owner) = item.get("user_id").and_then(|v| v.as_s().ok()) {
                 let owner = Uuid::parse_str(owner).map_err(|_| internal("a chat record with a bad owner"))?;
                 doomed.push(key(keys::user_pk(owner), keys::chat_entry_sk(id)));
+                if let Some(number) = chat_number(item)? {
+                    doomed.push(key(keys::user_pk(owner), keys::chat_number_sk(number)));
+                }
             }
             doomed.push(key_of(item)?);
         }
@@ -237,7 +285,8 @@ impl DynamoStore {
                 .expression_attribute_names("#sk", SK)
                 .expression_attribute_values(":pk", s(keys::user_pk(user_id)))
                 .expression_attribute_values(":prefix", s(keys::CHAT_PREFIX))
-                .projection_expression("#pk, #sk, id")
+                .projection_expression("#pk, #sk, id, #number")
+                .expression_attribute_names("#number", "number")
                 .consistent_read(true),
         )
         .await?;
@@ -252,7 +301,12 @@ impl DynamoStore {
             })
             .collect::<StoreResult<Vec<_>>>()?;
         self.delete_chat_partitions(&ids).await?;
-        let entry_keys = entries.iter().map(key_of).collect::<StoreResult<Vec<_>>>()?;
+        let mut entry_keys = entries.iter().map(key_of).collect::<StoreResult<Vec<_>>>()?;
+        for entry in &entries {
+            if let Some(number) = chat_number(entry)? {
+                entry_keys.push(key(keys::user_pk(user_id), keys::chat_number_sk(number)));
+            }
+        }
         delete_keys(&self.client, &self.table, entry_keys).await?;
         Ok(ids.len() as u64)
     }
@@ -285,9 +339,18 @@ impl DynamoStore {
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_names("#sk", SK)
                 .expression_attribute_values(":pk", s(keys::chat_pk(id)))
-                .projection_expression("#pk, #sk, user_id")
+                .projection_expression("#pk, #sk, user_id, #number")
+                .expression_attribute_names("#number", "number")
                 .consistent_read(true),
         )
         .await
     }
+}
+
+/// The number a chat record or entry carries; none on chats from before numbers.
+fn chat_number(item: &Item) -> StoreResult<Option<i64>> {
+    if !item.contains_key("number") {
+        return Ok(None);
+    }
+    Ok(Some(number(item, "number")?).filter(|n| *n > 0))
 }

@@ -109,6 +109,26 @@ pub struct ClaimItem {
     pub user_id: Uuid,
 }
 
+/// `CHATNO#<number>` under the owner: which chat has that number.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChatNumberItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub chat_id: Uuid,
+}
+
+impl ChatNumberItem {
+    pub fn new(chat: &Chat) -> Self {
+        Self {
+            pk: keys::user_pk(chat.user_id),
+            sk: keys::chat_number_sk(chat.number),
+            kind: "chat_number".into(),
+            chat_id: chat.id,
+        }
+    }
+}
+
 impl ClaimItem {
     pub fn username(name: &str, user_id: Uuid) -> Self {
         Self {
@@ -182,6 +202,9 @@ pub struct ChatItem {
     pub kind: String,
     pub id: Uuid,
     pub user_id: Uuid,
+    /// Chats written before numbers existed have none (0).
+    #[serde(default)]
+    pub number: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     pub created_at: i64,
@@ -201,6 +224,7 @@ impl ChatItem {
             kind: "chat".into(),
             id: chat.id,
             user_id: chat.user_id,
+            number: chat.number,
             title: chat.title.clone(),
             created_at: millis(chat.created_at),
             end_time: chat.end_time.map(millis),
@@ -224,6 +248,7 @@ impl ChatItem {
         Chat {
             id: self.id,
             user_id: self.user_id,
+            number: self.number,
             title: self.title,
             created_at: from_millis(self.created_at),
             end_time: self.end_time.map(from_millis),
@@ -358,6 +383,7 @@ mod tests {
         let chat = Chat {
             id: Uuid::now_v7(),
             user_id: Uuid::now_v7(),
+            number: 7,
             title: None,
             created_at: m.created_at,
             end_time: Some(m.created_at),

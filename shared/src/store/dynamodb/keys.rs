@@ -27,6 +27,8 @@ pub const CHAT: &str = "CHAT";
 pub const RATE: &str = "RATE";
 pub const TOKEN_PREFIX: &str = "TOKEN#";
 pub const CHAT_PREFIX: &str = "CHAT#";
+/// Not a prefix of `CHAT#`, so listing a user's chat entries never meets these.
+pub const CHAT_NUMBER_PREFIX: &str = "CHATNO#";
 pub const MESSAGE_PREFIX: &str = "MSG#";
 
 pub fn user_pk(id: Uuid) -> String {
@@ -63,6 +65,12 @@ pub fn chat_pk(id: Uuid) -> String {
 /// A chat's entry in its owner's partition (a copy of the chat with the index keys).
 pub fn chat_entry_sk(id: Uuid) -> String {
     format!("{CHAT_PREFIX}{id}")
+}
+
+/// A chat's number in its owner's partition (zero-padded, so they sort as numbers):
+/// the lookup of dialect ids, and the claim that keeps a number unique.
+pub fn chat_number_sk(number: i64) -> String {
+    format!("{CHAT_NUMBER_PREFIX}{number:020}")
 }
 
 pub fn message_sk(id: Uuid) -> String {

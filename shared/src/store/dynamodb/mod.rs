@@ -205,12 +205,20 @@ impl Limits for DynamoStore {
 
 #[async_trait]
 impl Chats for DynamoStore {
+    async fn next_chat_number(&self, user_id: Uuid) -> StoreResult<i64> {
+        traced("next_chat_number", self.next_chat_number(user_id)).await
+    }
+
     async fn create_chat(&self, chat: &Chat) -> StoreResult<()> {
         traced("create_chat", self.create_chat(chat)).await
     }
 
     async fn chat(&self, id: Uuid) -> StoreResult<Option<Chat>> {
         traced("chat", self.chat(id)).await
+    }
+
+    async fn chat_by_number(&self, user_id: Uuid, number: i64) -> StoreResult<Option<Chat>> {
+        traced("chat_by_number", self.chat_by_number(user_id, number)).await
     }
 
     async fn open_chat(&self, user_id: Uuid) -> StoreResult<Option<Chat>> {
