@@ -696,3 +696,55 @@ impl Messages for SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written before chat numbers existed gets them in creation order,
+    /// per user, and the counter continues after the highest.
+    #[tokio::test]
+    async fn existing_chats_are_numbered_by_the_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite3");
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            let before_numbers = MIGRATIONS[..2].iter().map(|sql| M::up(sql)).collect();
+            Migrations::new(before_numbers).to_latest(&mut conn).unwrap();
+            for (user, name) in [("u1", "alice"), ("u2", "bob")] {
+                conn.execute(
+                    "INSERT INTO users (id, username, username_key, password_hash, date_joined, tokens)
+                     VALUES (?1, ?2, ?2, 'x', 0, 10)",
+                    params![Uuid::from_u128(if user == "u1" { 1 } else { 2 }).to_string(), name],
+                )
+                .unwrap();
+            }
+            // Alice's chats inserted out of time order; Bob has one.
+            for (chat, owner, created) in [(10u128, 1u128, 300i64), (11, 1, 100), (12, 2, 200), (13, 1, 200)] {
+                conn.execute(
+                    "INSERT INTO chats (id, user_id, created_at) VALUES (?1, ?2, ?3)",
+                    params![
+                        Uuid::from_u128(chat).to_string(),
+                        Uuid::from_u128(owner).to_string(),
+                        created
+                    ],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let alice = Uuid::from_u128(1);
+        let mut found = Vec::new();
+        for id in [11u128, 13, 10] {
+            found.push(store.chat(Uuid::from_u128(id)).await.unwrap().unwrap().number);
+        }
+        assert_eq!(found, [1, 2, 3], "oldest first");
+        assert_eq!(store.chat(Uuid::from_u128(12)).await.unwrap().unwrap().number, 1);
+        assert_eq!(store.next_chat_number(alice).await.unwrap(), 4);
+        assert_eq!(store.next_chat_number(Uuid::from_u128(2)).await.unwrap(), 2);
+        assert_eq!(
+            store.chat_by_number(alice, 3).await.unwrap().unwrap().id,
+            Uuid::from_u128(10)
+        );
+    }
+}
