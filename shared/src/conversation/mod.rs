@@ -55,6 +55,31 @@ pub async fn owned_chat(state: &AppState, user: &User, id: Uuid) -> Result<Chat,
     }
 }
 
+/// The user's chat of that number (the id of dialects B and E); `NotFound` whether
+/// it is missing or the number is only another user's.
+pub async fn numbered_chat(state: &AppState, user: &User, number: i64) -> Result<Chat, ChatError> {
+    state
+        .store
+        .chat_by_number(user.id, number)
+        .await?
+        .ok_or(ChatError::NotFound)
+}
+
+/// A new, empty chat of `user` (the dialects that create a conversation before its
+/// first message): it is the user's open chat from now on.
+pub async fn start_chat(state: &AppState, user: &User, title: Option<String>) -> Result<Chat, ChatError> {
+    let chat = Chat {
+        id: Uuid::now_v7(),
+        user_id: user.id,
+        number: state.store.next_chat_number(user.id).await?,
+        title,
+        created_at: state.now(),
+        end_time: None,
+    };
+    state.store.create_chat(&chat).await?;
+    Ok(chat)
+}
+
 pub fn new_message(chat_id: Uuid, role: Role, content: String, at: chrono::DateTime<chrono::Utc>) -> Message {
     Message {
         id: Uuid::now_v7(),
@@ -95,4 +120,48 @@ pub fn pair_turns(messages: &[Message]) -> Vec<(&Message, Option<&Message>)> {
             (question, reply)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::llm::Dispatch;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::Accounts;
+    use std::sync::Arc;
+
+    fn user(name: &str) -> User {
+        User {
+            id: Uuid::now_v7(),
+            username: name.into(),
+            email: None,
+            password_hash: "x".into(),
+            date_joined: chrono::Utc::now(),
+            is_active: true,
+            time_zone: None,
+            tokens: 0,
+            spent: 0,
+            requests: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn started_chats_are_numbered_and_found_by_number_only_by_their_owner() {
+        let store = Arc::new(SqliteStore::in_memory().unwrap());
+        let (alice, bob) = (user("alice"), user("bob"));
+        store.create_user(&alice).await.unwrap();
+        store.create_user(&bob).await.unwrap();
+        let state = AppState::new(Config::defaults(), store, Dispatch::new(vec![], "none", "none"));
+        let first = start_chat(&state, &alice, None).await.unwrap();
+        let second = start_chat(&state, &alice, Some("Named".into())).await.unwrap();
+        assert_eq!((first.number, second.number), (1, 2));
+        assert_eq!(state.store.open_chat(alice.id).await.unwrap().unwrap().id, second.id);
+        assert_eq!(numbered_chat(&state, &alice, 2).await.unwrap().id, second.id);
+        assert!(matches!(numbered_chat(&state, &bob, 2).await, Err(ChatError::NotFound)));
+        assert!(matches!(
+            numbered_chat(&state, &alice, 3).await,
+            Err(ChatError::NotFound)
+        ));
+    }
 }

@@ -98,6 +98,13 @@ impl<'a> Call<'a> {
         parse_uuid(raw, name)
     }
 
+    /// A chat number path parameter (dialects B and E): a positive integer, else a
+    /// 400 naming it.
+    pub fn path_number(&self, name: &str) -> Result<i64, ApiError> {
+        let raw = self.params.get(name).map(String::as_str).unwrap_or_default();
+        parse_number(raw, name)
+    }
+
     pub fn path_param(&self, name: &str) -> &str {
         self.params.get(name).map(String::as_str).unwrap_or_default()
     }
@@ -128,6 +135,15 @@ pub fn parse_uuid(raw: &str, field: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw.trim()).map_err(|_| ApiError::invalid_field(field, format!("`{field}` must be a UUID.")))
 }
 
+/// A chat number as a client sends it (in a path or a body field).
+pub fn parse_number(raw: &str, field: &str) -> Result<i64, ApiError> {
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::invalid_field(field, format!("`{field}` must be a chat number (1, 2, 3…).")))
+}
+
 /// The request's path without any stage prefix.
 pub fn path_of(request: &Request) -> String {
     let raw = request.raw_http_path();
@@ -135,5 +151,21 @@ pub fn path_of(request: &Request) -> String {
         request.uri().path().to_string()
     } else {
         raw.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_numbers_are_positive_integers_or_a_400_naming_the_field() {
+        assert_eq!(parse_number("7", "id").unwrap(), 7);
+        assert_eq!(parse_number(" 12 ", "id").unwrap(), 12);
+        for bad in ["0", "-1", "x", "", "1.5", "99999999999999999999"] {
+            let err = parse_number(bad, "thread_id").unwrap_err();
+            assert_eq!(err.status.as_u16(), 400, "{bad:?}");
+            assert_eq!(err.body()["field"], "thread_id");
+        }
     }
 }

@@ -182,6 +182,10 @@ pub const ROUTES: &[Route] = &[
             200,
             described("OpenAI's model list: {object: \"list\", data: [{id, object, created, owned_by}]}."),
         ),
+    // Dialect B (API.md §4): Gemini conversations, ids are chat numbers.
+    // Dialect C (API.md §4): the token balance.
+    // Dialect D (API.md §4): GPT/Gemini by route, also under /api/.
+    // Dialect E (API.md §4): Ollama threads and cookie sessions.
 ];
 
 #[cfg(test)]
