@@ -69,7 +69,7 @@ async fn a_streamed_completion_is_chunks_then_done() {
 
 #[tokio::test]
 async fn errors_take_openais_shape_and_status() {
-    let app = TestApp::with_vars(&[("INITIAL_TOKENS", "100")]).await;
+    let app = TestApp::with_vars(&[("INITIAL_TOKENS", "200")]).await;
     let token = app.register("alice").await;
     let ask = |body: serde_json::Value| app.call("POST", "/v1/chat/completions", Some(&token), Some(body));
     let unknown = ask(json!({"model": "nope/x", "messages": [{"role": "user", "content": "hi"}]})).await;
@@ -78,6 +78,24 @@ async fn errors_take_openais_shape_and_status() {
     assert_eq!(unknown.body["error"]["param"], "provider");
     let tools = ask(json!({"model": "scripted/echo", "tools": [{"type": "function"}], "messages": [{"role": "user", "content": "hi"}]})).await;
     assert_eq!(tools.body["error"]["param"], "tools");
+    for (field, asked) in [
+        ("max_tokens", 0),
+        ("max_tokens", 4097),
+        ("max_completion_tokens", 1_000_000),
+    ] {
+        let long =
+            ask(json!({"model": "scripted/echo", field: asked, "messages": [{"role": "user", "content": "hi"}]})).await;
+        assert_eq!(
+            (long.status, long.body["error"]["param"].as_str()),
+            (400, Some(field)),
+            "{field}={asked}"
+        );
+    }
+    let capped =
+        ask(json!({"model": "scripted/echo", "max_tokens": 4096, "messages": [{"role": "user", "content": "hi"}]}))
+            .await;
+    assert_eq!(capped.status, 200, "the maximum itself is allowed: {}", capped.text);
+    assert_eq!(app.provider.reply_requests().last().unwrap().max_new_tokens, Some(4096));
     let missing = ask(json!({"messages": []})).await;
     assert_eq!(
         (missing.status, missing.body["error"]["code"].as_str()),

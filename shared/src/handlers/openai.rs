@@ -17,7 +17,7 @@ use crate::http::body::MAX_MESSAGE_CHARS;
 use crate::http::call::Call;
 use crate::http::reply::{Output, Reply};
 use crate::http::stream::{data, Sender, Streamed};
-use crate::llm::{Turn, Usage};
+use crate::llm::{Turn, Usage, MAX_NEW_TOKENS};
 use crate::store::Role;
 
 /// OpenAI's request; fields we do not use (temperature, user, …) are accepted and
@@ -141,6 +141,23 @@ pub fn to_turns(messages: Vec<InputMessage>) -> Result<Vec<Turn>, ApiError> {
     Ok(turns)
 }
 
+/// The reply's cap, `max_completion_tokens` (OpenAI's current name) or
+/// `max_tokens`: 1 to `MAX_NEW_TOKENS`.
+fn max_new_tokens(body: &CompletionRequest) -> Result<Option<u32>, ApiError> {
+    let (field, asked) = match (body.max_completion_tokens, body.max_tokens) {
+        (Some(n), _) => ("max_completion_tokens", n),
+        (None, Some(n)) => ("max_tokens", n),
+        (None, None) => return Ok(None),
+    };
+    if !(1..=MAX_NEW_TOKENS).contains(&asked) {
+        return Err(ApiError::invalid_field(
+            field,
+            format!("`{field}` must be between 1 and {MAX_NEW_TOKENS}."),
+        ));
+    }
+    Ok(Some(asked))
+}
+
 pub async fn chat_completions(call: &Call<'_>) -> Result<Output, ApiError> {
     let body: CompletionRequest = call.json()?;
     if body.n.is_some_and(|n| n != 1) {
@@ -149,6 +166,7 @@ pub async fn chat_completions(call: &Call<'_>) -> Result<Output, ApiError> {
     if body.tools.as_ref().is_some_and(|t| !t.is_null()) {
         return Err(ApiError::invalid_field("tools", "Tools are not supported."));
     }
+    let max_new_tokens = max_new_tokens(&body)?;
     let choice = call.state.llm.choose(None, Some(&body.model))?;
     let turns = to_turns(body.messages)?;
     let head = ChunkHead {
@@ -160,7 +178,7 @@ pub async fn chat_completions(call: &Call<'_>) -> Result<Output, ApiError> {
         user: call.user()?.clone(),
         ask: Ask::Conversation { turns },
         choice,
-        max_new_tokens: body.max_completion_tokens.or(body.max_tokens),
+        max_new_tokens,
     };
     if body.stream {
         let running = reply::prepare(call.state, job, Delivery::Streamed).await?;

@@ -38,6 +38,10 @@ impl Turn {
     }
 }
 
+/// The longest reply a client may ask for (OpenAI's `max_tokens`): a bound on the
+/// work one request can demand; more is refused, not silently cut.
+pub const MAX_NEW_TOKENS: u32 = 4096;
+
 #[derive(Clone, Debug)]
 pub struct GenerateRequest {
     pub model: String,
