@@ -266,6 +266,22 @@ pub async fn chat_numbers_count_up_per_user_and_are_never_reused(store: SharedSt
     assert_eq!(store.chat_by_number(alice.id, 1).await.unwrap().unwrap().id, again.id);
 }
 
+pub async fn a_message_to_a_deleted_chat_is_refused(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let gone = chat(&alice, 0);
+    store.create_chat(&gone).await.unwrap();
+    store
+        .add_message(&message(&gone, Role::User, "hello", 1))
+        .await
+        .unwrap();
+    store.delete_chat(gone.id).await.unwrap();
+    let late = message(&gone, Role::Assistant, "a late reply", 2);
+    assert!(store.add_message(&late).await.is_err(), "no orphan message");
+    assert!(store.message(gone.id, late.id).await.unwrap().is_none());
+    let never = chat(&alice, 3);
+    assert!(store.add_message(&message(&never, Role::User, "x", 4)).await.is_err());
+}
+
 pub async fn concurrent_chat_numbers_are_all_different(store: SharedStore) {
     let alice = saved_user(&store, "alice").await;
     let tasks: Vec<_> = (0..12)
@@ -563,6 +579,7 @@ macro_rules! store_contract {
             chats_are_created_once_per_id,
             chat_numbers_count_up_per_user_and_are_never_reused,
             concurrent_chat_numbers_are_all_different,
+            a_message_to_a_deleted_chat_is_refused,
             the_open_chat_is_the_newest_without_an_end,
             chat_lists_are_newest_first_and_paginate,
             chat_lists_filter_by_session_period_and_search,

@@ -134,7 +134,7 @@ use DynamoDb::*;
 
 /// What a model call reads and writes: the user, the chat and its messages
 /// (indexes included), and the charge.
-const CONVERSATION: &[DynamoDb] = &[GetItem, PutItem, UpdateItem, Query];
+const CONVERSATION: &[DynamoDb] = &[GetItem, PutItem, UpdateItem, ConditionCheckItem, Query];
 /// Streaming functions answer for up to 5 minutes (no API Gateway in front), so
 /// their provider calls may take longer too.
 const STREAMING_TIMEOUT: u32 = 300;

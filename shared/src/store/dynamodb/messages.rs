@@ -1,7 +1,7 @@
 //! Messages: one item each under their chat, listed through the sparse `by_time`
 //! index (current messages only) and the `by_reply` index (versions of a reply).
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
 use uuid::Uuid;
 
 use super::items::{from_item, message_time_key, to_item, MessageItem};
@@ -11,19 +11,26 @@ use super::DynamoStore;
 use crate::store::{Message, Page, StoreResult};
 
 impl DynamoStore {
+    /// The message, on the condition that its chat still exists: a reply that
+    /// arrives after its chat was deleted is refused, never left orphaned (as
+    /// SQLite's foreign key refuses it). One transaction: a check and a put.
     pub(super) async fn add_message(&self, message: &Message) -> StoreResult<()> {
-        let result = self
-            .client
-            .put_item()
+        let chat_exists = ConditionCheck::builder()
             .table_name(&self.table)
-            .set_item(Some(to_item(&MessageItem::new(message))?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if is_condition_failed(&err) => Err(internal(format!("message {} exists", message.id))),
-            Err(err) => Err(sdk_error("add_message", err)),
+            .set_key(Some(key(keys::chat_pk(message.chat_id), keys::CHAT)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| internal(format!("a message's chat check: {e}")))?;
+        let actions = vec![
+            TransactWriteItem::builder().condition_check(chat_exists).build(),
+            TransactWriteItem::builder()
+                .put(self.put(to_item(&MessageItem::new(message))?, Some("attribute_not_exists(pk)"))?)
+                .build(),
+        ];
+        match self.transact("add_message", actions).await? {
+            None => Ok(()),
+            Some(0) => Err(internal(format!("chat {} is gone", message.chat_id))),
+            Some(_) => Err(internal(format!("message {} exists", message.id))),
         }
     }
 
