@@ -1,7 +1,9 @@
 //! The store contract: what every `Store` implementation must do, written once and
 //! run against each backend by `store_contract!`.
 
-use chatbot_core::store::{AuthToken, Chat, ChatQuery, Message, Page, Role, Store, StoreError, User};
+use chatbot_core::store::{
+    AuthToken, Chat, ChatQuery, Message, Page, PasswordChange, Role, Store, StoreError, User, UserChanges,
+};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -107,23 +109,96 @@ pub async fn usernames_and_emails_are_unique_ignoring_case(store: SharedStore) {
 }
 
 pub async fn profile_updates_keep_email_unique(store: SharedStore) {
-    let mut alice = saved_user(&store, "alice").await;
+    let alice = saved_user(&store, "alice").await;
     saved_user(&store, "bob").await;
-    alice.email = Some("BOB@example.com".into());
+    let taken = UserChanges {
+        email: Some(Some("BOB@example.com".into())),
+        ..UserChanges::default()
+    };
     assert!(matches!(
-        store.update_user(&alice).await,
+        store.update_user(alice.id, &taken).await,
         Err(StoreError::Conflict { field: "email" })
     ));
-    alice.email = Some("new@example.com".into());
-    alice.time_zone = Some("Europe/Paris".into());
-    alice.is_active = false;
-    store.update_user(&alice).await.unwrap();
+    let changes = UserChanges {
+        email: Some(Some("new@example.com".into())),
+        time_zone: Some(Some("Europe/Paris".into())),
+        is_active: Some(false),
+        ..UserChanges::default()
+    };
+    store.update_user(alice.id, &changes).await.unwrap();
     let saved = store.user_by_email("new@example.com").await.unwrap().unwrap();
     assert_eq!(saved.time_zone.as_deref(), Some("Europe/Paris"));
     assert!(!saved.is_active);
     assert!(
         store.user_by_email("alice@example.com").await.unwrap().is_none(),
         "the old address is released"
+    );
+    let cleared = UserChanges {
+        email: Some(None),
+        ..UserChanges::default()
+    };
+    store.update_user(alice.id, &cleared).await.unwrap();
+    assert_eq!(store.user_by_id(alice.id).await.unwrap().unwrap().email, None);
+    assert!(store.user_by_email("new@example.com").await.unwrap().is_none());
+}
+
+pub async fn updates_change_only_the_fields_they_name(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let deactivate = UserChanges {
+        is_active: Some(false),
+        ..UserChanges::default()
+    };
+    store.update_user(alice.id, &deactivate).await.unwrap();
+    // A profile edit made from a copy read before the deactivation.
+    let zone = UserChanges {
+        time_zone: Some(Some("Asia/Tokyo".into())),
+        ..UserChanges::default()
+    };
+    store.update_user(alice.id, &zone).await.unwrap();
+    let saved = store.user_by_id(alice.id).await.unwrap().unwrap();
+    assert!(!saved.is_active, "the deactivation stands");
+    assert_eq!(saved.time_zone.as_deref(), Some("Asia/Tokyo"));
+    assert_eq!(saved.password_hash, alice.password_hash);
+    assert_eq!(saved.email, alice.email);
+    store.update_user(alice.id, &UserChanges::default()).await.unwrap();
+    assert_eq!(
+        store.user_by_id(alice.id).await.unwrap().unwrap(),
+        saved,
+        "no change, no write"
+    );
+    store.update_user(Uuid::now_v7(), &zone).await.unwrap();
+}
+
+pub async fn a_password_change_applies_only_over_the_hash_it_replaces(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let change = |from: &str, to: &str| UserChanges {
+        password: Some(PasswordChange {
+            from: from.into(),
+            to: to.into(),
+        }),
+        time_zone: Some(Some("Europe/Paris".into())),
+        ..UserChanges::default()
+    };
+    store
+        .update_user(alice.id, &change(&alice.password_hash, "$argon2id$second"))
+        .await
+        .unwrap();
+    // A second change checked against the first hash loses, and saves nothing.
+    assert!(matches!(
+        store
+            .update_user(alice.id, &change(&alice.password_hash, "$argon2id$third"))
+            .await,
+        Err(StoreError::Conflict { field: "password" })
+    ));
+    let saved = store.user_by_id(alice.id).await.unwrap().unwrap();
+    assert_eq!(saved.password_hash, "$argon2id$second");
+    store
+        .update_user(alice.id, &change("$argon2id$second", "$argon2id$third"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.user_by_id(alice.id).await.unwrap().unwrap().password_hash,
+        "$argon2id$third"
     );
 }
 
@@ -572,6 +647,8 @@ macro_rules! store_contract {
             users_are_found_by_id_name_and_email_ignoring_case,
             usernames_and_emails_are_unique_ignoring_case,
             profile_updates_keep_email_unique,
+            updates_change_only_the_fields_they_name,
+            a_password_change_applies_only_over_the_hash_it_replaces,
             tokens_resolve_until_they_expire_or_are_revoked,
             charges_take_from_the_balance_and_never_overdraw,
             concurrent_charges_succeed_exactly_as_often_as_the_balance_allows,

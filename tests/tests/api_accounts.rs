@@ -419,3 +419,95 @@ async fn admins_deactivate_and_activate_accounts() {
         "the old token works again"
     );
 }
+
+/// Issue 10, "no lost updates": a profile edit writes only the fields it changes,
+/// so one racing a password change or a deactivation never writes the old password
+/// hash or `is_active: true` back. Editors keep editing while the change lands, so
+/// some edit straddles it (read before, written after) in every round.
+#[tokio::test]
+async fn profile_edits_racing_a_password_change_or_a_deactivation_never_undo_them() {
+    let app = TestApp::with_vars(&[("ADMIN_USERNAMES", "root"), ("AUTH_RATE_LIMIT_PER_MINUTE", "1000")]).await;
+    let root = app.register("root").await;
+    let login = |name: String, password: &'static str| {
+        let app = &app;
+        async move {
+            app.call(
+                "POST",
+                "/api/login/",
+                None,
+                Some(json!({"username": name, "password": password})),
+            )
+            .await
+            .status
+        }
+    };
+    // Four editors, each sending time-zone changes one after another.
+    let editors = |token: String| {
+        let app = &app;
+        futures::future::join_all((0..4).map(move |editor| {
+            let token = token.clone();
+            async move {
+                for zone in [
+                    "Europe/Paris",
+                    "Asia/Tokyo",
+                    "America/Lima",
+                    "Africa/Cairo",
+                    "Asia/Dubai",
+                ] {
+                    let edit = app
+                        .call("PATCH", "/api/me/", Some(&token), Some(json!({"time_zone": zone})))
+                        .await;
+                    assert!(matches!(edit.status, 200 | 403), "editor {editor}: {}", edit.text);
+                }
+            }
+        }))
+    };
+    for round in 0..4 {
+        let name = format!("alice{round}");
+        let token = app.register(&name).await;
+        let change = app.call(
+            "PATCH",
+            "/api/me/",
+            Some(&token),
+            Some(json!({"password": {"old": "password123", "new": "a new password"}})),
+        );
+        let (changed, _) = futures::join!(change, editors(token.clone()));
+        assert_eq!(changed.status, 200, "{}", changed.text);
+        assert_eq!(
+            login(name.clone(), "password123").await,
+            401,
+            "round {round}: the old password fails"
+        );
+        assert_eq!(login(name, "a new password").await, 200, "round {round}");
+
+        let name = format!("bob{round}");
+        let token = app.register(&name).await;
+        let path = format!("/api/users/{name}/deactivate/");
+        let deactivate = app.call("POST", &path, Some(&root), None);
+        let (deactivated, _) = futures::join!(deactivate, editors(token.clone()));
+        assert_eq!(deactivated.status, 200, "{}", deactivated.text);
+        let me = app.call("GET", "/api/me/", Some(&token), None).await;
+        assert_eq!(
+            (me.status, me.body["code"].as_str()),
+            (403, Some("account_deactivated")),
+            "round {round}: the deactivation stands"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_password_change_against_a_replaced_password_is_a_conflict() {
+    let app = TestApp::new().await;
+    let token = app.register("alice").await;
+    let change = |new: &str| json!({"password": {"old": "password123", "new": new}});
+    let (first, second) = futures::join!(
+        app.call("PATCH", "/api/me/", Some(&token), Some(change("first new password"))),
+        app.call("PATCH", "/api/me/", Some(&token), Some(change("second new password"))),
+    );
+    // Both were checked against the same stored hash; one wins, the other is told.
+    let mut statuses = [first.status, second.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{} / {}", first.text, second.text);
+    let loser = if first.status == 409 { &first } else { &second };
+    assert_eq!(loser.body["code"], "password_changed");
+}

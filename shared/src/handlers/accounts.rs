@@ -7,7 +7,7 @@ use crate::auth::{password, token, username};
 use crate::error::ApiError;
 use crate::http::call::Call;
 use crate::http::reply::Reply;
-use crate::store::{AuthToken, User};
+use crate::store::{AuthToken, PasswordChange, StoreError, User, UserChanges};
 use crate::time::parse_zone;
 
 /// Creates a token for `user` and returns it (the only time it is shown).
@@ -130,46 +130,61 @@ pub async fn get_me(call: &Call<'_>) -> Result<Reply, ApiError> {
 pub async fn update_me(call: &Call<'_>) -> Result<Reply, ApiError> {
     let body: UpdateProfileRequest = call.json()?;
     let caller = call.caller()?;
-    let mut user = caller.user.clone();
     let store = &call.state.store;
+    let mut changes = UserChanges::default();
     if let Some(email) = body.email {
         let email = normalize_email(email)?;
         if let Some(address) = &email {
             if store
                 .user_by_email(address)
                 .await?
-                .is_some_and(|other| other.id != user.id)
+                .is_some_and(|other| other.id != caller.user.id)
             {
                 return Err(
                     ApiError::conflict("email_taken", "That email is already registered.").with("field", "email")
                 );
             }
         }
-        user.email = email;
+        changes.email = Some(email);
     }
     if let Some(zone) = body.time_zone {
-        user.time_zone = match zone.map(|z| z.trim().to_string()).filter(|z| !z.is_empty()) {
+        changes.time_zone = Some(match zone.map(|z| z.trim().to_string()).filter(|z| !z.is_empty()) {
             Some(name) => Some(parse_zone(&name, "time_zone")?.name().to_string()),
             None => None,
-        };
+        });
     }
-    let mut password_changed = false;
     if let Some(change) = body.password {
         password::validate(&change.new, "password.new")?;
-        if !password::verify(change.old, Some(user.password_hash.clone())).await? {
+        let current = caller.user.password_hash.clone();
+        if !password::verify(change.old, Some(current.clone())).await? {
             return Err(ApiError::invalid_field(
                 "password.old",
                 "The current password is not correct.",
             ));
         }
-        user.password_hash = password::hash(change.new).await?;
-        password_changed = true;
+        changes.password = Some(PasswordChange {
+            from: current,
+            to: password::hash(change.new).await?,
+        });
     }
-    store.update_user(&user).await?;
-    if password_changed {
+    match store.update_user(caller.user.id, &changes).await {
+        Err(StoreError::Conflict { field: "password" }) => {
+            return Err(ApiError::conflict(
+                "password_changed",
+                "The password was changed by another request meanwhile; sign in again.",
+            )
+            .with("field", "password.old"))
+        }
+        result => result?,
+    }
+    if changes.password.is_some() {
         // Whoever knew the old password may hold a token: keep only this session.
-        store.delete_tokens_of(user.id, Some(&caller.token_digest)).await?;
+        store
+            .delete_tokens_of(caller.user.id, Some(&caller.token_digest))
+            .await?;
     }
+    let mut user = caller.user.clone();
+    changes.apply_to(&mut user);
     Reply::ok(ProfileView::build(&user, &call.state.config))
 }
 
@@ -204,8 +219,12 @@ async fn set_active(call: &Call<'_>, active: bool) -> Result<Reply, ApiError> {
             "An administrator cannot deactivate their own account.",
         ));
     }
-    user.is_active = active;
-    store.update_user(&user).await?;
+    let changes = UserChanges {
+        is_active: Some(active),
+        ..UserChanges::default()
+    };
+    store.update_user(user.id, &changes).await?;
+    changes.apply_to(&mut user);
     let message = if active { "User activated." } else { "User deactivated." };
     Reply::ok(AccountStatusView {
         message: message.into(),

@@ -37,6 +37,45 @@ pub struct User {
     pub requests: i64,
 }
 
+/// The fields of an account one update changes. `None` leaves a field as stored, so
+/// updates of different fields never undo each other (a time-zone change racing a
+/// password change or a deactivation writes neither back).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UserChanges {
+    /// `Some(None)` clears the email.
+    pub email: Option<Option<String>>,
+    /// `Some(None)` goes back to the configured zone.
+    pub time_zone: Option<Option<String>>,
+    pub password: Option<PasswordChange>,
+    pub is_active: Option<bool>,
+}
+
+/// A new password hash, written only while the stored one is still `from` (the one
+/// the old password was checked against): of two concurrent changes, one wins.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PasswordChange {
+    pub from: String,
+    pub to: String,
+}
+
+impl UserChanges {
+    /// `user` as it is once these changes are saved.
+    pub fn apply_to(&self, user: &mut User) {
+        if let Some(email) = &self.email {
+            user.email = email.clone();
+        }
+        if let Some(zone) = &self.time_zone {
+            user.time_zone = zone.clone();
+        }
+        if let Some(password) = &self.password {
+            user.password_hash = password.to.clone();
+        }
+        if let Some(active) = self.is_active {
+            user.is_active = active;
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuthToken {
     /// SHA-256 of the token, hex; the token itself is never stored.
@@ -147,9 +186,11 @@ pub trait Accounts: Send + Sync {
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
     /// Case-insensitive.
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
-    /// Saves email, time zone, password hash and active flag (not the balance, which
-    /// only `charge` and `refund` change).
-    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// Saves the fields `changes` names and no others (the balance only `charge` and
+    /// `refund` change). `Conflict { field: "email" }` when the address is another
+    /// account's; `Conflict { field: "password" }` when the stored hash is no longer
+    /// the change's `from` (nothing is saved then). A missing user is no error.
+    async fn update_user(&self, id: Uuid, changes: &UserChanges) -> StoreResult<()>;
     /// Removes the user with all tokens, chats and messages.
     async fn delete_user(&self, id: Uuid) -> StoreResult<()>;
 }

@@ -16,8 +16,9 @@ use uuid::Uuid;
 
 use super::{
     Accounts, AuthToken, Balances, Chat, ChatQuery, Chats, Limits, Message, Messages, Page, Role, Store, StoreError,
-    StoreResult, Tokens, User,
+    StoreResult, Tokens, User, UserChanges,
 };
+use rusqlite::types::Value as SqlValue;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("sqlite_migrations/001_initial.sql"),
@@ -262,22 +263,50 @@ impl Accounts for SqliteStore {
         .await
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<()> {
-        let u = user.clone();
+    async fn update_user(&self, id: Uuid, changes: &UserChanges) -> StoreResult<()> {
+        let changes = changes.clone();
         self.run("update_user", move |conn| {
-            conn.execute(
-                "UPDATE users SET email = ?2, email_key = ?3, time_zone = ?4, password_hash = ?5, is_active = ?6
-                 WHERE id = ?1",
-                params![
-                    u.id.to_string(),
-                    u.email,
-                    u.email.as_deref().map(lower),
-                    u.time_zone,
-                    u.password_hash,
-                    u.is_active
-                ],
-            )
-            .map_err(unique_violation)?;
+            let mut sets: Vec<&str> = Vec::new();
+            let mut values: Vec<SqlValue> = Vec::new();
+            if let Some(email) = &changes.email {
+                sets.extend(["email = ?", "email_key = ?"]);
+                values.push(email.clone().into());
+                values.push(email.as_deref().map(lower).into());
+            }
+            if let Some(zone) = &changes.time_zone {
+                sets.push("time_zone = ?");
+                values.push(zone.clone().into());
+            }
+            if let Some(password) = &changes.password {
+                sets.push("password_hash = ?");
+                values.push(password.to.clone().into());
+            }
+            if let Some(active) = changes.is_active {
+                sets.push("is_active = ?");
+                values.push(active.into());
+            }
+            if sets.is_empty() {
+                return Ok(());
+            }
+            let mut sql = format!("UPDATE users SET {} WHERE id = ?", sets.join(", "));
+            values.push(id.to_string().into());
+            if let Some(password) = &changes.password {
+                sql.push_str(" AND password_hash = ?");
+                values.push(password.from.clone().into());
+            }
+            let updated = conn
+                .execute(&sql, rusqlite::params_from_iter(values))
+                .map_err(unique_violation)?;
+            if updated == 0 && changes.password.is_some() {
+                let exists = conn
+                    .query_row("SELECT 1 FROM users WHERE id = ?1", [id.to_string()], |_| Ok(()))
+                    .optional()
+                    .map_err(internal)?
+                    .is_some();
+                if exists {
+                    return Err(StoreError::Conflict { field: "password" });
+                }
+            }
             Ok(())
         })
         .await

@@ -26,7 +26,7 @@ use self::keys::{TimeKey, PK};
 use self::requests::{key, s, sdk_error};
 use super::{
     Accounts, AuthToken, Balances, Chat, ChatQuery, Chats, Limits, Message, Messages, Page, Store, StoreResult, Tokens,
-    User,
+    User, UserChanges,
 };
 
 #[derive(Clone, Debug)]
@@ -157,8 +157,8 @@ impl Accounts for DynamoStore {
         traced("user_by_email", self.user_by_email(email)).await
     }
 
-    async fn update_user(&self, user: &User) -> StoreResult<()> {
-        traced("update_user", self.update_user(user)).await
+    async fn update_user(&self, id: Uuid, changes: &UserChanges) -> StoreResult<()> {
+        traced("update_user", self.update_user(id, changes)).await
     }
 
     async fn delete_user(&self, id: Uuid) -> StoreResult<()> {

@@ -229,6 +229,11 @@ impl Update {
         self
     }
 
+    /// True when the update would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty()
+    }
+
     pub fn expression(&self) -> String {
         let mut clauses = Vec::new();
         if !self.set.is_empty() {

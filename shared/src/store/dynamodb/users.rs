@@ -11,7 +11,7 @@ use super::requests::{
     sdk_error, Cancelled, Update, TRANSACTION_ATTEMPTS,
 };
 use super::DynamoStore;
-use crate::store::{AuthToken, StoreError, StoreResult, User};
+use crate::store::{AuthToken, StoreError, StoreResult, User, UserChanges};
 
 /// Actions of the registration transaction, in order: a failed condition's index
 /// names the field that is taken.
@@ -117,34 +117,63 @@ impl DynamoStore {
         Ok(user.filter(|u| u.email.as_deref().map(keys::name_key) == Some(keys::name_key(email))))
     }
 
-    /// Saves the editable fields. A change of email moves its claim in the same
-    /// transaction as the profile, conditioned on the address the profile had when
-    /// read; a concurrent change of it makes the update read again.
-    pub(super) async fn update_user(&self, user: &User) -> StoreResult<()> {
+    /// Saves the fields `changes` names, with one UpdateItem conditioned on what was
+    /// read (the email claim it owns, and the password hash a password change
+    /// replaces). A change of email moves its claim in the same transaction as the
+    /// profile; a concurrent change of the address makes the update read again.
+    pub(super) async fn update_user(&self, id: Uuid, changes: &UserChanges) -> StoreResult<()> {
         for _ in 0..UPDATE_ATTEMPTS {
-            let Some(current) = self.profile(user.id).await? else {
+            let Some(current) = self.profile(id).await? else {
                 return Ok(());
             };
-            let new_key = user.email.as_deref().map(keys::name_key);
+            if changes
+                .password
+                .as_ref()
+                .is_some_and(|p| p.from != current.password_hash)
+            {
+                return Err(StoreError::Conflict { field: "password" });
+            }
             let old_key = current.email_key.clone();
-            let mut update = Update::new()
-                .set_or_remove("email", user.email.clone().map(s))
-                .set_or_remove("email_key", new_key.clone().map(s))
-                .set_or_remove("time_zone", user.time_zone.clone().map(s))
-                .set("password_hash", s(&user.password_hash))
-                .set(
-                    "is_active",
-                    aws_sdk_dynamodb::types::AttributeValue::Bool(user.is_active),
-                )
-                .name(PK);
-            let condition = match &old_key {
-                Some(old) => {
-                    update = update.value(":old_email_key", s(old));
-                    "attribute_exists(#pk) AND #email_key = :old_email_key"
-                }
-                None => "attribute_exists(#pk) AND attribute_not_exists(#email_key)",
+            let new_key = match &changes.email {
+                Some(email) => email.as_deref().map(keys::name_key),
+                None => old_key.clone(),
             };
-            let profile_key = key(keys::user_pk(user.id), keys::PROFILE);
+            let mut update = Update::new().name(PK);
+            if let Some(email) = &changes.email {
+                update = update
+                    .set_or_remove("email", email.clone().map(s))
+                    .set_or_remove("email_key", new_key.clone().map(s));
+            }
+            if let Some(zone) = &changes.time_zone {
+                update = update.set_or_remove("time_zone", zone.clone().map(s));
+            }
+            if let Some(password) = &changes.password {
+                update = update
+                    .set("password_hash", s(&password.to))
+                    .value(":old_password_hash", s(&password.from));
+            }
+            if let Some(active) = changes.is_active {
+                update = update.set("is_active", aws_sdk_dynamodb::types::AttributeValue::Bool(active));
+            }
+            if update.is_empty() {
+                return Ok(());
+            }
+            let mut condition = String::from("attribute_exists(#pk)");
+            if changes.email.is_some() {
+                update = update.name("email_key");
+                match &old_key {
+                    Some(old) => {
+                        update = update.value(":old_email_key", s(old));
+                        condition.push_str(" AND #email_key = :old_email_key");
+                    }
+                    None => condition.push_str(" AND attribute_not_exists(#email_key)"),
+                }
+            }
+            if changes.password.is_some() {
+                update = update.name("password_hash");
+                condition.push_str(" AND #password_hash = :old_password_hash");
+            }
+            let profile_key = key(keys::user_pk(id), keys::PROFILE);
             if old_key == new_key {
                 let result = self
                     .client
@@ -152,13 +181,14 @@ impl DynamoStore {
                     .table_name(&self.table)
                     .set_key(Some(profile_key))
                     .update_expression(update.expression())
-                    .condition_expression(condition)
+                    .condition_expression(&condition)
                     .set_expression_attribute_names(Some(update.names.clone()))
                     .set_expression_attribute_values(update.values_or_none())
                     .send()
                     .await;
                 match result {
                     Ok(_) => return Ok(()),
+                    // Read again: gone, moved address or replaced password.
                     Err(err) if is_condition_failed(&err) => continue,
                     Err(err) => return Err(sdk_error("update_user", err)),
                 }
@@ -167,7 +197,7 @@ impl DynamoStore {
                 .table_name(&self.table)
                 .set_key(Some(profile_key))
                 .update_expression(update.expression())
-                .condition_expression(condition)
+                .condition_expression(&condition)
                 .set_expression_attribute_names(Some(update.names.clone()))
                 .set_expression_attribute_values(update.values_or_none())
                 .build()
@@ -182,17 +212,14 @@ impl DynamoStore {
                 actions.push(TransactWriteItem::builder().delete(delete).build());
             }
             let claim_action = actions.len();
-            if let Some(email) = &user.email {
-                let claim = self.put(
-                    to_item(&ClaimItem::email(email, user.id))?,
-                    Some("attribute_not_exists(pk)"),
-                )?;
+            if let Some(Some(email)) = &changes.email {
+                let claim = self.put(to_item(&ClaimItem::email(email, id))?, Some("attribute_not_exists(pk)"))?;
                 actions.push(TransactWriteItem::builder().put(claim).build());
             }
             match self.transact("update_user", actions).await? {
                 None => return Ok(()),
                 Some(failed) if failed == claim_action => return Err(StoreError::Conflict { field: "email" }),
-                // The profile's address changed since it was read: read it again.
+                // The profile changed since it was read: read it again.
                 Some(_) => continue,
             }
         }
