@@ -3,10 +3,13 @@
 # tokenizer.json and model.safetensors from the Hugging Face hub into DIR.
 # Used by run-local.sh on first use; never by a Lambda function at cold start
 # (the inference image has its weights baked in).
+# huggingface_hub is installed into .venv (see infra/venv.sh).
 set -euo pipefail
 checkpoint=$1
 dir=$2
-python3 -m pip install --quiet --disable-pip-version-check huggingface_hub
+# shellcheck source=infra/venv.sh
+. "$(dirname "$0")/venv.sh"
+venv_require huggingface_hub
 mkdir -p "$dir"
 timeout 1800 python3 - "$checkpoint" "$dir" <<'PY'
 import sys

@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Runs the whole API on this machine at http://127.0.0.1:9000 (SQLite store):
 # every route's function under `cargo lambda watch`, rebuilt on change.
-# Installs cargo-lambda (from PyPI) when it is missing. Settings come from the
-# environment or a `.env` file at the repository root (see README.md).
+# Installs cargo-lambda (from PyPI, into .venv: see infra/venv.sh) when it is
+# missing. Settings come from the environment or a `.env` file at the
+# repository root (see README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! cargo lambda --version >/dev/null 2>&1; then
-  echo "Installing cargo-lambda (pip install cargo-lambda)…" >&2
-  python3 -m pip install --quiet cargo-lambda
-fi
+# shellcheck source=infra/venv.sh
+. infra/venv.sh
+venv_require cargo-lambda
 
 if [[ -f .env ]]; then
   set -a

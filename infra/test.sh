@@ -2,23 +2,21 @@
 # Runs every test: the unit tests, the store contract suite (SQLite and DynamoDB),
 # the API end to end (in process, on each store), the route consistency checks,
 # and a smoke test of the real functions under `cargo lambda watch` (on each
-# store). DynamoDB and Secrets Manager are a local moto server. Installs what it
-# needs when missing.
+# store). DynamoDB and Secrets Manager are a local moto server. Installs the
+# Python tools it needs into .venv when missing (see infra/venv.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! cargo lambda --version >/dev/null 2>&1; then
-  python3 -m pip install --quiet cargo-lambda
-fi
+# shellcheck source=infra/venv.sh
+. infra/venv.sh
+# openai: the smoke test's OpenAI client. From here on python3 is .venv's.
+venv_require cargo-lambda moto openai
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
 
 # A local DynamoDB and Secrets Manager (moto) on a free loopback port, for the
 # DynamoDB store's suites; stopped when this script exits.
-if ! python3 -c 'import moto.server, flask, flask_cors' >/dev/null 2>&1; then
-  python3 -m pip install --quiet 'moto[server]'
-fi
 moto_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 moto_log=$(mktemp)
 python3 -m moto.server -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1 &
@@ -49,10 +47,10 @@ STORE=dynamodb TABLE_NAME="chatbot-smoke-$$" tests/smoke/watch.sh
 # line; a failure of the first still fails the script.
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  TEST_STORE=dynamodb cargo nextest run -p chatbot-tests -E 'binary(/^api_/)' --no-fail-fast || status=$?
+  TEST_STORE=dynamodb cargo nextest run -p chatbot-tests -E 'binary(/^(api|dialect)_/)' --no-fail-fast || status=$?
   cargo nextest run --workspace --no-fail-fast || status=$?
 else
-  TEST_STORE=dynamodb cargo test -p chatbot-tests --test 'api_*' --no-fail-fast || status=$?
+  TEST_STORE=dynamodb cargo test -p chatbot-tests --test 'api_*' --test 'dialect_*' --no-fail-fast || status=$?
   cargo test --workspace --no-fail-fast || status=$?
 fi
 exit "$status"

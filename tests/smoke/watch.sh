@@ -6,6 +6,10 @@
 # Lambda event plumbing work together. Stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=infra/venv.sh
+. infra/venv.sh
+# openai: the official OpenAI client, checked against the API below.
+venv_require openai
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 scratch=$(mktemp -d)
@@ -95,13 +99,8 @@ check "revoked token" 401 "${auth[@]}" "$base/api/me/"
 check "stream a reply" 200 -H "Authorization: Token $token2" "${json[@]}" -d '{"content":"stream please"}' "$base/api/chats/stream/"
 grep -q "^event: done" "$scratch/body" || { failed=$((failed + 1)); echo "FAIL stream: $(cat "$scratch/body")" >&2; }
 
-# The official OpenAI client, in its own virtual environment.
-venv="${OPENAI_CLIENT_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/chatbot-api/venv-openai}"
-if [[ ! -x "$venv/bin/python" ]]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check openai
-fi
-if "$venv/bin/python" tests/smoke/openai_client.py "$base/v1" "$token2" flan-t5/flan-t5-small; then
+# The official OpenAI client (in .venv, whose python3 is first on PATH).
+if python3 tests/smoke/openai_client.py "$base/v1" "$token2" flan-t5/flan-t5-small; then
   passed=$((passed + 1))
 else
   failed=$((failed + 1))
