@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod chats;
+pub mod dialect_b;
 pub mod meta;
 
 use serde::{Deserialize, Deserializer};
