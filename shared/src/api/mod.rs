@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod chats;
 pub mod dialect_b;
+pub mod dialect_d;
 pub mod meta;
 
 use serde::{Deserialize, Deserializer};

@@ -8,9 +8,10 @@ use super::route::{described, handler, json, list, Limit, Route};
 use crate::api::accounts::*;
 use crate::api::chats::*;
 use crate::api::dialect_b::*;
+use crate::api::dialect_d::*;
 use crate::api::meta::*;
 use crate::api::Notice;
-use crate::handlers::{accounts, chats, dialect_b, messages, meta, openai, stream};
+use crate::handlers::{accounts, chats, dialect_b, dialect_d, messages, meta, openai, stream};
 
 /// The errors every route that calls a model can answer.
 const MODEL_ERRORS: &[u16] = &[402, 404, 502, 503, 504];
@@ -248,6 +249,68 @@ pub const ROUTES: &[Route] = &[
     // (Its `POST /api/chat/` is dialect B's route; `GET /api/tokens/` and register
     // are the canonical ones.)
     // Dialect D (API.md §4): GPT/Gemini by route, also under /api/.
+    Route::new("POST", "/prompt_gpt/", "send-chat", handler!(dialect_d::prompt_gpt))
+        .summary("Dialect D: ask OpenAI in a chat (a client-chosen UUID); 201 {reply}")
+        .limit(Limit::PerUser)
+        .request(json::<PromptRequest>())
+        .response(201, json::<PromptResponse>())
+        .errors(MODEL_ERRORS),
+    Route::new("POST", "/prompt_gemini/", "send-chat", handler!(dialect_d::prompt_gemini))
+        .summary("Dialect D: ask Gemini in a chat (a client-chosen UUID); 201 {reply}")
+        .limit(Limit::PerUser)
+        .request(json::<PromptRequest>())
+        .response(201, json::<PromptResponse>())
+        .errors(MODEL_ERRORS),
+    Route::new(
+        "GET",
+        "/get_chat_messages/{chat_id}/",
+        "list-messages",
+        handler!(messages::list_messages),
+    )
+    .summary("Dialect D: a chat's messages, oldest first")
+    .response(200, list::<MessageView>())
+    .errors(&[404])
+    .query(&PAGING),
+    Route::new("GET", "/todays_chat/", "list-chats", handler!(dialect_d::todays_chats))
+        .summary("Dialect D: up to 10 chats started today, newest first (days of the display zone)")
+        .response(200, list::<ChatView>()),
+    Route::new("GET", "/yesterdays_chat/", "list-chats", handler!(dialect_d::yesterdays_chats))
+        .summary("Dialect D: up to 10 chats started yesterday, newest first (days of the display zone)")
+        .response(200, list::<ChatView>()),
+    Route::new("GET", "/seven_days_chat/", "list-chats", handler!(dialect_d::seven_days_chats))
+        .summary("Dialect D: up to 10 chats started the seven days before yesterday, newest first (days of the display zone)")
+        .response(200, list::<ChatView>()),
+    Route::new("POST", "/api/prompt_gpt/", "send-chat", handler!(dialect_d::prompt_gpt))
+        .summary("Dialect D: ask OpenAI in a chat (a client-chosen UUID); 201 {reply}")
+        .limit(Limit::PerUser)
+        .request(json::<PromptRequest>())
+        .response(201, json::<PromptResponse>())
+        .errors(MODEL_ERRORS),
+    Route::new("POST", "/api/prompt_gemini/", "send-chat", handler!(dialect_d::prompt_gemini))
+        .summary("Dialect D: ask Gemini in a chat (a client-chosen UUID); 201 {reply}")
+        .limit(Limit::PerUser)
+        .request(json::<PromptRequest>())
+        .response(201, json::<PromptResponse>())
+        .errors(MODEL_ERRORS),
+    Route::new(
+        "GET",
+        "/api/get_chat_messages/{chat_id}/",
+        "list-messages",
+        handler!(messages::list_messages),
+    )
+    .summary("Dialect D: a chat's messages, oldest first")
+    .response(200, list::<MessageView>())
+    .errors(&[404])
+    .query(&PAGING),
+    Route::new("GET", "/api/todays_chat/", "list-chats", handler!(dialect_d::todays_chats))
+        .summary("Dialect D: up to 10 chats started today, newest first (days of the display zone)")
+        .response(200, list::<ChatView>()),
+    Route::new("GET", "/api/yesterdays_chat/", "list-chats", handler!(dialect_d::yesterdays_chats))
+        .summary("Dialect D: up to 10 chats started yesterday, newest first (days of the display zone)")
+        .response(200, list::<ChatView>()),
+    Route::new("GET", "/api/seven_days_chat/", "list-chats", handler!(dialect_d::seven_days_chats))
+        .summary("Dialect D: up to 10 chats started the seven days before yesterday, newest first (days of the display zone)")
+        .response(200, list::<ChatView>()),
     // Dialect E (API.md §4): Ollama threads and cookie sessions.
 ];
 
