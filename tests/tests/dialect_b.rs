@@ -7,9 +7,7 @@ use chatbot_tests::{assert_error, Behaviour, TestApp};
 use serde_json::{json, Value};
 
 async fn create(app: &TestApp, token: &str, body: Option<Value>) -> Value {
-    let created = app
-        .call("POST", "/api/conversations/create/", Some(token), body)
-        .await;
+    let created = app.call("POST", "/api/conversations/create/", Some(token), body).await;
     assert_eq!(created.status, 200, "{}", created.text);
     created.body
 }
@@ -85,7 +83,11 @@ async fn the_whole_flow_answers_with_b_paths_fields_and_statuses() {
     assert_eq!(messages.body["total_messages"], 4);
     let list = messages.body["messages"].as_array().unwrap();
     let roles: Vec<_> = list.iter().map(|m| m["role"].as_str().unwrap()).collect();
-    assert_eq!(roles, ["user", "model", "user", "model"], "Gemini's role names, oldest first");
+    assert_eq!(
+        roles,
+        ["user", "model", "user", "model"],
+        "Gemini's role names, oldest first"
+    );
     assert_eq!(list[3]["content"], "reply to: And the next one?");
     assert!(list[0]["timestamp"].is_string());
 
@@ -117,7 +119,10 @@ async fn the_whole_flow_answers_with_b_paths_fields_and_statuses() {
     let after = app
         .call("GET", "/api/conversations/1/messages/", Some(&token), None)
         .await;
-    assert_eq!(after.body["total_messages"], 4, "the earlier reply is a kept version, not listed");
+    assert_eq!(
+        after.body["total_messages"], 4,
+        "the earlier reply is a kept version, not listed"
+    );
     assert_eq!(after.body["title"], "Gemini notes");
 
     let deleted = app
@@ -145,7 +150,12 @@ async fn another_users_or_a_missing_number_is_404_and_bad_numbers_are_400() {
     say(&app, &alice, json!(1), "private").await;
     for number in ["1", "7"] {
         let messages = app
-            .call("GET", &format!("/api/conversations/{number}/messages/"), Some(&bob), None)
+            .call(
+                "GET",
+                &format!("/api/conversations/{number}/messages/"),
+                Some(&bob),
+                None,
+            )
             .await;
         assert_error(&messages, 404);
         let rename = app
@@ -158,7 +168,12 @@ async fn another_users_or_a_missing_number_is_404_and_bad_numbers_are_400() {
             .await;
         assert_error(&rename, 404);
         let delete = app
-            .call("DELETE", &format!("/api/conversations/{number}/delete/"), Some(&bob), None)
+            .call(
+                "DELETE",
+                &format!("/api/conversations/{number}/delete/"),
+                Some(&bob),
+                None,
+            )
             .await;
         assert_error(&delete, 404);
         let chat = app
@@ -189,7 +204,12 @@ async fn another_users_or_a_missing_number_is_404_and_bad_numbers_are_400() {
 
     for bad in ["0", "-3", "abc", "1.5"] {
         let response = app
-            .call("GET", &format!("/api/conversations/{bad}/messages/"), Some(&alice), None)
+            .call(
+                "GET",
+                &format!("/api/conversations/{bad}/messages/"),
+                Some(&alice),
+                None,
+            )
             .await;
         assert_error(&response, 400);
         assert_eq!(response.body["field"], "conversation_id", "{bad}");
@@ -214,7 +234,11 @@ async fn every_route_without_a_token_is_a_401_json_error() {
     let routes = [
         ("POST", "/api/conversations/create/", Some(json!({}))),
         ("GET", "/api/conversations/", None),
-        ("POST", "/api/chat/", Some(json!({"conversation_id": 1, "message": "hi"}))),
+        (
+            "POST",
+            "/api/chat/",
+            Some(json!({"conversation_id": 1, "message": "hi"})),
+        ),
         ("GET", "/api/conversations/1/messages/", None),
         ("PATCH", "/api/conversations/1/rename/", Some(json!({"title": "x"}))),
         ("DELETE", "/api/conversations/1/delete/", None),
@@ -223,7 +247,10 @@ async fn every_route_without_a_token_is_a_401_json_error() {
     for (method, path, body) in routes {
         let response = app.call(method, path, None, body.clone()).await;
         assert_error(&response, 401);
-        assert!(response.header("location").is_none(), "{method} {path}: never a redirect");
+        assert!(
+            response.header("location").is_none(),
+            "{method} {path}: never a redirect"
+        );
         let bad = app.call(method, path, Some("not-a-token"), body).await;
         assert_error(&bad, 401);
     }
@@ -236,7 +263,12 @@ async fn missing_or_invalid_fields_are_400_naming_the_field() {
     create(&app, &token, None).await;
     let cases = [
         ("POST", "/api/chat/", json!({"conversation_id": 1}), "message"),
-        ("POST", "/api/chat/", json!({"conversation_id": 1, "message": "  "}), "message"),
+        (
+            "POST",
+            "/api/chat/",
+            json!({"conversation_id": 1, "message": "  "}),
+            "message",
+        ),
         ("POST", "/api/chat/regenerate/", json!({}), "conversation_id"),
         ("PATCH", "/api/conversations/1/rename/", json!({}), "title"),
         ("PATCH", "/api/conversations/1/rename/", json!({"title": " "}), "title"),
@@ -386,20 +418,21 @@ async fn conversations_are_listed_newest_first_searched_and_paged() {
         .map(|c| c["title"].as_str().unwrap())
         .collect();
     assert_eq!(titles, ["Rust macros", "Rust lifetimes"]);
-    let first = app
-        .call("GET", "/api/conversations/?limit=2", Some(&token), None)
-        .await;
+    let first = app.call("GET", "/api/conversations/?limit=2", Some(&token), None).await;
     assert_eq!(first.body["total"], 2);
     let cursor = first.body["next_cursor"].as_str().unwrap();
     assert!(first.header("link").unwrap().contains("rel=\"next\""));
     let rest = app
-        .call("GET", &format!("/api/conversations/?limit=2&cursor={cursor}"), Some(&token), None)
+        .call(
+            "GET",
+            &format!("/api/conversations/?limit=2&cursor={cursor}"),
+            Some(&token),
+            None,
+        )
         .await;
     assert_eq!(rest.body["conversations"][0]["id"], 1);
     assert_eq!(rest.body["next_cursor"], Value::Null);
-    let bad = app
-        .call("GET", "/api/conversations/?limit=0", Some(&token), None)
-        .await;
+    let bad = app.call("GET", "/api/conversations/?limit=0", Some(&token), None).await;
     assert_eq!(bad.body["field"], "limit");
 }
 

@@ -32,7 +32,12 @@ async fn the_whole_flow_with_the_balance_at_every_step() {
     let token = login.body["token"].as_str().unwrap().to_string();
 
     let first = app
-        .call("POST", "/api/chat/", Some(&token), Some(json!({"message": "Hello there"})))
+        .call(
+            "POST",
+            "/api/chat/",
+            Some(&token),
+            Some(json!({"message": "Hello there"})),
+        )
         .await;
     assert_eq!(first.status, 200, "200 even when it starts the chat: {}", first.text);
     assert_eq!(first.body["message"], "Hello there");
@@ -69,7 +74,12 @@ async fn the_whole_flow_with_the_balance_at_every_step() {
         .await;
     assert_eq!(deleted.status, 200);
     let after = app
-        .call("POST", "/api/chat/", Some(&token), Some(json!({"message": "New start"})))
+        .call(
+            "POST",
+            "/api/chat/",
+            Some(&token),
+            Some(json!({"message": "New start"})),
+        )
         .await;
     assert_eq!(after.status, 200);
     assert_ne!(after.body["conversation_id"], number, "a new chat after the delete");
