@@ -2,61 +2,22 @@
 //! a chat the client names by UUID, its message list, and the day lists, whose
 //! days are the caller's zone's, computed on every request.
 
-use async_trait::async_trait;
 use chatbot_core::llm::keys::{KeyStore, StaticKeys};
 use chatbot_core::llm::remote::{gemini::Gemini, openai::OpenAi};
-use chatbot_core::llm::{GenerateRequest, Generation, Provider, ProviderError};
-use chatbot_tests::{assert_error, Behaviour, ScriptedProvider, TestApp};
+use chatbot_core::llm::ProviderError;
+use chatbot_tests::{assert_error, Behaviour, ScriptedAs, TestApp};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// The scripted model under a real provider's name, so the prompt routes, which
-/// fix their provider, reach it.
-struct Named {
-    id: &'static str,
-    model: &'static str,
-    inner: Arc<ScriptedProvider>,
-}
-
-#[async_trait]
-impl Provider for Named {
-    fn id(&self) -> &str {
-        self.id
-    }
-
-    fn models(&self) -> Vec<String> {
-        vec![self.model.to_string()]
-    }
-
-    fn is_available(&self) -> bool {
-        true
-    }
-
-    fn input_budget(&self, _model: &str) -> usize {
-        4096
-    }
-
-    async fn generate(&self, request: GenerateRequest) -> Result<Generation, ProviderError> {
-        self.inner.generate(request).await
-    }
-}
-
 async fn app() -> TestApp {
     let app = TestApp::new().await;
     let inner = app.provider.clone();
-    app.with_provider(Arc::new(Named {
-        id: "openai",
-        model: "gpt-4o-mini",
-        inner: inner.clone(),
-    }))
-    .with_provider(Arc::new(Named {
-        id: "gemini",
-        model: "gemini-1.5-flash",
-        inner,
-    }))
+    // The prompt routes fix their provider: the scripted model answers under both names.
+    app.with_provider(Arc::new(ScriptedAs::sharing("openai", "gpt-4o-mini", inner.clone())))
+        .with_provider(Arc::new(ScriptedAs::sharing("gemini", "gemini-1.5-flash", inner)))
 }
 
 async fn prompt(app: &TestApp, token: &str, path: &str, chat_id: Uuid, content: &str) -> Value {
