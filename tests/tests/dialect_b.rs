@@ -299,6 +299,27 @@ async fn missing_or_invalid_fields_are_400_naming_the_field() {
         )
         .await;
     assert_error(&not_json, 400);
+    let unknown_provider = app
+        .call(
+            "POST",
+            "/api/chat/regenerate/",
+            Some(&token),
+            Some(json!({"conversation_id": 1, "provider": "nope"})),
+        )
+        .await;
+    assert_eq!(unknown_provider.body["field"], "provider");
+    assert_error(&unknown_provider, 400);
+    let unknown_model = app
+        .call(
+            "POST",
+            "/api/chat/",
+            Some(&token),
+            Some(json!({"conversation_id": 1, "message": "hi", "model": "nope"})),
+        )
+        .await;
+    assert_error(&unknown_model, 400);
+    let tokens = app.call("GET", "/api/tokens/", Some(&token), None).await;
+    assert_eq!(tokens.body["tokens"], 4000, "refused requests cost nothing");
     let nothing_yet = app
         .call(
             "POST",
@@ -447,6 +468,8 @@ async fn a_created_conversation_is_the_open_chat_that_a_message_without_id_conti
         .await;
     assert_eq!(sent.status, 200);
     assert_eq!(sent.body["conversation_id"], 2, "the newest created conversation");
+    let null_id = say(&app, &token, Value::Null, "null is no id").await;
+    assert_eq!(null_id["conversation_id"], 2);
     let explicit = say(&app, &token, json!(1), "to the first").await;
     assert_eq!(explicit["conversation_id"], 1);
     assert_eq!(explicit["history_length"], 2);

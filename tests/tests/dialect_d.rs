@@ -312,3 +312,24 @@ async fn a_prompt_to_a_provider_without_a_key_is_503_and_costs_nothing() {
     let balance = app.call("GET", "/api/tokens/", Some(&token), None).await;
     assert_eq!(balance.body["tokens"], 4000);
 }
+
+#[tokio::test]
+async fn the_prompt_routes_are_rate_limited_with_retry_after() {
+    let app = {
+        let app = TestApp::with_vars(&[("RATE_LIMIT_PER_MINUTE", "1")]).await;
+        let inner = app.provider.clone();
+        app.with_provider(Arc::new(ScriptedAs::sharing("openai", "gpt-4o-mini", inner)))
+    };
+    let token = app.register("dora").await;
+    prompt(&app, &token, "/prompt_gpt/", Uuid::new_v4(), "one").await;
+    let limited = app
+        .call(
+            "POST",
+            "/api/prompt_gpt/",
+            Some(&token),
+            Some(json!({"content": "two"})),
+        )
+        .await;
+    assert_error(&limited, 429);
+    assert!(limited.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1);
+}
