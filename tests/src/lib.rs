@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-pub use provider::{Behaviour, ScriptedProvider};
+pub use provider::{Behaviour, ScriptedAs, ScriptedProvider};
 
 pub struct TestApp {
     pub state: AppState,

@@ -94,3 +94,45 @@ impl Provider for ScriptedProvider {
         })
     }
 }
+
+/// The scripted model under another provider's id and model (e.g. `openai`), for
+/// routes that fix their provider (dialect D's prompt routes).
+pub struct ScriptedAs {
+    id: &'static str,
+    model: &'static str,
+    pub inner: std::sync::Arc<ScriptedProvider>,
+}
+
+impl ScriptedAs {
+    pub fn new(id: &'static str, model: &'static str) -> Self {
+        Self::sharing(id, model, std::sync::Arc::new(ScriptedProvider::new()))
+    }
+
+    /// Answers (and fails) as `inner` does.
+    pub fn sharing(id: &'static str, model: &'static str, inner: std::sync::Arc<ScriptedProvider>) -> Self {
+        Self { id, model, inner }
+    }
+}
+
+#[async_trait]
+impl Provider for ScriptedAs {
+    fn id(&self) -> &str {
+        self.id
+    }
+
+    fn models(&self) -> Vec<String> {
+        vec![self.model.to_string()]
+    }
+
+    fn is_available(&self) -> bool {
+        true
+    }
+
+    fn input_budget(&self, model: &str) -> usize {
+        self.inner.input_budget(model)
+    }
+
+    async fn generate(&self, request: GenerateRequest) -> Result<Generation, ProviderError> {
+        self.inner.generate(request).await
+    }
+}

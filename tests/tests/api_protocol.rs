@@ -19,6 +19,7 @@ fn concrete(pattern: &str) -> String {
         .replace("{chat_id}", &uuid::Uuid::now_v7().to_string())
         .replace("{message_id}", &uuid::Uuid::now_v7().to_string())
         .replace("{username}", "somebody")
+        .replace("{conversation_id}", "7")
 }
 
 #[tokio::test]

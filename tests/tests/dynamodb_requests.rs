@@ -272,6 +272,79 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
     }
 }
 
+/// The dialect routes (API.md §4): each on its operation's function, whose policy
+/// must cover what it does.
+#[tokio::test]
+async fn dialect_routes_stay_within_their_functions_grants() {
+    let mut c = Counted::new().await;
+    let token = c.app.register("gem").await;
+    let t = Some(token.as_str());
+    let (_, ops) = c
+        .call("create-chat", "POST", "/api/conversations/create/", t, None)
+        .await;
+    assert_eq!(ops.len(), 4, "auth, the number, the chat transaction: {ops:?}");
+    let first = json!({"conversation_id": 1, "message": "hello"});
+    let (_, ops) = c.call("send-chat", "POST", "/api/chat/", t, Some(first)).await;
+    let b_first = ops.len();
+    let next = json!({"message": "again"});
+    let (_, ops) = c.call("send-chat", "POST", "/api/chat/", t, Some(next)).await;
+    let c_next = ops.len();
+    let (_, ops) = c.call("list-chats", "GET", "/api/conversations/", t, None).await;
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "Query"],
+        "no conversation read per chat"
+    );
+    let messages = "/api/conversations/1/messages/";
+    let (_, ops) = c.call("list-messages", "GET", messages, t, None).await;
+    assert_eq!(names(&ops), ["GetItem", "GetItem", "GetItem", "GetItem", "Query"]);
+    let rename = json!({"title": "Named"});
+    let (_, ops) = c
+        .call("update-chat", "PATCH", "/api/conversations/1/rename/", t, Some(rename))
+        .await;
+    let b_rename = ops.len();
+    let regenerate = json!({"conversation_id": 1});
+    let (_, ops) = c
+        .call("regenerate-reply", "POST", "/api/chat/regenerate/", t, Some(regenerate))
+        .await;
+    let b_regenerate = ops.len();
+    c.app = c
+        .app
+        .with_provider(Arc::new(chatbot_tests::ScriptedAs::new("openai", "gpt-4o-mini")));
+    let chat_id = uuid::Uuid::now_v7();
+    let prompt = json!({"chat_id": chat_id.to_string(), "content": "hi"});
+    let (_, ops) = c.call("send-chat", "POST", "/prompt_gpt/", t, Some(prompt)).await;
+    let d_prompt = ops.len();
+    let (_, ops) = c
+        .call(
+            "list-messages",
+            "GET",
+            &format!("/get_chat_messages/{chat_id}/"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(ops.len(), 4);
+    let (_, ops) = c.call("list-chats", "GET", "/todays_chat/", t, None).await;
+    let d_today = ops.len();
+    let (_, ops) = c
+        .call("delete-chat", "DELETE", "/api/conversations/1/delete/", t, None)
+        .await;
+    let b_delete = ops.len();
+    assert_eq!(
+        [b_first, c_next, b_rename, b_regenerate, d_prompt, d_today, b_delete],
+        [13, 10, 5, 13, 12, 5, 6],
+        "B's first message (the number: 2 reads), C's next one, rename, regenerate, D's prompt to a new chat, a day list of 2, delete"
+    );
+
+    let granted = granted_actions();
+    for (function, actions) in &c.used {
+        let allowed = granted.get(function).cloned().unwrap_or_default();
+        let missing: Vec<_> = actions.difference(&allowed).collect();
+        assert!(missing.is_empty(), "{function} uses {missing:?} without the permission");
+    }
+}
+
 impl Counted {
     async fn admin_app() -> Self {
         let (store, log) = logged_store().await;

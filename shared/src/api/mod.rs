@@ -3,6 +3,8 @@
 
 pub mod accounts;
 pub mod chats;
+pub mod dialect_b;
+pub mod dialect_d;
 pub mod meta;
 
 use serde::{Deserialize, Deserializer};

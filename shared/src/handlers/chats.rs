@@ -193,14 +193,7 @@ pub async fn update_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
         ));
     }
     if let Some(title) = body.title {
-        let title = title.trim().to_string();
-        if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
-            return Err(ApiError::invalid_field(
-                "title",
-                format!("`title` must have 1 to {MAX_TITLE_CHARS} characters."),
-            ));
-        }
-        chat.title = Some(title);
+        chat.title = Some(valid_title(&title)?);
     }
     match body.end_session {
         Some(true) if chat.end_time.is_none() => chat.end_time = Some(call.now),
@@ -209,6 +202,18 @@ pub async fn update_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
     }
     call.state.store.update_chat(&chat).await?;
     Reply::ok(chat_view(call, &chat, zone).await?)
+}
+
+/// A chat title as a client sends it: trimmed, 1 to `MAX_TITLE_CHARS` characters.
+pub(crate) fn valid_title(title: &str) -> Result<String, ApiError> {
+    let title = title.trim();
+    if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+        return Err(ApiError::invalid_field(
+            "title",
+            format!("`title` must have 1 to {MAX_TITLE_CHARS} characters."),
+        ));
+    }
+    Ok(title.to_string())
 }
 
 pub async fn delete_chat(call: &Call<'_>) -> Result<Reply, ApiError> {

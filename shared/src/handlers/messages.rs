@@ -82,8 +82,14 @@ pub async fn regenerate(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat = owned_chat(call.state, user, chat_id).await?;
     let zone = call.display_zone()?;
     let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
-    let last_question = call
-        .state
+    let last_question = last_question(call, &chat).await?;
+    Reply::ok(answer_again(call, user, chat, last_question, choice, zone).await?)
+}
+
+/// The chat's newest user message: what a regeneration answers again (409 when
+/// the chat has none yet).
+pub(crate) async fn last_question(call: &Call<'_>, chat: &Chat) -> Result<Message, ApiError> {
+    call.state
         .store
         .recent_messages(chat.id, None, 50)
         .await?
@@ -95,13 +101,12 @@ pub async fn regenerate(call: &Call<'_>) -> Result<Reply, ApiError> {
                 "nothing_to_regenerate",
                 "The chat has no message to answer yet.",
             )
-        })?;
-    Reply::ok(answer_again(call, user, chat, last_question, choice, zone).await?)
+        })
 }
 
 /// Answers `question` once more through the reply pipeline; the earlier replies
 /// are listed as versions.
-async fn answer_again(
+pub(crate) async fn answer_again(
     call: &Call<'_>,
     user: &User,
     chat: Chat,

@@ -2,6 +2,8 @@
 
 pub mod accounts;
 pub mod chats;
+pub mod dialect_b;
+pub mod dialect_d;
 pub mod messages;
 pub mod meta;
 pub mod openai;

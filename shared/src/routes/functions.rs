@@ -179,6 +179,9 @@ pub const FUNCTIONS: &[Function] = &[
     Function::new("delete-all-chats")
         .description("Delete every chat of the caller")
         .dynamodb(&[GetItem, Query, BatchWriteItem]),
+    Function::new("create-chat")
+        .description("Start an empty chat (dialect B's conversations)")
+        .dynamodb(&[GetItem, PutItem, UpdateItem]),
     Function::new("get-chat")
         .description("One chat with its conversation")
         .dynamodb(&[GetItem, Query])

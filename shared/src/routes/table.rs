@@ -7,9 +7,11 @@
 use super::route::{described, handler, json, list, Limit, Route};
 use crate::api::accounts::*;
 use crate::api::chats::*;
+use crate::api::dialect_b::*;
+use crate::api::dialect_d::*;
 use crate::api::meta::*;
 use crate::api::Notice;
-use crate::handlers::{accounts, chats, messages, meta, openai, stream};
+use crate::handlers::{accounts, chats, dialect_b, dialect_d, messages, meta, openai, stream};
 
 /// The errors every route that calls a model can answer.
 const MODEL_ERRORS: &[u16] = &[402, 404, 502, 503, 504];
@@ -183,8 +185,132 @@ pub const ROUTES: &[Route] = &[
             described("OpenAI's model list: {object: \"list\", data: [{id, object, created, owned_by}]}."),
         ),
     // Dialect B (API.md §4): Gemini conversations, ids are chat numbers.
+    Route::new(
+        "POST",
+        "/api/conversations/create/",
+        "create-chat",
+        handler!(dialect_b::create_conversation),
+    )
+    .summary("Dialect B: start an empty conversation (the open chat from now on)")
+    .request(json::<CreateConversationRequest>())
+    .response(200, json::<CreatedConversation>()),
+    Route::new("GET", "/api/conversations/", "list-chats", handler!(dialect_b::list_conversations))
+        .summary("Dialect B: the caller's conversations, newest first")
+        .response(200, json::<ConversationList>())
+        .query(&[
+            (
+                "search",
+                "Conversations whose title or messages contain this text (case-insensitive).",
+            ),
+            PAGING[0],
+            PAGING[1],
+        ]),
+    Route::new("POST", "/api/chat/", "send-chat", handler!(dialect_b::chat))
+        .summary("Dialects B and C: send a message to a conversation (by number) or to the open chat; 200")
+        .limit(Limit::PerUser)
+        .request(json::<DialectChatRequest>())
+        .response(200, json::<DialectChatResponse>())
+        .errors(MODEL_ERRORS),
+    Route::new(
+        "GET",
+        "/api/conversations/{conversation_id}/messages/",
+        "list-messages",
+        handler!(dialect_b::conversation_messages),
+    )
+    .summary("Dialect B: a conversation's messages, oldest first, with Gemini's role names")
+    .response(200, json::<ConversationMessages>())
+    .errors(&[404]),
+    Route::new(
+        "PATCH",
+        "/api/conversations/{conversation_id}/rename/",
+        "update-chat",
+        handler!(dialect_b::rename_conversation),
+    )
+    .summary("Dialect B: rename a conversation")
+    .request(json::<RenameConversationRequest>())
+    .response(200, json::<RenamedConversation>())
+    .errors(&[404]),
+    Route::new(
+        "DELETE",
+        "/api/conversations/{conversation_id}/delete/",
+        "delete-chat",
+        handler!(dialect_b::delete_conversation),
+    )
+    .summary("Dialect B: delete a conversation")
+    .response(200, json::<Notice>())
+    .errors(&[404]),
+    Route::new("POST", "/api/chat/regenerate/", "regenerate-reply", handler!(dialect_b::regenerate))
+        .summary("Dialect B: answer a conversation's last message again")
+        .limit(Limit::PerUser)
+        .request(json::<RegenerateConversationRequest>())
+        .response(200, json::<RegeneratedConversation>())
+        .errors(&[402, 404, 409, 502, 503, 504]),
     // Dialect C (API.md §4): the token balance.
+    // (Its `POST /api/chat/` is dialect B's route; `GET /api/tokens/` and register
+    // are the canonical ones.)
     // Dialect D (API.md §4): GPT/Gemini by route, also under /api/.
+    Route::new("POST", "/prompt_gpt/", "send-chat", handler!(dialect_d::prompt_gpt))
+        .summary("Dialect D: ask OpenAI in a chat (a client-chosen UUID); 201 {reply}")
+        .limit(Limit::PerUser)
+        .request(json::<PromptRequest>())
+        .response(201, json::<PromptResponse>())
+        .errors(MODEL_ERRORS),
+    Route::new("POST", "/prompt_gemini/", "send-chat", handler!(dialect_d::prompt_gemini))
+        .summary("Dialect D: ask Gemini in a chat (a client-chosen UUID); 201 {reply}")
+        .limit(Limit::PerUser)
+        .request(json::<PromptRequest>())
+        .response(201, json::<PromptResponse>())
+        .errors(MODEL_ERRORS),
+    Route::new(
+        "GET",
+        "/get_chat_messages/{chat_id}/",
+        "list-messages",
+        handler!(messages::list_messages),
+    )
+    .summary("Dialect D: a chat's messages, oldest first")
+    .response(200, list::<MessageView>())
+    .errors(&[404])
+    .query(&PAGING),
+    Route::new("GET", "/todays_chat/", "list-chats", handler!(dialect_d::todays_chats))
+        .summary("Dialect D: up to 10 chats started today, newest first (days of the display zone)")
+        .response(200, list::<ChatView>()),
+    Route::new("GET", "/yesterdays_chat/", "list-chats", handler!(dialect_d::yesterdays_chats))
+        .summary("Dialect D: up to 10 chats started yesterday, newest first (days of the display zone)")
+        .response(200, list::<ChatView>()),
+    Route::new("GET", "/seven_days_chat/", "list-chats", handler!(dialect_d::seven_days_chats))
+        .summary("Dialect D: up to 10 chats started the seven days before yesterday, newest first (days of the display zone)")
+        .response(200, list::<ChatView>()),
+    Route::new("POST", "/api/prompt_gpt/", "send-chat", handler!(dialect_d::prompt_gpt))
+        .summary("Dialect D: ask OpenAI in a chat (a client-chosen UUID); 201 {reply}")
+        .limit(Limit::PerUser)
+        .request(json::<PromptRequest>())
+        .response(201, json::<PromptResponse>())
+        .errors(MODEL_ERRORS),
+    Route::new("POST", "/api/prompt_gemini/", "send-chat", handler!(dialect_d::prompt_gemini))
+        .summary("Dialect D: ask Gemini in a chat (a client-chosen UUID); 201 {reply}")
+        .limit(Limit::PerUser)
+        .request(json::<PromptRequest>())
+        .response(201, json::<PromptResponse>())
+        .errors(MODEL_ERRORS),
+    Route::new(
+        "GET",
+        "/api/get_chat_messages/{chat_id}/",
+        "list-messages",
+        handler!(messages::list_messages),
+    )
+    .summary("Dialect D: a chat's messages, oldest first")
+    .response(200, list::<MessageView>())
+    .errors(&[404])
+    .query(&PAGING),
+    Route::new("GET", "/api/todays_chat/", "list-chats", handler!(dialect_d::todays_chats))
+        .summary("Dialect D: up to 10 chats started today, newest first (days of the display zone)")
+        .response(200, list::<ChatView>()),
+    Route::new("GET", "/api/yesterdays_chat/", "list-chats", handler!(dialect_d::yesterdays_chats))
+        .summary("Dialect D: up to 10 chats started yesterday, newest first (days of the display zone)")
+        .response(200, list::<ChatView>()),
+    Route::new("GET", "/api/seven_days_chat/", "list-chats", handler!(dialect_d::seven_days_chats))
+        .summary("Dialect D: up to 10 chats started the seven days before yesterday, newest first (days of the display zone)")
+        .response(200, list::<ChatView>()),
     // Dialect E (API.md §4): Ollama threads and cookie sessions.
 ];
 
