@@ -19,6 +19,9 @@ pub enum Target {
     Open,
     /// This chat; created with this id if it does not exist yet.
     Id(Uuid),
+    /// This chat, which must still exist (an id the client found earlier, e.g. by
+    /// its number): `NotFound` if it was deleted meanwhile, never a new chat.
+    Existing(Uuid),
 }
 
 /// The user's message a failed reply leaves behind, so the client can ask again.

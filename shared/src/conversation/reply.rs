@@ -360,6 +360,7 @@ async fn existing_chat(state: &AppState, user: &User, target: Target) -> Result<
             Some(_) => return Err(ChatError::NotFound),
             None => None,
         },
+        Target::Existing(id) => Some(owned_chat(state, user, id).await?),
     })
 }
 
@@ -393,7 +394,7 @@ async fn create_chat(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(Chat, bool), ChatError> {
     let id = match target {
-        Target::Id(id) => id,
+        Target::Id(id) | Target::Existing(id) => id,
         Target::Open => uuid::Uuid::now_v7(),
     };
     let chat = Chat {
@@ -572,6 +573,30 @@ mod tests {
         assert_eq!(stored.tokens_remaining, 1000 - state.config.tokens_per_request);
         let kept = state.store.chat(stored.chat.id).await.unwrap().unwrap();
         assert_eq!(kept.title.as_deref(), Some("how do I bake a"));
+    }
+
+    #[tokio::test]
+    async fn a_message_to_an_existing_chat_that_is_gone_is_not_found_and_free() {
+        let (state, user, choice) = setup(|store, _| Model {
+            store,
+            delete_chats_of: None,
+            title_takes: Duration::ZERO,
+        })
+        .await;
+        let job = Job {
+            ask: Ask::Message {
+                target: Target::Existing(uuid::Uuid::now_v7()),
+                content: "hello".into(),
+            },
+            ..send(&user, &choice, "")
+        };
+        let err = prepare(&state, job, Delivery::Whole).await.err().unwrap();
+        assert!(matches!(err, ChatError::NotFound), "{err:?}");
+        assert_eq!(balance(&state, &user).await.unwrap(), 1000);
+        assert!(
+            state.store.open_chat(user.id).await.unwrap().is_none(),
+            "no chat was made"
+        );
     }
 
     #[tokio::test]

@@ -115,7 +115,7 @@ pub async fn chat(call: &Call<'_>) -> Result<Reply, ApiError> {
     let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
     let user = call.user()?;
     let target = match number {
-        Some(number) => Target::Id(numbered_chat(call.state, user, number).await?.id),
+        Some(number) => Target::Existing(numbered_chat(call.state, user, number).await?.id),
         None => Target::Open,
     };
     let job = Job {
