@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod chats;
+pub mod dialect_e;
 pub mod meta;
 
 use serde::{Deserialize, Deserializer};

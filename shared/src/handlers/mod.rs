@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod chats;
+pub mod dialect_e;
 pub mod messages;
 pub mod meta;
 pub mod openai;
