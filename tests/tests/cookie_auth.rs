@@ -108,6 +108,41 @@ async fn cookie_requests_from_foreign_origins_are_refused_and_change_nothing() {
 }
 
 #[tokio::test]
+async fn a_login_posted_from_a_foreign_origin_sets_no_cookie() {
+    let app = TestApp::new().await;
+    app.register("mallory").await;
+    // What another site's `<form enctype="text/plain">` can send.
+    let form = r#"{"username": "mallory", "password": "password123", "x": "="}"#;
+    for origin in [EVIL, "null"] {
+        let headers = [
+            ("origin".to_string(), origin.to_string()),
+            ("content-type".to_string(), "text/plain".to_string()),
+            ("host".to_string(), OWN.to_string()),
+        ];
+        let forged = app
+            .send(
+                "POST",
+                "/auth/login/",
+                headers.into(),
+                Some(form.into()),
+                "198.51.100.8",
+            )
+            .await;
+        assert_eq!(assert_error(&forged, 403), "csrf_failed", "{origin}");
+        assert!(forged.set_cookies().is_empty());
+    }
+    let allowed = app
+        .call_with(
+            "POST",
+            "/auth/login/",
+            &[("origin", CLIENT)],
+            Some(json!({"username": "mallory", "password": "password123"})),
+        )
+        .await;
+    assert_eq!(allowed.status, 200);
+}
+
+#[tokio::test]
 async fn cookie_requests_from_the_api_s_own_or_an_allowed_origin_or_no_browser_pass() {
     let app = TestApp::new().await;
     let (_, cookie) = signed_in(&app, "alice").await;

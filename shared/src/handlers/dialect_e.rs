@@ -15,10 +15,10 @@ use crate::conversation::{numbered_chat, start_chat, ChatError, Target};
 use crate::error::ApiError;
 use crate::http::body::{message_content, parse_json};
 use crate::http::call::Call;
-use crate::http::cookie;
 use crate::http::pagination::{next_link, requested_page, split_page};
 use crate::http::reply::{Output, Reply};
 use crate::http::stream::{Sender, Streamed};
+use crate::http::{cookie, csrf};
 use crate::store::{Chat, ChatQuery, Page, Role};
 use crate::time::iso;
 
@@ -69,7 +69,20 @@ pub async fn register(call: &Call<'_>) -> Result<Reply, ApiError> {
 
 /// `POST /auth/login/`: the token in the body and in the session cookie. Wrong
 /// credentials are 400 "Invalid username or password", as E's client expects.
+///
+/// A login that sets the cookie gets the cross-site check too: E's body is read
+/// whatever its `Content-Type`, so another site's `text/plain` form could otherwise
+/// sign a visitor into the attacker's account (login forgery).
 pub async fn login(call: &Call<'_>) -> Result<Reply, ApiError> {
+    csrf::check(
+        &call.state.config,
+        &csrf::Source {
+            method: call.request.method().as_str(),
+            origin: call.header("origin"),
+            referer: call.header("referer"),
+            host: call.header("host"),
+        },
+    )?;
     let request: LoginRequest = body(call)?;
     let (user, token) = sign_in(call, request).await.map_err(|err| match err.code {
         "invalid_credentials" => ApiError::bad_request("invalid_credentials", "Invalid username or password"),
