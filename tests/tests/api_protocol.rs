@@ -19,6 +19,8 @@ fn concrete(pattern: &str) -> String {
         .replace("{chat_id}", &uuid::Uuid::now_v7().to_string())
         .replace("{message_id}", &uuid::Uuid::now_v7().to_string())
         .replace("{username}", "somebody")
+        // A chat number (dialects B and E).
+        .replace("{id}", "1")
 }
 
 #[tokio::test]
