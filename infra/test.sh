@@ -41,16 +41,23 @@ cargo build --workspace --bins
 tests/smoke/watch.sh
 # The same smoke test on DynamoDB: the functions create the table on start.
 STORE=dynamodb TABLE_NAME="chatbot-smoke-$$" tests/smoke/watch.sh
+# Cookie authentication in a real browser (headless Chromium), when there is one
+# or CI may install it; said out loud when skipped.
+if [[ -x /usr/bin/chromium || "${CI:-}" == "true" ]]; then
+  tests/browser/run.sh
+else
+  echo "SKIPPED the browser test: no /usr/bin/chromium (apt-get install chromium; CI installs it)" >&2
+fi
 
 # The API suites once more with the DynamoDB store (a fresh table per test app),
 # then every suite. The full run goes last, so its summary is the run's closing
 # line; a failure of the first still fails the script.
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  TEST_STORE=dynamodb cargo nextest run -p chatbot-tests -E 'binary(/^(api|dialect)_/)' --no-fail-fast || status=$?
+  TEST_STORE=dynamodb cargo nextest run -p chatbot-tests -E 'binary(/^(api_|dialect_|cookie_)/)' --no-fail-fast || status=$?
   cargo nextest run --workspace --no-fail-fast || status=$?
 else
-  TEST_STORE=dynamodb cargo test -p chatbot-tests --test 'api_*' --test 'dialect_*' --no-fail-fast || status=$?
+  TEST_STORE=dynamodb cargo test -p chatbot-tests --test 'api_*' --test 'dialect_*' --test 'cookie_*' --no-fail-fast || status=$?
   cargo test --workspace --no-fail-fast || status=$?
 fi
 exit "$status"

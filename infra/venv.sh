@@ -20,6 +20,7 @@ venv_spec() {
     cfn-lint) echo 'cfn-lint>=1,<2' ;;
     huggingface_hub) echo 'huggingface_hub>=0.23,<3' ;;
     openai) echo 'openai>=1.40,<4' ;;
+    playwright) echo 'playwright>=1.40,<2' ;;
     *)
       echo "infra/venv.sh: no requirement for $1" >&2
       return 1

@@ -16,6 +16,37 @@ pub enum StoreKind {
     DynamoDb,
 }
 
+/// The session cookie's `SameSite` attribute (`SESSION_COOKIE_SAMESITE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SameSite {
+    /// Sent on top-level navigations from other sites, not on their fetches: a web
+    /// client on the API's own site (another port counts as the same site).
+    Lax,
+    Strict,
+    /// Sent on every request, other sites' fetches included: a web client on
+    /// another site. Browsers take it only with `Secure`.
+    None,
+}
+
+impl SameSite {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Lax => "Lax",
+            SameSite::Strict => "Strict",
+            SameSite::None => "None",
+        }
+    }
+}
+
+/// The cookie of cookie authentication (API.md §4, dialect E): its name and
+/// attributes. It is always `HttpOnly` and `Path=/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionCookie {
+    pub name: String,
+    pub same_site: SameSite,
+    pub secure: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub store: StoreKind,
@@ -39,6 +70,7 @@ pub struct Config {
     pub token_ttl_days: i64,
     pub admin_usernames: Vec<String>,
     pub cors_allowed_origins: Vec<String>,
+    pub session_cookie: SessionCookie,
     pub openai_base_url: String,
     pub gemini_base_url: String,
     /// `None` unless `OLLAMA_HOST` is set: an Ollama server is opt-in, so a laptop
@@ -101,6 +133,7 @@ impl Config {
             token_ttl_days: env.number("TOKEN_TTL_DAYS", 30, 1..=3650)?,
             admin_usernames: env.list("ADMIN_USERNAMES", ""),
             cors_allowed_origins: env.list("CORS_ALLOWED_ORIGINS", "http://localhost:5173"),
+            session_cookie: env.session_cookie()?,
             openai_base_url: env.url("OPENAI_BASE_URL", "https://api.openai.com/v1")?,
             gemini_base_url: env.url("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com")?,
             ollama_host: env
@@ -172,6 +205,50 @@ impl Env {
         Ok(value)
     }
 
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        let Some(raw) = self.optional(name) else {
+            return Ok(default);
+        };
+        match raw.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(self.bad(name, &raw, "expected true or false")),
+        }
+    }
+
+    fn session_cookie(&self) -> Result<SessionCookie, ConfigError> {
+        let name = self.text("SESSION_COOKIE_NAME", "sessionid");
+        // A cookie name is an RFC 6265 token: no separators, spaces or controls.
+        let token = |c: char| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?={}".contains(c);
+        if !name.chars().all(token) {
+            return Err(self.bad(
+                "SESSION_COOKIE_NAME",
+                &name,
+                "a cookie name is letters, digits and !#$%&'*+-.^_`|~ only",
+            ));
+        }
+        let raw = self.text("SESSION_COOKIE_SAMESITE", "Lax");
+        let same_site = match raw.to_ascii_lowercase().as_str() {
+            "lax" => SameSite::Lax,
+            "strict" => SameSite::Strict,
+            "none" => SameSite::None,
+            _ => return Err(self.bad("SESSION_COOKIE_SAMESITE", &raw, "expected Lax, Strict or None")),
+        };
+        let secure = self.flag("SESSION_COOKIE_SECURE", true)?;
+        if same_site == SameSite::None && !secure {
+            return Err(self.bad(
+                "SESSION_COOKIE_SECURE",
+                "false",
+                "SESSION_COOKIE_SAMESITE=None needs a Secure cookie: browsers drop it otherwise",
+            ));
+        }
+        Ok(SessionCookie {
+            name,
+            same_site,
+            secure,
+        })
+    }
+
     fn bad(&self, name: &'static str, value: &str, reason: &str) -> ConfigError {
         ConfigError {
             name,
@@ -200,6 +277,48 @@ mod tests {
         assert_eq!(config.display_time_zone, chrono_tz::Asia::Karachi);
         assert_eq!(config.cors_allowed_origins, vec!["http://localhost:5173"]);
         assert_eq!(config.default_provider, "flan-t5");
+        assert_eq!(
+            config.session_cookie,
+            SessionCookie {
+                name: "sessionid".into(),
+                same_site: SameSite::Lax,
+                secure: true
+            }
+        );
+    }
+
+    #[test]
+    fn session_cookie_settings_are_checked() {
+        let config = Config::from_vars(vars(&[
+            ("SESSION_COOKIE_NAME", "sid"),
+            ("SESSION_COOKIE_SAMESITE", "none"),
+            ("SESSION_COOKIE_SECURE", "TRUE"),
+        ]))
+        .unwrap();
+        assert_eq!(config.session_cookie.name, "sid");
+        assert_eq!(config.session_cookie.same_site, SameSite::None);
+        let config = Config::from_vars(vars(&[
+            ("SESSION_COOKIE_SAMESITE", "Strict"),
+            ("SESSION_COOKIE_SECURE", "false"),
+        ]))
+        .unwrap();
+        assert_eq!(config.session_cookie.same_site, SameSite::Strict);
+        assert!(!config.session_cookie.secure);
+        for (name, value) in [
+            ("SESSION_COOKIE_SAMESITE", "sometimes"),
+            ("SESSION_COOKIE_SECURE", "maybe"),
+            ("SESSION_COOKIE_NAME", "session id"),
+            ("SESSION_COOKIE_NAME", "a=b"),
+        ] {
+            let err = Config::from_vars(vars(&[(name, value)])).unwrap_err();
+            assert_eq!(err.name, name, "{value}");
+        }
+        let err = Config::from_vars(vars(&[
+            ("SESSION_COOKIE_SAMESITE", "None"),
+            ("SESSION_COOKIE_SECURE", "false"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.name, "SESSION_COOKIE_SECURE");
     }
 
     #[test]

@@ -47,6 +47,15 @@ impl TestResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// Every `Set-Cookie` of the answer.
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(String::from))
+            .collect()
+    }
 }
 
 /// The store the API suites run on: `TEST_STORE=dynamodb` (a fresh table on the
@@ -127,6 +136,27 @@ impl TestApp {
             .await
     }
 
+    /// Sends a request with these headers (a browser's `Cookie`, `Origin`, …) and a
+    /// JSON body (or none).
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> TestResponse {
+        let mut map: HashMap<String, String> = headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+            .collect();
+        if body.is_some() {
+            map.entry("content-type".into())
+                .or_insert_with(|| "application/json".into());
+        }
+        self.send(method, path, map, body.map(|b| b.to_string()), "198.51.100.7")
+            .await
+    }
+
     /// Sends anything: raw headers, a raw body, a chosen client address.
     pub async fn send(
         &self,
@@ -137,6 +167,11 @@ impl TestApp {
         source_ip: &str,
     ) -> TestResponse {
         let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let mut headers = headers;
+        // API Gateway (v2) hands a request's cookies over apart from its headers.
+        let cookies: Option<Vec<String>> = headers
+            .remove("cookie")
+            .map(|line| line.split(';').map(|c| c.trim().to_string()).collect());
         let event = json!({
             "version": "2.0",
             "routeKey": "$default",
@@ -156,7 +191,8 @@ impl TestApp {
                 "timeEpoch": 0
             },
             "body": body,
-            "isBase64Encoded": false
+            "isBase64Encoded": false,
+            "cookies": cookies,
         });
         let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
         let response = handle(&self.state, request, Serve::All).await;

@@ -20,6 +20,8 @@ fn concrete(pattern: &str) -> String {
         .replace("{message_id}", &uuid::Uuid::now_v7().to_string())
         .replace("{username}", "somebody")
         .replace("{conversation_id}", "7")
+        // A chat number (dialects B and E).
+        .replace("{id}", "1")
 }
 
 #[tokio::test]

@@ -345,6 +345,60 @@ async fn dialect_routes_stay_within_their_functions_grants() {
     }
 }
 
+/// Dialect E's routes run on the functions the table gives them; each needs no
+/// more than that function is granted.
+#[tokio::test]
+async fn dialect_e_routes_need_only_their_functions_grants() {
+    let admin = Counted::admin_app().await;
+    let mut c = admin;
+    let register = json!({"username": "erin", "email": "erin@example.com", "password": "password123"});
+    c.call("register", "POST", "/auth/register/", None, Some(register))
+        .await;
+    let login = json!({"username": "erin", "password": "password123"});
+    let (body, _) = c.call("login", "POST", "/auth/login/", None, Some(login)).await;
+    let token = body["token"].as_str().unwrap().to_string();
+    let t = Some(token.as_str());
+    let (_, ops) = c.call("get-me", "GET", "/auth/status/", t, None).await;
+    assert_eq!(names(&ops), ["GetItem", "GetItem"], "authentication only");
+    let (_, ops) = c.call("create-chat", "POST", "/chat/threads/new/", t, None).await;
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "UpdateItem", "TransactWriteItems"],
+        "auth (token, user), the number, the chat with its number claim"
+    );
+    let message = json!({"message": "hello"});
+    c.call("send-chat", "POST", "/chat/response/1/", t, Some(message.clone()))
+        .await;
+    c.call("stream-chat", "POST", "/chat/streaming-response/1/", t, Some(message))
+        .await;
+    c.call("list-chats", "GET", "/chat/threads/", t, None).await;
+    c.call("list-messages", "GET", "/chat/threads/1/messages/", t, None)
+        .await;
+    let title = json!({"title": "Renamed"});
+    c.call("update-chat", "PUT", "/chat/threads/1/update-title/", t, Some(title))
+        .await;
+    c.call("delete-chat", "DELETE", "/chat/threads/1/delete/", t, None)
+        .await;
+    c.call("create-chat", "POST", "/chat/threads/new/", t, None).await;
+    c.call("delete-chat", "POST", "/chat/threads/2/delete/", t, None).await;
+    c.call("create-chat", "POST", "/chat/threads/new/", t, None).await;
+    c.call("delete-all-chats", "DELETE", "/chat/threads/delete/", t, None)
+        .await;
+    let root = c.app.register("root").await;
+    c.call("deactivate-user", "POST", "/auth/deactivate/erin/", Some(&root), None)
+        .await;
+    c.call("logout", "POST", "/auth/logout/", Some(&root), None).await;
+    let dana = c.app.register("dana").await;
+    c.call("delete-me", "DELETE", "/auth/delete/", Some(&dana), None).await;
+
+    let granted = granted_actions();
+    for (function, actions) in &c.used {
+        let allowed = granted.get(function).cloned().unwrap_or_default();
+        let missing: Vec<_> = actions.difference(&allowed).collect();
+        assert!(missing.is_empty(), "{function} uses {missing:?} without the permission");
+    }
+}
+
 impl Counted {
     async fn admin_app() -> Self {
         let (store, log) = logged_store().await;

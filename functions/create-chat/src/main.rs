@@ -1,4 +1,4 @@
-//! `POST /api/conversations/create/`: start an empty chat (dialect B's conversations).
+//! `POST /chat/threads/new/`: create an empty chat (dialects B and E).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

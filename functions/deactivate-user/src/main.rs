@@ -1,4 +1,4 @@
-//! `POST /api/users/{username}/deactivate/`: deactivate a user (admins only).
+//! `POST /api/users/{username}/deactivate/` and `POST /auth/deactivate/{username}/`: deactivate a user (admins only).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

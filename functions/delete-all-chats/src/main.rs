@@ -1,4 +1,4 @@
-//! `DELETE /api/chats/`: delete every chat of the caller.
+//! `DELETE /api/chats/` and `DELETE /chat/threads/delete/`: delete every chat of the caller.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,4 +1,4 @@
-//! `DELETE /api/chats/{chat_id}/`: delete one chat.
+//! `DELETE /api/chats/{chat_id}/`, `DELETE /chat/threads/{id}/delete/` and `POST /chat/threads/{id}/delete/`: delete one chat.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

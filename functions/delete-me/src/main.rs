@@ -1,4 +1,4 @@
-//! `DELETE /api/me/`: delete the account with all its data.
+//! `DELETE /api/me/` and `DELETE /auth/delete/`: delete the account with all its data.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,4 +1,4 @@
-//! `GET /api/me/`: the caller's profile.
+//! `GET /api/me/` and `GET /auth/status/`: the caller's profile.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,4 +1,4 @@
-//! `GET /api/chats/`: the caller's chats, newest first, with their conversations.
+//! `GET /api/chats/` and `GET /chat/threads/`: the caller's chats, newest first, with their conversations.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,4 +1,4 @@
-//! `GET /api/chats/{chat_id}/messages/`: a chat's messages, oldest first.
+//! `GET /api/chats/{chat_id}/messages/` and `GET /chat/threads/{id}/messages/`: a chat's messages, oldest first.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,4 +1,4 @@
-//! `POST /api/login/`: exchange a username or email and password for a token.
+//! `POST /api/login/` and `POST /auth/login/`: exchange a username or email and password for a token.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

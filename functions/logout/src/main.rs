@@ -1,4 +1,4 @@
-//! `POST /api/logout/`: revoke the presented token (or all, with ?all=true).
+//! `POST /api/logout/` and `POST /auth/logout/`: revoke the presented token (or all, with ?all=true).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,4 +1,4 @@
-//! `POST /api/register/`: create an account and get a token.
+//! `POST /api/register/` and `POST /auth/register/`: create an account and get a token.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,4 +1,4 @@
-//! `POST /api/chats/`: send a message and get the model's reply, or end the session.
+//! `POST /api/chats/` and `POST /chat/response/{id}/`: send a message and get the model's reply, or end the session.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

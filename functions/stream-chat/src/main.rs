@@ -1,5 +1,6 @@
-//! `POST /api/chats/stream/`: send a message and stream the reply as server-sent
-//! events, behind a Function URL with response streaming.
+//! `POST /api/chats/stream/` and `POST /chat/streaming-response/{id}/`: send a
+//! message and stream the reply (server-sent events; dialect E: plain text),
+//! behind a Function URL with response streaming.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

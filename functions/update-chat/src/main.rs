@@ -1,4 +1,4 @@
-//! `PATCH /api/chats/{chat_id}/`: rename a chat, or end or reopen it.
+//! `PATCH /api/chats/{chat_id}/` and `PUT /chat/threads/{id}/update-title/`: rename a chat, or end or reopen it.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

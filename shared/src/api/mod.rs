@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod chats;
 pub mod dialect_b;
 pub mod dialect_d;
+pub mod dialect_e;
 pub mod meta;
 
 use serde::{Deserialize, Deserializer};

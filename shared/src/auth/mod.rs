@@ -14,6 +14,18 @@ pub struct Caller {
     pub user: User,
     /// Digest of the token the request presented (logout revokes it).
     pub token_digest: String,
+    /// How the token came: a cookie-authenticated request is one a browser may
+    /// send on another site's behalf, so it gets the cross-site request check.
+    pub credential: Credential,
+}
+
+/// Where the request's token was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// `Authorization: Token …` or `Bearer …`.
+    Header,
+    /// The session cookie (API.md §4, cookie authentication).
+    Cookie,
 }
 
 /// Why a request is not let in.
@@ -40,6 +52,20 @@ pub async fn authenticate(
     now: DateTime<Utc>,
 ) -> Result<Caller, AuthError> {
     let presented = token::from_authorization(authorization)?;
+    authenticate_token(tokens, presented, Credential::Header, now).await
+}
+
+/// Resolves a presented token (from the header or the session cookie) to an
+/// active user with one store read.
+pub async fn authenticate_token(
+    tokens: &dyn Tokens,
+    presented: &str,
+    credential: Credential,
+    now: DateTime<Utc>,
+) -> Result<Caller, AuthError> {
+    if presented.is_empty() {
+        return Err(AuthError::InvalidToken);
+    }
     let token_digest = token::digest(presented);
     let user = tokens
         .user_by_token(&token_digest, now)
@@ -48,5 +74,9 @@ pub async fn authenticate(
     if !user.is_active {
         return Err(AuthError::Deactivated);
     }
-    Ok(Caller { user, token_digest })
+    Ok(Caller {
+        user,
+        token_digest,
+        credential,
+    })
 }

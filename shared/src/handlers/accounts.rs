@@ -31,7 +31,17 @@ fn normalize_email(email: Option<String>) -> Result<Option<String>, ApiError> {
 }
 
 pub async fn register(call: &Call<'_>) -> Result<Reply, ApiError> {
-    let body: RegisterRequest = call.json()?;
+    let (user, token) = create_account(call, call.json()?).await?;
+    Reply::created(AuthResponse {
+        message: "Registered successfully!".into(),
+        token,
+        user: (&user).into(),
+        tokens: user.tokens,
+    })
+}
+
+/// Registration as every dialect does it: the new user and its first token.
+pub(crate) async fn create_account(call: &Call<'_>, body: RegisterRequest) -> Result<(User, String), ApiError> {
     let name = body.username.trim().to_string();
     username::validate_username(&name)?;
     password::validate(&body.password, "password")?;
@@ -61,16 +71,22 @@ pub async fn register(call: &Call<'_>) -> Result<Reply, ApiError> {
     };
     store.create_user(&user).await?;
     let token = issue_token(call, &user).await?;
-    Reply::created(AuthResponse {
-        message: "Registered successfully!".into(),
+    Ok((user, token))
+}
+
+pub async fn login(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let (user, token) = sign_in(call, call.json()?).await?;
+    Reply::ok(AuthResponse {
+        message: "Logged-In successfully!".into(),
         token,
         user: (&user).into(),
         tokens: user.tokens,
     })
 }
 
-pub async fn login(call: &Call<'_>) -> Result<Reply, ApiError> {
-    let body: LoginRequest = call.json()?;
+/// Login as every dialect does it: the active user and a new token, or 401
+/// `invalid_credentials` (same work whether or not the user exists), or 403.
+pub(crate) async fn sign_in(call: &Call<'_>, body: LoginRequest) -> Result<(User, String), ApiError> {
     let store = &call.state.store;
     let user = match (
         body.username.as_deref().map(str::trim),
@@ -104,12 +120,7 @@ pub async fn login(call: &Call<'_>) -> Result<Reply, ApiError> {
         ));
     }
     let token = issue_token(call, &user).await?;
-    Reply::ok(AuthResponse {
-        message: "Logged-In successfully!".into(),
-        token,
-        user: (&user).into(),
-        tokens: user.tokens,
-    })
+    Ok((user, token))
 }
 
 pub async fn logout(call: &Call<'_>) -> Result<Reply, ApiError> {
@@ -203,6 +214,17 @@ pub async fn activate_user(call: &Call<'_>) -> Result<Reply, ApiError> {
 }
 
 async fn set_active(call: &Call<'_>, active: bool) -> Result<Reply, ApiError> {
+    let user = change_active(call, active).await?;
+    let message = if active { "User activated." } else { "User deactivated." };
+    Reply::ok(AccountStatusView {
+        message: message.into(),
+        username: user.username,
+        is_active: active,
+    })
+}
+
+/// An admin (de)activates the user named by the path's `username`.
+pub(crate) async fn change_active(call: &Call<'_>, active: bool) -> Result<User, ApiError> {
     let admin = call.user()?;
     if !call.state.config.is_admin(&admin.username) {
         return Err(ApiError::forbidden("not_admin", "Only an administrator can do this."));
@@ -225,10 +247,5 @@ async fn set_active(call: &Call<'_>, active: bool) -> Result<Reply, ApiError> {
     };
     store.update_user(user.id, &changes).await?;
     changes.apply_to(&mut user);
-    let message = if active { "User activated." } else { "User deactivated." };
-    Reply::ok(AccountStatusView {
-        message: message.into(),
-        username: user.username,
-        is_active: active,
-    })
+    Ok(user)
 }

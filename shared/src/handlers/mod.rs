@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod chats;
 pub mod dialect_b;
 pub mod dialect_d;
+pub mod dialect_e;
 pub mod messages;
 pub mod meta;
 pub mod openai;

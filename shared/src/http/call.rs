@@ -66,13 +66,17 @@ impl<'a> Call<'a> {
     }
 
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        let bytes: &[u8] = match self.request.body() {
+        parse_json(self.body_bytes(), self.header("content-type"))
+    }
+
+    /// The raw request body (empty when there is none).
+    pub fn body_bytes(&self) -> &[u8] {
+        match self.request.body() {
             Body::Empty => &[],
             Body::Text(text) => text.as_bytes(),
             Body::Binary(bytes) => bytes,
             _ => &[],
-        };
-        parse_json(bytes, self.header("content-type"))
+        }
     }
 
     pub fn query_param(&self, name: &str) -> Option<&str> {

@@ -1,5 +1,7 @@
 //! CORS for browser clients: only the configured origins get access headers, and
-//! preflight requests are answered without touching any handler.
+//! preflight requests are answered without touching any handler. An origin listed
+//! by name may also send the session cookie (`Access-Control-Allow-Credentials`);
+//! `*` lets any origin read answers but never with credentials.
 
 use crate::config::Config;
 use crate::http::reply::Reply;
@@ -23,6 +25,9 @@ pub fn headers(config: &Config, origin: Option<&str>) -> Vec<(&'static str, Stri
     if let Some(origin) = allowed(config, origin) {
         headers.push(("access-control-allow-origin", origin.to_string()));
         headers.push(("access-control-expose-headers", EXPOSED_HEADERS.to_string()));
+        if config.cors_allowed_origins.iter().any(|o| o == origin) {
+            headers.push(("access-control-allow-credentials", "true".to_string()));
+        }
     }
     headers.push(("vary", "Origin".to_string()));
     headers
@@ -59,5 +64,21 @@ mod tests {
         let reply = preflight(&config, Some("http://localhost:5173"));
         assert!(reply.headers.iter().any(|(n, _)| *n == "access-control-allow-methods"));
         assert_eq!(reply.status.as_u16(), 204);
+    }
+
+    #[test]
+    fn credentials_only_for_origins_listed_by_name() {
+        let config = Config::from_vars(std::collections::HashMap::from([(
+            "CORS_ALLOWED_ORIGINS".into(),
+            "http://localhost:5173,*".into(),
+        )]))
+        .unwrap();
+        let named = headers(&config, Some("http://localhost:5173"));
+        assert!(named.contains(&("access-control-allow-credentials", "true".into())));
+        assert!(named.contains(&("access-control-allow-origin", "http://localhost:5173".into())));
+        let starred = headers(&config, Some("https://other.example"));
+        assert!(starred.contains(&("access-control-allow-origin", "https://other.example".into())));
+        assert!(!starred.iter().any(|(n, _)| *n == "access-control-allow-credentials"));
+        assert!(!starred.iter().any(|(_, v)| v == "*"));
     }
 }

@@ -3,7 +3,9 @@
 
 pub mod body;
 pub mod call;
+pub mod cookie;
 pub mod cors;
+pub mod csrf;
 pub mod pagination;
 pub mod reply;
 pub mod stream;

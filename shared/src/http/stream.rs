@@ -36,6 +36,26 @@ impl Streamed {
     }
 }
 
+impl Streamed {
+    /// A plain text stream (dialect E's reply, piece by piece) and its sender.
+    pub fn text_stream() -> (Sender, Self) {
+        let (sender, body) = streaming::channel();
+        let headers = vec![
+            ("content-type", "text/plain; charset=utf-8".to_string()),
+            ("cache-control", "no-cache".to_string()),
+            ("x-accel-buffering", "no".to_string()),
+        ];
+        (
+            sender,
+            Self {
+                status: StatusCode::OK,
+                headers,
+                body,
+            },
+        )
+    }
+}
+
 /// One server-sent event: `event: NAME` and its JSON `data`.
 pub fn event(name: &str, data: &Value) -> Bytes {
     Bytes::from(format!("event: {name}\ndata: {data}\n\n"))

@@ -172,6 +172,9 @@ pub const FUNCTIONS: &[Function] = &[
         .indexes()
         .reads_keys()
         .invokes_inference(),
+    Function::new("create-chat")
+        .description("Create an empty chat (dialects B and E)")
+        .dynamodb(&[GetItem, PutItem, UpdateItem]),
     Function::new("list-chats")
         .description("The caller's chats, newest first, with their conversations")
         .dynamodb(&[GetItem, Query])

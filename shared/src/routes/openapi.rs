@@ -56,7 +56,7 @@ fn error_response(status: u16, error: &RefOr<Schema>) -> ResponseBuilder {
         400 => "Malformed JSON or an invalid field (named in `field`).",
         401 => "Missing, unknown, expired or revoked token.",
         402 => "The token balance is too low.",
-        403 => "Deactivated account, or not an administrator.",
+        403 => "Deactivated account, not an administrator, or (`csrf_failed`) a cookie-authenticated change from an origin that is neither the API's own nor allowed.",
         404 => "Not found, or owned by someone else.",
         405 => "Wrong method.",
         409 => "Conflict (taken username or email, nothing to regenerate).",
@@ -100,7 +100,8 @@ fn build() -> utoipa::openapi::OpenApi {
             statuses.extend([401, 403]);
             op = op
                 .security(SecurityRequirement::new("token", Vec::<String>::new()))
-                .security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+                .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
+                .security(SecurityRequirement::new("session", Vec::<String>::new()));
         }
         if route.limit != Limit::None {
             statuses.push(429);
@@ -158,6 +159,13 @@ fn build() -> utoipa::openapi::OpenApi {
         .security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        )
+        .security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "sessionid",
+                "The session cookie `POST /auth/login/` sets (named by SESSION_COOKIE_NAME, `sessionid` by default); an Authorization header, when sent, wins. Cookie-authenticated POST/PUT/PATCH/DELETE must come from the API's own origin or one in CORS_ALLOWED_ORIGINS (else 403 `csrf_failed`).",
+            ))),
         );
     for (name, schema) in schemas {
         components = components.schema(name, schema);

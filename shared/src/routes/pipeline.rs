@@ -8,13 +8,13 @@ use std::time::Instant;
 
 use lambda_http::{Body, Request, Response};
 
-use crate::auth::authenticate;
+use crate::auth::{authenticate, authenticate_token, AuthError, Caller, Credential};
 use crate::error::ApiError;
 use crate::handlers::openai;
 use crate::http::call::{path_of, Call};
-use crate::http::cors;
 use crate::http::reply::{Output, Reply};
 use crate::http::stream::{StreamBody, Streamed};
+use crate::http::{cookie, cors, csrf};
 use crate::ratelimit;
 use crate::state::AppState;
 use crate::time::parse_zone;
@@ -137,6 +137,30 @@ async fn respond(state: &AppState, request: Request, serve: Serve) -> Output {
     output
 }
 
+/// The caller, by the `Authorization` header or else by the session cookie. A
+/// header always wins (an API client's explicit choice); a cookie-authenticated
+/// request must first pass the cross-site request check.
+async fn authenticate_call(call: &Call<'_>) -> Result<Caller, ApiError> {
+    let state = call.state;
+    if let Some(header) = call.header("authorization") {
+        return Ok(authenticate(state.store.as_ref(), Some(header), call.now).await?);
+    }
+    let name = &state.config.session_cookie.name;
+    let Some(token) = cookie::value(call.request.headers(), name) else {
+        return Err(AuthError::NoCredentials.into());
+    };
+    csrf::check(
+        &state.config,
+        &csrf::Source {
+            method: call.request.method().as_str(),
+            origin: call.header("origin"),
+            referer: call.header("referer"),
+            host: call.header("host"),
+        },
+    )?;
+    Ok(authenticate_token(state.store.as_ref(), token, Credential::Cookie, call.now).await?)
+}
+
 fn serves(serve: Serve, route: &Route) -> bool {
     match serve {
         Serve::All => true,
@@ -166,7 +190,7 @@ async fn run(state: &AppState, route: &'static Route, request: Request, params: 
             window.check()?;
         }
         if route.access == Access::User {
-            call.caller = Some(authenticate(state.store.as_ref(), call.header("authorization"), call.now).await?);
+            call.caller = Some(authenticate_call(&call).await?);
         }
         if route.limit == Limit::PerUser {
             let subject = format!("user:{}", call.user()?.id);

@@ -9,9 +9,10 @@ use crate::api::accounts::*;
 use crate::api::chats::*;
 use crate::api::dialect_b::*;
 use crate::api::dialect_d::*;
+use crate::api::dialect_e::*;
 use crate::api::meta::*;
 use crate::api::Notice;
-use crate::handlers::{accounts, chats, dialect_b, dialect_d, messages, meta, openai, stream};
+use crate::handlers::{accounts, chats, dialect_b, dialect_d, dialect_e, messages, meta, openai, stream};
 
 /// The errors every route that calls a model can answer.
 const MODEL_ERRORS: &[u16] = &[402, 404, 502, 503, 504];
@@ -312,6 +313,112 @@ pub const ROUTES: &[Route] = &[
         .summary("Dialect D: up to 10 chats started the seven days before yesterday, newest first (days of the display zone)")
         .response(200, list::<ChatView>()),
     // Dialect E (API.md §4): Ollama threads and cookie sessions.
+    Route::new("POST", "/auth/register/", "register", handler!(dialect_e::register))
+        .summary("Dialect E: create an account (log in afterwards)")
+        .public()
+        .limit(Limit::PerIp)
+        .request(json::<RegisterRequest>())
+        .response(201, json::<ERegisterResponse>())
+        .errors(&[400]),
+    Route::new("POST", "/auth/login/", "login", handler!(dialect_e::login))
+        .summary("Dialect E: log in; sets the HttpOnly session cookie and answers the token")
+        .public()
+        .limit(Limit::PerIp)
+        .request(json::<LoginRequest>())
+        .response(200, json::<ELoginResponse>())
+        .errors(&[400, 403]),
+    Route::new("POST", "/auth/logout/", "logout", handler!(dialect_e::logout))
+        .summary("Dialect E: revoke the presented token and clear the session cookie")
+        .response(200, json::<Notice>()),
+    Route::new("GET", "/auth/status/", "get-me", handler!(dialect_e::status))
+        .summary("Dialect E: whether the cookie (or token) is signed in: 200, else 401")
+        .response(200, json::<EStatusResponse>()),
+    Route::new("DELETE", "/auth/delete/", "delete-me", handler!(dialect_e::delete_account))
+        .summary("Dialect E: delete the account with all its data and clear the cookie")
+        .response(200, json::<Notice>()),
+    Route::new(
+        "POST",
+        "/auth/deactivate/{username}/",
+        "deactivate-user",
+        handler!(dialect_e::deactivate),
+    )
+    .summary("Dialect E: deactivate a user (admins only)")
+    .response(200, json::<EDeactivatedResponse>())
+    .errors(&[403, 404]),
+    Route::new("POST", "/chat/threads/new/", "create-chat", handler!(dialect_e::new_thread))
+        .summary("Dialect E: start an empty thread")
+        .response(201, json::<ENewThreadResponse>()),
+    Route::new("GET", "/chat/threads/", "list-chats", handler!(dialect_e::list_threads))
+        .summary("Dialect E: the caller's threads, newest first")
+        .response(200, json::<EThreadsResponse>())
+        .query(&PAGING),
+    Route::new(
+        "GET",
+        "/chat/threads/{id}/messages/",
+        "list-messages",
+        handler!(dialect_e::list_thread_messages),
+    )
+    .summary("Dialect E: a thread's newest messages, oldest first")
+    .response(200, json::<EMessagesResponse>())
+    .errors(&[404]),
+    Route::new(
+        "PUT",
+        "/chat/threads/{id}/update-title/",
+        "update-chat",
+        handler!(dialect_e::update_title),
+    )
+    .summary("Dialect E: rename a thread")
+    .request(json::<ETitleRequest>())
+    .response(200, json::<EStatusNotice>())
+    .errors(&[404]),
+    Route::new(
+        "DELETE",
+        "/chat/threads/{id}/delete/",
+        "delete-chat",
+        handler!(dialect_e::delete_thread),
+    )
+    .summary("Dialect E: delete a thread")
+    .response(200, json::<EStatusNotice>())
+    .errors(&[404]),
+    Route::new(
+        "POST",
+        "/chat/threads/{id}/delete/",
+        "delete-chat",
+        handler!(dialect_e::delete_thread),
+    )
+    .summary("Dialect E: delete a thread (the POST E's own tests send)")
+    .response(200, json::<EStatusNotice>())
+    .errors(&[404]),
+    Route::new(
+        "DELETE",
+        "/chat/threads/delete/",
+        "delete-all-chats",
+        handler!(dialect_e::delete_all_threads),
+    )
+    .summary("Dialect E: delete every thread of the caller")
+    .response(200, json::<EStatusNotice>()),
+    Route::new("POST", "/chat/response/{id}/", "send-chat", handler!(dialect_e::respond))
+        .summary("Dialect E: send a message to a thread and get the whole reply")
+        .limit(Limit::PerUser)
+        .request(json::<EMessageRequest>())
+        .response(200, json::<EResponse>())
+        .errors(MODEL_ERRORS),
+    Route::new(
+        "POST",
+        "/chat/streaming-response/{id}/",
+        "stream-chat",
+        handler!(dialect_e::stream_response),
+    )
+    .summary("Dialect E: send a message to a thread and stream the reply as plain text")
+    .limit(Limit::PerUser)
+    .request(json::<EMessageRequest>())
+    .response(
+        200,
+        described(
+            "text/plain, chunked: the reply's text piece by piece and nothing else. A model failure before the first piece is a JSON error; after it, the stream is aborted (the client's read fails).",
+        ),
+    )
+    .errors(MODEL_ERRORS),
 ];
 
 #[cfg(test)]

@@ -1,0 +1,356 @@
+//! Dialect E (API.md §4): thin views over the canonical operations with E's
+//! paths, shapes, statuses and messages. Thread ids are chat numbers. Its web
+//! client signs in with the session cookie: login sets it, logout and account
+//! deletion clear it (the pipeline accepts it on every route).
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+
+use super::accounts::{change_active, create_account, sign_in};
+use super::chats::MAX_TITLE_CHARS;
+use crate::api::accounts::{LoginRequest, RegisterRequest};
+use crate::api::dialect_e::*;
+use crate::conversation::reply::{self, Ask, Delivery, Job, Listener};
+use crate::conversation::{numbered_chat, start_chat, ChatError, Target};
+use crate::error::ApiError;
+use crate::http::body::{message_content, parse_json};
+use crate::http::call::Call;
+use crate::http::pagination::{next_link, requested_page, split_page};
+use crate::http::reply::{Output, Reply};
+use crate::http::stream::{Sender, Streamed};
+use crate::http::{cookie, csrf};
+use crate::store::{Chat, ChatQuery, Page, Role};
+use crate::time::iso;
+
+/// A thread's title before its first message names it (E's default).
+pub const DEFAULT_TITLE: &str = "New Chat";
+/// The most messages a thread's answer carries: the newest ones.
+pub const E_MESSAGES_LIMIT: usize = 500;
+
+/// E's body: JSON whatever the `Content-Type` says (E's server never looked at
+/// it), and "Invalid JSON" for anything that does not parse.
+fn body<T: DeserializeOwned>(call: &Call<'_>) -> Result<T, ApiError> {
+    parse_json(call.body_bytes(), Some("application/json")).map_err(|err| {
+        if err.code == "invalid_json" {
+            ApiError::bad_request("invalid_json", "Invalid JSON")
+        } else {
+            err
+        }
+    })
+}
+
+fn session_cookie_set(call: &Call<'_>, token: &str) -> String {
+    let config = &call.state.config;
+    cookie::set(&config.session_cookie, token, config.token_ttl_days * 86_400)
+}
+
+fn session_cookie_cleared(call: &Call<'_>) -> String {
+    cookie::clear(&call.state.config.session_cookie)
+}
+
+/// `POST /auth/register/`: 201 with E's flat fields. A taken username or email is
+/// 400, as E's client shows only a 400's `error`.
+pub async fn register(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let request: RegisterRequest = body(call)?;
+    let (user, token) = create_account(call, request).await.map_err(|err| match err.code {
+        "username_taken" => ApiError::bad_request("username_taken", "Username already taken").with("field", "username"),
+        "email_taken" => ApiError::bad_request("email_taken", "Email already registered").with("field", "email"),
+        _ => err,
+    })?;
+    Reply::created(ERegisterResponse {
+        message: "User created successfully".into(),
+        username: user.username.clone(),
+        email: user.email.clone(),
+        user: (&user).into(),
+        token,
+        tokens: user.tokens,
+    })
+}
+
+/// `POST /auth/login/`: the token in the body and in the session cookie. Wrong
+/// credentials are 400 "Invalid username or password", as E's client expects.
+///
+/// A login that sets the cookie gets the cross-site check too: E's body is read
+/// whatever its `Content-Type`, so another site's `text/plain` form could otherwise
+/// sign a visitor into the attacker's account (login forgery).
+pub async fn login(call: &Call<'_>) -> Result<Reply, ApiError> {
+    csrf::check(
+        &call.state.config,
+        &csrf::Source {
+            method: call.request.method().as_str(),
+            origin: call.header("origin"),
+            referer: call.header("referer"),
+            host: call.header("host"),
+        },
+    )?;
+    let request: LoginRequest = body(call)?;
+    let (user, token) = sign_in(call, request).await.map_err(|err| match err.code {
+        "invalid_credentials" => ApiError::bad_request("invalid_credentials", "Invalid username or password"),
+        _ => err,
+    })?;
+    let set_cookie = session_cookie_set(call, &token);
+    Ok(Reply::ok(ELoginResponse {
+        message: "Login successful".into(),
+        token,
+        user: (&user).into(),
+    })?
+    .with_header("set-cookie", set_cookie))
+}
+
+/// `POST /auth/logout/`: revokes the presented token (cookie or header) and
+/// clears the cookie.
+pub async fn logout(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let caller = call.caller()?;
+    call.state.store.delete_token(&caller.token_digest).await?;
+    Ok(
+        Reply::ok(crate::api::Notice::new("Logout successful"))?
+            .with_header("set-cookie", session_cookie_cleared(call)),
+    )
+}
+
+/// `GET /auth/status/`: 200 when signed in; the pipeline answers 401 otherwise.
+pub async fn status(call: &Call<'_>) -> Result<Reply, ApiError> {
+    Reply::ok(EStatusResponse {
+        message: "User is logged in".into(),
+        username: call.user()?.username.clone(),
+    })
+}
+
+/// `DELETE /auth/delete/`: the account and everything in it; the cookie goes too.
+pub async fn delete_account(call: &Call<'_>) -> Result<Reply, ApiError> {
+    call.state.store.delete_user(call.user()?.id).await?;
+    Ok(Reply::ok(crate::api::Notice::new("User deleted successfully"))?
+        .with_header("set-cookie", session_cookie_cleared(call)))
+}
+
+/// `POST /auth/deactivate/{username}/` (admins only).
+pub async fn deactivate(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let user = change_active(call, false).await?;
+    Reply::ok(EDeactivatedResponse {
+        message: format!("User {} has been deactivated.", user.username),
+        username: user.username,
+        is_active: false,
+    })
+}
+
+fn thread_view(chat: &Chat) -> EThreadView {
+    EThreadView {
+        id: chat.number,
+        title: chat.title.clone().unwrap_or_else(|| DEFAULT_TITLE.into()),
+        created_at: iso(chat.created_at),
+        chat_id: chat.id.to_string(),
+    }
+}
+
+/// `POST /chat/threads/new/`: an empty thread, 201 `{thread_id}`.
+pub async fn new_thread(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let chat = start_chat(call.state, call.user()?, None).await?;
+    Reply::created(ENewThreadResponse {
+        thread_id: chat.number,
+        title: DEFAULT_TITLE.into(),
+        created_at: iso(chat.created_at),
+    })
+}
+
+/// `GET /chat/threads/`: newest first, paginated like every list.
+pub async fn list_threads(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let user = call.user()?;
+    let page = requested_page(call)?;
+    let chats = call
+        .state
+        .store
+        .list_chats(
+            user.id,
+            &ChatQuery::default(),
+            Page {
+                limit: page.limit + 1,
+                ..page
+            },
+        )
+        .await?;
+    let (chats, next) = split_page(chats, page, |c| c.id);
+    let reply = Reply::ok(EThreadsResponse {
+        threads: chats.iter().map(thread_view).collect(),
+        next_cursor: next.clone(),
+    })?;
+    Ok(match next {
+        Some(cursor) => reply.with_header("link", next_link(call, &cursor)),
+        None => reply,
+    })
+}
+
+async fn thread(call: &Call<'_>) -> Result<Chat, ApiError> {
+    let number = call.path_number("id")?;
+    numbered_chat(call.state, call.user()?, number)
+        .await
+        .map_err(|err| match err {
+            ChatError::NotFound => ApiError::not_found("Thread not found"),
+            other => other.into(),
+        })
+}
+
+/// `GET /chat/threads/{id}/messages/`: the newest messages, oldest first, with
+/// E's sender names.
+pub async fn list_thread_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let chat = thread(call).await?;
+    let mut messages = call
+        .state
+        .store
+        .recent_messages(chat.id, None, E_MESSAGES_LIMIT)
+        .await?;
+    messages.reverse();
+    let messages = messages
+        .into_iter()
+        .map(|m| EMessageView {
+            sender: match m.role {
+                Role::User => "user",
+                Role::Assistant => "bot",
+            }
+            .into(),
+            content: m.content,
+            created_at: iso(m.created_at),
+            message_id: m.id.to_string(),
+            partial: m.partial,
+        })
+        .collect();
+    Reply::ok(EMessagesResponse {
+        thread_id: chat.number,
+        messages,
+    })
+}
+
+/// `PUT /chat/threads/{id}/update-title/`.
+pub async fn update_title(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let request: ETitleRequest = body(call)?;
+    let title = request.title.map(|t| t.trim().to_string()).unwrap_or_default();
+    if title.is_empty() {
+        return Err(ApiError::bad_request("missing_field", "No title provided").with("field", "title"));
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(ApiError::invalid_field(
+            "title",
+            format!("`title` must have 1 to {MAX_TITLE_CHARS} characters."),
+        ));
+    }
+    let mut chat = thread(call).await?;
+    chat.title = Some(title.clone());
+    call.state.store.update_chat(&chat).await?;
+    Reply::ok(EStatusNotice {
+        status: "Title updated successfully".into(),
+        message: "Title updated successfully".into(),
+        thread_id: Some(chat.number),
+        title: Some(title),
+        deleted: None,
+    })
+}
+
+/// `DELETE` (or `POST`) `/chat/threads/{id}/delete/`.
+pub async fn delete_thread(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let chat = thread(call).await?;
+    call.state.store.delete_chat(chat.id).await?;
+    Reply::ok(EStatusNotice {
+        status: "Thread deleted successfully".into(),
+        message: "Thread deleted successfully".into(),
+        thread_id: Some(chat.number),
+        title: None,
+        deleted: None,
+    })
+}
+
+/// `DELETE /chat/threads/delete/`: every thread of the caller.
+pub async fn delete_all_threads(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let deleted = call.state.store.delete_chats_of(call.user()?.id).await?;
+    let text = format!("Successfully deleted {deleted} threads");
+    Reply::ok(EStatusNotice {
+        status: text.clone(),
+        message: text,
+        thread_id: None,
+        title: None,
+        deleted: Some(deleted),
+    })
+}
+
+/// The job both message routes run: the body is checked before the thread is
+/// looked up, as E's server did.
+async fn message_job(call: &Call<'_>) -> Result<(Job, Chat), ApiError> {
+    let request: EMessageRequest = body(call)?;
+    let no_message = || ApiError::bad_request("missing_field", "No message provided").with("field", "message");
+    let content = request
+        .message
+        .filter(|m| !m.trim().is_empty())
+        .ok_or_else(no_message)?;
+    let content = message_content(&content, "message")?;
+    let choice = call
+        .state
+        .llm
+        .choose(request.provider.as_deref(), request.model.as_deref())?;
+    let chat = thread(call).await?;
+    let job = Job {
+        user: call.user()?.clone(),
+        ask: Ask::Message {
+            target: Target::Id(chat.id),
+            content,
+        },
+        choice,
+        max_new_tokens: None,
+    };
+    Ok((job, chat))
+}
+
+/// `POST /chat/response/{id}/`: the whole reply. A model failure is its 502/503/504
+/// error (the question is kept), never an empty answer.
+pub async fn respond(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let (job, chat) = message_job(call).await?;
+    let replied = reply::prepare(call.state, job, Delivery::Whole)
+        .await?
+        .finish(&mut reply::Whole)
+        .await?;
+    let stored = replied
+        .stored
+        .ok_or_else(|| ApiError::internal("a thread message's reply came back without its chat"))?;
+    Reply::ok(EResponse {
+        response: stored.reply.content,
+        thread_id: chat.number,
+        message_id: stored.question.id.to_string(),
+        reply_id: stored.reply.id.to_string(),
+        tokens_remaining: stored.tokens_remaining,
+    })
+}
+
+/// `POST /chat/streaming-response/{id}/`: the reply as `text/plain`, piece by piece.
+/// Failures before the first piece are JSON errors with their status; a model
+/// failure after it aborts the stream, so the client's read fails instead of
+/// taking a cut reply for a whole one.
+pub async fn stream_response(call: &Call<'_>) -> Result<Output, ApiError> {
+    let (job, _chat) = message_job(call).await?;
+    let running = reply::prepare(call.state, job, Delivery::Streamed).await?;
+    let (sender, streamed) = Streamed::text_stream();
+    tokio::spawn(async move {
+        let mut text = Text { sender: Some(sender) };
+        match running.finish(&mut text).await {
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "dialect E stream ended by a model failure");
+                if let Some(sender) = text.sender.take() {
+                    sender.abort();
+                }
+            }
+        }
+    });
+    Ok(Output::Streamed(streamed))
+}
+
+/// E's stream: each piece as it comes, nothing around it.
+struct Text {
+    sender: Option<Sender>,
+}
+
+#[async_trait]
+impl Listener for Text {
+    async fn piece(&mut self, text: &str) -> bool {
+        match self.sender.as_mut() {
+            Some(sender) => sender.send_data(bytes::Bytes::from(text.to_string())).await.is_ok(),
+            None => false,
+        }
+    }
+}
