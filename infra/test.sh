@@ -19,7 +19,8 @@ export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
 # DynamoDB store's suites; stopped when this script exits.
 moto_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 moto_log=$(mktemp)
-python3 -m moto.server -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1 &
+# One request at a time: see infra/moto_server.py.
+python3 infra/moto_server.py 127.0.0.1 "$moto_port" >"$moto_log" 2>&1 &
 moto_pid=$!
 stop_moto() {
   kill -TERM "$moto_pid" 2>/dev/null || true

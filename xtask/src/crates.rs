@@ -2,14 +2,11 @@
 //! the function's routes, shaped like the existing ones. Existing crates are never
 //! rewritten (a hand-edited `main` stays); `cargo xtask check` reports missing ones.
 
-use chatbot_core::routes::{Function, Route};
+use chatbot_core::routes::Function;
 
 /// `(path in the crate, contents)` of each file of `function`'s crate.
-pub fn render(function: &Function, routes: &[Route]) -> Vec<(&'static str, String)> {
-    vec![
-        ("Cargo.toml", manifest(function)),
-        ("src/main.rs", main(function, routes)),
-    ]
+pub fn render(function: &Function) -> Vec<(&'static str, String)> {
+    vec![("Cargo.toml", manifest(function)), ("src/main.rs", main(function))]
 }
 
 fn manifest(function: &Function) -> String {
@@ -39,28 +36,21 @@ test = false
     )
 }
 
-fn main(function: &Function, routes: &[Route]) -> String {
-    let served: Vec<String> = routes
-        .iter()
-        .filter(|r| r.function == function.name)
-        .map(|r| format!("`{} {}`", r.method, r.path))
-        .collect();
-    let served = match served.split_last() {
-        None => "Every unmatched method and path".to_string(),
-        Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
-    };
+/// The crate's doc names the function, not its routes: a route added to an
+/// existing function is one table entry, and its crate stays as it is.
+fn main(function: &Function) -> String {
     let serve = if function.streams { "serve_streaming" } else { "serve" };
     format!(
-        r#"//! {served}: {}.
+        r#"//! The `{name}` function: {}. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {{
-    chatbot_core::lambda::{serve}("{}").await
+    chatbot_core::lambda::{serve}("{name}").await
 }}
 "#,
         sentence_case(function.description),
-        function.name
+        name = function.name
     )
 }
 

@@ -85,7 +85,7 @@ pub fn artifacts(repo: &Path, tables: &Tables) -> io::Result<Vec<Artifact>> {
         if repo.join(&dir).exists() {
             continue;
         }
-        for (file, wanted) in crates::render(function, tables.routes) {
+        for (file, wanted) in crates::render(function) {
             artifacts.push(Artifact {
                 path: dir.join(file),
                 wanted,

@@ -1,4 +1,5 @@
-//! `POST /api/users/{username}/deactivate/` and `POST /auth/deactivate/{username}/`: deactivate a user (admins only).
+//! The `deactivate-user` function: deactivate a user (admins only). It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

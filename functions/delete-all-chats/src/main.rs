@@ -1,4 +1,5 @@
-//! `DELETE /api/chats/` and `DELETE /chat/threads/delete/`: delete every chat of the caller.
+//! The `delete-all-chats` function: delete every chat of the caller. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

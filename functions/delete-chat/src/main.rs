@@ -1,4 +1,5 @@
-//! `DELETE /api/chats/{chat_id}/`, `DELETE /chat/threads/{id}/delete/` and `POST /chat/threads/{id}/delete/`: delete one chat.
+//! The `delete-chat` function: delete one chat. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

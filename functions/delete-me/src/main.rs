@@ -1,4 +1,5 @@
-//! `DELETE /api/me/` and `DELETE /auth/delete/`: delete the account with all its data.
+//! The `delete-me` function: delete the account with all its data. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

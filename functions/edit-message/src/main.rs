@@ -1,4 +1,5 @@
-//! `PATCH /api/chats/{chat_id}/messages/{message_id}/`: edit a message, optionally answering it again.
+//! The `edit-message` function: edit a message, optionally answering it again. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,4 +1,5 @@
-//! `GET /api/chats/{chat_id}/`: one chat with its conversation.
+//! The `get-chat` function: one chat with its conversation. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

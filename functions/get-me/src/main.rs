@@ -1,4 +1,5 @@
-//! `GET /api/me/` and `GET /auth/status/`: the caller's profile.
+//! The `get-me` function: the caller's profile. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,4 +1,5 @@
-//! `GET /api/openapi.json`: this document.
+//! The `get-openapi` function: this document. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,4 +1,5 @@
-//! `GET /api/tokens/`: the token balance.
+//! The `get-tokens` function: the token balance. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

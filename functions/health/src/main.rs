@@ -1,4 +1,5 @@
-//! `GET /api/health/`: liveness and store reachability.
+//! The `health` function: liveness and store reachability. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,4 +1,5 @@
-//! `GET /api/chats/` and `GET /chat/threads/`: the caller's chats, newest first, with their conversations.
+//! The `list-chats` function: the caller's chats, newest first, with their conversations. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,4 +1,5 @@
-//! `GET /api/chats/{chat_id}/messages/` and `GET /chat/threads/{id}/messages/`: a chat's messages, oldest first.
+//! The `list-messages` function: a chat's messages, oldest first. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

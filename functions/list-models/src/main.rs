@@ -1,4 +1,5 @@
-//! `GET /api/models/`: every provider/model and whether it is available.
+//! The `list-models` function: every provider/model and whether it is available. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,4 +1,5 @@
-//! `POST /api/login/` and `POST /auth/login/`: exchange a username or email and password for a token.
+//! The `login` function: exchange a username or email and password for a token. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

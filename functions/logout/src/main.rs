@@ -1,4 +1,5 @@
-//! `POST /api/logout/` and `POST /auth/logout/`: revoke the presented token (or all, with ?all=true).
+//! The `logout` function: revoke the presented token (or all, with ?all=true). It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,6 +1,5 @@
-//! `POST /v1/chat/completions` and `GET /v1/models`: the OpenAI-compatible API,
-//! behind one Function URL (an OpenAI client takes one base URL) with response
-//! streaming for `stream: true`.
+//! The `openai-api` function: OpenAI-compatible chat completions (streamed or whole) and model list. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

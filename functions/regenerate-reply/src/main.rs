@@ -1,4 +1,5 @@
-//! `POST /api/chats/{chat_id}/regenerate/`: answer the chat's last user message again.
+//! The `regenerate-reply` function: answer the chat's last user message again. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

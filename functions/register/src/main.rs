@@ -1,4 +1,5 @@
-//! `POST /api/register/` and `POST /auth/register/`: create an account and get a token.
+//! The `register` function: create an account and get a token. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

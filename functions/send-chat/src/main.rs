@@ -1,4 +1,5 @@
-//! `POST /api/chats/` and `POST /chat/response/{id}/`: send a message and get the model's reply, or end the session.
+//! The `send-chat` function: send a message and get the model's reply, or end the session. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

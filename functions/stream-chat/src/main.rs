@@ -1,6 +1,5 @@
-//! `POST /api/chats/stream/` and `POST /chat/streaming-response/{id}/`: send a
-//! message and stream the reply (server-sent events; dialect E: plain text),
-//! behind a Function URL with response streaming.
+//! The `stream-chat` function: send a message and stream the reply: server-sent events, or plain text for dialect E. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,4 +1,5 @@
-//! `PATCH /api/chats/{chat_id}/` and `PUT /chat/threads/{id}/update-title/`: rename a chat, or end or reopen it.
+//! The `update-chat` function: rename a chat, or end or reopen it. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

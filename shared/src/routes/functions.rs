@@ -182,9 +182,6 @@ pub const FUNCTIONS: &[Function] = &[
     Function::new("delete-all-chats")
         .description("Delete every chat of the caller")
         .dynamodb(&[GetItem, Query, BatchWriteItem]),
-    Function::new("create-chat")
-        .description("Start an empty chat (dialect B's conversations)")
-        .dynamodb(&[GetItem, PutItem, UpdateItem]),
     Function::new("get-chat")
         .description("One chat with its conversation")
         .dynamodb(&[GetItem, Query])
@@ -225,7 +222,7 @@ pub const FUNCTIONS: &[Function] = &[
         .dynamodb(&[GetItem]),
     Function::new(FALLBACK_FUNCTION).description("Answer unmatched routes: 404, or 405 with Allow"),
     Function::new("stream-chat")
-        .description("Send a message and stream the reply as server-sent events")
+        .description("Send a message and stream the reply: server-sent events, or plain text for dialect E")
         .dynamodb(CONVERSATION)
         .indexes()
         .reads_keys()
