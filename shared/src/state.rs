@@ -95,14 +95,8 @@ async fn default_providers(
             function,
             &config.flan_t5_model,
         )),
-        _ => {
-            flan_t5::load(
-                config.flan_t5_dir.as_deref(),
-                &config.flan_t5_model,
-                config.flan_t5_load,
-            )
-            .await
-        }
+        // No API function loads the weights: Flan-T5 answers in the inference function.
+        _ => Arc::new(flan_t5::not_configured(config.flan_t5_dir.is_some())),
     };
     vec![
         flan,
