@@ -66,7 +66,7 @@ impl Provider for ScriptedProvider {
         vec!["echo".into(), "echo-large".into()]
     }
 
-    fn is_available(&self) -> bool {
+    async fn is_available(&self) -> bool {
         true
     }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::flan_t5::{self, model_id, PROVIDER_ID};
 use super::{GenerateRequest, Generation, Provider, ProviderError, Turn, Usage};
+use crate::aws::{LazyClient, SharedAws};
 use crate::store::Role;
 
 /// What the API asks of the inference function.
@@ -117,21 +118,29 @@ pub async fn answer(provider: &dyn Provider, request: InferenceRequest) -> Infer
     }
 }
 
-/// Flan-T5 reached through the inference function (`INFERENCE_FUNCTION`).
+/// Flan-T5 reached through the inference function (`INFERENCE_FUNCTION`). Its
+/// Lambda client (and the AWS settings) are built on the first call; locally
+/// `AWS_ENDPOINT_URL_LAMBDA` points it at `cargo lambda watch`, which serves the
+/// inference function too, without moving DynamoDB's endpoint.
 pub struct RemoteFlanT5 {
-    client: aws_sdk_lambda::Client,
+    client: LazyClient<aws_sdk_lambda::Client>,
     function: String,
     /// The size the inference function was built with (`FLAN_T5_MODEL`).
     model: String,
 }
 
 impl RemoteFlanT5 {
-    pub fn new(client: aws_sdk_lambda::Client, function: &str, checkpoint: &str) -> Self {
+    pub fn new(aws: SharedAws, function: &str, checkpoint: &str) -> Self {
         Self {
-            client,
+            client: LazyClient::new(aws, aws_sdk_lambda::Client::new),
             function: function.to_string(),
             model: model_id(checkpoint),
         }
+    }
+
+    /// Whether the Lambda client has been built (by a first call).
+    pub fn is_client_built(&self) -> bool {
+        self.client.is_built()
     }
 
     async fn invoke(&self, request: &InferenceRequest) -> Result<Generation, ProviderError> {
@@ -139,6 +148,8 @@ impl RemoteFlanT5 {
             .map_err(|_| ProviderError::Failed("The inference request could not be written.".into()))?;
         let output = self
             .client
+            .get()
+            .await
             .invoke()
             .function_name(&self.function)
             .payload(Blob::new(payload))
@@ -187,11 +198,11 @@ impl Provider for RemoteFlanT5 {
         flan_t5::MODELS.iter().map(|m| m.to_string()).collect()
     }
 
-    fn is_available(&self) -> bool {
+    async fn is_available(&self) -> bool {
         true
     }
 
-    fn is_model_available(&self, model: &str) -> bool {
+    async fn is_model_available(&self, model: &str) -> bool {
         model == self.model
     }
 

@@ -116,11 +116,12 @@ pub trait Provider: Send + Sync {
     fn id(&self) -> &str;
     /// The models offered; the first is the provider's default.
     fn models(&self) -> Vec<String>;
-    /// False when no key or weights are configured.
-    fn is_available(&self) -> bool;
+    /// False when no key or weights are configured. Async: a provider's key may be
+    /// read (from the secret) on first use.
+    async fn is_available(&self) -> bool;
     /// Whether this model can answer here (a Flan-T5 container loads one size).
-    fn is_model_available(&self, _model: &str) -> bool {
-        self.is_available()
+    async fn is_model_available(&self, _model: &str) -> bool {
+        self.is_available().await
     }
     /// How many tokens of context `model` takes in.
     fn input_budget(&self, model: &str) -> usize;
@@ -257,7 +258,7 @@ mod tests {
         fn models(&self) -> Vec<String> {
             self.1.iter().map(|m| m.to_string()).collect()
         }
-        fn is_available(&self) -> bool {
+        async fn is_available(&self) -> bool {
             true
         }
         fn input_budget(&self, _: &str) -> usize {

@@ -134,11 +134,11 @@ impl Provider for FlanT5 {
         MODELS.iter().map(|m| m.to_string()).collect()
     }
 
-    fn is_available(&self) -> bool {
+    async fn is_available(&self) -> bool {
         true
     }
 
-    fn is_model_available(&self, model: &str) -> bool {
+    async fn is_model_available(&self, model: &str) -> bool {
         model == self.model
     }
 
@@ -261,10 +261,10 @@ mod tests {
     #[tokio::test]
     async fn a_missing_or_broken_folder_gives_an_unavailable_provider() {
         let none = load(None, "google/flan-t5-base", FlanT5Quantize::F32).await;
-        assert!(!none.is_available());
+        assert!(!none.is_available().await);
         let empty = tempfile::tempdir().unwrap();
         let broken = load(Some(empty.path()), "google/flan-t5-base", FlanT5Quantize::F32).await;
-        assert!(!broken.is_available());
+        assert!(!broken.is_available().await);
         let err = broken
             .generate(GenerateRequest {
                 model: "flan-t5-base".into(),

@@ -68,7 +68,7 @@ impl Provider for FlanT5Unavailable {
         MODELS.iter().map(|m| m.to_string()).collect()
     }
 
-    fn is_available(&self) -> bool {
+    async fn is_available(&self) -> bool {
         false
     }
 
@@ -92,7 +92,7 @@ mod tests {
     #[tokio::test]
     async fn answers_unavailable_with_the_reason() {
         let provider = FlanT5Unavailable::new("Flan-T5 weights are not installed: set FLAN_T5_DIR.");
-        assert!(!provider.is_available());
+        assert!(!provider.is_available().await);
         let err = provider
             .generate(GenerateRequest {
                 model: "flan-t5-base".into(),
