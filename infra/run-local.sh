@@ -26,10 +26,21 @@ export AWS_REGION="${AWS_REGION:-us-east-1}"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
 
-# Flan-T5 weights: FLAN_T5_DIR when set; otherwise a cache folder, downloaded
-# from the hub on first use. Offline, the API still starts and Flan-T5 requests
-# answer 503 saying what to set.
-if [[ -z "${FLAN_T5_DIR:-}" && -z "${INFERENCE_FUNCTION:-}" ]]; then
+ADDRESS="${ADDRESS:-127.0.0.1}"
+PORT="${PORT:-9000}"
+
+# Flan-T5 runs in one process for the whole stack, as in AWS: the inference
+# function, served by this same `cargo lambda watch`. The API functions Invoke
+# it through watch's Lambda API (only Lambda's endpoint moves; DynamoDB's stays
+# AWS_ENDPOINT_URL's), so the laptop holds one copy of the weights however many
+# functions have started.
+export INFERENCE_FUNCTION="${INFERENCE_FUNCTION:-flan-t5-inference}"
+export AWS_ENDPOINT_URL_LAMBDA="${AWS_ENDPOINT_URL_LAMBDA:-http://$ADDRESS:$PORT}"
+
+# Flan-T5 weights, read by the inference function only: FLAN_T5_DIR when set;
+# otherwise a cache folder, downloaded from the hub on first use. Offline, the
+# API still starts and Flan-T5 requests answer 503 saying what to set.
+if [[ -z "${FLAN_T5_DIR:-}" && "$INFERENCE_FUNCTION" == flan-t5-inference ]]; then
   checkpoint="${FLAN_T5_MODEL:-google/flan-t5-base}"
   cache="${XDG_CACHE_HOME:-$HOME/.cache}/chatbot-api/$checkpoint"
   if [[ ! -f "$cache/model.safetensors" ]]; then
@@ -46,8 +57,6 @@ fi
 # now so the first calls answer at once.
 cargo build --workspace --bins
 
-ADDRESS="${ADDRESS:-127.0.0.1}"
-PORT="${PORT:-9000}"
 echo "Serving the API at http://$ADDRESS:$PORT/api/ (store: $STORE)" >&2
 # --disable-cors: the functions answer CORS themselves, as they do in AWS.
 exec cargo lambda watch --disable-cors --invoke-address "$ADDRESS" --invoke-port "$PORT" "$@"

@@ -38,6 +38,29 @@ impl SameSite {
     }
 }
 
+/// How the inference function loads Flan-T5's weights (`FLAN_T5_QUANTIZE`):
+/// the engine's options, named here so settings do not need the engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FlanT5Quantize {
+    /// Exact f32 (the default).
+    #[default]
+    F32,
+    Q8_0,
+    Q4K,
+}
+
+impl FlanT5Quantize {
+    /// The values the engine's `LoadOptions::parse` accepts.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "f32" | "none" => Some(Self::F32),
+            "q8_0" | "q8" => Some(Self::Q8_0),
+            "q4k" | "q4_k" => Some(Self::Q4K),
+            _ => None,
+        }
+    }
+}
+
 /// The cookie of cookie authentication (API.md §4, dialect E): its name and
 /// attributes. It is always `HttpOnly` and `Path=/`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,8 +80,9 @@ pub struct Config {
     pub default_model: String,
     pub flan_t5_model: String,
     pub flan_t5_dir: Option<PathBuf>,
-    /// `FLAN_T5_QUANTIZE` (f32, q8_0 or q4k): exact f32 unless asked.
-    pub flan_t5_load: flan_t5::LoadOptions,
+    /// `FLAN_T5_QUANTIZE` (f32, q8_0 or q4k): exact f32 unless asked. Read by
+    /// the inference function only.
+    pub flan_t5_quantize: FlanT5Quantize,
     pub inference_function: Option<String>,
     pub provider_timeout_secs: u64,
     pub initial_tokens: i64,
@@ -117,10 +141,10 @@ impl Config {
             default_model: env.text("DEFAULT_MODEL", "flan-t5-base"),
             flan_t5_model: env.text("FLAN_T5_MODEL", "google/flan-t5-base"),
             flan_t5_dir: env.optional("FLAN_T5_DIR").map(PathBuf::from),
-            flan_t5_load: {
+            flan_t5_quantize: {
                 let value = env.text("FLAN_T5_QUANTIZE", "f32");
-                flan_t5::LoadOptions::parse(&value)
-                    .map_err(|_| env.bad("FLAN_T5_QUANTIZE", &value, "expected f32, q8_0 or q4k"))?
+                FlanT5Quantize::parse(&value)
+                    .ok_or_else(|| env.bad("FLAN_T5_QUANTIZE", &value, "expected f32, q8_0 or q4k"))?
             },
             inference_function: env.optional("INFERENCE_FUNCTION"),
             provider_timeout_secs: env.number("PROVIDER_TIMEOUT_SECS", 60, 1..=900)?,
@@ -351,7 +375,10 @@ mod tests {
         let err = Config::from_vars(vars(&[("FLAN_T5_QUANTIZE", "q2")])).unwrap_err();
         assert_eq!(err.name, "FLAN_T5_QUANTIZE");
         let config = Config::from_vars(vars(&[("FLAN_T5_QUANTIZE", "q8_0")])).unwrap();
-        assert_eq!(config.flan_t5_load.quantize, Some(flan_t5::Quantization::Q8_0));
+        assert_eq!(config.flan_t5_quantize, FlanT5Quantize::Q8_0);
+        let config = Config::from_vars(vars(&[("FLAN_T5_QUANTIZE", " Q4_K ")])).unwrap();
+        assert_eq!(config.flan_t5_quantize, FlanT5Quantize::Q4K);
+        assert_eq!(Config::defaults().flan_t5_quantize, FlanT5Quantize::F32);
         let err = Config::from_vars(vars(&[("OPENAI_BASE_URL", "api.openai.com")])).unwrap_err();
         assert_eq!(err.name, "OPENAI_BASE_URL");
     }

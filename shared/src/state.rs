@@ -1,9 +1,9 @@
 //! What a function builds once per container and reuses for every invocation.
 
-use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
+use crate::aws::SharedAws;
 use crate::config::{Config, StoreKind};
 use crate::llm::flan_t5;
 use crate::llm::inference::RemoteFlanT5;
@@ -53,27 +53,24 @@ impl AppState {
         (self.clock)()
     }
 
-    /// Builds the state a deployed or local function runs with.
+    /// Builds the state a deployed or local function runs with. Only the store is
+    /// opened now; the AWS settings, the provider keys, HTTP and Lambda clients are
+    /// made when a route first needs them, and no model weights are ever loaded
+    /// here (Flan-T5 answers in the inference function).
     pub async fn from_config(config: Config) -> anyhow::Result<Self> {
-        // The SDK reads AWS_ENDPOINT_URL, AWS_REGION and credentials itself; it is
-        // loaded only when something here talks to AWS.
-        let aws =
-            if config.store == StoreKind::DynamoDb || config.secret_id.is_some() || config.inference_function.is_some()
-            {
-                Some(aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await)
-            } else {
-                None
-            };
+        Self::from_config_with(config, SharedAws::from_env()).await
+    }
+
+    /// `from_config` with the AWS settings given (tests point them at a local
+    /// endpoint); they are still loaded only when something uses them.
+    pub async fn from_config_with(config: Config, aws: SharedAws) -> anyhow::Result<Self> {
         let store: Arc<dyn Store> = match config.store {
             StoreKind::Sqlite => Arc::new(SqliteStore::open(&config.sqlite_path)?),
-            StoreKind::DynamoDb => {
-                let aws = aws.as_ref().context("AWS settings are loaded for STORE=dynamodb")?;
-                Arc::new(DynamoStore::connect(aws, &config.table_name).await?)
-            }
+            StoreKind::DynamoDb => Arc::new(DynamoStore::connect(aws.config().await, &config.table_name).await?),
         };
-        let keys = crate::secrets::key_store(&config, aws.as_ref()).await;
+        let keys = crate::secrets::key_store(&config, &aws);
         let llm = Dispatch::new(
-            default_providers(&config, &keys, aws.as_ref()).await,
+            default_providers(&config, &keys, &aws),
             &config.default_provider,
             &config.default_model,
         );
@@ -82,27 +79,12 @@ impl AppState {
 }
 
 /// Every provider the deployment offers; the ones without keys or weights are
-/// listed as unavailable.
-async fn default_providers(
-    config: &Config,
-    keys: &Arc<dyn KeyStore>,
-    aws: Option<&aws_config::SdkConfig>,
-) -> Vec<Arc<dyn Provider>> {
+/// listed as unavailable. Building them reads nothing and connects to nothing.
+fn default_providers(config: &Config, keys: &Arc<dyn KeyStore>, aws: &SharedAws) -> Vec<Arc<dyn Provider>> {
     let timeout = std::time::Duration::from_secs(config.provider_timeout_secs);
-    let flan: Arc<dyn Provider> = match (&config.inference_function, aws) {
-        (Some(function), Some(aws)) => Arc::new(RemoteFlanT5::new(
-            aws_sdk_lambda::Client::new(aws),
-            function,
-            &config.flan_t5_model,
-        )),
-        _ => {
-            flan_t5::load(
-                config.flan_t5_dir.as_deref(),
-                &config.flan_t5_model,
-                config.flan_t5_load,
-            )
-            .await
-        }
+    let flan: Arc<dyn Provider> = match &config.inference_function {
+        Some(function) => Arc::new(RemoteFlanT5::new(aws.clone(), function, &config.flan_t5_model)),
+        None => Arc::new(flan_t5::not_configured(config.flan_t5_dir.is_some())),
     };
     vec![
         flan,

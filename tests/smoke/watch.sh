@@ -80,7 +80,7 @@ invoke="$base/2015-03-31/functions/flan-t5-inference/invocations"
 check "invoke the inference function" 200 -d '{"task":"chat","model":"flan-t5-small","turns":[{"role":"user","content":"hi"}],"max_new_tokens":8}' "$invoke"
 grep -q '"generated"' "$scratch/body" || { failed=$((failed + 1)); echo "FAIL invoke: $(cat "$scratch/body")" >&2; }
 check "invoke with a bad request" 200 -d '{"task":"dance"}' "$invoke"
-grep -q '"status":400' "$scratch/body" || { failed=$((failed + 1)); echo "FAIL bad invoke: $(cat "$scratch/body")" >&2; }
+grep -q '"code":"provider_failed"' "$scratch/body" || { failed=$((failed + 1)); echo "FAIL bad invoke: $(cat "$scratch/body")" >&2; }
 check "the messages" 200 "${auth[@]}" "$base/api/chats/$chat_id/messages/"
 check "rename" 200 -X PATCH "${auth[@]}" "${json[@]}" -d '{"title":"Smoke"}' "$base/api/chats/$chat_id/"
 check "list" 200 "${auth[@]}" "$base/api/chats/?search=smoke"

@@ -118,6 +118,17 @@ impl TestApp {
         }
     }
 
+    /// The API on a state built elsewhere (e.g. by `AppState::from_config`), as is:
+    /// its store, providers and clock.
+    pub fn from_state(state: AppState) -> Self {
+        Self {
+            state,
+            provider: Arc::new(ScriptedProvider::new()),
+            clock: Arc::new(Mutex::new(None)),
+            _dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
     /// Freezes the API's clock at `now` (`None`: the wall clock again).
     pub fn set_now(&self, now: Option<DateTime<Utc>>) {
         *self.clock.lock().unwrap() = now;

@@ -66,7 +66,7 @@ impl Provider for ScriptedProvider {
         vec!["echo".into(), "echo-large".into()]
     }
 
-    fn is_available(&self) -> bool {
+    async fn is_available(&self) -> bool {
         true
     }
 
@@ -124,7 +124,7 @@ impl Provider for ScriptedAs {
         vec![self.model.to_string()]
     }
 
-    fn is_available(&self) -> bool {
+    async fn is_available(&self) -> bool {
         true
     }
 

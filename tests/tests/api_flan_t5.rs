@@ -14,7 +14,7 @@ async fn app() -> TestApp {
         ("FLAN_T5_MODEL", "google/flan-t5-small"),
     ];
     let provider = flan_t5::load(Some(&tiny_flan_t5_dir()), "google/flan-t5-small", Default::default()).await;
-    assert!(provider.is_available(), "the tiny model loads");
+    assert!(provider.is_available().await, "the tiny model loads");
     TestApp::with_vars(&vars).await.with_provider(provider)
 }
 

@@ -267,7 +267,7 @@ async fn a_rejected_key_is_read_again_once() {
     struct Rotating(std::sync::Mutex<&'static str>);
     #[async_trait::async_trait]
     impl KeyStore for Rotating {
-        fn get(&self, _: &str) -> Option<String> {
+        async fn get(&self, _: &str) -> Option<String> {
             Some(self.0.lock().unwrap().to_string())
         }
         async fn refresh(&self) {

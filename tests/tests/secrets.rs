@@ -2,6 +2,7 @@
 //! cached, read again on refresh, and never shown in logs, errors or `Debug`.
 
 use aws_sdk_secretsmanager::Client;
+use chatbot_core::aws::SharedAws;
 use chatbot_core::config::Config;
 use chatbot_core::llm::keys::KeyStore;
 use chatbot_core::secrets::{key_store, SecretKeys, SecretsError};
@@ -39,8 +40,8 @@ async fn keys_are_read_once_then_cached_until_a_refresh() {
     let client = client().await;
     let id = create_secret(&client, r#"{"OPENAI_API_KEY": "sk-first"}"#).await;
     let keys = SecretKeys::load(client.clone(), &id).await.unwrap();
-    assert_eq!(keys.get("OPENAI_API_KEY").as_deref(), Some("sk-first"));
-    assert_eq!(keys.get("GEMINI_API_KEY"), None);
+    assert_eq!(keys.get("OPENAI_API_KEY").await.as_deref(), Some("sk-first"));
+    assert_eq!(keys.get("GEMINI_API_KEY").await, None);
     rotate(
         &client,
         &id,
@@ -48,13 +49,13 @@ async fn keys_are_read_once_then_cached_until_a_refresh() {
     )
     .await;
     assert_eq!(
-        keys.get("OPENAI_API_KEY").as_deref(),
+        keys.get("OPENAI_API_KEY").await.as_deref(),
         Some("sk-first"),
         "cached: no read per request"
     );
     keys.refresh().await;
-    assert_eq!(keys.get("OPENAI_API_KEY").as_deref(), Some("sk-second"));
-    assert_eq!(keys.get("GEMINI_API_KEY").as_deref(), Some("g-1"));
+    assert_eq!(keys.get("OPENAI_API_KEY").await.as_deref(), Some("sk-second"));
+    assert_eq!(keys.get("GEMINI_API_KEY").await.as_deref(), Some("g-1"));
 }
 
 #[tokio::test]
@@ -65,17 +66,21 @@ async fn a_failed_refresh_keeps_the_keys_held() {
     rotate(&client, &id, "not json at all").await;
     assert!(matches!(keys.reload().await, Err(SecretsError::NotJson { .. })));
     keys.refresh().await;
-    assert_eq!(keys.get("OPENAI_API_KEY").as_deref(), Some("sk-kept"));
+    assert_eq!(keys.get("OPENAI_API_KEY").await.as_deref(), Some("sk-kept"));
 }
 
 #[tokio::test]
-async fn the_configured_secret_is_used_and_one_unreadable_at_start_is_read_later() {
+async fn the_configured_secret_is_used_and_one_unreadable_at_first_use_is_read_later() {
     let sdk = sdk_config().await;
     let client = Client::new(&sdk);
     let id = unique_name("chatbot-keys");
     let config = Config::from_vars(HashMap::from([("SECRET_ID".to_string(), id.clone())])).unwrap();
-    let keys = key_store(&config, Some(&sdk)).await;
-    assert_eq!(keys.get("OPENAI_API_KEY"), None, "no secret yet: no keys, no crash");
+    let keys = key_store(&config, &SharedAws::with(sdk.clone()));
+    assert_eq!(
+        keys.get("OPENAI_API_KEY").await,
+        None,
+        "no secret yet: no keys, no crash"
+    );
     client
         .create_secret()
         .name(&id)
@@ -84,13 +89,29 @@ async fn the_configured_secret_is_used_and_one_unreadable_at_start_is_read_later
         .await
         .unwrap();
     keys.refresh().await;
-    assert_eq!(keys.get("OPENAI_API_KEY").as_deref(), Some("sk-late"));
-    let without = key_store(&Config::defaults(), Some(&sdk)).await;
+    assert_eq!(keys.get("OPENAI_API_KEY").await.as_deref(), Some("sk-late"));
+    let without = key_store(&Config::defaults(), &SharedAws::with(sdk));
     assert_eq!(
-        without.get("CHATBOT_TEST_NO_SUCH_API_KEY"),
+        without.get("CHATBOT_TEST_NO_SUCH_API_KEY").await,
         None,
         "no SECRET_ID: the environment"
     );
+}
+
+#[tokio::test]
+async fn a_store_made_for_first_use_reads_at_the_first_get_only() {
+    let sdk = sdk_config().await;
+    let id = create_secret(&Client::new(&sdk), r#"{"OPENAI_API_KEY": "sk-on-use"}"#).await;
+    let aws = SharedAws::from_env();
+    let keys = SecretKeys::on_first_use(aws.clone(), &id);
+    assert!(
+        !keys.has_read() && !aws.is_loaded(),
+        "made without reading or loading anything"
+    );
+    let keys = SecretKeys::on_first_use(SharedAws::with(sdk), &id);
+    assert!(!keys.has_read());
+    assert_eq!(keys.get("OPENAI_API_KEY").await.as_deref(), Some("sk-on-use"));
+    assert!(keys.has_read());
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 //! capture shares its process with no other test.
 
 use aws_sdk_secretsmanager::Client;
+use chatbot_core::aws::SharedAws;
 use chatbot_core::config::Config;
 use chatbot_core::llm::keys::KeyStore;
 use chatbot_core::secrets::{key_store, SecretKeys};
@@ -66,8 +67,8 @@ async fn key_values_never_reach_logs_errors_or_debug_output() {
     let bad_id = create_secret(&client, r#"["sk-live-VALUE-THREE"]"#).await;
     let start_err = SecretKeys::load(client.clone(), &bad_id).await.unwrap_err();
     let config = Config::from_vars(HashMap::from([("SECRET_ID".to_string(), bad_id)])).unwrap();
-    let unreadable = key_store(&config, Some(&sdk_config().await)).await;
-    assert_eq!(unreadable.get("OPENAI_API_KEY"), None);
+    let unreadable = key_store(&config, &SharedAws::with(sdk_config().await));
+    assert_eq!(unreadable.get("OPENAI_API_KEY").await, None);
 
     let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("read provider keys"), "the logs were captured: {logs}");

@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     let provider = flan_t5::load(
         config.flan_t5_dir.as_deref(),
         &config.flan_t5_model,
-        config.flan_t5_load,
+        config.flan_t5_quantize,
     )
     .await;
     let provider = provider.as_ref();
@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
         let response = match serde_json::from_value::<InferenceRequest>(event.payload) {
             Ok(request) => answer(provider, request).await,
             Err(err) => InferenceResponse::Error {
-                status: 400,
+                code: "provider_failed".into(),
                 message: format!("Not an inference request: {err}."),
             },
         };

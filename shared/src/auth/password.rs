@@ -3,7 +3,6 @@
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use std::sync::OnceLock;
 
 use crate::error::ApiError;
 
@@ -43,25 +42,32 @@ fn hash_now(password: &str) -> Result<String, ApiError> {
 }
 
 /// Checks `password` against `stored`; with no stored hash (unknown user) it checks
-/// against a fixed dummy hash, so the answer takes as long either way and timing
-/// does not reveal which usernames exist.
+/// against a fixed dummy hash with the same parameters, so the answer takes as long
+/// either way and timing does not reveal which usernames exist.
 pub async fn verify(password: String, stored: Option<String>) -> Result<bool, ApiError> {
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
-        let hash = stored.unwrap_or_else(|| dummy_hash().to_string());
-        let matches = PasswordHash::new(&hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-            .unwrap_or(false);
+        let hash = stored.as_deref().unwrap_or(DUMMY_HASH);
+        let matches = check(password.as_bytes(), hash).unwrap_or(false);
         known && matches
     })
     .await
     .map_err(ApiError::internal)
 }
 
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash_now("dummy password for unknown users").expect("hashing a constant cannot fail"))
+/// Runs Argon2 on `password` against `hash`, with the hash's own parameters:
+/// whether it matches, or `None` when `hash` is not a PHC string (nothing ran).
+fn check(password: &[u8], hash: &str) -> Option<bool> {
+    let parsed = PasswordHash::new(hash).ok()?;
+    Some(Argon2::default().verify_password(password, &parsed).is_ok())
 }
+
+/// The hash unknown users' passwords are checked against: `hash_now` of
+/// `DUMMY_PASSWORD`, made once and committed, so no function computes it when it
+/// starts or on its first login (which then ran Argon2 twice). A test keeps its
+/// parameters equal to those `hash` uses.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$5cx7t2mEI9nbJN+rgDqtwg$P0EY6DBFeIPYuSEVPpXJaCLr4jlw/0CMa3or2jKTWdI";
 
 #[cfg(test)]
 mod tests {
@@ -75,9 +81,34 @@ mod tests {
         assert!(!verify("wrong horse".into(), Some(stored)).await.unwrap());
     }
 
+    /// What `DUMMY_HASH` is a hash of.
+    const DUMMY_PASSWORD: &str = "dummy password for unknown users";
+
     #[tokio::test]
     async fn unknown_users_never_verify() {
-        assert!(!verify("dummy password for unknown users".into(), None).await.unwrap());
+        assert!(!verify(DUMMY_PASSWORD.into(), None).await.unwrap());
+        assert!(!verify("password123".into(), None).await.unwrap());
+    }
+
+    #[test]
+    fn the_dummy_hash_has_the_parameters_of_real_hashes() {
+        let real = hash_now("correct horse").unwrap();
+        let real = PasswordHash::new(&real).unwrap();
+        let dummy = PasswordHash::new(DUMMY_HASH).unwrap();
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.version, real.version);
+        assert_eq!(dummy.params, real.params, "m, t and p as `hash` uses them");
+        assert_eq!(dummy.salt.map(|s| s.len()), real.salt.map(|s| s.len()));
+        assert_eq!(dummy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
+    }
+
+    #[test]
+    fn an_unknown_user_costs_a_full_argon2_verification() {
+        // The dummy hash parses, so `verify` runs Argon2 on it to the end: a wrong
+        // password is a real mismatch, and its own password a real match.
+        assert_eq!(check(b"password123", DUMMY_HASH), Some(false));
+        assert_eq!(check(DUMMY_PASSWORD.as_bytes(), DUMMY_HASH), Some(true));
+        assert_eq!(check(b"password123", "not a hash"), None);
     }
 
     #[test]

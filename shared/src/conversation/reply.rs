@@ -469,7 +469,7 @@ mod tests {
         fn models(&self) -> Vec<String> {
             vec!["m".into()]
         }
-        fn is_available(&self) -> bool {
+        async fn is_available(&self) -> bool {
             true
         }
         fn input_budget(&self, _: &str) -> usize {

@@ -16,19 +16,18 @@ pub async fn get_tokens(call: &Call<'_>) -> Result<Reply, ApiError> {
 
 pub async fn list_models(call: &Call<'_>) -> Result<Reply, ApiError> {
     let dispatch = &call.state.llm;
-    let models: Vec<ModelView> = dispatch
-        .providers()
-        .iter()
-        .flat_map(|provider| {
-            provider.models().into_iter().map(move |model| ModelView {
+    let mut models = Vec::new();
+    for provider in dispatch.providers() {
+        for model in provider.models() {
+            models.push(ModelView {
                 id: format!("{}/{model}", provider.id()),
                 provider: provider.id().to_string(),
                 default: dispatch.is_default(provider.id(), &model),
-                available: provider.is_model_available(&model),
+                available: provider.is_model_available(&model).await,
                 model,
-            })
-        })
-        .collect();
+            });
+        }
+    }
     Reply::ok(models)
 }
 

@@ -277,19 +277,14 @@ impl Listener for Chunks {
 }
 
 pub async fn list_models(call: &Call<'_>) -> Result<Reply, ApiError> {
-    let dispatch = &call.state.llm;
-    let data: Vec<Value> = dispatch
-        .providers()
-        .iter()
-        .flat_map(|provider| {
-            provider
-                .models()
-                .into_iter()
-                .filter(|model| provider.is_model_available(model))
-                .map(|model| json!({"id": format!("{}/{model}", provider.id()), "object": "model", "created": 0, "owned_by": provider.id()}))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let mut data: Vec<Value> = Vec::new();
+    for provider in call.state.llm.providers() {
+        for model in provider.models() {
+            if provider.is_model_available(&model).await {
+                data.push(json!({"id": format!("{}/{model}", provider.id()), "object": "model", "created": 0, "owned_by": provider.id()}));
+            }
+        }
+    }
     Reply::ok(json!({"object": "list", "data": data}))
 }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::flan_t5::{self, model_id, PROVIDER_ID};
 use super::{GenerateRequest, Generation, Provider, ProviderError, Turn, Usage};
+use crate::aws::{LazyClient, SharedAws};
 use crate::store::Role;
 
 /// What the API asks of the inference function.
@@ -33,9 +34,9 @@ pub struct WireTurn {
     pub content: String,
 }
 
-/// The function's answer. A failure is an `error` (with the HTTP status class the
-/// API should give it) rather than a Lambda function error, so the API can tell a
-/// request the model refused from a broken function.
+/// The function's answer. A failure is an `error` (with the `ProviderError` code
+/// the API turns back into that error) rather than a Lambda function error, so the
+/// API can tell a request the model refused from a broken function.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InferenceResponse {
@@ -45,7 +46,9 @@ pub enum InferenceResponse {
         completion_tokens: u32,
     },
     Error {
-        status: u16,
+        /// `ProviderError::code`: `provider_unavailable`, `provider_timeout` or
+        /// `provider_failed` (anything else reads as failed).
+        code: String,
         message: String,
     },
 }
@@ -76,7 +79,7 @@ fn to_turns(wire: Vec<WireTurn>) -> Result<Vec<Turn>, ProviderError> {
 
 fn error_response(err: ProviderError) -> InferenceResponse {
     InferenceResponse::Error {
-        status: err.status().as_u16(),
+        code: err.code().to_string(),
         message: err.to_string(),
     }
 }
@@ -117,21 +120,29 @@ pub async fn answer(provider: &dyn Provider, request: InferenceRequest) -> Infer
     }
 }
 
-/// Flan-T5 reached through the inference function (`INFERENCE_FUNCTION`).
+/// Flan-T5 reached through the inference function (`INFERENCE_FUNCTION`). Its
+/// Lambda client (and the AWS settings) are built on the first call; locally
+/// `AWS_ENDPOINT_URL_LAMBDA` points it at `cargo lambda watch`, which serves the
+/// inference function too, without moving DynamoDB's endpoint.
 pub struct RemoteFlanT5 {
-    client: aws_sdk_lambda::Client,
+    client: LazyClient<aws_sdk_lambda::Client>,
     function: String,
     /// The size the inference function was built with (`FLAN_T5_MODEL`).
     model: String,
 }
 
 impl RemoteFlanT5 {
-    pub fn new(client: aws_sdk_lambda::Client, function: &str, checkpoint: &str) -> Self {
+    pub fn new(aws: SharedAws, function: &str, checkpoint: &str) -> Self {
         Self {
-            client,
+            client: LazyClient::new(aws, aws_sdk_lambda::Client::new),
             function: function.to_string(),
             model: model_id(checkpoint),
         }
+    }
+
+    /// Whether the Lambda client has been built (by a first call).
+    pub fn is_client_built(&self) -> bool {
+        self.client.is_built()
     }
 
     async fn invoke(&self, request: &InferenceRequest) -> Result<Generation, ProviderError> {
@@ -139,6 +150,8 @@ impl RemoteFlanT5 {
             .map_err(|_| ProviderError::Failed("The inference request could not be written.".into()))?;
         let output = self
             .client
+            .get()
+            .await
             .invoke()
             .function_name(&self.function)
             .payload(Blob::new(payload))
@@ -165,11 +178,7 @@ impl RemoteFlanT5 {
                     completion_tokens,
                 },
             }),
-            Ok(InferenceResponse::Error { status, message }) => Err(match status {
-                503 => ProviderError::Unavailable(message),
-                504 => ProviderError::Timeout(message),
-                _ => ProviderError::Failed(message),
-            }),
+            Ok(InferenceResponse::Error { code, message }) => Err(ProviderError::from_code(&code, message)),
             Err(_) => Err(ProviderError::Failed(
                 "The Flan-T5 inference function answered something unreadable.".into(),
             )),
@@ -187,11 +196,11 @@ impl Provider for RemoteFlanT5 {
         flan_t5::MODELS.iter().map(|m| m.to_string()).collect()
     }
 
-    fn is_available(&self) -> bool {
+    async fn is_available(&self) -> bool {
         true
     }
 
-    fn is_model_available(&self, model: &str) -> bool {
+    async fn is_model_available(&self, model: &str) -> bool {
         model == self.model
     }
 
@@ -252,7 +261,7 @@ mod tests {
         };
         assert!(matches!(
             answer(&provider, request).await,
-            InferenceResponse::Error { status: 502, .. }
+            InferenceResponse::Error { ref code, .. } if code == "provider_failed"
         ));
         let title = InferenceRequest::Title {
             model: "flan-t5-base".into(),
@@ -260,7 +269,7 @@ mod tests {
         };
         assert!(matches!(
             answer(&provider, title).await,
-            InferenceResponse::Error { status: 503, .. }
+            InferenceResponse::Error { ref code, .. } if code == "provider_unavailable"
         ));
     }
 }

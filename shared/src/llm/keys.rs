@@ -7,8 +7,10 @@ use std::collections::HashMap;
 
 #[async_trait]
 pub trait KeyStore: Send + Sync {
-    /// The key called `name` (e.g. `OPENAI_API_KEY`), from the cached copy.
-    fn get(&self, name: &str) -> Option<String>;
+    /// The key called `name` (e.g. `OPENAI_API_KEY`), from the cached copy; a
+    /// store that has not read its keys yet reads them now (so a function that
+    /// never calls a model never reads them).
+    async fn get(&self, name: &str) -> Option<String>;
     /// Reads the keys again, after a provider rejected one (it may have been rotated).
     async fn refresh(&self);
 }
@@ -38,7 +40,7 @@ impl std::fmt::Debug for StaticKeys {
 
 #[async_trait]
 impl KeyStore for StaticKeys {
-    fn get(&self, name: &str) -> Option<String> {
+    async fn get(&self, name: &str) -> Option<String> {
         self.0.get(name).cloned()
     }
 
@@ -49,14 +51,14 @@ impl KeyStore for StaticKeys {
 mod tests {
     use super::*;
 
-    #[test]
-    fn blank_keys_count_as_missing_and_debug_hides_values() {
+    #[tokio::test]
+    async fn blank_keys_count_as_missing_and_debug_hides_values() {
         let keys = StaticKeys::new(HashMap::from([
             ("OPENAI_API_KEY".to_string(), "sk-secret-value".to_string()),
             ("GEMINI_API_KEY".to_string(), "  ".to_string()),
         ]));
-        assert_eq!(keys.get("OPENAI_API_KEY").as_deref(), Some("sk-secret-value"));
-        assert_eq!(keys.get("GEMINI_API_KEY"), None);
+        assert_eq!(keys.get("OPENAI_API_KEY").await.as_deref(), Some("sk-secret-value"));
+        assert_eq!(keys.get("GEMINI_API_KEY").await, None);
         assert!(!format!("{keys:?}").contains("sk-secret-value"));
     }
 }

@@ -10,7 +10,6 @@ pub mod title;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use http::StatusCode;
 use std::sync::Arc;
 
 use crate::store::Role;
@@ -62,26 +61,29 @@ pub struct Generation {
     pub usage: Usage,
 }
 
-/// Why a model call failed, in the terms API.md gives the client.
+/// Why a model call failed, in the terms API.md gives the client (`crate::error`
+/// maps each to its status).
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProviderError {
-    /// No key, no weights, or the provider said it cannot serve now: 503.
+    /// No key, no weights, or the provider said it cannot serve now (503).
     #[error("{0}")]
     Unavailable(String),
-    /// The call ran out of time: 504.
+    /// The call ran out of time (504).
     #[error("{0}")]
     Timeout(String),
-    /// The provider answered with an error or nonsense: 502.
+    /// The provider answered with an error or nonsense (502).
     #[error("{0}")]
     Failed(String),
 }
 
 impl ProviderError {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            Self::Failed(_) => StatusCode::BAD_GATEWAY,
+    /// The error a `code` names (as the inference function's answer carries it);
+    /// an unknown code is a failure.
+    pub fn from_code(code: &str, message: String) -> Self {
+        match code {
+            "provider_unavailable" => Self::Unavailable(message),
+            "provider_timeout" => Self::Timeout(message),
+            _ => Self::Failed(message),
         }
     }
 
@@ -114,11 +116,12 @@ pub trait Provider: Send + Sync {
     fn id(&self) -> &str;
     /// The models offered; the first is the provider's default.
     fn models(&self) -> Vec<String>;
-    /// False when no key or weights are configured.
-    fn is_available(&self) -> bool;
+    /// False when no key or weights are configured. Async: a provider's key may be
+    /// read (from the secret) on first use.
+    async fn is_available(&self) -> bool;
     /// Whether this model can answer here (a Flan-T5 container loads one size).
-    fn is_model_available(&self, _model: &str) -> bool {
-        self.is_available()
+    async fn is_model_available(&self, _model: &str) -> bool {
+        self.is_available().await
     }
     /// How many tokens of context `model` takes in.
     fn input_budget(&self, model: &str) -> usize;
@@ -268,7 +271,7 @@ mod tests {
         fn models(&self) -> Vec<String> {
             self.1.iter().map(|m| m.to_string()).collect()
         }
-        fn is_available(&self) -> bool {
+        async fn is_available(&self) -> bool {
             true
         }
         fn input_budget(&self, _: &str) -> usize {

@@ -180,8 +180,8 @@ impl Provider for Gemini {
         self.models.clone()
     }
 
-    fn is_available(&self) -> bool {
-        self.keys.get(KEY).is_some()
+    async fn is_available(&self) -> bool {
+        self.keys.get(KEY).await.is_some()
     }
 
     fn input_budget(&self, _model: &str) -> usize {

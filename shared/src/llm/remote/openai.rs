@@ -155,8 +155,8 @@ impl Provider for OpenAi {
         self.models.clone()
     }
 
-    fn is_available(&self) -> bool {
-        self.keys.get(KEY).is_some()
+    async fn is_available(&self) -> bool {
+        self.keys.get(KEY).await.is_some()
     }
 
     fn input_budget(&self, _model: &str) -> usize {

@@ -5,6 +5,7 @@
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use futures::stream::{BoxStream, StreamExt};
 use reqwest::{RequestBuilder, Response, StatusCode};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::llm::ProviderError;
@@ -17,7 +18,10 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub struct Transport {
-    client: reqwest::Client,
+    /// Built on first use: a function that never calls this provider never
+    /// builds an HTTP client (TLS roots included) for it.
+    client: OnceLock<reqwest::Client>,
+    timeout: Duration,
     /// The provider's name in messages to clients.
     pub provider: &'static str,
 }
@@ -32,17 +36,28 @@ pub enum CallError {
 
 impl Transport {
     pub fn new(provider: &'static str, timeout: Duration) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(5).min(timeout))
-            .user_agent(concat!("chatbot-api/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("an HTTP client with rustls builds");
-        Self { client, provider }
+        Self {
+            client: OnceLock::new(),
+            timeout,
+            provider,
+        }
     }
 
+    /// The HTTP client, built on the first call.
     pub fn client(&self) -> &reqwest::Client {
-        &self.client
+        self.client.get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(self.timeout)
+                .connect_timeout(Duration::from_secs(5).min(self.timeout))
+                .user_agent(concat!("chatbot-api/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .expect("an HTTP client with rustls builds")
+        })
+    }
+
+    /// Whether the HTTP client has been built yet.
+    pub fn is_client_built(&self) -> bool {
+        self.client.get().is_some()
     }
 
     /// Sends the request built by `build`, retrying transient failures. Answers the
@@ -52,7 +67,7 @@ impl Transport {
         loop {
             attempt += 1;
             let last = attempt >= MAX_ATTEMPTS;
-            match build(&self.client).send().await {
+            match build(self.client()).send().await {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => {
                     let status = response.status();
@@ -207,12 +222,33 @@ mod tests {
     }
 
     #[test]
+    fn the_client_is_built_on_first_use_only() {
+        let t = Transport::new("OpenAI", Duration::from_secs(1));
+        assert!(!t.is_client_built());
+        let first: *const reqwest::Client = t.client();
+        assert!(t.is_client_built());
+        assert!(std::ptr::eq(first, t.client()), "built once, then reused");
+    }
+
+    #[test]
     fn statuses_map_to_gateway_errors() {
         let t = Transport::new("OpenAI", Duration::from_secs(1));
-        assert_eq!(t.status_error(StatusCode::UNAUTHORIZED).status().as_u16(), 502);
-        assert_eq!(t.status_error(StatusCode::TOO_MANY_REQUESTS).status().as_u16(), 503);
-        assert_eq!(t.status_error(StatusCode::INTERNAL_SERVER_ERROR).status().as_u16(), 502);
-        assert_eq!(t.status_error(StatusCode::GATEWAY_TIMEOUT).status().as_u16(), 504);
+        assert!(matches!(
+            t.status_error(StatusCode::UNAUTHORIZED),
+            ProviderError::Failed(_)
+        ));
+        assert!(matches!(
+            t.status_error(StatusCode::TOO_MANY_REQUESTS),
+            ProviderError::Unavailable(_)
+        ));
+        assert!(matches!(
+            t.status_error(StatusCode::INTERNAL_SERVER_ERROR),
+            ProviderError::Failed(_)
+        ));
+        assert!(matches!(
+            t.status_error(StatusCode::GATEWAY_TIMEOUT),
+            ProviderError::Timeout(_)
+        ));
     }
 }
 
@@ -282,12 +318,12 @@ impl Transport {
         build: impl Fn(&reqwest::Client, &str) -> RequestBuilder,
     ) -> Result<Response, ProviderError> {
         let missing = || ProviderError::Unavailable(format!("{} is not configured: set {name}.", self.provider));
-        let key = keys.get(name).ok_or_else(missing)?;
+        let key = keys.get(name).await.ok_or_else(missing)?;
         match self.send(|client| build(client, &key)).await {
             Ok(response) => Ok(response),
             Err(CallError::Status(status)) if matches!(status.as_u16(), 401 | 403) => {
                 keys.refresh().await;
-                match keys.get(name) {
+                match keys.get(name).await {
                     Some(fresh) if fresh != key => match self.send(|client| build(client, &fresh)).await {
                         Ok(response) => Ok(response),
                         Err(CallError::Status(status)) => Err(self.status_error(status)),

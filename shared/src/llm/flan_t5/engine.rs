@@ -1,7 +1,9 @@
-//! Flan-T5 as a provider: the candle engine of `models/flan-t5`, loaded once per
-//! container from `FLAN_T5_DIR` and run on blocking threads (a forward pass is
-//! hundreds of milliseconds of CPU). Without weights the provider is listed as
-//! unavailable and answers 503 saying what to set.
+//! The in-process engine (feature `engine`): the candle engine of
+//! `models/flan-t5`, loaded once per process from `FLAN_T5_DIR` and run on
+//! blocking threads (a forward pass is hundreds of milliseconds of CPU). The
+//! inference function serves it; the API functions never link it. Without
+//! weights the provider is listed as unavailable and answers 503 saying what
+//! to set.
 
 use async_trait::async_trait;
 use flan_t5::prompt::{self, Turn as T5Turn};
@@ -9,36 +11,34 @@ use flan_t5::{Engine, GenerateOptions, LoadOptions};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Chunk, ChunkStream, GenerateRequest, Generation, Provider, ProviderError, Turn, Usage};
+use super::{model_id, FlanT5Unavailable, INPUT_BUDGET, MODELS, PROVIDER_ID};
+use crate::config::FlanT5Quantize;
+use crate::llm::{Chunk, ChunkStream, GenerateRequest, Generation, Provider, ProviderError, Turn, Usage};
 use crate::store::Role;
 
-pub const PROVIDER_ID: &str = "flan-t5";
-pub const MODELS: &[&str] = &[
-    "flan-t5-small",
-    "flan-t5-base",
-    "flan-t5-large",
-    "flan-t5-xl",
-    "flan-t5-xxl",
-];
-/// Flan-T5's encoder was trained on 512-token inputs.
-pub const INPUT_BUDGET: usize = prompt::DEFAULT_ENCODER_BUDGET;
 /// Replies are short by default: decoding is the slow part on a CPU.
 const DEFAULT_MAX_NEW_TOKENS: usize = 256;
 const TITLE_MAX_NEW_TOKENS: usize = 16;
 
-/// The model id (`flan-t5-base`) of a checkpoint name (`google/flan-t5-base`).
-pub fn model_id(checkpoint: &str) -> String {
-    checkpoint.rsplit('/').next().unwrap_or(checkpoint).to_string()
+fn load_options(quantize: FlanT5Quantize) -> LoadOptions {
+    LoadOptions {
+        quantize: match quantize {
+            FlanT5Quantize::F32 => None,
+            FlanT5Quantize::Q8_0 => Some(flan_t5::Quantization::Q8_0),
+            FlanT5Quantize::Q4K => Some(flan_t5::Quantization::Q4K),
+        },
+    }
 }
 
 /// Loads the engine, or explains (for the 503 body) why there is none.
-pub async fn load(dir: Option<&Path>, checkpoint: &str, options: LoadOptions) -> Arc<dyn Provider> {
+pub async fn load(dir: Option<&Path>, checkpoint: &str, quantize: FlanT5Quantize) -> Arc<dyn Provider> {
     let Some(dir) = dir else {
         return Arc::new(FlanT5Unavailable::new(
             "Flan-T5 weights are not installed: set FLAN_T5_DIR to a folder with config.json, tokenizer.json and model.safetensors (infra/run-local.sh downloads them when the hub is reachable).",
         ));
     };
     let path = dir.to_path_buf();
+    let options = load_options(quantize);
     let loaded = tokio::task::spawn_blocking(move || Engine::load_with(&path, &options)).await;
     match loaded {
         Ok(Ok(engine)) => {
@@ -134,11 +134,11 @@ impl Provider for FlanT5 {
         MODELS.iter().map(|m| m.to_string()).collect()
     }
 
-    fn is_available(&self) -> bool {
+    async fn is_available(&self) -> bool {
         true
     }
 
-    fn is_model_available(&self, model: &str) -> bool {
+    async fn is_model_available(&self, model: &str) -> bool {
         model == self.model
     }
 
@@ -226,45 +226,6 @@ impl TrimmedPieces {
     }
 }
 
-/// The provider when no weights could be loaded: listed, unavailable, and every
-/// request a 503 with the reason.
-pub struct FlanT5Unavailable {
-    reason: String,
-}
-
-impl FlanT5Unavailable {
-    pub fn new(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into() }
-    }
-}
-
-#[async_trait]
-impl Provider for FlanT5Unavailable {
-    fn id(&self) -> &str {
-        PROVIDER_ID
-    }
-
-    fn models(&self) -> Vec<String> {
-        MODELS.iter().map(|m| m.to_string()).collect()
-    }
-
-    fn is_available(&self) -> bool {
-        false
-    }
-
-    fn input_budget(&self, _model: &str) -> usize {
-        INPUT_BUDGET
-    }
-
-    async fn generate(&self, _request: GenerateRequest) -> Result<Generation, ProviderError> {
-        Err(ProviderError::Unavailable(self.reason.clone()))
-    }
-
-    async fn title(&self, _model: &str, _first_message: &str) -> Result<String, ProviderError> {
-        Err(ProviderError::Unavailable(self.reason.clone()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
 
@@ -281,35 +242,29 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn answers_unavailable_with_the_reason() {
-        let provider = FlanT5Unavailable::new("Flan-T5 weights are not installed: set FLAN_T5_DIR.");
-        assert!(!provider.is_available());
-        let err = provider
-            .generate(GenerateRequest {
-                model: "flan-t5-base".into(),
-                turns: vec![],
-                max_new_tokens: None,
-            })
-            .await
-            .unwrap_err();
-        assert!(matches!(err, ProviderError::Unavailable(_)));
-        assert!(err.to_string().contains("FLAN_T5_DIR"));
+    #[test]
+    fn the_shared_budget_is_the_engines() {
+        assert_eq!(INPUT_BUDGET, prompt::DEFAULT_ENCODER_BUDGET);
     }
 
     #[test]
-    fn model_ids_come_from_checkpoint_names() {
-        assert_eq!(model_id("google/flan-t5-base"), "flan-t5-base");
-        assert_eq!(model_id("flan-t5-small"), "flan-t5-small");
+    fn every_quantize_setting_maps_to_the_engines_option() {
+        for (setting, name) in [
+            (FlanT5Quantize::F32, "f32"),
+            (FlanT5Quantize::Q8_0, "q8_0"),
+            (FlanT5Quantize::Q4K, "q4k"),
+        ] {
+            assert_eq!(load_options(setting), LoadOptions::parse(name).unwrap());
+        }
     }
 
     #[tokio::test]
     async fn a_missing_or_broken_folder_gives_an_unavailable_provider() {
-        let none = load(None, "google/flan-t5-base", LoadOptions::default()).await;
-        assert!(!none.is_available());
+        let none = load(None, "google/flan-t5-base", FlanT5Quantize::F32).await;
+        assert!(!none.is_available().await);
         let empty = tempfile::tempdir().unwrap();
-        let broken = load(Some(empty.path()), "google/flan-t5-base", LoadOptions::default()).await;
-        assert!(!broken.is_available());
+        let broken = load(Some(empty.path()), "google/flan-t5-base", FlanT5Quantize::F32).await;
+        assert!(!broken.is_available().await);
         let err = broken
             .generate(GenerateRequest {
                 model: "flan-t5-base".into(),

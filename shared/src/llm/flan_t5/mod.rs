@@ -1,0 +1,124 @@
+//! Flan-T5 as a provider. The API functions reach it in the inference function
+//! (`llm::inference::RemoteFlanT5`), so no API function holds the weights; what
+//! they share with that function (the provider id, the sizes offered, the input
+//! budget, model ids) lives here, and the unavailable provider that answers 503
+//! saying what to set.
+//!
+//! The candle engine itself (`load`, `FlanT5`) is behind the `engine` feature,
+//! which only the inference function (`models/inference`) and the tests enable.
+
+#[cfg(feature = "engine")]
+mod engine;
+#[cfg(feature = "engine")]
+pub use engine::{load, FlanT5};
+
+use async_trait::async_trait;
+
+use super::{GenerateRequest, Generation, Provider, ProviderError};
+
+pub const PROVIDER_ID: &str = "flan-t5";
+pub const MODELS: &[&str] = &[
+    "flan-t5-small",
+    "flan-t5-base",
+    "flan-t5-large",
+    "flan-t5-xl",
+    "flan-t5-xxl",
+];
+/// Flan-T5's encoder was trained on 512-token inputs (the engine's
+/// `prompt::DEFAULT_ENCODER_BUDGET`; a test keeps them equal).
+pub const INPUT_BUDGET: usize = 512;
+
+/// The model id (`flan-t5-base`) of a checkpoint name (`google/flan-t5-base`).
+pub fn model_id(checkpoint: &str) -> String {
+    checkpoint.rsplit('/').next().unwrap_or(checkpoint).to_string()
+}
+
+/// Why an API function has no Flan-T5: the model runs in the inference function
+/// only, and `INFERENCE_FUNCTION` names it.
+pub fn not_configured(weights_set: bool) -> FlanT5Unavailable {
+    let mut reason = String::from(
+        "Flan-T5 runs in the inference function: set INFERENCE_FUNCTION to its name (infra/run-local.sh sets flan-t5-inference, with AWS_ENDPOINT_URL_LAMBDA pointing at cargo lambda watch)",
+    );
+    if weights_set {
+        reason.push_str("; FLAN_T5_DIR is read by that function only");
+    }
+    reason.push('.');
+    FlanT5Unavailable::new(reason)
+}
+
+/// The provider when no weights could be loaded: listed, unavailable, and every
+/// request a 503 with the reason.
+pub struct FlanT5Unavailable {
+    reason: String,
+}
+
+impl FlanT5Unavailable {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into() }
+    }
+}
+
+#[async_trait]
+impl Provider for FlanT5Unavailable {
+    fn id(&self) -> &str {
+        PROVIDER_ID
+    }
+
+    fn models(&self) -> Vec<String> {
+        MODELS.iter().map(|m| m.to_string()).collect()
+    }
+
+    async fn is_available(&self) -> bool {
+        false
+    }
+
+    fn input_budget(&self, _model: &str) -> usize {
+        INPUT_BUDGET
+    }
+
+    async fn generate(&self, _request: GenerateRequest) -> Result<Generation, ProviderError> {
+        Err(ProviderError::Unavailable(self.reason.clone()))
+    }
+
+    async fn title(&self, _model: &str, _first_message: &str) -> Result<String, ProviderError> {
+        Err(ProviderError::Unavailable(self.reason.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn answers_unavailable_with_the_reason() {
+        let provider = FlanT5Unavailable::new("Flan-T5 weights are not installed: set FLAN_T5_DIR.");
+        assert!(!provider.is_available().await);
+        let err = provider
+            .generate(GenerateRequest {
+                model: "flan-t5-base".into(),
+                turns: vec![],
+                max_new_tokens: None,
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ProviderError::Unavailable(_)));
+        assert!(err.to_string().contains("FLAN_T5_DIR"));
+    }
+
+    #[tokio::test]
+    async fn without_an_inference_function_the_503_says_what_to_set() {
+        for weights_set in [false, true] {
+            let provider = not_configured(weights_set);
+            let err = provider.title("flan-t5-base", "hi").await.unwrap_err();
+            assert!(matches!(err, ProviderError::Unavailable(_)));
+            assert!(err.to_string().contains("INFERENCE_FUNCTION"), "{err}");
+            assert_eq!(err.to_string().contains("FLAN_T5_DIR"), weights_set, "{err}");
+        }
+    }
+
+    #[test]
+    fn model_ids_come_from_checkpoint_names() {
+        assert_eq!(model_id("google/flan-t5-base"), "flan-t5-base");
+        assert_eq!(model_id("flan-t5-small"), "flan-t5-small");
+    }
+}

@@ -1,0 +1,275 @@
+//! What a function builds when it starts (`AppState::from_config`): the store and
+//! nothing else. The provider keys are read, and the AWS and HTTP clients built,
+//! when a route first needs them; no Flan-T5 weights are ever loaded by an API
+//! function, which reaches the model through the inference function. The AWS
+//! endpoints here are scripted servers on loopback that record every request.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_secretsmanager::config::Credentials;
+use chatbot_core::aws::SharedAws;
+use chatbot_core::config::Config;
+use chatbot_core::state::AppState;
+use chatbot_tests::fake_http::{Answer, FakeServer};
+use chatbot_tests::{assert_error, tiny_flan_t5_dir, wire, TestApp};
+use serde_json::json;
+use std::collections::HashMap;
+
+/// SDK settings whose every service is the server at `url`.
+async fn aws_at(url: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "chatbot-tests"))
+        .load()
+        .await
+}
+
+/// The API running on the state `from_config_with` builds from `vars` (SQLite in
+/// a fresh folder) and `aws`.
+async fn app_from_config(vars: &[(&str, &str)], aws: SharedAws) -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    settings.insert("STORE".into(), "sqlite".into());
+    settings.insert(
+        "SQLITE_PATH".into(),
+        dir.path().join("start.sqlite3").display().to_string(),
+    );
+    let config = Config::from_vars(settings).unwrap();
+    let state = AppState::from_config_with(config, aws).await.expect("the state builds");
+    (TestApp::from_state(state), dir)
+}
+
+fn secret_reads(server: &FakeServer) -> usize {
+    server
+        .recorded()
+        .iter()
+        .filter(|r| r.headers.get("x-amz-target").map(String::as_str) == Some("secretsmanager.GetSecretValue"))
+        .count()
+}
+
+#[tokio::test]
+async fn the_secret_is_read_by_the_first_model_call_not_at_start() {
+    let secrets = FakeServer::start().await;
+    secrets.answer([Answer::json(
+        200,
+        &json!({"ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:chatbot/keys-abc", "Name": "chatbot/keys",
+            "VersionId": "v1", "SecretString": r#"{"OPENAI_API_KEY": "sk-lazy"}"#, "CreatedDate": 1700000000}),
+    )]);
+    let openai = FakeServer::start().await;
+    openai.answer([wire::openai_completion("Hello there", 3, 2)]);
+    let aws = SharedAws::with(aws_at(&secrets.url).await);
+    let vars = [
+        ("SECRET_ID", "chatbot/keys"),
+        ("OPENAI_BASE_URL", openai.url.as_str()),
+        ("DEFAULT_PROVIDER", "openai"),
+        ("DEFAULT_MODEL", "gpt-4o-mini"),
+    ];
+    let (app, _dir) = app_from_config(&vars, aws).await;
+    assert_eq!(secrets.recorded().len(), 0, "building the state reads nothing");
+
+    // Routes that call no model never read it.
+    let token = app.register("alice").await;
+    assert_eq!(app.call("GET", "/api/health/", None, None).await.status, 200);
+    assert_eq!(app.call("GET", "/api/chats/", Some(&token), None).await.status, 200);
+    assert_eq!(app.call("GET", "/api/me/", Some(&token), None).await.status, 200);
+    assert_eq!(secrets.recorded().len(), 0, "no model called: no secret read");
+
+    // The first model call reads it, once, and uses the key it holds.
+    let sent = app
+        .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "hi"})))
+        .await;
+    assert_eq!(sent.status, 201, "{}", sent.text);
+    assert_eq!(sent.body["reply"]["Bot"], "Hello there");
+    assert_eq!(secret_reads(&secrets), 1);
+    assert_eq!(secrets.recorded().len(), 1);
+    let auth: Vec<String> = openai
+        .recorded()
+        .iter()
+        .map(|r| r.headers["authorization"].clone())
+        .collect();
+    assert!(
+        !auth.is_empty() && auth.iter().all(|a| a == "Bearer sk-lazy"),
+        "{auth:?}"
+    );
+
+    // Cached from then on.
+    let again = app
+        .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "again"})))
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    let models = app.call("GET", "/api/models/", Some(&token), None).await.body;
+    let openai_model = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "openai/gpt-4o-mini")
+        .unwrap();
+    assert_eq!(openai_model["available"], true);
+    assert_eq!(secrets.recorded().len(), 1, "read once per container");
+}
+
+#[tokio::test]
+async fn the_model_list_reads_the_secret_to_say_what_is_available() {
+    let secrets = FakeServer::start().await;
+    secrets.answer([Answer::json(
+        200,
+        &json!({"Name": "chatbot/keys", "SecretString": r#"{"GEMINI_API_KEY": "g-1"}"#}),
+    )]);
+    let aws = SharedAws::with(aws_at(&secrets.url).await);
+    let (app, _dir) = app_from_config(&[("SECRET_ID", "chatbot/keys")], aws).await;
+    let token = app.register("alice").await;
+    assert_eq!(secrets.recorded().len(), 0);
+    let models = app.call("GET", "/api/models/", Some(&token), None).await.body;
+    let available = |id: &str| models.as_array().unwrap().iter().find(|m| m["id"] == id).unwrap()["available"].clone();
+    assert_eq!(available("gemini/gemini-1.5-flash"), true);
+    assert_eq!(available("openai/gpt-4o-mini"), false);
+    assert_eq!(secret_reads(&secrets), 1, "one read for the whole list");
+}
+
+#[tokio::test]
+async fn an_unreadable_secret_leaves_the_keys_missing_and_the_call_503() {
+    let secrets = FakeServer::start().await;
+    secrets.answer([Answer::json(
+        400,
+        &json!({"__type": "AccessDeniedException", "message": "not allowed"}),
+    )]);
+    let aws = SharedAws::with(aws_at(&secrets.url).await);
+    let vars = [
+        ("SECRET_ID", "chatbot/keys"),
+        ("DEFAULT_PROVIDER", "openai"),
+        ("DEFAULT_MODEL", "gpt-4o-mini"),
+        ("OPENAI_BASE_URL", "http://127.0.0.1:9"),
+    ];
+    let (app, _dir) = app_from_config(&vars, aws).await;
+    let token = app.register("alice").await;
+    let sent = app
+        .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "hi"})))
+        .await;
+    assert_eq!(assert_error(&sent, 503), "provider_unavailable");
+    assert!(
+        sent.body["error"].as_str().unwrap().contains("OPENAI_API_KEY"),
+        "{}",
+        sent.text
+    );
+    assert_eq!(secret_reads(&secrets), 1);
+    // Not asked again at once: a forbidden secret is not read on every request.
+    let again = app
+        .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "hi"})))
+        .await;
+    assert_eq!(assert_error(&again, 503), "provider_unavailable");
+    assert_eq!(secret_reads(&secrets), 1);
+}
+
+#[tokio::test]
+async fn flan_t5_weights_without_an_inference_function_load_no_engine() {
+    let weights = tiny_flan_t5_dir().display().to_string();
+    let vars = [
+        ("FLAN_T5_DIR", weights.as_str()),
+        ("FLAN_T5_MODEL", "google/flan-t5-small"),
+        ("DEFAULT_PROVIDER", "flan-t5"),
+        ("DEFAULT_MODEL", "flan-t5-small"),
+    ];
+    let aws = SharedAws::from_env();
+    let (app, _dir) = app_from_config(&vars, aws.clone()).await;
+    assert!(!aws.is_loaded(), "no AWS settings loaded for a SQLite function");
+    let flan = app.state.llm.choose(Some("flan-t5"), None).unwrap();
+    assert!(
+        !flan.provider.is_available().await,
+        "listed unavailable: no engine loaded"
+    );
+
+    let token = app.register("alice").await;
+    let models = app.call("GET", "/api/models/", Some(&token), None).await.body;
+    let small = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "flan-t5/flan-t5-small")
+        .unwrap();
+    assert_eq!(small["available"], false);
+    let sent = app
+        .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "hi"})))
+        .await;
+    assert_eq!(assert_error(&sent, 503), "provider_unavailable");
+    let error = sent.body["error"].as_str().unwrap();
+    assert!(
+        error.contains("INFERENCE_FUNCTION") && error.contains("FLAN_T5_DIR"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn with_an_inference_function_flan_t5_is_invoked_on_first_use() {
+    let lambda = FakeServer::start().await;
+    lambda.answer([Answer::json(
+        200,
+        &json!({"generated": {"text": "Paris.", "prompt_tokens": 9, "completion_tokens": 2}}),
+    )]);
+    let aws = SharedAws::with(aws_at(&lambda.url).await);
+    let vars = [
+        ("INFERENCE_FUNCTION", "flan-t5-inference"),
+        ("FLAN_T5_MODEL", "google/flan-t5-small"),
+        ("DEFAULT_PROVIDER", "flan-t5"),
+        ("DEFAULT_MODEL", "flan-t5-small"),
+    ];
+    let (app, _dir) = app_from_config(&vars, aws).await;
+    let token = app.register("alice").await;
+    assert_eq!(lambda.recorded().len(), 0, "nothing invoked at start");
+    let sent = app
+        .call(
+            "POST",
+            "/api/chats/",
+            Some(&token),
+            Some(json!({"content": "Capital of France?"})),
+        )
+        .await;
+    assert_eq!(sent.status, 201, "{}", sent.text);
+    assert_eq!(sent.body["reply"]["Bot"], "Paris.");
+    let invoked = lambda.recorded();
+    assert!(invoked
+        .iter()
+        .all(|r| r.method == "POST" && r.path == "/2015-03-31/functions/flan-t5-inference/invocations"));
+    let chat = invoked
+        .iter()
+        .find(|r| r.body["task"] == "chat")
+        .expect("a chat invocation");
+    assert_eq!(chat.body["model"], "flan-t5-small");
+    assert_eq!(chat.body["turns"][0]["content"], "Capital of France?");
+
+    // The function's own errors keep their status class.
+    lambda.answer([Answer::json(
+        200,
+        &json!({"error": {"status": 503, "message": "flan-t5-base is not loaded here"}}),
+    )]);
+    let refused = app
+        .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "again"})))
+        .await;
+    assert_eq!(assert_error(&refused, 503), "provider_unavailable");
+    assert!(refused.body["error"].as_str().unwrap().contains("not loaded here"));
+}
+
+#[tokio::test]
+async fn an_unreachable_inference_function_is_a_503() {
+    // A port nothing listens on: the SDK cannot connect.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let aws = SharedAws::with(aws_at(&url).await);
+    let vars = [
+        ("INFERENCE_FUNCTION", "flan-t5-inference"),
+        ("FLAN_T5_MODEL", "google/flan-t5-small"),
+        ("DEFAULT_PROVIDER", "flan-t5"),
+        ("DEFAULT_MODEL", "flan-t5-small"),
+    ];
+    let (app, _dir) = app_from_config(&vars, aws).await;
+    let token = app.register("alice").await;
+    let sent = app
+        .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "hi"})))
+        .await;
+    assert_eq!(assert_error(&sent, 503), "provider_unavailable");
+    assert!(
+        sent.body["error"].as_str().unwrap().contains("could not be reached"),
+        "{}",
+        sent.text
+    );
+}
