@@ -125,6 +125,8 @@ impl From<AuthError> for ApiError {
             ),
             AuthError::InvalidToken => Self::unauthenticated("Invalid or expired token."),
             AuthError::Deactivated => Self::forbidden("account_deactivated", "This account has been deactivated."),
+            AuthError::Invalid { field, message } => Self::invalid_field(&field, message),
+            AuthError::Hashing(cause) => Self::internal(cause),
             AuthError::Store(err) => err.into(),
         }
     }

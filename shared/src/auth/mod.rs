@@ -41,8 +41,24 @@ pub enum AuthError {
     InvalidToken,
     #[error("the account is deactivated")]
     Deactivated,
+    /// A username, email or password that breaks the account rules; `message` says
+    /// which rule, for the client.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// Argon2 could not run (a bug, or the blocking pool is gone).
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl AuthError {
+    pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
 }
 
 /// Resolves the `Authorization` header to an active user with one store read.

@@ -4,22 +4,22 @@
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
-use crate::error::ApiError;
+use super::AuthError;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Argon2 reads every byte; a cap keeps a huge password from being a cheap DoS.
 pub const MAX_PASSWORD_CHARS: usize = 1024;
 
-pub fn validate(password: &str, field: &str) -> Result<(), ApiError> {
+pub fn validate(password: &str, field: &str) -> Result<(), AuthError> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_CHARS {
-        return Err(ApiError::invalid_field(
+        return Err(AuthError::invalid(
             field,
             format!("The password must have at least {MIN_PASSWORD_CHARS} characters."),
         ));
     }
     if chars > MAX_PASSWORD_CHARS {
-        return Err(ApiError::invalid_field(
+        return Err(AuthError::invalid(
             field,
             format!("The password must have at most {MAX_PASSWORD_CHARS} characters."),
         ));
@@ -27,24 +27,24 @@ pub fn validate(password: &str, field: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub async fn hash(password: String) -> Result<String, ApiError> {
+pub async fn hash(password: String) -> Result<String, AuthError> {
     tokio::task::spawn_blocking(move || hash_now(&password))
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|e| AuthError::Hashing(e.to_string()))?
 }
 
-fn hash_now(password: &str) -> Result<String, ApiError> {
+fn hash_now(password: &str) -> Result<String, AuthError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
-        .map_err(ApiError::internal)
+        .map_err(|e| AuthError::Hashing(e.to_string()))
 }
 
 /// Checks `password` against `stored`; with no stored hash (unknown user) it checks
 /// against a fixed dummy hash with the same parameters, so the answer takes as long
 /// either way and timing does not reveal which usernames exist.
-pub async fn verify(password: String, stored: Option<String>) -> Result<bool, ApiError> {
+pub async fn verify(password: String, stored: Option<String>) -> Result<bool, AuthError> {
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let hash = stored.as_deref().unwrap_or(DUMMY_HASH);
@@ -52,7 +52,7 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Ap
         known && matches
     })
     .await
-    .map_err(ApiError::internal)
+    .map_err(|e| AuthError::Hashing(e.to_string()))
 }
 
 /// Runs Argon2 on `password` against `hash`, with the hash's own parameters:

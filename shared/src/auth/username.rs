@@ -1,17 +1,17 @@
 //! Usernames and e-mail addresses as accounts accept them (API.md §2).
 
-use crate::error::ApiError;
+use super::AuthError;
 
-pub fn validate_username(name: &str) -> Result<(), ApiError> {
+pub fn validate_username(name: &str) -> Result<(), AuthError> {
     let chars = name.chars().count();
     if !(3..=150).contains(&chars) {
-        return Err(ApiError::invalid_field(
+        return Err(AuthError::invalid(
             "username",
             "The username must have 3 to 150 characters.",
         ));
     }
     if !name.chars().all(|c| c.is_alphanumeric() || "@.+-_".contains(c)) {
-        return Err(ApiError::invalid_field(
+        return Err(AuthError::invalid(
             "username",
             "The username may contain only letters, digits and @ . + - _.",
         ));
@@ -21,7 +21,7 @@ pub fn validate_username(name: &str) -> Result<(), ApiError> {
 
 /// A deliberately light check: one `@` with text on both sides and a dot in the
 /// domain. Real proof of an address is a confirmation mail, not a regex.
-pub fn validate_email(email: &str) -> Result<(), ApiError> {
+pub fn validate_email(email: &str) -> Result<(), AuthError> {
     let valid = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
         && email.split_once('@').is_some_and(|(local, domain)| {
@@ -34,7 +34,7 @@ pub fn validate_email(email: &str) -> Result<(), ApiError> {
     if valid {
         Ok(())
     } else {
-        Err(ApiError::invalid_field("email", "Enter a valid e-mail address."))
+        Err(AuthError::invalid("email", "Enter a valid e-mail address."))
     }
 }
 

@@ -25,7 +25,10 @@ async fn issue_token(call: &Call<'_>, user: &User) -> Result<String, ApiError> {
 
 fn normalize_email(email: Option<String>) -> Result<Option<String>, ApiError> {
     match email.map(|e| e.trim().to_string()).filter(|e| !e.is_empty()) {
-        Some(email) => username::validate_email(&email).map(|_| Some(email)),
+        Some(email) => {
+            username::validate_email(&email)?;
+            Ok(Some(email))
+        }
         None => Ok(None),
     }
 }
