@@ -73,11 +73,12 @@ fn header(function: &Function) -> String {
 }
 
 fn environment(function: &Function) -> String {
-    if !function.invokes_inference && function.env.is_empty() {
+    let inference = function.invokes_inference || function.names_inference;
+    if !inference && function.env.is_empty() {
         return String::new();
     }
     let mut out = String::from("      Environment:\n        Variables:\n");
-    if function.invokes_inference {
+    if inference {
         out += "          INFERENCE_FUNCTION: !Ref InferenceFunction\n";
     }
     for (name, value) in function.env {

@@ -54,6 +54,9 @@ pub struct Function {
     /// Invokes `InferenceFunction` (Flan-T5 runs there) and gets its name in
     /// `INFERENCE_FUNCTION`.
     pub invokes_inference: bool,
+    /// Gets the inference function's name in `INFERENCE_FUNCTION` without the right
+    /// to invoke it: it lists Flan-T5 as available (the model list) but never calls it.
+    pub names_inference: bool,
     /// Uses Lambda response streaming behind a Function URL (RESPONSE_STREAM):
     /// API Gateway's HTTP API cannot stream, so its routes are not on the API.
     pub streams: bool,
@@ -75,6 +78,7 @@ impl Function {
             indexes: false,
             reads_keys: false,
             invokes_inference: false,
+            names_inference: false,
             streams: false,
             memory: None,
             timeout: None,
@@ -106,6 +110,11 @@ impl Function {
 
     pub const fn invokes_inference(mut self) -> Self {
         self.invokes_inference = true;
+        self
+    }
+
+    pub const fn names_inference(mut self) -> Self {
+        self.names_inference = true;
         self
     }
 
@@ -215,7 +224,8 @@ pub const FUNCTIONS: &[Function] = &[
     Function::new("list-models")
         .description("Every provider/model and whether it is available")
         .dynamodb(&[GetItem])
-        .reads_keys(),
+        .reads_keys()
+        .names_inference(),
     Function::new("get-openapi").description("This document"),
     Function::new("health")
         .description("Liveness and store reachability")
