@@ -236,10 +236,10 @@ async fn with_an_inference_function_flan_t5_is_invoked_on_first_use() {
     assert_eq!(chat.body["model"], "flan-t5-small");
     assert_eq!(chat.body["turns"][0]["content"], "Capital of France?");
 
-    // The function's own errors keep their status class.
+    // The function's own errors keep their kind.
     lambda.answer([Answer::json(
         200,
-        &json!({"error": {"status": 503, "message": "flan-t5-base is not loaded here"}}),
+        &json!({"error": {"code": "provider_unavailable", "message": "flan-t5-base is not loaded here"}}),
     )]);
     let refused = app
         .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "again"})))
