@@ -4,6 +4,7 @@
 Spawns each function's release binary against a minimal Lambda Runtime API
 emulator served by this script on 127.0.0.1, and records per process:
 
+* init: spawn -> its first GET .../invocation/next (the process is ready);
 * cold: spawn -> the first invocation's response fully received (the event is
   queued before the spawn, so this is init plus one invocation);
 * warm: a second identical invocation, from queuing the event to its response;
@@ -90,6 +91,7 @@ class Emulator:
         self.events: queue.Queue = queue.Queue()
         self.results: dict[str, Result] = {}
         self.init_error: bytes | None = None
+        self.first_next_at: float | None = None  # the process is initialised
         self.closed = False
         emulator = self
 
@@ -191,6 +193,8 @@ class Emulator:
         return request_id, result
 
     def _next(self, handler) -> None:
+        if self.first_next_at is None:
+            self.first_next_at = time.perf_counter()
         while True:
             if self.closed:
                 handler.close_connection = True
@@ -493,12 +497,24 @@ def measure(binary: Path, function: str, env: dict, log_dir: Path, events: list[
     finally:
         process.stop()
     return {
+        "init_ms": (process.emulator.first_next_at - process.spawned_at) * 1000,
         "cold_ms": (first.answered_at - process.spawned_at) * 1000,
         "warm_ms": (warm.answered_at - warm.queued_at) * 1000,
         "rss_kib": rss,
         "status": f"{first.status}/{warm.status}",
         "streamed": first.streamed,
     }
+
+
+def request_of(template: str) -> str:
+    """What an event asks, for the table: `GET /api/me/`, or the task of a
+    direct invocation."""
+    event = json.loads(template)
+    http_ = event.get("requestContext", {}).get("http")
+    if http_:
+        path = re.sub(r"\{\{(\w+)\}\}", r"{\1}", event.get("rawPath", ""))
+        return f"`{http_['method']} {path}`"
+    return f"`{json.dumps(event, separators=(',', ':'))}`"
 
 
 def load_average() -> str:
@@ -596,11 +612,12 @@ def main() -> int:
           f"median of {args.runs} fresh processes per function (min-max in brackets)")
     print()
     zip_col = " zip MiB |" if args.zip_dir else ""
-    print(f"| function | status | cold ms | warm ms | peak RSS MiB | binary MiB |{zip_col}")
-    print("|---|---|---:|---:|---:|---:|" + ("---:|" if args.zip_dir else ""))
+    print(f"| function | request | status | init ms | cold ms | warm ms | peak RSS MiB | binary MiB |{zip_col}")
+    print("|---|---|---|---:|---:|---:|---:|---:|" + ("---:|" if args.zip_dir else ""))
     rows = []
     for name in functions:
         s = samples[name]
+        init = [x["init_ms"] for x in s]
         cold = [x["cold_ms"] for x in s]
         warm = [x["warm_ms"] for x in s]
         rss = [x["rss_kib"] for x in s]
@@ -613,7 +630,7 @@ def main() -> int:
             path = args.zip_dir / name / "bootstrap.zip"
             zip_size = path.stat().st_size if path.is_file() else None
         row = {
-            "function": name, "status": statuses,
+            "function": name, "status": statuses, "init_ms": statistics.median(init),
             "cold_ms": statistics.median(cold), "cold_min": min(cold), "cold_max": max(cold),
             "warm_ms": statistics.median(warm), "warm_min": min(warm), "warm_max": max(warm),
             "rss_mib": statistics.median(rss) / 1024, "binary_bytes": binary_size, "zip_bytes": zip_size,
@@ -623,8 +640,8 @@ def main() -> int:
         zip_cell = ""
         if args.zip_dir:
             zip_cell = f" {mib(zip_size)} |" if zip_size is not None else " – |"
-        print(f"| {name} | {', '.join(statuses)} "
-              f"| {row['cold_ms']:.1f} ({row['cold_min']:.1f}–{row['cold_max']:.1f}) "
+        print(f"| {name} | {request_of(templates[name])} | {', '.join(statuses)} "
+              f"| {row['init_ms']:.1f} | {row['cold_ms']:.1f} ({row['cold_min']:.1f}–{row['cold_max']:.1f}) "
               f"| {row['warm_ms']:.2f} ({row['warm_min']:.2f}–{row['warm_max']:.2f}) "
               f"| {row['rss_mib']:.1f} | {mib(binary_size)} |{zip_cell}")
     if args.json:
