@@ -227,6 +227,19 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
     Ok(running)
 }
 
+/// A whole reply in a stored chat: `prepare` and `finish` for the routes that
+/// answer at once, with the chat part every such job has (`Ask::Message` and
+/// `Ask::Again`), and the usage.
+pub async fn whole_in_chat(state: &AppState, job: Job) -> Result<(StoredReply, Usage), ChatError> {
+    let replied = prepare(state, job, Delivery::Whole).await?.finish(&mut Whole).await?;
+    let stored = replied.stored.ok_or_else(|| {
+        ChatError::Store(StoreError::Internal(anyhow::anyhow!(
+            "a reply in a chat came back without its chat"
+        )))
+    })?;
+    Ok((stored, replied.usage))
+}
+
 impl Running {
     /// Steps 4–6: relays the model's pieces to `listener`, then stores the reply
     /// (whole, or as far as it got when the client left).

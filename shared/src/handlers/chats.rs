@@ -3,7 +3,7 @@ use uuid::Uuid;
 
 use crate::api::chats::*;
 use crate::api::Notice;
-use crate::conversation::reply::{self, Ask, Delivery, Job};
+use crate::conversation::reply::{self, Ask, Job};
 use crate::conversation::{owned_chat, Target};
 use crate::error::ApiError;
 use crate::http::body::message_content;
@@ -79,13 +79,7 @@ pub async fn send_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
         choice,
         max_new_tokens: None,
     };
-    let replied = reply::prepare(call.state, job, Delivery::Whole)
-        .await?
-        .finish(&mut reply::Whole)
-        .await?;
-    let sent = replied
-        .stored
-        .ok_or_else(|| ApiError::internal("a chat message's reply came back without its chat"))?;
+    let (sent, usage) = reply::whole_in_chat(call.state, job).await?;
     let reply = ReplyView {
         message_id: sent.question.id,
         reply_id: sent.reply.id,
@@ -94,7 +88,7 @@ pub async fn send_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
         timestamp: display(sent.reply.created_at, zone),
         provider: sent.reply.provider.clone(),
         model: sent.reply.model.clone(),
-        usage: replied.usage,
+        usage,
     };
     let body = SendChatResponse {
         chat: chat_view(call, &sent.chat, zone).await?,

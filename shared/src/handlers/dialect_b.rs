@@ -8,7 +8,7 @@ use super::chats::{valid_title, CONVERSATION_LIMIT};
 use super::messages::{answer_again, last_question};
 use crate::api::dialect_b::*;
 use crate::api::Notice;
-use crate::conversation::reply::{self, Ask, Delivery, Job};
+use crate::conversation::reply::{self, Ask, Job};
 use crate::conversation::{numbered_chat, start_chat, Target};
 use crate::error::ApiError;
 use crate::http::body::message_content;
@@ -124,13 +124,7 @@ pub async fn chat(call: &Call<'_>) -> Result<Reply, ApiError> {
         choice,
         max_new_tokens: None,
     };
-    let replied = reply::prepare(call.state, job, Delivery::Whole)
-        .await?
-        .finish(&mut reply::Whole)
-        .await?;
-    let sent = replied
-        .stored
-        .ok_or_else(|| ApiError::internal("a chat message's reply came back without its chat"))?;
+    let (sent, _usage) = reply::whole_in_chat(call.state, job).await?;
     let history_length = call
         .state
         .store

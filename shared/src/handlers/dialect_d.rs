@@ -4,7 +4,7 @@
 
 use super::chats::chat_view;
 use crate::api::dialect_d::*;
-use crate::conversation::reply::{self, Ask, Delivery, Job};
+use crate::conversation::reply::{self, Ask, Job};
 use crate::conversation::Target;
 use crate::error::ApiError;
 use crate::http::body::message_content;
@@ -45,13 +45,7 @@ async fn prompt(call: &Call<'_>, provider: &str) -> Result<Reply, ApiError> {
         choice,
         max_new_tokens: None,
     };
-    let replied = reply::prepare(call.state, job, Delivery::Whole)
-        .await?
-        .finish(&mut reply::Whole)
-        .await?;
-    let sent = replied
-        .stored
-        .ok_or_else(|| ApiError::internal("a prompt's reply came back without its chat"))?;
+    let (sent, _usage) = reply::whole_in_chat(call.state, job).await?;
     Reply::created(PromptResponse {
         reply: sent.reply.content,
         chat_id: sent.chat.id,

@@ -301,13 +301,7 @@ async fn message_job(call: &Call<'_>) -> Result<(Job, Chat), ApiError> {
 /// error (the question is kept), never an empty answer.
 pub async fn respond(call: &Call<'_>) -> Result<Reply, ApiError> {
     let (job, chat) = message_job(call).await?;
-    let replied = reply::prepare(call.state, job, Delivery::Whole)
-        .await?
-        .finish(&mut reply::Whole)
-        .await?;
-    let stored = replied
-        .stored
-        .ok_or_else(|| ApiError::internal("a thread message's reply came back without its chat"))?;
+    let (stored, _usage) = reply::whole_in_chat(call.state, job).await?;
     Reply::ok(EResponse {
         response: stored.reply.content,
         thread_id: chat.number,

@@ -2,13 +2,13 @@ use http::StatusCode;
 
 use crate::api::chats::*;
 use crate::conversation::owned_chat;
-use crate::conversation::reply::{self, Ask, Delivery, Job, StoredReply};
+use crate::conversation::reply::{self, Ask, Job, StoredReply};
 use crate::error::ApiError;
 use crate::http::body::message_content;
 use crate::http::call::Call;
 use crate::http::pagination::{next_link, requested_page, split_page};
 use crate::http::reply::Reply;
-use crate::llm::{Choice, Usage};
+use crate::llm::Choice;
 use crate::store::{Chat, Message, Page, Role, User};
 
 pub async fn list_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
@@ -120,20 +120,16 @@ pub(crate) async fn answer_again(
         choice,
         max_new_tokens: None,
     };
-    let replied = reply::prepare(call.state, job, Delivery::Whole)
-        .await?
-        .finish(&mut reply::Whole)
-        .await?;
-    let usage: Usage = replied.usage;
-    let StoredReply {
-        chat,
-        question,
-        reply,
-        tokens_remaining,
-        ..
-    } = replied
-        .stored
-        .ok_or_else(|| ApiError::internal("a regenerated reply came back without its chat"))?;
+    let (
+        StoredReply {
+            chat,
+            question,
+            reply,
+            tokens_remaining,
+            ..
+        },
+        usage,
+    ) = reply::whole_in_chat(call.state, job).await?;
     let versions = call.state.store.replies_to(chat.id, question.id).await?;
     Ok(RegeneratedView {
         chat_id: chat.id,
