@@ -119,9 +119,10 @@ def main():
 
     python = torch_python(args.python)
     if not args.no_build:
-        subprocess.run(["cargo", "build", "--release", "-p", "flan-t5", "--example", "bench"], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "build", "--profile", "release-lto", "-p", "flan-t5", "--example", "bench"],
+                       cwd=ROOT, check=True)
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    bench = str(target / "release" / "examples" / "bench")
+    bench = str(target / "release-lto" / "examples" / "bench")
 
     env = dict(os.environ, OMP_NUM_THREADS=str(THREADS), MKL_NUM_THREADS=str(THREADS),
                RAYON_NUM_THREADS=str(THREADS), CANDLE_NUM_THREADS=str(THREADS), TOKENIZERS_PARALLELISM="false")
