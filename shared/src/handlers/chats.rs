@@ -145,20 +145,7 @@ pub async fn list_chats(call: &Call<'_>) -> Result<Reply, ApiError> {
         query.created_from = Some(from);
         query.created_to = Some(to);
     }
-    let page = requested_page(call)?;
-    let chats = call
-        .state
-        .store
-        .list_chats(
-            user.id,
-            &query,
-            Page {
-                limit: page.limit + 1,
-                ..page
-            },
-        )
-        .await?;
-    let (chats, next) = split_page(chats, page, |c| c.id);
+    let (chats, next) = page_of_chats(call, user, &query).await?;
     let mut views = Vec::with_capacity(chats.len());
     for chat in &chats {
         views.push(chat_view(call, chat, zone).await?);
@@ -168,6 +155,29 @@ pub async fn list_chats(call: &Call<'_>) -> Result<Reply, ApiError> {
         Some(cursor) => reply.with_header("link", next_link(call, &cursor)),
         None => reply,
     })
+}
+
+/// The page of the caller's chats the request's `limit` and `cursor` ask for, and
+/// the next page's cursor (one more chat is read to know whether there is one).
+pub(crate) async fn page_of_chats(
+    call: &Call<'_>,
+    user: &User,
+    query: &ChatQuery,
+) -> Result<(Vec<Chat>, Option<String>), ApiError> {
+    let page = requested_page(call)?;
+    let chats = call
+        .state
+        .store
+        .list_chats(
+            user.id,
+            query,
+            Page {
+                limit: page.limit + 1,
+                ..page
+            },
+        )
+        .await?;
+    Ok(split_page(chats, page, |c| c.id))
 }
 
 pub async fn get_chat(call: &Call<'_>) -> Result<Reply, ApiError> {

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::chats::{valid_title, CONVERSATION_LIMIT};
+use super::chats::{page_of_chats, valid_title, CONVERSATION_LIMIT};
 use super::messages::{answer_again, last_question};
 use crate::api::dialect_b::*;
 use crate::api::Notice;
@@ -13,7 +13,7 @@ use crate::conversation::{numbered_chat, start_chat, Target};
 use crate::error::ApiError;
 use crate::http::body::message_content;
 use crate::http::call::{parse_number, Call};
-use crate::http::pagination::{next_link, requested_page, split_page};
+use crate::http::pagination::next_link;
 use crate::http::reply::Reply;
 use crate::store::{Chat, ChatQuery, Page, Role};
 use crate::time::iso;
@@ -69,20 +69,7 @@ pub async fn list_conversations(call: &Call<'_>) -> Result<Reply, ApiError> {
             .map(String::from),
         ..ChatQuery::default()
     };
-    let page = requested_page(call)?;
-    let chats = call
-        .state
-        .store
-        .list_chats(
-            user.id,
-            &query,
-            Page {
-                limit: page.limit + 1,
-                ..page
-            },
-        )
-        .await?;
-    let (chats, next) = split_page(chats, page, |c| c.id);
+    let (chats, next) = page_of_chats(call, user, &query).await?;
     let conversations: Vec<_> = chats
         .iter()
         .map(|c| ConversationSummary {
