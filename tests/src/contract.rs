@@ -434,6 +434,13 @@ pub async fn chat_lists_are_newest_first_and_paginate(store: SharedStore) {
     assert!(last.is_empty());
     let all = store.list_chats(alice.id, &query, Page::first(100)).await.unwrap();
     assert_eq!(all.len(), 5, "bob's chat is not listed");
+    // A cursor naming another user's chat places nothing: the page is empty.
+    let bobs = store.list_chats(bob.id, &query, Page::first(1)).await.unwrap()[0].id;
+    let foreign = Page {
+        limit: 10,
+        after: Some(bobs),
+    };
+    assert!(store.list_chats(alice.id, &query, foreign).await.unwrap().is_empty());
 }
 
 pub async fn chat_lists_filter_by_session_period_and_search(store: SharedStore) {
@@ -513,6 +520,16 @@ pub async fn messages_list_oldest_first_and_paginate(store: SharedStore) {
         .await
         .unwrap();
     assert_eq!(contents(&rest), ["m3", "m4"]);
+    // A cursor naming a message of another chat places nothing: the page is empty.
+    let other = chat(&alice, 1);
+    store.create_chat(&other).await.unwrap();
+    let elsewhere = message(&other, Role::User, "elsewhere", 0);
+    store.add_message(&elsewhere).await.unwrap();
+    let foreign = Page {
+        limit: 10,
+        after: Some(elsewhere.id),
+    };
+    assert!(store.list_messages(c.id, foreign).await.unwrap().is_empty());
     let fetched = store.message(c.id, ids[1]).await.unwrap().unwrap();
     assert_eq!((fetched.role, fetched.content.as_str()), (Role::Assistant, "m1"));
     assert!(

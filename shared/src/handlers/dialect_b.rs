@@ -12,6 +12,7 @@ use crate::conversation::reply::{self, Ask, Job};
 use crate::conversation::{numbered_chat, start_chat, Target};
 use crate::error::ApiError;
 use crate::http::body::message_content;
+use crate::http::budget::Budget;
 use crate::http::call::{parse_number, Call};
 use crate::http::pagination::next_link;
 use crate::http::reply::Reply;
@@ -69,7 +70,9 @@ pub async fn list_conversations(call: &Call<'_>) -> Result<Reply, ApiError> {
             .map(String::from),
         ..ChatQuery::default()
     };
-    let (chats, next) = page_of_chats(call, user, &query).await?;
+    let (chats, paging) = page_of_chats(call, user, &query).await?;
+    // Summaries are a title and a date each: a page of them is far within budget.
+    let next = paging.next_cursor(chats.len());
     let conversations: Vec<_> = chats
         .iter()
         .map(|c| ConversationSummary {
@@ -134,25 +137,23 @@ pub async fn chat(call: &Call<'_>) -> Result<Reply, ApiError> {
 pub async fn conversation_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
     let number = call.path_number("conversation_id")?;
     let chat = numbered_chat(call.state, call.user()?, number).await?;
-    // The newest messages of a long chat, shown oldest first.
-    let mut messages = call
+    // The newest messages of a long chat that fit one response, shown oldest first.
+    let newest = call
         .state
         .store
         .recent_messages(chat.id, None, CONVERSATION_LIMIT)
         .await?;
+    let views = newest.into_iter().map(|m| ConversationMessage {
+        role: match m.role {
+            Role::User => "user",
+            Role::Assistant => "model",
+        }
+        .to_string(),
+        content: m.content,
+        timestamp: iso(m.created_at),
+    });
+    let (mut messages, _) = Budget::body().take_leading(views);
     messages.reverse();
-    let messages: Vec<_> = messages
-        .into_iter()
-        .map(|m| ConversationMessage {
-            role: match m.role {
-                Role::User => "user",
-                Role::Assistant => "model",
-            }
-            .to_string(),
-            content: m.content,
-            timestamp: iso(m.created_at),
-        })
-        .collect();
     Reply::ok(ConversationMessages {
         conversation_id: chat.number,
         title: title_of(&chat),

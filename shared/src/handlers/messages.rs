@@ -6,28 +6,22 @@ use crate::conversation::reply::{self, Ask, Job, StoredReply};
 use crate::error::ApiError;
 use crate::http::body::message_content;
 use crate::http::call::Call;
-use crate::http::pagination::{next_link, requested_page, split_page};
+use crate::http::cursor::List;
+use crate::http::pagination::{next_link, Pager};
 use crate::http::reply::Reply;
 use crate::llm::Choice;
-use crate::store::{Chat, Message, Page, Role, User};
+use crate::store::{Chat, Message, Role, User};
 
 pub async fn list_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat = owned_chat(call.state, call.user()?, call.path_uuid("chat_id")?).await?;
     let zone = call.display_zone()?;
-    let page = requested_page(call)?;
-    let messages = call
-        .state
-        .store
-        .list_messages(
-            chat.id,
-            Page {
-                limit: page.limit + 1,
-                ..page
-            },
-        )
-        .await?;
-    let (messages, next) = split_page(messages, page, |m| m.id);
-    let views: Vec<_> = messages.iter().map(|m| MessageView::build(m, zone)).collect();
+    let pager = Pager::new(call, List::Messages { chat_id: chat.id })?;
+    let messages = call.state.store.list_messages(chat.id, pager.store_page()).await?;
+    let (messages, mut paging) = pager.keep(messages, |m| m.id);
+    let (views, _) = paging
+        .budget
+        .take_leading(messages.iter().map(|m| MessageView::build(m, zone)));
+    let next = paging.next_cursor(views.len());
     let reply = Reply::ok(views)?;
     Ok(match next {
         Some(cursor) => reply.with_header("link", next_link(call, &cursor)),

@@ -564,7 +564,7 @@ impl Chats for SqliteStore {
             if let Some(after) = page.after {
                 arg(
                     &mut sql,
-                    " AND (created_at, id) < (SELECT created_at, id FROM chats WHERE id = ?)",
+                    " AND (created_at, id) < (SELECT created_at, id FROM chats WHERE id = ? AND user_id = c.user_id)",
                     after.to_string().into(),
                 );
             }
@@ -657,7 +657,7 @@ impl Messages for SqliteStore {
                 .prepare(&format!(
                     "SELECT {MESSAGE_COLUMNS} FROM messages
                      WHERE chat_id = ?1 AND superseded = 0
-                       AND (?2 IS NULL OR (created_at, id) > (SELECT created_at, id FROM messages WHERE id = ?2))
+                       AND (?2 IS NULL OR (created_at, id) > (SELECT created_at, id FROM messages WHERE id = ?2 AND chat_id = ?1))
                      ORDER BY created_at, id LIMIT ?3"
                 ))
                 .map_err(internal)?;
