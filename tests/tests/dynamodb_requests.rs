@@ -437,3 +437,20 @@ fn granted_actions() -> BTreeMap<String, BTreeSet<String>> {
     }
     granted
 }
+
+#[tokio::test]
+async fn a_name_or_address_over_any_limit_is_never_looked_up() {
+    // DynamoDB refuses a key over 2 KB with an error (moto does not check): such a
+    // login must not reach the table beyond its rate-limit counter.
+    let c = Counted::new().await;
+    let long = "a".repeat(3000);
+    for body in [
+        json!({"username": long, "password": "password123"}),
+        json!({"email": format!("{long}@example.com"), "password": "password123"}),
+    ] {
+        c.log.take();
+        let response = c.app.call("POST", "/api/login/", None, Some(body)).await;
+        assert_eq!(response.status, 401, "{}", response.text);
+        assert_eq!(names(&c.log.take()), ["UpdateItem"], "only the rate-limit counter");
+    }
+}
