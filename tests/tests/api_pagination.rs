@@ -142,6 +142,7 @@ async fn huge_chat(app: &TestApp, token: &str, count: usize) -> (String, Vec<Uui
             reply_to: if role == Role::Assistant { question } else { None },
             superseded: false,
             partial: false,
+            reply_version: 0,
         };
         if role == Role::User {
             question = Some(message.id);

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::chats::{page_of_chats, valid_title, CONVERSATION_LIMIT};
-use super::messages::{answer_again, last_question};
+use super::messages::{answer_again, last_question, Again};
 use crate::api::dialect_b::*;
 use crate::api::Notice;
 use crate::conversation::reply::{self, Ask, Job};
@@ -199,9 +199,13 @@ pub async fn regenerate(call: &Call<'_>) -> Result<Reply, ApiError> {
     let user = call.user()?;
     let chat = numbered_chat(call.state, user, number).await?;
     let number = chat.number;
-    let question = last_question(call, &chat).await?;
+    let again = Again {
+        question: last_question(call, &chat).await?,
+        edit: None,
+        choice,
+    };
     let zone = call.display_zone()?;
-    let again = answer_again(call, user, chat, question, choice, zone).await?;
+    let (again, _) = answer_again(call, user, chat, again, zone).await?;
     Reply::ok(RegeneratedConversation {
         conversation_id: number,
         new_ai_response: again.reply.content,
