@@ -4,6 +4,13 @@
 //! provider says a key was refused (it may have been rotated). Without `SECRET_ID`
 //! the keys come from the environment (`llm::keys::StaticKeys`).
 //!
+//! Secrets heal: a key the cache lacks (the read failed, or the secret did not
+//! hold it yet: the template creates it empty) is looked for again by a later
+//! request that needs it, after a pause that doubles with each miss in a row
+//! (1 s, 2 s, 4 s … at most a minute), so an operator who puts the key in the
+//! secret sees the next chat succeed without a redeploy, and a missing or
+//! forbidden secret is not read on every request.
+//!
 //! A key's value is never logged nor put in an error: errors name the secret and
 //! what was wrong with it, and `Debug` shows key names only.
 
@@ -20,9 +27,18 @@ use crate::aws::{LazyClient, SharedAws};
 use crate::config::Config;
 use crate::llm::keys::{KeyStore, StaticKeys};
 
-/// After a failed read, how long a `get` waits before trying again while no keys
-/// have ever been read (`refresh` always reads).
-pub const UNREAD_RETRY: Duration = Duration::from_secs(30);
+/// The pause after the first miss before a `get` reads again (`refresh` always reads).
+pub const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// The longest pause between reads for a key that stays missing.
+pub const MAX_RETRY: Duration = Duration::from_secs(60);
+
+/// The pause after a read before a missing key is read for again, after `misses`
+/// such misses in a row: `FIRST_RETRY` (also with none: a key just looked for in a
+/// fresh read is not read for again at once), doubling, at most `MAX_RETRY`.
+pub fn retry_pause(misses: u32) -> Duration {
+    let doublings = misses.saturating_sub(1).min(16);
+    FIRST_RETRY.saturating_mul(1 << doublings).min(MAX_RETRY)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
@@ -51,19 +67,30 @@ struct Cache {
     keys: HashMap<String, String>,
     /// When the keys now held were read (`None`: never).
     read_at: Option<Instant>,
-    /// When the last read failed.
-    failed_at: Option<Instant>,
+    /// When the secret was last read, or a read failed.
+    tried_at: Option<Instant>,
+    /// Reads in a row that left a wanted key missing (failed, or the secret did not
+    /// hold it).
+    misses: u32,
 }
 
 impl Cache {
-    /// Whether a `get` at `now` must read the secret first: nothing has been read
-    /// yet, and no read failed within `UNREAD_RETRY` (a missing or forbidden
-    /// secret is not asked for on every request).
-    fn needs_first_read(&self, now: Instant) -> bool {
-        self.read_at.is_none()
+    /// Whether a `get` of `name` at `now` must read the secret first: the key is
+    /// not held, and the pause after the last miss (see `retry_pause`) is over.
+    fn must_read_for(&self, name: &str, now: Instant) -> bool {
+        !self.keys.contains_key(name)
             && self
-                .failed_at
-                .is_none_or(|failed| now.saturating_duration_since(failed) >= UNREAD_RETRY)
+                .tried_at
+                .is_none_or(|tried| now.saturating_duration_since(tried) >= retry_pause(self.misses))
+    }
+
+    /// Notes the outcome of a read made for `name`.
+    fn note_read_for(&mut self, name: &str) {
+        if self.keys.contains_key(name) {
+            self.misses = 0;
+        } else {
+            self.misses = self.misses.saturating_add(1);
+        }
     }
 }
 
@@ -100,15 +127,26 @@ impl SecretKeys {
         self.read_at().is_some()
     }
 
-    /// The first read, made by the first `get`: one read for a burst of callers.
-    async fn read_first(&self) {
+    /// A read made because `name` is not held: one read for a burst of callers.
+    async fn read_for(&self, name: &str) {
         let _one_at_a_time = self.reloading.lock().await;
-        if !self.cache().needs_first_read(Instant::now()) {
-            // Another caller read it (or just failed to) while this one waited.
+        if !self.cache().must_read_for(name, Instant::now()) {
+            // Another caller read it (or just missed) while this one waited.
             return;
         }
-        if let Err(err) = self.read().await {
-            tracing::warn!(error = %err, "provider keys unavailable until the secret can be read");
+        let result = self.read().await;
+        let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.note_read_for(name);
+        let retry_in = retry_pause(cache.misses).as_secs();
+        drop(cache);
+        match result {
+            Err(err) => {
+                tracing::warn!(error = %err, retry_in, "provider keys unavailable until the secret can be read")
+            }
+            Ok(()) if !self.cache().keys.contains_key(name) => {
+                tracing::warn!(key = name, retry_in, "the provider keys secret does not hold this key")
+            }
+            Ok(()) => {}
         }
     }
 
@@ -131,19 +169,14 @@ impl SecretKeys {
             .instrument(tracing::info_span!("secrets", secret_id = %self.secret_id))
             .await;
         let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.tried_at = Some(Instant::now());
         match fetched {
             Ok(keys) => {
-                *cache = Cache {
-                    keys,
-                    read_at: Some(Instant::now()),
-                    failed_at: None,
-                };
+                cache.keys = keys;
+                cache.read_at = Some(Instant::now());
                 Ok(())
             }
-            Err(err) => {
-                cache.failed_at = Some(Instant::now());
-                Err(err)
-            }
+            Err(err) => Err(err),
         }
     }
 
@@ -209,8 +242,8 @@ impl std::fmt::Debug for SecretKeys {
 #[async_trait]
 impl KeyStore for SecretKeys {
     async fn get(&self, name: &str) -> Option<String> {
-        if self.cache().needs_first_read(Instant::now()) {
-            self.read_first().await;
+        if self.cache().must_read_for(name, Instant::now()) {
+            self.read_for(name).await;
         }
         self.cache().keys.get(name).cloned()
     }
@@ -252,22 +285,33 @@ mod tests {
     }
 
     #[test]
-    fn the_first_get_reads_and_a_failed_read_is_retried_after_a_pause() {
+    fn a_missing_key_is_read_for_again_after_a_pause_that_doubles() {
         let start = Instant::now();
-        let unread = Cache::default();
-        assert!(unread.needs_first_read(start));
-        let read = Cache {
-            read_at: Some(start),
-            ..Cache::default()
-        };
-        assert!(!read.needs_first_read(start + UNREAD_RETRY * 10), "read once: cached");
-        let failed = Cache {
-            failed_at: Some(start),
-            ..Cache::default()
-        };
-        assert!(!failed.needs_first_read(start));
-        assert!(!failed.needs_first_read(start + UNREAD_RETRY / 2));
-        assert!(failed.needs_first_read(start + UNREAD_RETRY));
+        let key = "OPENAI_API_KEY";
+        let mut cache = Cache::default();
+        assert!(cache.must_read_for(key, start), "never read: read now");
+        // The read failed (or the secret lacked the key): not at once, but after 1 s.
+        cache.tried_at = Some(start);
+        cache.note_read_for(key);
+        assert!(!cache.must_read_for(key, start));
+        assert!(!cache.must_read_for(key, start + FIRST_RETRY / 2));
+        assert!(cache.must_read_for(key, start + FIRST_RETRY));
+        // Missed again: 2 s, then 4 s, … at most a minute.
+        let second = start + FIRST_RETRY;
+        cache.tried_at = Some(second);
+        cache.note_read_for(key);
+        assert!(!cache.must_read_for(key, second + FIRST_RETRY));
+        assert!(cache.must_read_for(key, second + FIRST_RETRY * 2));
+        assert_eq!(retry_pause(3), FIRST_RETRY * 4);
+        assert_eq!(retry_pause(50), MAX_RETRY);
+        // Found: a held key is never read for, and the pause starts over.
+        cache.keys.insert(key.into(), "sk-1".into());
+        cache.note_read_for(key);
+        assert_eq!(cache.misses, 0);
+        assert!(!cache.must_read_for(key, second + MAX_RETRY * 10), "held: cached");
+        // Another key, missing from that fresh read, is looked for after the pause.
+        assert!(!cache.must_read_for("GEMINI_API_KEY", second));
+        assert!(cache.must_read_for("GEMINI_API_KEY", second + FIRST_RETRY));
     }
 
     #[test]

@@ -273,3 +273,81 @@ async fn an_unreachable_inference_function_is_a_503() {
         sent.text
     );
 }
+
+/// What Secrets Manager answers for a secret that does not exist (yet).
+fn no_such_secret() -> Answer {
+    Answer::json(
+        400,
+        &json!({"__type": "ResourceNotFoundException", "message": "Secrets Manager can't find the specified secret."}),
+    )
+}
+
+fn secret_holding(value: &str) -> Answer {
+    Answer::json(200, &json!({"Name": "chatbot/keys", "SecretString": value}))
+}
+
+/// A chat through the OpenAI provider, whose key must come from the secret.
+async fn openai_app(secrets: &FakeServer, openai: &FakeServer) -> (TestApp, tempfile::TempDir) {
+    let aws = SharedAws::with(aws_at(&secrets.url).await);
+    let vars = [
+        ("SECRET_ID", "chatbot/keys"),
+        ("OPENAI_BASE_URL", openai.url.as_str()),
+        ("DEFAULT_PROVIDER", "openai"),
+        ("DEFAULT_MODEL", "gpt-4o-mini"),
+    ];
+    app_from_config(&vars, aws).await
+}
+
+#[tokio::test]
+async fn a_secret_created_after_start_is_used_by_a_later_chat_without_a_restart() {
+    let (secrets, openai) = (FakeServer::start().await, FakeServer::start().await);
+    openai.answer([wire::openai_completion("Hello there", 3, 2)]);
+    // The secret does not exist at first; then the operator creates it.
+    secrets.answer([no_such_secret(), secret_holding(r#"{"OPENAI_API_KEY": "sk-late"}"#)]);
+    let (app, _dir) = openai_app(&secrets, &openai).await;
+    let token = app.register("alice").await;
+    let chat =
+        |content: &'static str| app.call("POST", "/api/chats/", Some(&token), Some(json!({ "content": content })));
+    assert_eq!(assert_error(&chat("first").await, 503), "provider_unavailable");
+    assert_eq!(secret_reads(&secrets), 1);
+    // Asked again at once: not read again (a missing secret is not read per request).
+    assert_eq!(assert_error(&chat("second").await, 503), "provider_unavailable");
+    assert_eq!(secret_reads(&secrets), 1);
+    // After the first pause the next chat reads it again and succeeds.
+    tokio::time::sleep(chatbot_core::secrets::FIRST_RETRY).await;
+    let healed = chat("third").await;
+    assert_eq!(healed.status, 200, "{}", healed.text);
+    assert_eq!(healed.body["reply"]["Bot"], "Hello there");
+    assert_eq!(secret_reads(&secrets), 2);
+    // Cached from then on.
+    assert_eq!(chat("fourth").await.status, 200);
+    assert_eq!(secret_reads(&secrets), 2);
+}
+
+#[tokio::test]
+async fn a_key_put_into_the_empty_secret_after_deploy_is_found() {
+    // The template creates the secret as `{}`; the operator puts the key in later.
+    let (secrets, openai) = (FakeServer::start().await, FakeServer::start().await);
+    openai.answer([wire::openai_completion("Hello there", 3, 2)]);
+    secrets.answer([secret_holding("{}"), secret_holding(r#"{"OPENAI_API_KEY": "sk-put"}"#)]);
+    let (app, _dir) = openai_app(&secrets, &openai).await;
+    let token = app.register("alice").await;
+    let first = app
+        .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "hi"})))
+        .await;
+    let message = assert_error(&first, 503);
+    assert_eq!(message, "provider_unavailable");
+    tokio::time::sleep(chatbot_core::secrets::FIRST_RETRY).await;
+    let later = app
+        .call(
+            "POST",
+            "/api/chats/",
+            Some(&token),
+            Some(json!({"content": "hi again"})),
+        )
+        .await;
+    assert_eq!(later.status, 200, "{}", later.text);
+    let auth = &openai.recorded()[0].headers["authorization"];
+    assert_eq!(auth, "Bearer sk-put");
+    assert_eq!(secret_reads(&secrets), 2);
+}
