@@ -67,8 +67,8 @@ function explain(err) {
   if (!(err instanceof ApiError)) return `Could not reach the server (${err.message}).`;
   switch (err.status) {
     case 401:
-      signOut();
-      return "Your session has ended. Please log in again.";
+      signOut("Your session has ended. Please log in again.");
+      return "";
     case 402:
       return "Your token balance is too low for another reply.";
     case 429: {
@@ -263,7 +263,7 @@ async function submitAuth(event) {
   }
 }
 
-function signOut() {
+function signOut(why) {
   state.token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   state.chatId = null;
@@ -271,6 +271,7 @@ function signOut() {
   $("app").hidden = true;
   $("auth").hidden = false;
   setAuthMode(false);
+  $("auth-error").textContent = why || "";
 }
 
 async function logOut() {
@@ -287,7 +288,7 @@ async function enterApp() {
   $("app").hidden = false;
   try {
     const me = await api("GET", "/api/me/");
-    $("me-name").textContent = me.username;
+    $("me-name").textContent = me.user.username;
     await Promise.all([loadModels(), refreshBalance(), refreshChats()]);
     showChat(null);
   } catch (err) {
@@ -688,12 +689,12 @@ function wire() {
   $("rename").addEventListener("click", renameChat);
   $("delete-chat").addEventListener("click", deleteChat);
   $("delete-all").addEventListener("click", deleteAllChats);
-  $("logout").addEventListener("click", logOut);
+  $("logout").addEventListener("click", () => logOut());
   $("search").addEventListener("input", debounce(() => refreshChats().catch(report), 250));
   $("open-sidebar").addEventListener("click", () => document.body.classList.add("sidebar-open"));
   $("close-sidebar").addEventListener("click", () => document.body.classList.remove("sidebar-open"));
   if (state.token) enterApp();
-  else signOut();
+  else signOut("");
 }
 
 wire();
