@@ -303,26 +303,15 @@ async function loadModels() {
   const select = $("model");
   select.replaceChildren();
   for (const m of state.models) {
-    const option = el("option", m.available ? m.id : `${m.id} (unavailable: ${unavailableReason(m.provider)})`);
+    // Greyed, with the server's reason (what it needs set).
+    const why = m.reason || "not available on this server";
+    const option = el("option", m.available ? m.id : `${m.id} (unavailable: ${why})`);
     option.value = m.id;
     option.disabled = !m.available;
     select.append(option);
   }
   const preferred = state.models.find((m) => m.default && m.available) || state.models.find((m) => m.available);
   if (preferred) select.value = preferred.id;
-}
-
-// GET /api/models/ says only whether a model is available; what a server
-// needs for each provider is the README's.
-function unavailableReason(provider) {
-  return (
-    {
-      "flan-t5": "no weights on the server",
-      openai: "no OpenAI key on the server",
-      gemini: "no Gemini key on the server",
-      ollama: "no Ollama server configured",
-    }[provider] || "not configured on the server"
-  );
 }
 
 function chosenModel() {

@@ -2,10 +2,11 @@
 browser, through playwright) as a person would: register, log out and in, send
 a message with the keyboard and watch the reply stream in, switch model and
 regenerate, edit and regenerate, rename, search, delete, delete all, phone
-width, log out, and a session ended elsewhere. Two models answer: the fake
-Ollama server below (streams in timed pieces, echoing the question) and the
-tiny Flan-T5 fixture through the inference function. Saves a screenshot of the
-chat view to the artifacts folder. Run by tests/browser/run.sh."""
+width, an empty balance (402), log out, and a session ended elsewhere (401).
+Two models answer: the fake Ollama server below (streams in timed pieces,
+echoing the question) and the tiny Flan-T5 fixture through the inference
+function. Saves a screenshot of the chat view to the artifacts folder. Run by
+tests/browser/run.sh."""
 
 import json
 import os
@@ -96,8 +97,9 @@ def run(page, context, api, artifacts, checks):
     page.wait_for_selector("#app:not([hidden])")
     wait_until(page, "document.querySelector('#balance').textContent.includes('tokens')")
     expect("registered: the user's name", page.inner_text("#me-name") == user, page.inner_text("#me-name"))
-    expect("the starting balance", page.inner_text("#balance") == "4000 tokens", page.inner_text("#balance"))
     token = page.evaluate("sessionStorage.getItem('chatbot-token')")
+    start = call_api(api, "GET", "/api/tokens/", token)[1]["tokens"]
+    expect("the starting balance", page.inner_text("#balance") == f"{start} tokens", (page.inner_text("#balance"), start))
     expect("the token is in sessionStorage", bool(token))
     expect("no cookie at all", context.cookies() == [], context.cookies())
 
@@ -121,7 +123,7 @@ def run(page, context, api, artifacts, checks):
     expect("the default model is chosen", page.input_value("#model") == OLLAMA, page.input_value("#model"))
     openai = by_id.get("openai/gpt-4o-mini", {})
     expect("a model without its key is greyed with the reason", openai.get("disabled")
-           and "unavailable" in openai.get("text", ""), openai)
+           and "unavailable: OpenAI is not configured: set OPENAI_API_KEY." in openai.get("text", ""), openai)
 
     # Send with the keyboard (Shift+Enter is a new line) and watch the reply grow.
     page.evaluate("""() => {
@@ -177,7 +179,7 @@ def run(page, context, api, artifacts, checks):
         timeout=60_000)
     tokens = call_api(api, "GET", "/api/tokens/", token)[1]["tokens"]
     expect("the balance shown is the account's", page.inner_text("#balance") == f"{tokens} tokens"
-           and tokens < 4000, (page.inner_text("#balance"), tokens))
+           and tokens < start, (page.inner_text("#balance"), tokens))
 
     page.set_viewport_size({"width": 1100, "height": 720})
     os.makedirs(artifacts, exist_ok=True)
@@ -214,6 +216,16 @@ def run(page, context, api, artifacts, checks):
     page.wait_for_selector(".empty:text('No chats yet.')")
     expect("no chats left", call_api(api, "GET", "/api/chats/", token)[1] == [])
 
+    # The balance is spent (run.sh starts accounts with four replies' worth): 402,
+    # said in words, and the question stays in the box to send later.
+    expect("spent", page.inner_text("#balance") == "0 tokens", page.inner_text("#balance"))
+    page.fill("#input", "One more")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#notice:not([hidden])")
+    expect("402 explained", "balance is too low" in page.inner_text("#notice"), page.inner_text("#notice"))
+    expect("the question is kept in the box", page.input_value("#input") == "One more", page.input_value("#input"))
+    expect("no empty chat left behind", call_api(api, "GET", "/api/chats/", token)[1] == [])
+
     # Phone width: the chat list slides over the chat.
     page.set_viewport_size({"width": 390, "height": 844})
     sidebar_x = lambda: page.eval_on_selector("#sidebar", "s => s.getBoundingClientRect().right")  # noqa: E731
@@ -235,7 +247,8 @@ def run(page, context, api, artifacts, checks):
 
     csp = [p for p in problems if "Content Security Policy" in p]
     expect("nothing broke the policy", not csp, csp)
-    errors = [p for p in problems if "401" not in p]
+    # The browser logs each refused request (the 402 and the 401 above) as an error.
+    errors = [p for p in problems if "401" not in p and "402" not in p]
     expect("no script errors", not errors, errors)
 
 

@@ -53,6 +53,8 @@ export DEFAULT_PROVIDER=ollama DEFAULT_MODEL=llama3 OLLAMA_HOST="http://127.0.0.
 export FLAN_T5_DIR="$PWD/models/flan-t5/tests/fixtures/tiny-t5"
 export CORS_ALLOWED_ORIGINS="http://$page_host:$page_port"
 export AUTH_RATE_LIMIT_PER_MINUTE=100
+# Four replies' worth: the chat page test spends it all, then meets 402.
+export INITIAL_TOKENS=400
 
 PORT=$api_port infra/run-local.sh --ignore-changes >"$scratch/watch.log" 2>&1 &
 watch_pid=$!
