@@ -182,6 +182,7 @@ def run(page, context, api, artifacts, checks):
            and tokens < start, (page.inner_text("#balance"), tokens))
 
     page.set_viewport_size({"width": 1100, "height": 720})
+    page.click(".versions summary")
     os.makedirs(artifacts, exist_ok=True)
     page.screenshot(path=os.path.join(artifacts, "chat-page.png"))
 
