@@ -631,21 +631,11 @@ async function renameChat() {
   }
 }
 
-async function deleteChat() {
-  if (!confirm("Delete this chat?")) return;
+// DELETE `path` once the user confirms, then show an empty chat.
+async function deleteConfirmed(question, path) {
+  if (!confirm(question)) return;
   try {
-    await api("DELETE", `/api/chats/${state.chatId}/`);
-    showChat(null);
-    await refreshChats();
-  } catch (err) {
-    report(err);
-  }
-}
-
-async function deleteAllChats() {
-  if (!confirm("Delete every chat? This cannot be undone.")) return;
-  try {
-    await api("DELETE", "/api/chats/");
+    await api("DELETE", path);
     showChat(null);
     await refreshChats();
   } catch (err) {
@@ -676,8 +666,10 @@ function wire() {
     $("input").focus();
   });
   $("rename").addEventListener("click", renameChat);
-  $("delete-chat").addEventListener("click", deleteChat);
-  $("delete-all").addEventListener("click", deleteAllChats);
+  $("delete-chat").addEventListener("click", () => deleteConfirmed("Delete this chat?", `/api/chats/${state.chatId}/`));
+  $("delete-all").addEventListener("click", () =>
+    deleteConfirmed("Delete every chat? This cannot be undone.", "/api/chats/"),
+  );
   $("logout").addEventListener("click", () => logOut());
   $("search").addEventListener("input", debounce(() => refreshChats().catch(report), 250));
   $("open-sidebar").addEventListener("click", () => document.body.classList.add("sidebar-open"));
