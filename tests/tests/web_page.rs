@@ -105,3 +105,16 @@ async fn a_stream_url_that_is_not_http_stops_the_start() {
     let err = chatbot_core::config::Config::from_vars(vars).unwrap_err();
     assert_eq!(err.name, "STREAM_URL");
 }
+
+/// The budget is 100 KB gzipped; uncompressed bytes bound that from above, so
+/// this needs no gzip at hand (README's "The web page" gives the gzipped figure).
+#[tokio::test]
+async fn the_page_and_its_assets_stay_under_100_kb_even_uncompressed() {
+    let app = TestApp::new().await;
+    let html = app.call("GET", "/", None, None).await.text;
+    let mut total = html.len();
+    for url in asset_urls(&html) {
+        total += app.call("GET", &url, None, None).await.text.len();
+    }
+    assert!(total < 100 * 1024, "{total} bytes");
+}
