@@ -68,6 +68,6 @@ fi
 # now so the first calls answer at once.
 cargo build --workspace --bins
 
-echo "Serving the API at http://$ADDRESS:$PORT/api/ (store: $STORE)" >&2
+echo "Serving the API at http://$ADDRESS:$PORT/api/ (store: $STORE); the chat page at http://$ADDRESS:$PORT/" >&2
 # --disable-cors: the functions answer CORS themselves, as they do in AWS.
 exec cargo lambda watch --disable-cors --invoke-address "$ADDRESS" --invoke-port "$PORT" "$@"

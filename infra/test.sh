@@ -42,12 +42,13 @@ cargo build --workspace --bins
 tests/smoke/watch.sh
 # The same smoke test on DynamoDB: the functions create the table on start.
 STORE=dynamodb TABLE_NAME="chatbot-smoke-$$" tests/smoke/watch.sh
-# Cookie authentication in a real browser (headless Chromium), when there is one
-# or CI may install it; said out loud when skipped.
+# The browser tests (headless Chromium), when there is one or CI may install it;
+# said out loud when skipped: cookie authentication, and the web chat page at /
+# (about a minute together once the functions are built).
 if [[ -x /usr/bin/chromium || "${CI:-}" == "true" ]]; then
   tests/browser/run.sh
 else
-  echo "SKIPPED the browser test: no /usr/bin/chromium (apt-get install chromium; CI installs it)" >&2
+  echo "SKIPPED the browser tests: no /usr/bin/chromium (apt-get install chromium; CI installs it)" >&2
 fi
 
 # The API suites once more with the DynamoDB store (a fresh table per test app),

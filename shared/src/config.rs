@@ -125,6 +125,10 @@ pub struct Config {
     pub admin_usernames: Vec<String>,
     pub cors_allowed_origins: Vec<String>,
     pub cursor_key: CursorKey,
+    /// `STREAM_URL`: where the web page sends `POST /api/chats/stream/` when that
+    /// route is not on the page's own origin (in AWS, the stream function's URL);
+    /// unset, the page streams from its own origin, as locally.
+    pub stream_url: Option<String>,
     pub session_cookie: SessionCookie,
     pub openai_base_url: String,
     pub gemini_base_url: String,
@@ -189,6 +193,10 @@ impl Config {
             admin_usernames: env.list("ADMIN_USERNAMES", ""),
             cors_allowed_origins: env.list("CORS_ALLOWED_ORIGINS", "http://localhost:5173"),
             cursor_key: env.cursor_key()?,
+            stream_url: env
+                .optional("STREAM_URL")
+                .map(|_| env.url("STREAM_URL", ""))
+                .transpose()?,
             session_cookie: env.session_cookie()?,
             openai_base_url: env.url("OPENAI_BASE_URL", "https://api.openai.com/v1")?,
             gemini_base_url: env.url("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com")?,

@@ -21,6 +21,10 @@ class FakeOllama(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def pieces(self, request):
+        """The streamed reply to `request`, piece by piece."""
+        return PIECES
+
     def do_POST(self):
         length = int(self.headers.get("content-length", "0"))
         request = json.loads(self.rfile.read(length) or b"{}")
@@ -44,7 +48,7 @@ class FakeOllama(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
 
-        for piece in PIECES:
+        for piece in self.pieces(request):
             chunk(dict(base, message={"role": "assistant", "content": piece}, done=False))
             # Apart in time, so each piece is its own read in the page.
             time.sleep(0.3)
@@ -53,8 +57,8 @@ class FakeOllama(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
 
 
-def serve_ollama(port):
-    server = ThreadingHTTPServer(("127.0.0.1", port), FakeOllama)
+def serve_ollama(port, handler=FakeOllama):
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

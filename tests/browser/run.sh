@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# The browser test of cookie authentication (dialect E): the real functions under
-# `cargo lambda watch` (as infra/run-local.sh runs them, on a scratch store), this
-# folder's page served from another origin, and headless Chromium driven by
-# playwright walking register → login → new thread → streamed reply → list →
-# rename → logout with the session cookie only. A fake Ollama server (in
-# drive.py) is the model, so the reply is known and arrives in timed pieces.
+# The browser tests, against the real functions under `cargo lambda watch` (as
+# infra/run-local.sh runs them, on a scratch store) in headless Chromium driven by
+# playwright:
+# - drive.py: cookie authentication (dialect E): this folder's page served from
+#   another origin walks register → login → new thread → streamed reply → list →
+#   rename → logout with the session cookie only;
+# - chat_page.py: the web chat page the API serves at / (register, log in, a
+#   streamed reply, switch model, edit and regenerate, rename, search, delete,
+#   phone width, log out), leaving a screenshot in target/test-artifacts/.
+# A fake Ollama server (in drive.py) is the model, so replies are known and arrive
+# in timed pieces; the tiny Flan-T5 fixture is the second model.
 #
 # Needs Debian's chromium (installed with apt-get when missing and CI=true) and
 # playwright from PyPI (installed into the project's .venv by infra/venv.sh;
@@ -44,10 +49,12 @@ api="http://$api_host:$api_port"
 scratch=$(mktemp -d)
 export SQLITE_PATH="$scratch/browser.sqlite3"
 export DEFAULT_PROVIDER=ollama DEFAULT_MODEL=llama3 OLLAMA_HOST="http://127.0.0.1:$ollama_port"
-# No Flan-T5 download: the tiny fixture stands in (no request uses it).
+# No Flan-T5 download: the tiny fixture is the second model of the chat page test.
 export FLAN_T5_DIR="$PWD/models/flan-t5/tests/fixtures/tiny-t5"
 export CORS_ALLOWED_ORIGINS="http://$page_host:$page_port"
 export AUTH_RATE_LIMIT_PER_MINUTE=100
+# Four replies' worth: the chat page test spends it all, then meets 402.
+export INITIAL_TOKENS=400
 
 PORT=$api_port infra/run-local.sh --ignore-changes >"$scratch/watch.log" 2>&1 &
 watch_pid=$!
@@ -75,8 +82,10 @@ done
 
 status=0
 "$PYTHON" tests/browser/drive.py "$page" "$api" "$ollama_port" || status=$?
+artifacts="${CARGO_TARGET_DIR:-$PWD/target}/test-artifacts"
+"$PYTHON" tests/browser/chat_page.py "$api" "$ollama_port" "$artifacts" || status=$?
 if [[ $status != 0 ]]; then
   tail -40 "$scratch/watch.log" >&2
 fi
-echo "browser test took $(($(date +%s) - started)) s (page $page, API $api)"
+echo "browser tests took $(($(date +%s) - started)) s (page $page, API $api; screenshots in $artifacts)"
 exit "$status"

@@ -89,6 +89,19 @@ async fn only_the_loaded_size_is_available() {
         .await;
     assert_eq!(assert_error(&other, 503), "provider_unavailable");
     assert!(other.body["error"].as_str().unwrap().contains("FLAN_T5_MODEL"));
+    let large = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "flan-t5/flan-t5-large")
+        .unwrap();
+    assert_eq!(large["reason"], other.body["error"], "the list says what the call says");
+    let small = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "flan-t5/flan-t5-small");
+    assert_eq!(small.unwrap()["reason"], json!(null));
 }
 
 #[tokio::test]

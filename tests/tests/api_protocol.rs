@@ -215,10 +215,16 @@ async fn health_models_tokens_and_openapi() {
         (echo["default"].as_bool(), echo["available"].as_bool()),
         (Some(true), Some(true))
     );
+    assert_eq!(echo["reason"], json!(null));
     let flan = list.iter().find(|m| m["id"] == "flan-t5/flan-t5-base").unwrap();
     assert_eq!(
         (flan["provider"].as_str(), flan["available"].as_bool()),
         (Some("flan-t5"), Some(false))
+    );
+    assert!(
+        flan["reason"].as_str().unwrap().contains("FLAN_T5_DIR"),
+        "{}",
+        flan["reason"]
     );
     assert_eq!(list.iter().filter(|m| m["default"] == true).count(), 1);
     let tokens = app.call("GET", "/api/tokens/", Some(&token), None).await;

@@ -123,6 +123,13 @@ async fn the_model_list_reads_the_secret_to_say_what_is_available() {
     let available = |id: &str| models.as_array().unwrap().iter().find(|m| m["id"] == id).unwrap()["available"].clone();
     assert_eq!(available("gemini/gemini-1.5-flash"), true);
     assert_eq!(available("openai/gpt-4o-mini"), false);
+    // The list says why, as the 503 of a call would.
+    let reason = |id: &str| models.as_array().unwrap().iter().find(|m| m["id"] == id).unwrap()["reason"].clone();
+    assert_eq!(reason("gemini/gemini-1.5-flash"), json!(null));
+    assert_eq!(
+        reason("openai/gpt-4o-mini"),
+        "OpenAI is not configured: set OPENAI_API_KEY."
+    );
     assert_eq!(secret_reads(&secrets), 1, "one read for the whole list");
 }
 
@@ -192,6 +199,7 @@ async fn flan_t5_weights_without_an_inference_function_load_no_engine() {
         .await;
     assert_eq!(assert_error(&sent, 503), "provider_unavailable");
     let error = sent.body["error"].as_str().unwrap();
+    assert_eq!(small["reason"], error, "the list gives the reason a call would get");
     assert!(
         error.contains("INFERENCE_FUNCTION") && error.contains("FLAN_T5_DIR"),
         "{error}"

@@ -11,6 +11,9 @@ use chatbot_core::routes::{Function, Route, FALLBACK_FUNCTION};
 
 use crate::{paths_in_order, Tables};
 
+/// The function whose Function URL streams chat replies (`POST /api/chats/stream/`).
+const STREAM_FUNCTION: &str = "stream-chat";
+
 /// The resources, each at the indentation of `Resources:`'s entries.
 pub fn render(tables: &Tables) -> String {
     let mut out = String::from(
@@ -74,12 +77,20 @@ fn header(function: &Function) -> String {
 
 fn environment(function: &Function) -> String {
     let inference = function.invokes_inference || function.names_inference;
-    if !inference && function.env.is_empty() {
+    if !inference && !function.names_stream_url && function.env.is_empty() {
         return String::new();
     }
     let mut out = String::from("      Environment:\n        Variables:\n");
     if inference {
         out += "          INFERENCE_FUNCTION: !Ref InferenceFunction\n";
+    }
+    if function.names_stream_url {
+        writeln!(
+            out,
+            "          STREAM_URL: !GetAtt {}Url.FunctionUrl",
+            logical_id(STREAM_FUNCTION)
+        )
+        .unwrap();
     }
     for (name, value) in function.env {
         writeln!(out, "          {name}: {}", quoted(value)).unwrap();

@@ -20,6 +20,8 @@ pub struct ModelView {
     pub default: bool,
     /// False where no key or weights are configured.
     pub available: bool,
+    /// Why it is unavailable, saying what the server needs set; `null` when available.
+    pub reason: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

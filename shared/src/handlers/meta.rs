@@ -19,11 +19,13 @@ pub async fn list_models(call: &Call<'_>) -> Result<Reply, ApiError> {
     let mut models = Vec::new();
     for provider in dispatch.providers() {
         for model in provider.models() {
+            let reason = provider.unavailable_reason(&model).await;
             models.push(ModelView {
                 id: format!("{}/{model}", provider.id()),
                 provider: provider.id().to_string(),
                 default: dispatch.is_default(provider.id(), &model),
-                available: provider.is_model_available(&model).await,
+                available: reason.is_none(),
+                reason,
                 model,
             });
         }

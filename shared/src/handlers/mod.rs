@@ -8,4 +8,5 @@ pub mod dialect_e;
 pub mod messages;
 pub mod meta;
 pub mod openai;
+pub mod page;
 pub mod stream;

@@ -15,7 +15,7 @@ use crate::conversation::reply::{self, Ask, Delivery, Job, Listener};
 use crate::error::ApiError;
 use crate::http::body::MAX_MESSAGE_CHARS;
 use crate::http::call::Call;
-use crate::http::reply::{Output, Reply};
+use crate::http::reply::{Output, Payload, Reply};
 use crate::http::stream::{data, Sender, Streamed};
 use crate::llm::{Turn, Usage, MAX_NEW_TOKENS};
 use crate::store::Role;
@@ -306,7 +306,7 @@ fn error_body(err: &ApiError) -> Value {
 pub fn error_reply(err: ApiError) -> Reply {
     Reply {
         status: err.status,
-        body: Some(error_body(&err)),
+        body: Payload::Json(error_body(&err)),
         headers: err.headers.clone(),
     }
 }
@@ -360,7 +360,7 @@ mod tests {
     #[test]
     fn errors_take_openai_shape() {
         let reply = error_reply(ApiError::invalid_field("model", "Unknown model."));
-        let body = reply.body.unwrap();
+        let body = reply.body.json().unwrap();
         assert_eq!(body["error"]["type"], "invalid_request_error");
         assert_eq!(body["error"]["param"], "model");
         assert_eq!(body["error"]["code"], "invalid_field");

@@ -1,5 +1,7 @@
 //! What a handler answers, and its conversion to a Lambda HTTP response.
 
+use std::borrow::Cow;
+
 use http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 use serde::Serialize;
@@ -25,8 +27,41 @@ impl From<Reply> for Output {
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: StatusCode,
-    pub body: Option<Value>,
+    pub body: Payload,
     pub headers: Vec<(&'static str, String)>,
+}
+
+/// A whole reply's body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Empty,
+    /// Every API answer: sent as `application/json`.
+    Json(Value),
+    /// A file served as it is (the web page's HTML, CSS and JavaScript, embedded
+    /// in the binary), with its media type.
+    Bytes {
+        content_type: &'static str,
+        bytes: Cow<'static, [u8]>,
+    },
+}
+
+impl Payload {
+    /// The JSON body, if it is one.
+    pub fn json(&self) -> Option<&Value> {
+        match self {
+            Payload::Json(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The `Content-Type` it is sent with, if it has a body.
+    pub fn content_type(&self) -> Option<&'static str> {
+        match self {
+            Payload::Empty => None,
+            Payload::Json(_) => Some("application/json"),
+            Payload::Bytes { content_type, .. } => Some(content_type),
+        }
+    }
 }
 
 impl Reply {
@@ -34,9 +69,21 @@ impl Reply {
         let body = serde_json::to_value(body).map_err(ApiError::internal)?;
         Ok(Self {
             status,
-            body: Some(body),
+            body: Payload::Json(body),
             headers: Vec::new(),
         })
+    }
+
+    /// `200` with a file's bytes and media type.
+    pub fn file(content_type: &'static str, bytes: impl Into<Cow<'static, [u8]>>) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: Payload::Bytes {
+                content_type,
+                bytes: bytes.into(),
+            },
+            headers: Vec::new(),
+        }
     }
 
     pub fn ok(body: impl Serialize) -> Result<Self, ApiError> {
@@ -50,7 +97,7 @@ impl Reply {
     pub fn no_content() -> Self {
         Self {
             status: StatusCode::NO_CONTENT,
-            body: None,
+            body: Payload::Empty,
             headers: Vec::new(),
         }
     }
@@ -65,7 +112,7 @@ impl From<ApiError> for Reply {
     fn from(err: ApiError) -> Self {
         Self {
             status: err.status,
-            body: Some(err.body()),
+            body: Payload::Json(err.body()),
             headers: err.headers.clone(),
         }
     }
@@ -73,14 +120,16 @@ impl From<ApiError> for Reply {
 
 impl Reply {
     pub fn into_response(self) -> Response<Body> {
-        let mut response = Response::new(match &self.body {
-            Some(body) => Body::Text(body.to_string()),
-            None => Body::Empty,
+        let content_type = self.body.content_type();
+        let mut response = Response::new(match self.body {
+            Payload::Empty => Body::Empty,
+            Payload::Json(body) => Body::Text(body.to_string()),
+            Payload::Bytes { bytes, .. } => Body::Binary(bytes.into_owned()),
         });
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
-        if self.body.is_some() {
-            headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(content_type) = content_type {
+            headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
         for (name, value) in self.headers {
             if let Ok(value) = HeaderValue::from_str(&value) {

@@ -204,6 +204,10 @@ impl Provider for RemoteFlanT5 {
         model == self.model
     }
 
+    async fn unavailable_reason(&self, model: &str) -> Option<String> {
+        (model != self.model).then(|| flan_t5::not_loaded(model, &self.model))
+    }
+
     fn input_budget(&self, _model: &str) -> usize {
         // The function measures with the real tokenizer and drops what does not
         // fit; this side only needs a generous first cut.

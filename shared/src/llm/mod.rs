@@ -123,6 +123,15 @@ pub trait Provider: Send + Sync {
     async fn is_model_available(&self, _model: &str) -> bool {
         self.is_available().await
     }
+    /// Why `model` cannot answer here, in words for a client (what the server
+    /// needs set); `None` when it can. Providers that know say exactly what.
+    async fn unavailable_reason(&self, model: &str) -> Option<String> {
+        if self.is_model_available(model).await {
+            None
+        } else {
+            Some(format!("{} is not configured on this server.", self.id()))
+        }
+    }
     /// How many tokens of context `model` takes in.
     fn input_budget(&self, model: &str) -> usize;
     /// The size of `text` in the model's tokens (an estimate where the provider's

@@ -57,6 +57,9 @@ pub struct Function {
     /// Gets the inference function's name in `INFERENCE_FUNCTION` without the right
     /// to invoke it: it lists Flan-T5 as available (the model list) but never calls it.
     pub names_inference: bool,
+    /// Gets the stream function's URL in `STREAM_URL`: the web page, whose
+    /// streamed replies come from there in AWS.
+    pub names_stream_url: bool,
     /// Uses Lambda response streaming behind a Function URL (RESPONSE_STREAM):
     /// API Gateway's HTTP API cannot stream, so its routes are not on the API.
     pub streams: bool,
@@ -79,6 +82,7 @@ impl Function {
             reads_keys: false,
             invokes_inference: false,
             names_inference: false,
+            names_stream_url: false,
             streams: false,
             memory: None,
             timeout: None,
@@ -115,6 +119,11 @@ impl Function {
 
     pub const fn names_inference(mut self) -> Self {
         self.names_inference = true;
+        self
+    }
+
+    pub const fn names_stream_url(mut self) -> Self {
+        self.names_stream_url = true;
         self
     }
 
@@ -250,6 +259,9 @@ pub const FUNCTIONS: &[Function] = &[
         .streams()
         .timeout(STREAMING_TIMEOUT)
         .env(STREAMING_ENV),
+    Function::new("web-page")
+        .description("The web chat page and its files")
+        .names_stream_url(),
 ];
 
 /// The entry of [`FUNCTIONS`] called `name`.

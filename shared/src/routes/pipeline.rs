@@ -12,7 +12,7 @@ use crate::auth::{authenticate, authenticate_token, AuthError, Caller, Credentia
 use crate::error::ApiError;
 use crate::handlers::openai;
 use crate::http::call::{path_of, Call};
-use crate::http::reply::{Output, Reply};
+use crate::http::reply::{Output, Payload, Reply};
 use crate::http::stream::{StreamBody, Streamed};
 use crate::http::{cookie, cors, csrf};
 use crate::ratelimit;
@@ -60,10 +60,14 @@ pub async fn handle_streaming(state: &AppState, request: Request, serve: Serve) 
         Output::Streamed(streamed) => streamed,
         Output::Whole(reply) => {
             let mut headers = reply.headers.clone();
-            if reply.body.is_some() {
-                headers.push(("content-type", "application/json".to_string()));
+            if let Some(content_type) = reply.body.content_type() {
+                headers.push(("content-type", content_type.to_string()));
             }
-            let body = reply.body.map(|b| StreamBody::from(b.to_string())).unwrap_or_default();
+            let body = match reply.body {
+                Payload::Empty => StreamBody::default(),
+                Payload::Json(body) => StreamBody::from(body.to_string()),
+                Payload::Bytes { bytes, .. } => StreamBody::from(bytes),
+            };
             Streamed {
                 status: reply.status,
                 headers,

@@ -123,6 +123,9 @@ pub struct Route {
     pub errors: Errors,
     pub handler: Handler,
     pub doc: Doc,
+    /// Whether the OpenAPI document lists it: every API route does. The web page's
+    /// routes do not (see [`Route::page`]).
+    pub in_openapi: bool,
 }
 
 impl Route {
@@ -138,6 +141,7 @@ impl Route {
             limit: Limit::None,
             errors: Errors::Api,
             handler,
+            in_openapi: true,
             doc: Doc {
                 request: None,
                 status: 200,
@@ -161,6 +165,16 @@ impl Route {
 
     pub const fn limit(mut self, limit: Limit) -> Self {
         self.limit = limit;
+        self
+    }
+
+    /// A file of the web page (HTML, CSS, JavaScript), public. The OpenAPI
+    /// document leaves it out: it describes the API that the page is a client of,
+    /// every one of its answers is JSON, and clients generated or fuzzed from it
+    /// (schemathesis) have nothing to call on a page.
+    pub const fn page(mut self) -> Self {
+        self.access = Access::Public;
+        self.in_openapi = false;
         self
     }
 
@@ -192,10 +206,10 @@ impl Route {
     }
 
     /// Both forms clients may call: the table's, and the one without a trailing
-    /// slash (one form only when the path has none).
+    /// slash (one form only when the path has none, or is `/`).
     pub fn paths(&self) -> Vec<&'static str> {
         let bare = self.path.trim_end_matches('/');
-        if bare == self.path {
+        if bare == self.path || bare.is_empty() {
             vec![self.path]
         } else {
             vec![self.path, bare]

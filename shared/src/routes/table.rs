@@ -12,7 +12,7 @@ use crate::api::dialect_d::*;
 use crate::api::dialect_e::*;
 use crate::api::meta::*;
 use crate::api::Notice;
-use crate::handlers::{accounts, chats, dialect_b, dialect_d, dialect_e, messages, meta, openai, stream};
+use crate::handlers::{accounts, chats, dialect_b, dialect_d, dialect_e, messages, meta, openai, page, stream};
 
 /// The errors every route that calls a model can answer.
 const MODEL_ERRORS: &[u16] = &[402, 404, 502, 503, 504];
@@ -422,6 +422,16 @@ pub const ROUTES: &[Route] = &[
         ),
     )
     .errors(MODEL_ERRORS),
+    // The web chat page, a client of the routes below (not in the OpenAPI document).
+    Route::new("GET", "/", "web-page", handler!(page::index))
+        .summary("The web chat page")
+        .page()
+        .response(200, described("text/html, revalidated on every load (no-cache).")),
+    Route::new("GET", "/assets/{file}", "web-page", handler!(page::asset))
+        .summary("A file of the web chat page, by its content-hashed name")
+        .page()
+        .response(200, described("CSS, JavaScript or SVG, cached for a year as immutable."))
+        .errors(&[404]),
 ];
 
 #[cfg(test)]

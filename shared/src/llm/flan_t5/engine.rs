@@ -75,10 +75,7 @@ impl FlanT5 {
         if model == self.model {
             Ok(())
         } else {
-            Err(ProviderError::Unavailable(format!(
-                "{model} is not loaded here: this deployment runs {} (set FLAN_T5_MODEL and FLAN_T5_DIR to change it).",
-                self.model
-            )))
+            Err(ProviderError::Unavailable(super::not_loaded(model, &self.model)))
         }
     }
 
@@ -140,6 +137,10 @@ impl Provider for FlanT5 {
 
     async fn is_model_available(&self, model: &str) -> bool {
         model == self.model
+    }
+
+    async fn unavailable_reason(&self, model: &str) -> Option<String> {
+        (model != self.model).then(|| super::not_loaded(model, &self.model))
     }
 
     fn input_budget(&self, _model: &str) -> usize {

@@ -33,6 +33,13 @@ pub fn model_id(checkpoint: &str) -> String {
     checkpoint.rsplit('/').next().unwrap_or(checkpoint).to_string()
 }
 
+/// Why `model` cannot answer where `loaded` is the size this deployment runs.
+pub fn not_loaded(model: &str, loaded: &str) -> String {
+    format!(
+        "{model} is not loaded here: this deployment runs {loaded} (set FLAN_T5_MODEL and FLAN_T5_DIR to change it)."
+    )
+}
+
 /// Why an API function has no Flan-T5: the model runs in the inference function
 /// only, and `INFERENCE_FUNCTION` names it.
 pub fn not_configured(weights_set: bool) -> FlanT5Unavailable {
@@ -70,6 +77,10 @@ impl Provider for FlanT5Unavailable {
 
     async fn is_available(&self) -> bool {
         false
+    }
+
+    async fn unavailable_reason(&self, _model: &str) -> Option<String> {
+        Some(self.reason.clone())
     }
 
     fn input_budget(&self, _model: &str) -> usize {

@@ -184,6 +184,13 @@ impl Provider for Gemini {
         self.keys.get(KEY).await.is_some()
     }
 
+    async fn unavailable_reason(&self, _model: &str) -> Option<String> {
+        match self.keys.get(KEY).await {
+            Some(_) => None,
+            None => Some(self.transport.missing_key(KEY)),
+        }
+    }
+
     fn input_budget(&self, _model: &str) -> usize {
         32_000
     }

@@ -10,6 +10,8 @@ use super::transport::{decode_stream, lines, roles, LineEvent, Transport};
 use crate::llm::{Chunk, ChunkStream, GenerateRequest, Generation, Provider, ProviderError, Usage};
 
 pub const PROVIDER_ID: &str = "ollama";
+/// Why Ollama cannot answer without a server to call.
+const NOT_CONFIGURED: &str = "Ollama is not configured: set OLLAMA_HOST.";
 
 pub struct Ollama {
     transport: Transport,
@@ -42,7 +44,7 @@ impl Ollama {
         let host = self
             .host
             .as_deref()
-            .ok_or_else(|| ProviderError::Unavailable("Ollama is not configured: set OLLAMA_HOST.".into()))?;
+            .ok_or_else(|| ProviderError::Unavailable(NOT_CONFIGURED.into()))?;
         let url = format!("{host}/api/chat");
         let body = Self::body(request, stream);
         self.transport.send_open(|client| client.post(&url).json(&body)).await
@@ -138,6 +140,10 @@ impl Provider for Ollama {
 
     async fn is_available(&self) -> bool {
         self.host.is_some()
+    }
+
+    async fn unavailable_reason(&self, _model: &str) -> Option<String> {
+        self.host.is_none().then(|| NOT_CONFIGURED.to_string())
     }
 
     fn input_budget(&self, _model: &str) -> usize {

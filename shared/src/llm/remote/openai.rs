@@ -159,6 +159,13 @@ impl Provider for OpenAi {
         self.keys.get(KEY).await.is_some()
     }
 
+    async fn unavailable_reason(&self, _model: &str) -> Option<String> {
+        match self.keys.get(KEY).await {
+            Some(_) => None,
+            None => Some(self.transport.missing_key(KEY)),
+        }
+    }
+
     fn input_budget(&self, _model: &str) -> usize {
         // The smallest context of the current chat models is 16k tokens; a chat
         // rarely needs more, and a smaller prompt is cheaper.

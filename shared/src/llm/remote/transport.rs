@@ -308,6 +308,11 @@ pub fn decode_stream(
 }
 
 impl Transport {
+    /// What a client is told when the key `name` is not set.
+    pub fn missing_key(&self, name: &str) -> String {
+        format!("{} is not configured: set {name}.", self.provider)
+    }
+
     /// `send` with the API key `name`: a missing key is a 503 naming the setting,
     /// and a 401/403 re-reads the keys once and retries if the key changed (it was
     /// rotated since this container read it).
@@ -317,7 +322,7 @@ impl Transport {
         name: &str,
         build: impl Fn(&reqwest::Client, &str) -> RequestBuilder,
     ) -> Result<Response, ProviderError> {
-        let missing = || ProviderError::Unavailable(format!("{} is not configured: set {name}.", self.provider));
+        let missing = || ProviderError::Unavailable(self.missing_key(name));
         let key = keys.get(name).await.ok_or_else(missing)?;
         match self.send(|client| build(client, &key)).await {
             Ok(response) => Ok(response),

@@ -1,0 +1,288 @@
+"""Drives the web chat page the API serves at / in headless Chromium (the system's
+browser, through playwright) as a person would: register, log out and in, send
+a message with the keyboard and watch the reply stream in, switch model and
+regenerate, edit and regenerate, rename, search, delete, delete all, phone
+width, an empty balance (402), log out, and a session ended elsewhere (401).
+Two models answer: the fake Ollama server below (streams in timed pieces,
+echoing the question) and the tiny Flan-T5 fixture through the inference
+function. Saves a screenshot of the chat view to the artifacts folder. Run by
+tests/browser/run.sh."""
+
+import json
+import os
+import sys
+import time
+import urllib.request
+
+from playwright.sync_api import sync_playwright
+
+from drive import PIECES, FakeOllama, serve_ollama
+
+PASSWORD = "correct horse 42"
+# Sent as a question and echoed in the reply: it must stay text in both.
+INJECTION = '<img src=x onerror="window.pwned=1">'
+OLLAMA = "ollama/llama3"
+FLAN_T5 = "flan-t5/flan-t5-base"
+
+
+class EchoingOllama(FakeOllama):
+    """Streams the story, then the question back (markdown and all)."""
+
+    def pieces(self, request):
+        question = request["messages"][-1]["content"]
+        return PIECES + ["\n\n**You said:** ", question]
+
+
+def call_api(api, method, path, token):
+    request = urllib.request.Request(api + path, method=method, headers={"Authorization": f"Token {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"null")
+
+
+class Checks:
+    def __init__(self):
+        self.failures = []
+        self.passed = 0
+
+    def expect(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+        else:
+            self.failures.append(f"{name}: {detail}")
+
+
+def wait_until(page, expression, timeout=20_000):
+    """Polls a JavaScript expression until it is true. (Playwright's
+    wait_for_function compiles its predicate with eval, which the page's
+    Content-Security-Policy rightly refuses; evaluate goes through DevTools.)"""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout} ms: {expression}")
+        time.sleep(0.1)
+
+
+def entries(page):
+    return page.eval_on_selector_all(".chat-entry", "es => es.map(e => e.textContent)")
+
+
+def run(page, context, api, artifacts, checks):
+    expect = checks.expect
+    user = f"page{int(time.time())}"
+    seen = {}
+    page.on("response", lambda r: seen.setdefault(r.url.replace(api, ""), r.all_headers()))
+    problems = []
+    page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+    page.on("pageerror", lambda e: problems.append(str(e)))
+
+    page.goto(f"{api}/")
+    page.wait_for_selector("#auth-form")
+    html = seen.get("/", {})
+    expect("the page is HTML", html.get("content-type", "").startswith("text/html"), html)
+    expect("the page is revalidated", html.get("cache-control") == "no-cache", html)
+    expect("the page has its policy", "default-src 'self'" in html.get("content-security-policy", ""), html)
+    assets = {url: h for url, h in seen.items() if url.startswith("/assets/")}
+    expect("script and style come from hashed asset URLs", len(assets) >= 2, list(seen))
+    expect("assets are immutable", all("immutable" in h.get("cache-control", "") for h in assets.values()), assets)
+
+    # Register: the answer's token signs the page in.
+    page.click("#tab-register")
+    page.fill("#auth-username", user)
+    page.fill("#auth-email", f"{user}@example.com")
+    page.fill("#auth-password", PASSWORD)
+    page.click("#auth-submit")
+    page.wait_for_selector("#app:not([hidden])")
+    wait_until(page, "document.querySelector('#balance').textContent.includes('tokens')")
+    expect("registered: the user's name", page.inner_text("#me-name") == user, page.inner_text("#me-name"))
+    token = page.evaluate("sessionStorage.getItem('chatbot-token')")
+    start = call_api(api, "GET", "/api/tokens/", token)[1]["tokens"]
+    expect("the starting balance", page.inner_text("#balance") == f"{start} tokens", (page.inner_text("#balance"), start))
+    expect("the token is in sessionStorage", bool(token))
+    expect("no cookie at all", context.cookies() == [], context.cookies())
+
+    # Log out, then log in.
+    page.click("#logout")
+    page.wait_for_selector("#auth:not([hidden])")
+    expect("logged out: token forgotten", page.evaluate("sessionStorage.getItem('chatbot-token')") is None)
+    expect("logged out: token revoked", call_api(api, "GET", "/api/me/", token)[0] == 401)
+    page.fill("#auth-username", user)
+    page.fill("#auth-password", PASSWORD)
+    page.click("#auth-submit")
+    page.wait_for_selector("#app:not([hidden])")
+    wait_until(page, "document.querySelectorAll('#model option').length > 0")
+    token = page.evaluate("sessionStorage.getItem('chatbot-token')")
+
+    options = page.eval_on_selector_all(
+        "#model option", "os => os.map(o => ({value: o.value, disabled: o.disabled, text: o.textContent}))")
+    by_id = {o["value"]: o for o in options}
+    expect("both local models can be picked", OLLAMA in by_id and FLAN_T5 in by_id
+           and not by_id[OLLAMA]["disabled"] and not by_id[FLAN_T5]["disabled"], options)
+    expect("the default model is chosen", page.input_value("#model") == OLLAMA, page.input_value("#model"))
+    openai = by_id.get("openai/gpt-4o-mini", {})
+    expect("a model without its key is greyed with the reason", openai.get("disabled")
+           and "unavailable: OpenAI is not configured: set OPENAI_API_KEY." in openai.get("text", ""), openai)
+
+    # Send with the keyboard (Shift+Enter is a new line) and watch the reply grow.
+    page.evaluate("""() => {
+        window.snapshots = [];
+        new MutationObserver(() => {
+            const body = document.querySelector('.message.streaming .body');
+            if (body && body.textContent !== window.snapshots[window.snapshots.length - 1]) {
+                window.snapshots.push(body.textContent);
+            }
+        }).observe(document.querySelector('#messages'), {childList: true, subtree: true, characterData: true});
+    }""")
+    page.click("#input")
+    page.keyboard.type("Tell me a story")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type(INJECTION)
+    expect("Shift+Enter is a new line", page.input_value("#input") == "Tell me a story\n" + INJECTION,
+           page.input_value("#input"))
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".message.streaming", state="detached", timeout=60_000)
+    page.wait_for_selector(".message.assistant .regenerate")
+    snapshots = page.evaluate("window.snapshots")
+    story = "".join(PIECES)
+    growing = [s for s in snapshots if s]
+    expect("the reply arrived piece by piece", len(growing) >= 3
+           and all(b.startswith(a) for a, b in zip(growing, growing[1:])), snapshots)
+    reply_text = page.inner_text(".message.assistant .body")
+    expect("the whole reply", reply_text.startswith(story) and INJECTION in reply_text, reply_text)
+    expect("markdown: bold", page.inner_text(".message.assistant .body strong") == "You said:")
+    expect("no HTML from the reply or the question", page.eval_on_selector_all(".messages img", "es => es.length") == 0)
+    expect("nothing ran", page.evaluate("window.pwned") is None)
+    page.wait_for_selector(".group h3:text('Today')")
+    wait_until(page, "document.querySelectorAll('.chat-entry').length === 1")
+
+    # Switch model and regenerate: the earlier reply is kept as a version.
+    page.select_option("#model", FLAN_T5)
+    page.click(".message.assistant .regenerate")
+    page.wait_for_selector(".versions summary", timeout=60_000)
+    expect("one earlier version", page.inner_text(".versions summary") == "1 earlier version",
+           page.inner_text(".versions summary"))
+    meta = page.inner_text(".message.assistant > .meta")
+    expect("the new reply is Flan-T5's", FLAN_T5 in meta, meta)
+
+    # Edit the question and regenerate, with Ollama again.
+    page.select_option("#model", OLLAMA)
+    page.click(".message.user .edit")
+    page.fill(".editor textarea", "Tell me another story")
+    page.click(".save-edit")
+    page.wait_for_selector(".editor", state="detached")
+    wait_until(
+        page,
+        "document.querySelector('.message.user .body').textContent === 'Tell me another story'"
+        " && document.querySelector('.message.assistant > .meta').textContent.includes('ollama')",
+        timeout=60_000)
+    tokens = call_api(api, "GET", "/api/tokens/", token)[1]["tokens"]
+    expect("the balance shown is the account's", page.inner_text("#balance") == f"{tokens} tokens"
+           and tokens < start, (page.inner_text("#balance"), tokens))
+
+    page.set_viewport_size({"width": 1100, "height": 720})
+    page.click(".versions summary")
+    os.makedirs(artifacts, exist_ok=True)
+    page.screenshot(path=os.path.join(artifacts, "chat-page.png"))
+
+    # Rename.
+    page.once("dialog", lambda d: d.accept("Bedtime"))
+    page.click("#rename")
+    page.wait_for_selector(".chat-entry:text('Bedtime')")
+    expect("renamed", page.inner_text("#chat-title") == "Bedtime", page.inner_text("#chat-title"))
+
+    # A second chat, then search.
+    page.click("#new-chat")
+    page.fill("#input", "Second question")
+    page.keyboard.press("Enter")
+    wait_until(page, "document.querySelectorAll('.chat-entry').length === 2", timeout=60_000)
+    page.wait_for_selector(".message.streaming", state="detached", timeout=60_000)
+    page.fill("#search", "another story")
+    page.wait_for_selector(".group h3:text('Results')")
+    wait_until(page, "document.querySelectorAll('.chat-entry').length === 1")
+    expect("search finds the chat by its messages", entries(page) == ["Bedtime"], entries(page))
+    page.fill("#search", "nothing like this")
+    page.wait_for_selector(".empty:text('No chat matches.')")
+    page.fill("#search", "")
+    wait_until(page, "document.querySelectorAll('.chat-entry').length === 2")
+
+    # Delete the open (second) chat, then all.
+    page.once("dialog", lambda d: d.accept())
+    page.click("#delete-chat")
+    wait_until(page, "document.querySelectorAll('.chat-entry').length === 1")
+    expect("the other chat is left", entries(page) == ["Bedtime"], entries(page))
+    page.once("dialog", lambda d: d.accept())
+    page.click("#delete-all")
+    page.wait_for_selector(".empty:text('No chats yet.')")
+    expect("no chats left", call_api(api, "GET", "/api/chats/", token)[1] == [])
+
+    # The balance is spent (run.sh starts accounts with four replies' worth): 402,
+    # said in words, and the question stays in the box to send later.
+    expect("spent", page.inner_text("#balance") == "0 tokens", page.inner_text("#balance"))
+    page.fill("#input", "One more")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#notice:not([hidden])")
+    expect("402 explained", "balance is too low" in page.inner_text("#notice"), page.inner_text("#notice"))
+    expect("the question is kept in the box", page.input_value("#input") == "One more", page.input_value("#input"))
+    expect("no empty chat left behind", call_api(api, "GET", "/api/chats/", token)[1] == [])
+
+    # Phone width: the chat list slides over the chat.
+    page.set_viewport_size({"width": 390, "height": 844})
+    sidebar_x = lambda: page.eval_on_selector("#sidebar", "s => s.getBoundingClientRect().right")  # noqa: E731
+    wait_until(page, "document.querySelector('#sidebar').getBoundingClientRect().right <= 0")
+    page.click("#open-sidebar")
+    wait_until(page, "document.querySelector('#sidebar').getBoundingClientRect().left >= 0")
+    expect("the list opens over the chat", sidebar_x() > 0)
+    page.click("#close-sidebar")
+    expect("nothing wider than the phone", page.evaluate("document.documentElement.scrollWidth") <= 390,
+           page.evaluate("document.documentElement.scrollWidth"))
+    page.set_viewport_size({"width": 1100, "height": 720})
+
+    # A session ended elsewhere: the next request's 401 signs the page out, saying why.
+    call_api(api, "POST", "/api/logout/", token)
+    page.fill("#input", "Still there?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#auth:not([hidden])")
+    expect("401 explained", "session has ended" in page.inner_text("#auth-error"), page.inner_text("#auth-error"))
+
+    csp = [p for p in problems if "Content Security Policy" in p]
+    expect("nothing broke the policy", not csp, csp)
+    # The browser logs each refused request (the 402 and the 401 above) as an error.
+    errors = [p for p in problems if "401" not in p and "402" not in p]
+    expect("no script errors", not errors, errors)
+
+
+def main():
+    api, ollama_port, artifacts = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    server = serve_ollama(ollama_port, EchoingOllama)
+    checks = Checks()
+    failure_shot = os.path.join(artifacts, "chat-page-failure.png")
+    if os.path.exists(failure_shot):
+        os.remove(failure_shot)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )
+        context = browser.new_context(viewport={"width": 1100, "height": 720})
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            run(page, context, api, artifacts, checks)
+        except Exception as err:  # a step timed out: say which, with what the page showed
+            os.makedirs(artifacts, exist_ok=True)
+            page.screenshot(path=failure_shot)
+            checks.failures.append(f"the flow stopped: {err}")
+        browser.close()
+    server.shutdown()
+    for failure in checks.failures:
+        print("FAIL", failure, file=sys.stderr)
+    outcome = "failed" if checks.failures else "passed"
+    print(f"chat page test: {outcome} ({checks.passed} checks passed, {len(checks.failures)} failed)")
+    sys.exit(1 if checks.failures else 0)
+
+
+if __name__ == "__main__":
+    main()
