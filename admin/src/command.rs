@@ -87,4 +87,12 @@ mod tests {
             assert!(err.contains(says), "{args:?}: {err}");
         }
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_argument_that_is_not_utf8_is_refused() {
+        use std::os::unix::ffi::OsStringExt;
+        let args = [OsString::from("grant"), OsString::from_vec(vec![b'a', 0xff])];
+        assert!(parse(args).unwrap_err().contains("not valid UTF-8"));
+    }
 }

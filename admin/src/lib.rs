@@ -13,7 +13,7 @@ use chatbot_core::aws::SharedAws;
 use chatbot_core::config::{Config, ConfigError, StoreKind};
 use chatbot_core::store::{self, IfMissing, OpenError, Store, StoreError};
 
-pub use command::{parse, Command, USAGE};
+use command::{parse, Command, USAGE};
 pub use role::{grant, revoke, RoleChange, RoleError};
 
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +76,7 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> Result<Output, Adm
 }
 
 /// Runs one command on an open store; `place` names the store in messages.
-pub async fn execute(command: &Command, store: &dyn Store, place: &str) -> Result<Output, AdminError> {
+async fn execute(command: &Command, store: &dyn Store, place: &str) -> Result<Output, AdminError> {
     let failed = |err: StoreError| AdminError::Store {
         store: place.to_string(),
         source: err.into(),
