@@ -26,6 +26,17 @@ export AWS_REGION="${AWS_REGION:-us-east-1}"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
 
+# Every function signs pagination cursors with the same key (one process each
+# here): a random one, kept next to the SQLite file so cursors survive restarts.
+if [[ -z "${CURSOR_KEY:-}" ]]; then
+  key_file="${SQLITE_PATH}.cursor-key"
+  if [[ ! -s "$key_file" ]]; then
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$key_file")
+  fi
+  CURSOR_KEY="$(cat "$key_file")"
+  export CURSOR_KEY
+fi
+
 ADDRESS="${ADDRESS:-127.0.0.1}"
 PORT="${PORT:-9000}"
 

@@ -70,6 +70,36 @@ pub struct SessionCookie {
     pub secure: bool,
 }
 
+/// The key pagination cursors are signed with (`CURSOR_KEY`, see `http::cursor`).
+/// Its `Debug` never shows it, so logging the configuration cannot leak it.
+#[derive(Clone)]
+pub struct CursorKey(Vec<u8>);
+
+impl CursorKey {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// 256 random bits, for a process that was given no key: its cursors then work
+    /// only with itself (enough for tests and a single local process).
+    pub fn random() -> Self {
+        let mut bytes = Vec::with_capacity(32);
+        bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+        bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+        Self(bytes)
+    }
+}
+
+impl std::fmt::Debug for CursorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CursorKey(..)")
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub store: StoreKind,
@@ -93,6 +123,7 @@ pub struct Config {
     pub display_time_zone: Tz,
     pub token_ttl_days: i64,
     pub cors_allowed_origins: Vec<String>,
+    pub cursor_key: CursorKey,
     pub session_cookie: SessionCookie,
     pub openai_base_url: String,
     pub gemini_base_url: String,
@@ -166,6 +197,7 @@ impl Config {
             display_time_zone,
             token_ttl_days: env.number("TOKEN_TTL_DAYS", 30, 1..=3650)?,
             cors_allowed_origins: env.list("CORS_ALLOWED_ORIGINS", "http://localhost:5173"),
+            cursor_key: env.cursor_key()?,
             session_cookie: env.session_cookie()?,
             openai_base_url: env.url("OPENAI_BASE_URL", "https://api.openai.com/v1")?,
             gemini_base_url: env.url("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com")?,
@@ -240,6 +272,17 @@ impl Env {
             "true" | "1" | "yes" => Ok(true),
             "false" | "0" | "no" => Ok(false),
             _ => Err(self.bad(name, &raw, "expected true or false")),
+        }
+    }
+
+    /// `CURSOR_KEY`: every process that serves a list must share it (the template
+    /// sets it from a generated secret). Unset, a process signs with a random key
+    /// of its own, which serves one process (tests, a single local function).
+    fn cursor_key(&self) -> Result<CursorKey, ConfigError> {
+        match self.optional("CURSOR_KEY") {
+            None => Ok(CursorKey::random()),
+            Some(key) if key.len() < 32 => Err(self.bad("CURSOR_KEY", "(hidden)", "must be at least 32 characters")),
+            Some(key) => Ok(CursorKey::new(key.into_bytes())),
         }
     }
 
@@ -406,5 +449,21 @@ mod tests {
         .unwrap();
         assert_eq!(config.ollama_host.as_deref(), Some("http://127.0.0.1:11434"));
         assert_eq!(config.openai_models, vec!["gpt-4o-mini", "gpt-4o"]);
+    }
+
+    #[test]
+    fn a_cursor_key_is_long_enough_and_never_echoed() {
+        let key = "k".repeat(31);
+        let err = Config::from_vars(vars(&[("CURSOR_KEY", &key)])).unwrap_err();
+        assert_eq!(err.name, "CURSOR_KEY");
+        assert!(!err.to_string().contains(&key));
+        let key = "k".repeat(32);
+        let config = Config::from_vars(vars(&[("CURSOR_KEY", &key)])).unwrap();
+        assert_eq!(config.cursor_key.bytes(), key.as_bytes());
+        // Unset: each configuration gets its own random key.
+        assert_ne!(
+            Config::defaults().cursor_key.bytes(),
+            Config::defaults().cursor_key.bytes()
+        );
     }
 }

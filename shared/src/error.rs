@@ -190,6 +190,11 @@ impl From<ChatError> for ApiError {
     fn from(err: ChatError) -> Self {
         match err {
             ChatError::NotFound => Self::not_found("Chat not found."),
+            ChatError::ReplyRaced => Self::new(
+                StatusCode::CONFLICT,
+                "reply_conflict",
+                "Another reply to this message was stored meanwhile; this one was not kept or charged.",
+            ),
             ChatError::Billing(err) => err.into(),
             ChatError::Store(err) => err.into(),
             ChatError::Model { provider, error, kept } => {

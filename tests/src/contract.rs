@@ -2,7 +2,7 @@
 //! run against each backend by `store_contract!`.
 
 use chatbot_core::store::{
-    AuthToken, Chat, ChatQuery, Message, Page, PasswordChange, Role, Store, StoreError, User, UserChanges,
+    AuthToken, Chat, ChatQuery, Message, Page, PasswordChange, ReplyOutcome, Role, Store, StoreError, User, UserChanges,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -65,6 +65,7 @@ pub fn message(chat: &Chat, role: Role, content: &str, minutes: i64) -> Message 
         reply_to: None,
         superseded: false,
         partial: false,
+        reply_version: 0,
     }
 }
 
@@ -498,6 +499,13 @@ pub async fn chat_lists_are_newest_first_and_paginate(store: SharedStore) {
     assert!(last.is_empty());
     let all = store.list_chats(alice.id, &query, Page::first(100)).await.unwrap();
     assert_eq!(all.len(), 5, "bob's chat is not listed");
+    // A cursor naming another user's chat places nothing: the page is empty.
+    let bobs = store.list_chats(bob.id, &query, Page::first(1)).await.unwrap()[0].id;
+    let foreign = Page {
+        limit: 10,
+        after: Some(bobs),
+    };
+    assert!(store.list_chats(alice.id, &query, foreign).await.unwrap().is_empty());
 }
 
 pub async fn chat_lists_filter_by_session_period_and_search(store: SharedStore) {
@@ -577,6 +585,16 @@ pub async fn messages_list_oldest_first_and_paginate(store: SharedStore) {
         .await
         .unwrap();
     assert_eq!(contents(&rest), ["m3", "m4"]);
+    // A cursor naming a message of another chat places nothing: the page is empty.
+    let other = chat(&alice, 1);
+    store.create_chat(&other).await.unwrap();
+    let elsewhere = message(&other, Role::User, "elsewhere", 0);
+    store.add_message(&elsewhere).await.unwrap();
+    let foreign = Page {
+        limit: 10,
+        after: Some(elsewhere.id),
+    };
+    assert!(store.list_messages(c.id, foreign).await.unwrap().is_empty());
     let fetched = store.message(c.id, ids[1]).await.unwrap().unwrap();
     assert_eq!((fetched.role, fetched.content.as_str()), (Role::Assistant, "m1"));
     assert!(
@@ -632,6 +650,66 @@ pub async fn reply_versions_are_kept_and_superseded_ones_hidden(store: SharedSto
     assert_eq!(contents(&versions), ["a1", "a2"]);
     assert!(versions[0].superseded && !versions[1].superseded);
     assert_eq!(versions[0].provider.as_deref(), Some("scripted"));
+}
+
+pub async fn a_reply_is_kept_only_over_the_version_it_read(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let c = chat(&alice, 0);
+    store.create_chat(&c).await.unwrap();
+    let question = message(&c, Role::User, "q", 0);
+    store.add_message(&question).await.unwrap();
+    let reply = |text: &str, minute| {
+        let mut m = message(&c, Role::Assistant, text, minute);
+        m.reply_to = Some(question.id);
+        m
+    };
+    // The first reply: version 0 → 1.
+    let a1 = reply("a1", 1);
+    assert_eq!(
+        store.add_reply(&a1, &question, &[]).await.unwrap(),
+        ReplyOutcome::Stored
+    );
+    let read = store.message(c.id, question.id).await.unwrap().unwrap();
+    assert_eq!(read.reply_version, 1);
+    // Two regenerations read version 1 and the current a1; the first to store wins
+    // and supersedes a1, the second changes nothing.
+    let (a2, a3) = (reply("a2", 2), reply("a3", 3));
+    let current = store.replies_to(c.id, question.id).await.unwrap();
+    assert_eq!(
+        store.add_reply(&a2, &read, &current).await.unwrap(),
+        ReplyOutcome::Stored
+    );
+    assert_eq!(
+        store.add_reply(&a3, &read, &current).await.unwrap(),
+        ReplyOutcome::Raced
+    );
+    assert_eq!(
+        contents(&store.list_messages(c.id, Page::first(10)).await.unwrap()),
+        ["q", "a2"]
+    );
+    let versions = store.replies_to(c.id, question.id).await.unwrap();
+    assert_eq!(contents(&versions), ["a1", "a2"]);
+    assert!(versions[0].superseded && !versions[1].superseded);
+    assert_eq!(
+        store.message(c.id, question.id).await.unwrap().unwrap().reply_version,
+        2
+    );
+    // An edit of the question keeps its version.
+    let mut edited = store.message(c.id, question.id).await.unwrap().unwrap();
+    edited.content = "q2".into();
+    store.update_message(&edited).await.unwrap();
+    assert_eq!(
+        store.message(c.id, question.id).await.unwrap().unwrap().reply_version,
+        2
+    );
+    // Once the chat is deleted there is nothing to reply to, and nothing is written.
+    store.delete_chat(c.id).await.unwrap();
+    assert_eq!(
+        store.add_reply(&reply("a4", 4), &edited, &[]).await.unwrap(),
+        ReplyOutcome::QuestionGone
+    );
+    assert!(store.message(c.id, question.id).await.unwrap().is_none());
+    assert!(store.replies_to(c.id, question.id).await.unwrap().is_empty());
 }
 
 pub async fn edits_are_saved(store: SharedStore) {
@@ -728,6 +806,7 @@ macro_rules! store_contract {
             messages_list_oldest_first_and_paginate,
             recent_messages_are_the_newest_up_to_a_message,
             reply_versions_are_kept_and_superseded_ones_hidden,
+            a_reply_is_kept_only_over_the_version_it_read,
             edits_are_saved,
             deleting_a_chat_or_a_user_removes_everything_under_it,
             concurrent_appends_to_one_chat_are_all_kept_in_time_order,

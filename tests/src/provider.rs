@@ -12,6 +12,9 @@ pub enum Behaviour {
     Fail(ProviderError),
     /// Answers after this long.
     Slow(Duration),
+    /// Answers once as many requests as the barrier counts are all in the model:
+    /// concurrent requests that surely overlap, without guessing at timing.
+    Together(std::sync::Arc<tokio::sync::Barrier>),
 }
 
 pub struct ScriptedProvider {
@@ -80,6 +83,9 @@ impl Provider for ScriptedProvider {
         match behaviour {
             Behaviour::Fail(err) => return Err(err),
             Behaviour::Slow(delay) => tokio::time::sleep(delay).await,
+            Behaviour::Together(barrier) => {
+                barrier.wait().await;
+            }
             Behaviour::Answer => {}
         }
         let last = request.turns.last().map(|t| t.content.clone()).unwrap_or_default();

@@ -2,6 +2,7 @@
 
 use chatbot_tests::{assert_error, TestApp};
 use serde_json::json;
+use std::collections::HashMap;
 
 #[tokio::test]
 async fn register_answers_201_with_a_token_and_the_starting_balance() {
@@ -579,4 +580,121 @@ async fn a_password_change_against_a_replaced_password_is_a_conflict() {
     assert_eq!(statuses, [200, 409], "{} / {}", first.text, second.text);
     let loser = if first.status == 409 { &first } else { &second };
     assert_eq!(loser.body["code"], "password_changed");
+}
+
+#[tokio::test]
+async fn names_and_addresses_no_account_can_have_never_reach_the_store() {
+    // On DynamoDB a key over 2 KB is a store error: these were 500s there.
+    let app = TestApp::with_vars(&[("AUTH_RATE_LIMIT_PER_MINUTE", "1000")]).await;
+    app.register("alice").await;
+    let long = "a".repeat(3000);
+    let long_mail = format!("{long}@example.com");
+    let register = app
+        .call(
+            "POST",
+            "/api/register/",
+            None,
+            Some(json!({"username": long, "password": "password123"})),
+        )
+        .await;
+    assert_error(&register, 400);
+    assert_eq!(register.body["field"], "username");
+    let register = app
+        .call(
+            "POST",
+            "/api/register/",
+            None,
+            Some(json!({"username": "bob", "password": "password123", "email": long_mail})),
+        )
+        .await;
+    assert_error(&register, 400);
+    assert_eq!(register.body["field"], "email");
+    for body in [
+        json!({"username": long, "password": "password123"}),
+        json!({"email": long_mail, "password": "password123"}),
+        json!({"username": "bad name;", "password": "password123"}),
+    ] {
+        let login = app.call("POST", "/api/login/", None, Some(body.clone())).await;
+        assert_eq!(assert_error(&login, 401), "invalid_credentials", "{body:.40}");
+        // Dialect E's login answers its own 400 for bad credentials.
+        let e_login = app.call("POST", "/auth/login/", None, Some(body)).await;
+        assert_eq!(assert_error(&e_login, 400), "invalid_credentials");
+    }
+    let token = app.register("carol").await;
+    let taken = app
+        .call("PATCH", "/api/me/", Some(&token), Some(json!({"email": long_mail})))
+        .await;
+    assert_error(&taken, 400);
+    assert_eq!(taken.body["field"], "email");
+}
+
+#[tokio::test]
+async fn a_bad_time_zone_is_a_400_only_once_the_caller_is_known() {
+    let app = TestApp::new().await;
+    let token = app.register("alice").await;
+    let anonymous = app.call("GET", "/api/me/?tz=Nowhere/Else", None, None).await;
+    assert_eq!(assert_error(&anonymous, 401), "not_authenticated");
+    let known = app.call("GET", "/api/me/?tz=Nowhere/Else", Some(&token), None).await;
+    assert_error(&known, 400);
+    assert_eq!(known.body["field"], "tz");
+}
+
+#[tokio::test]
+async fn password_checks_count_against_the_auth_rate_limit() {
+    let app = TestApp::with_vars(&[("AUTH_RATE_LIMIT_PER_MINUTE", "3")]).await;
+    // Registered from another address, so the guesses start with a fresh window.
+    let body = json!({"username": "alice", "password": "password123"});
+    let registered = app
+        .send(
+            "POST",
+            "/api/register/",
+            HashMap::from([("content-type".to_string(), "application/json".to_string())]),
+            Some(body.to_string()),
+            "203.0.113.1",
+        )
+        .await;
+    let token = registered.body["token"].as_str().unwrap().to_string();
+    let guess = |n: usize| json!({"password": {"old": format!("guess-{n}-wrong"), "new": "new-password-1"}});
+    // Each guess from a new address: the account's own window still counts them.
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        let headers = HashMap::from([
+            ("authorization".to_string(), format!("Token {token}")),
+            ("content-type".to_string(), "application/json".to_string()),
+        ]);
+        let ip = format!("198.51.100.{}", 10 + n);
+        let response = app
+            .send("PATCH", "/api/me/", headers, Some(guess(n).to_string()), &ip)
+            .await;
+        if response.status == 429 {
+            assert_eq!(response.body["code"], "rate_limited");
+            assert!(response.header("retry-after").is_some());
+        }
+        statuses.push(response.status);
+    }
+    assert_eq!(statuses, [400, 400, 400, 429, 429]);
+    // From one address, a login after the limit is spent by password checks is refused too.
+    let app = TestApp::with_vars(&[("AUTH_RATE_LIMIT_PER_MINUTE", "3")]).await;
+    let token = app.register("bob").await;
+    let mut statuses = Vec::new();
+    for n in 0..2 {
+        let response = app.call("PATCH", "/api/me/", Some(&token), Some(guess(n))).await;
+        statuses.push(response.status);
+    }
+    let login = app
+        .call(
+            "POST",
+            "/api/login/",
+            None,
+            Some(json!({"username": "bob", "password": "password123"})),
+        )
+        .await;
+    statuses.push(login.status);
+    // register (1) and two checks (2, 3) fill the window; the login is the 4th.
+    assert_eq!(statuses, [400, 400, 429]);
+    // A time-zone change alone is no password check and is not limited.
+    let zone = app
+        .call("PATCH", "/api/me/", Some(&token), Some(json!({"time_zone": "UTC"})))
+        .await;
+    assert_eq!(zone.status, 200);
 }

@@ -3,6 +3,7 @@
 use chatbot_core::llm::ProviderError;
 use chatbot_tests::{assert_error, Behaviour, TestApp};
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 async fn chat_with(app: &TestApp, token: &str, contents: &[&str]) -> String {
     let mut chat_id = String::new();
@@ -269,4 +270,81 @@ async fn regenerating_an_empty_chat_is_a_conflict() {
         )
         .await;
     assert_eq!(assert_error(&nothing, 409), "nothing_to_regenerate");
+}
+
+#[tokio::test]
+async fn of_two_regenerations_at_once_one_is_kept_and_charged_the_other_is_a_409() {
+    let app = TestApp::new().await;
+    let token = app.register("alice").await;
+    let sent = app.chat(&token, "question").await;
+    let chat_id = sent["chat_id"].as_str().unwrap().to_string();
+    let before = app.call("GET", "/api/tokens/", Some(&token), None).await.body["tokens"]
+        .as_i64()
+        .unwrap();
+    // Both are in the model at once, having read the same current reply.
+    app.provider
+        .set(Behaviour::Together(Arc::new(tokio::sync::Barrier::new(2))));
+    let path = format!("/api/chats/{chat_id}/regenerate/");
+    let (a, b) = tokio::join!(
+        app.call("POST", &path, Some(&token), None),
+        app.call("POST", &path, Some(&token), None)
+    );
+    app.provider.set(Behaviour::Answer);
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{} / {}", a.text, b.text);
+    let (won, lost) = if a.status == 200 { (a, b) } else { (b, a) };
+    assert_eq!(assert_error(&lost, 409), "reply_conflict");
+    let after = app.call("GET", "/api/tokens/", Some(&token), None).await.body["tokens"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(before - after, 100, "one charge: the loser was refunded");
+    // One current reply (the winner's), the first kept as its earlier version.
+    let listed = app
+        .call("GET", &format!("/api/chats/{chat_id}/messages/"), Some(&token), None)
+        .await;
+    let listed = listed.body.as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[1]["message_id"], won.body["message_id"]);
+    assert_eq!(won.body["versions"].as_array().unwrap().len(), 1);
+    // A later regeneration builds on the winner.
+    let next = app.call("POST", &path, Some(&token), None).await;
+    assert_eq!(next.status, 200, "{}", next.text);
+    assert_eq!(next.body["versions"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_edit_with_regenerate_that_cannot_be_paid_leaves_the_message_as_it_was() {
+    let app = TestApp::with_vars(&[("INITIAL_TOKENS", "100")]).await;
+    let token = app.register("alice").await;
+    let sent = app.chat(&token, "original question").await;
+    let chat_id = sent["chat_id"].as_str().unwrap();
+    let message_id = sent["reply"]["message_id"].as_str().unwrap();
+    let path = format!("/api/chats/{chat_id}/messages/{message_id}/");
+    let refused = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&token),
+            Some(json!({"content": "changed question", "regenerate": true})),
+        )
+        .await;
+    assert_eq!(refused.status, 402, "{}", refused.text);
+    let listed = app
+        .call("GET", &format!("/api/chats/{chat_id}/messages/"), Some(&token), None)
+        .await;
+    let question = &listed.body.as_array().unwrap()[0];
+    assert_eq!(question["content"], "original question");
+    assert_eq!(question["edited_at"], Value::Null);
+    // Without regenerate the edit costs nothing and is saved.
+    let edited = app
+        .call(
+            "PATCH",
+            &path,
+            Some(&token),
+            Some(json!({"content": "changed question"})),
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{}", edited.text);
+    assert_eq!(edited.body["content"], "changed question");
 }

@@ -4,6 +4,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::conversation::pair_turns;
+use crate::http::budget::Budget;
 use crate::llm::Usage;
 use crate::store::{Chat, Message};
 use crate::time::{display, iso};
@@ -61,20 +62,23 @@ pub struct ChatView {
     /// ISO 8601, UTC; `null` while the chat is open.
     pub ended_at: Option<String>,
     pub conversation: Vec<TurnView>,
+    /// Present (and true) only when the conversation was too long for one response
+    /// and ends early; the chat's messages route pages through all of it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub conversation_truncated: bool,
 }
 
 impl ChatView {
-    /// `messages` are the chat's current messages, oldest first.
-    pub fn build(chat: &Chat, messages: &[Message], zone: Tz) -> Self {
-        let conversation = pair_turns(messages)
-            .into_iter()
-            .map(|(question, reply)| TurnView {
-                message_id: question.id,
-                you: question.content.clone(),
-                bot: reply.map(|r| r.content.clone()),
-                timestamp: display(question.created_at, zone),
-            })
-            .collect();
+    /// `messages` are the chat's current messages, oldest first; the turns that fit
+    /// what is left of `budget` are shown (at least the first).
+    pub fn build(chat: &Chat, messages: &[Message], zone: Tz, budget: &mut Budget) -> Self {
+        let turns = pair_turns(messages).into_iter().map(|(question, reply)| TurnView {
+            message_id: question.id,
+            you: question.content.clone(),
+            bot: reply.map(|r| r.content.clone()),
+            timestamp: display(question.created_at, zone),
+        });
+        let (conversation, conversation_truncated) = budget.take_leading(turns);
         Self {
             chat_id: chat.id,
             session_id: chat.id,
@@ -86,6 +90,7 @@ impl ChatView {
             created_at: iso(chat.created_at),
             ended_at: chat.end_time.map(iso),
             conversation,
+            conversation_truncated,
         }
     }
 }

@@ -2,9 +2,14 @@
 
 use super::AuthError;
 
+/// The longest username, in characters.
+const MAX_USERNAME_CHARS: usize = 150;
+/// The longest address (RFC 5321's path limit), in bytes.
+const MAX_EMAIL_BYTES: usize = 254;
+
 pub fn validate_username(name: &str) -> Result<(), AuthError> {
     let chars = name.chars().count();
-    if !(3..=150).contains(&chars) {
+    if !(3..=MAX_USERNAME_CHARS).contains(&chars) {
         return Err(AuthError::invalid(
             "username",
             "The username must have 3 to 150 characters.",
@@ -22,7 +27,7 @@ pub fn validate_username(name: &str) -> Result<(), AuthError> {
 /// A deliberately light check: one `@` with text on both sides and a dot in the
 /// domain. Real proof of an address is a confirmation mail, not a regex.
 pub fn validate_email(email: &str) -> Result<(), AuthError> {
-    let valid = email.len() <= 254
+    let valid = email.len() <= MAX_EMAIL_BYTES
         && !email.chars().any(char::is_whitespace)
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
@@ -36,6 +41,17 @@ pub fn validate_email(email: &str) -> Result<(), AuthError> {
     } else {
         Err(AuthError::invalid("email", "Enter a valid e-mail address."))
     }
+}
+
+/// Whether some account could have this name: lookups of anything else are
+/// answered without asking the store.
+pub fn could_be_username(name: &str) -> bool {
+    validate_username(name).is_ok()
+}
+
+/// Whether some account could have this address.
+pub fn could_be_email(email: &str) -> bool {
+    email.len() <= MAX_EMAIL_BYTES
 }
 
 #[cfg(test)]

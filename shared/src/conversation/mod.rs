@@ -45,6 +45,10 @@ pub enum ChatError {
         error: ProviderError,
         kept: Option<Kept>,
     },
+    /// Another reply to the same message was stored while this one was being
+    /// written (two regenerations at once): this one was not kept, nor charged.
+    #[error("another reply to the message was stored meanwhile")]
+    ReplyRaced,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -96,6 +100,7 @@ pub fn new_message(chat_id: Uuid, role: Role, content: String, at: chrono::DateT
         reply_to: None,
         superseded: false,
         partial: false,
+        reply_version: 0,
     }
 }
 

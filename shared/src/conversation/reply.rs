@@ -25,15 +25,23 @@ use super::{balance, new_message, owned_chat, ChatError, Kept, Target};
 use crate::billing;
 use crate::llm::{context, title, Choice, Chunk, ChunkStream, GenerateRequest, ProviderError, Turn, Usage};
 use crate::state::AppState;
-use crate::store::{Chat, Message, Role, StoreError, User};
+use crate::store::{Chat, Message, ReplyOutcome, Role, StoreError, User};
 
 /// What the model is asked to answer.
+// One per request and moved once: boxing the large variant would save nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Ask {
     /// The user's new message to a chat (send, stream, the dialects' sends).
     Message { target: Target, content: String },
     /// A stored user message of `chat`, once more (regenerate, edit with
-    /// regenerate); the earlier replies are kept as superseded versions.
-    Again { chat: Chat, question: Message },
+    /// regenerate); the earlier replies are kept as superseded versions. `edit`
+    /// is the message's new content, saved only once the request is charged, so
+    /// a refused charge (402) leaves the message as it was.
+    Again {
+        chat: Chat,
+        question: Message,
+        edit: Option<String>,
+    },
     /// A conversation the client holds and sends whole; nothing is stored
     /// (the OpenAI-compatible completions).
     Conversation { turns: Vec<Turn> },
@@ -165,7 +173,16 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
                 let stored = store_question(state, &user, target, existing.flatten(), content).await?;
                 (Some(stored), None)
             }
-            Ask::Again { chat, question } => {
+            Ask::Again {
+                chat,
+                mut question,
+                edit,
+            } => {
+                if let Some(content) = edit {
+                    question.content = content;
+                    question.edited_at = Some(state.now());
+                    state.store.update_message(&question).await?;
+                }
                 let earlier = state.store.replies_to(chat.id, question.id).await?;
                 let stored = Stored {
                     chat,
@@ -284,19 +301,15 @@ impl Running {
             Err(err) => {
                 // Nothing the user can see later was stored: the charge goes back.
                 refund_quietly(&self.state, &self.user).await;
-                return Err(err.into());
+                return Err(err);
             }
         };
         let Stored {
             mut chat,
             created,
             question,
-            earlier,
+            ..
         } = stored;
-        for mut old in earlier.into_iter().filter(|m| !m.superseded) {
-            old.superseded = true;
-            self.state.store.update_message(&old).await?;
-        }
         if chat.title.is_none() {
             let named = title::generate(self.choice.provider.as_ref(), &self.choice.model, &question.content);
             let title = tokio::time::timeout_at(self.deadline.at, named)
@@ -345,22 +358,28 @@ impl Running {
     }
 }
 
-/// Stores the model's reply to the question. `partial` marks a streamed reply the
-/// client left before it was complete.
+/// Stores the model's reply to the question as its current version, superseding
+/// the earlier ones, unless another reply to it was stored since it was read (two
+/// regenerations at once: the first to finish wins, the other is `ReplyRaced`).
+/// `partial` marks a streamed reply the client left before it was complete.
 async fn store_reply(
     state: &AppState,
     choice: &Choice,
     stored: &Stored,
     text: String,
     partial: bool,
-) -> Result<Message, StoreError> {
+) -> Result<Message, ChatError> {
     let mut reply = new_message(stored.chat.id, Role::Assistant, text, state.now());
     reply.partial = partial;
     reply.provider = Some(choice.provider.id().to_string());
     reply.model = Some(choice.model.clone());
     reply.reply_to = Some(stored.question.id);
-    state.store.add_message(&reply).await?;
-    Ok(reply)
+    let current: Vec<Message> = stored.earlier.iter().filter(|m| !m.superseded).cloned().collect();
+    match state.store.add_reply(&reply, &stored.question, &current).await? {
+        ReplyOutcome::Stored => Ok(reply),
+        ReplyOutcome::Raced => Err(ChatError::ReplyRaced),
+        ReplyOutcome::QuestionGone => Err(ChatError::NotFound),
+    }
 }
 
 /// The chat a message to `target` continues, if it exists; someone else's is
@@ -550,8 +569,8 @@ mod tests {
             title_takes: Duration::ZERO,
         })
         .await;
-        // The chat is gone by the time the reply is stored: SQLite refuses the
-        // orphan message, and the user must not pay for an answer nobody keeps.
+        // The chat is gone by the time the reply is stored: nothing is written, the
+        // answer is the chat's 404, and the user does not pay for an answer nobody keeps.
         let err = prepare(&state, send(&user, &choice, "hello there"), Delivery::Whole)
             .await
             .unwrap()
@@ -559,7 +578,7 @@ mod tests {
             .await
             .err()
             .unwrap();
-        assert!(matches!(err, ChatError::Store(_)), "{err:?}");
+        assert!(matches!(err, ChatError::NotFound), "{err:?}");
         assert_eq!(balance(&state, &user).await.unwrap(), 1000);
     }
 

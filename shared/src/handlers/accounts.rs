@@ -7,6 +7,7 @@ use crate::auth::{password, token, username};
 use crate::error::ApiError;
 use crate::http::call::Call;
 use crate::http::reply::Reply;
+use crate::ratelimit;
 use crate::store::{AuthToken, PasswordChange, StoreError, User, UserChanges};
 use crate::time::parse_zone;
 
@@ -97,8 +98,16 @@ pub(crate) async fn sign_in(call: &Call<'_>, body: LoginRequest) -> Result<(User
         body.username.as_deref().map(str::trim),
         body.email.as_deref().map(str::trim),
     ) {
-        (Some(name), _) if !name.is_empty() => store.user_by_username(name).await?,
-        (_, Some(email)) if !email.is_empty() => store.user_by_email(email).await?,
+        // A name or address no account can have is looked up nowhere (a key over
+        // DynamoDB's 2 KB would be an error), yet costs the same hash below.
+        (Some(name), _) if !name.is_empty() => match username::could_be_username(name) {
+            true => store.user_by_username(name).await?,
+            false => None,
+        },
+        (_, Some(email)) if !email.is_empty() => match username::could_be_email(email) {
+            true => store.user_by_email(email).await?,
+            false => None,
+        },
         _ => {
             return Err(ApiError::invalid_field(
                 "username",
@@ -171,6 +180,7 @@ pub async fn update_me(call: &Call<'_>) -> Result<Reply, ApiError> {
     }
     if let Some(change) = body.password {
         password::validate(&change.new, "password.new")?;
+        count_password_attempt(call, caller.user.id).await?;
         let current = caller.user.password_hash.clone();
         if !password::verify(change.old, Some(current.clone())).await? {
             return Err(ApiError::invalid_field(
@@ -202,6 +212,19 @@ pub async fn update_me(call: &Call<'_>) -> Result<Reply, ApiError> {
     let mut user = caller.user.clone();
     changes.apply_to(&mut user);
     Reply::ok(ProfileView::build(&user, &call.state.config))
+}
+
+/// A check of the current password is a guess like a login: it counts in the
+/// client's auth window (shared with login and register) and in the account's own,
+/// so a stolen token cannot try passwords faster than a login could, from any
+/// number of addresses.
+async fn count_password_attempt(call: &Call<'_>, user_id: uuid::Uuid) -> Result<(), ApiError> {
+    let limit = call.state.config.auth_rate_limit_per_minute;
+    let store = call.state.store.as_ref();
+    for subject in [format!("ip:{}", call.client_ip()), format!("password:{user_id}")] {
+        ratelimit::count(store, &subject, limit, call.now).await?.check()?;
+    }
+    Ok(())
 }
 
 pub async fn delete_me(call: &Call<'_>) -> Result<Reply, ApiError> {
@@ -238,10 +261,11 @@ pub(crate) async fn change_active(call: &Call<'_>, active: bool) -> Result<User,
     }
     let name = call.path_param("username");
     let store = &call.state.store;
-    let mut user = store
-        .user_by_username(name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("User not found."))?;
+    let not_found = || ApiError::not_found("User not found.");
+    if !username::could_be_username(name) {
+        return Err(not_found());
+    }
+    let mut user = store.user_by_username(name).await?.ok_or_else(not_found)?;
     if user.id == admin.id && !active {
         return Err(ApiError::bad_request(
             "cannot_deactivate_self",

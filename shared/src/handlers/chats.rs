@@ -7,8 +7,10 @@ use crate::conversation::reply::{self, Ask, Job};
 use crate::conversation::{owned_chat, Target};
 use crate::error::ApiError;
 use crate::http::body::message_content;
+use crate::http::budget::Budget;
 use crate::http::call::{parse_uuid, Call};
-use crate::http::pagination::{next_link, requested_page, split_page};
+use crate::http::cursor::List;
+use crate::http::pagination::{next_link, Pager, Paging};
 use crate::http::reply::Reply;
 use crate::llm::Choice;
 use crate::store::{Chat, ChatQuery, Page, User};
@@ -18,13 +20,24 @@ use crate::time::{display, Period};
 pub const CONVERSATION_LIMIT: usize = 500;
 pub const MAX_TITLE_CHARS: usize = 200;
 
-pub(crate) async fn chat_view(call: &Call<'_>, chat: &Chat, zone: Tz) -> Result<ChatView, ApiError> {
+/// A chat with as much of its conversation as `budget` leaves room for.
+pub(crate) async fn chat_view(
+    call: &Call<'_>,
+    chat: &Chat,
+    zone: Tz,
+    budget: &mut Budget,
+) -> Result<ChatView, ApiError> {
     let messages = call
         .state
         .store
         .list_messages(chat.id, Page::first(CONVERSATION_LIMIT))
         .await?;
-    Ok(ChatView::build(chat, &messages, zone))
+    Ok(ChatView::build(chat, &messages, zone, budget))
+}
+
+/// A response of one chat.
+pub(crate) async fn whole_chat_view(call: &Call<'_>, chat: &Chat, zone: Tz) -> Result<ChatView, ApiError> {
+    chat_view(call, chat, zone, &mut Budget::body()).await
 }
 
 /// What a send request asks for, once parsed and checked.
@@ -91,7 +104,7 @@ pub async fn send_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
         usage,
     };
     let body = SendChatResponse {
-        chat: chat_view(call, &sent.chat, zone).await?,
+        chat: whole_chat_view(call, &sent.chat, zone).await?,
         reply,
         tokens_remaining: sent.tokens_remaining,
     };
@@ -145,11 +158,18 @@ pub async fn list_chats(call: &Call<'_>) -> Result<Reply, ApiError> {
         query.created_from = Some(from);
         query.created_to = Some(to);
     }
-    let (chats, next) = page_of_chats(call, user, &query).await?;
-    let mut views = Vec::with_capacity(chats.len());
+    let (chats, mut paging) = page_of_chats(call, user, &query).await?;
+    let mut views: Vec<ChatView> = Vec::with_capacity(chats.len());
     for chat in &chats {
-        views.push(chat_view(call, chat, zone).await?);
+        let view = chat_view(call, chat, zone, &mut paging.budget).await?;
+        // A chat that no longer fits whole starts the next page, unless it is the
+        // first: that one is shown cut, and says so.
+        if view.conversation_truncated && !views.is_empty() {
+            break;
+        }
+        views.push(view);
     }
+    let next = paging.next_cursor(views.len());
     let reply = Reply::ok(views)?;
     Ok(match next {
         Some(cursor) => reply.with_header("link", next_link(call, &cursor)),
@@ -158,31 +178,20 @@ pub async fn list_chats(call: &Call<'_>) -> Result<Reply, ApiError> {
 }
 
 /// The page of the caller's chats the request's `limit` and `cursor` ask for, and
-/// the next page's cursor (one more chat is read to know whether there is one).
-pub(crate) async fn page_of_chats(
-    call: &Call<'_>,
+/// its paging state (the next cursor, the body budget).
+pub(crate) async fn page_of_chats<'a>(
+    call: &'a Call<'_>,
     user: &User,
     query: &ChatQuery,
-) -> Result<(Vec<Chat>, Option<String>), ApiError> {
-    let page = requested_page(call)?;
-    let chats = call
-        .state
-        .store
-        .list_chats(
-            user.id,
-            query,
-            Page {
-                limit: page.limit + 1,
-                ..page
-            },
-        )
-        .await?;
-    Ok(split_page(chats, page, |c| c.id))
+) -> Result<(Vec<Chat>, Paging<'a>), ApiError> {
+    let pager = Pager::new(call, List::Chats)?;
+    let chats = call.state.store.list_chats(user.id, query, pager.store_page()).await?;
+    Ok(pager.keep(chats, |c| c.id))
 }
 
 pub async fn get_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat = owned_chat(call.state, call.user()?, call.path_uuid("chat_id")?).await?;
-    Reply::ok(chat_view(call, &chat, call.display_zone()?).await?)
+    Reply::ok(whole_chat_view(call, &chat, call.display_zone()?).await?)
 }
 
 pub async fn update_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
@@ -205,7 +214,7 @@ pub async fn update_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
         _ => {}
     }
     call.state.store.update_chat(&chat).await?;
-    Reply::ok(chat_view(call, &chat, zone).await?)
+    Reply::ok(whole_chat_view(call, &chat, zone).await?)
 }
 
 /// A chat title as a client sends it: trimmed, 1 to `MAX_TITLE_CHARS` characters.

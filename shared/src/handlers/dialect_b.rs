@@ -5,13 +5,14 @@
 use serde_json::Value;
 
 use super::chats::{page_of_chats, valid_title, CONVERSATION_LIMIT};
-use super::messages::{answer_again, last_question};
+use super::messages::{answer_again, last_question, Again};
 use crate::api::dialect_b::*;
 use crate::api::Notice;
 use crate::conversation::reply::{self, Ask, Job};
 use crate::conversation::{numbered_chat, start_chat, Target};
 use crate::error::ApiError;
 use crate::http::body::message_content;
+use crate::http::budget::Budget;
 use crate::http::call::{parse_number, Call};
 use crate::http::pagination::next_link;
 use crate::http::reply::Reply;
@@ -69,7 +70,9 @@ pub async fn list_conversations(call: &Call<'_>) -> Result<Reply, ApiError> {
             .map(String::from),
         ..ChatQuery::default()
     };
-    let (chats, next) = page_of_chats(call, user, &query).await?;
+    let (chats, paging) = page_of_chats(call, user, &query).await?;
+    // Summaries are a title and a date each: a page of them is far within budget.
+    let next = paging.next_cursor(chats.len());
     let conversations: Vec<_> = chats
         .iter()
         .map(|c| ConversationSummary {
@@ -134,25 +137,23 @@ pub async fn chat(call: &Call<'_>) -> Result<Reply, ApiError> {
 pub async fn conversation_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
     let number = call.path_number("conversation_id")?;
     let chat = numbered_chat(call.state, call.user()?, number).await?;
-    // The newest messages of a long chat, shown oldest first.
-    let mut messages = call
+    // The newest messages of a long chat that fit one response, shown oldest first.
+    let newest = call
         .state
         .store
         .recent_messages(chat.id, None, CONVERSATION_LIMIT)
         .await?;
+    let views = newest.into_iter().map(|m| ConversationMessage {
+        role: match m.role {
+            Role::User => "user",
+            Role::Assistant => "model",
+        }
+        .to_string(),
+        content: m.content,
+        timestamp: iso(m.created_at),
+    });
+    let (mut messages, _) = Budget::body().take_leading(views);
     messages.reverse();
-    let messages: Vec<_> = messages
-        .into_iter()
-        .map(|m| ConversationMessage {
-            role: match m.role {
-                Role::User => "user",
-                Role::Assistant => "model",
-            }
-            .to_string(),
-            content: m.content,
-            timestamp: iso(m.created_at),
-        })
-        .collect();
     Reply::ok(ConversationMessages {
         conversation_id: chat.number,
         title: title_of(&chat),
@@ -198,9 +199,13 @@ pub async fn regenerate(call: &Call<'_>) -> Result<Reply, ApiError> {
     let user = call.user()?;
     let chat = numbered_chat(call.state, user, number).await?;
     let number = chat.number;
-    let question = last_question(call, &chat).await?;
+    let again = Again {
+        question: last_question(call, &chat).await?,
+        edit: None,
+        choice,
+    };
     let zone = call.display_zone()?;
-    let again = answer_again(call, user, chat, question, choice, zone).await?;
+    let (again, _) = answer_again(call, user, chat, again, zone).await?;
     Reply::ok(RegeneratedConversation {
         conversation_id: number,
         new_ai_response: again.reply.content,

@@ -8,6 +8,7 @@ use crate::conversation::reply::{self, Ask, Job};
 use crate::conversation::Target;
 use crate::error::ApiError;
 use crate::http::body::message_content;
+use crate::http::budget::Budget;
 use crate::http::call::{parse_uuid, Call};
 use crate::http::reply::Reply;
 use crate::store::{ChatQuery, Page};
@@ -85,9 +86,12 @@ async fn day_list(call: &Call<'_>, period: Period) -> Result<Reply, ApiError> {
         .store
         .list_chats(user.id, &query, Page::first(DAY_LIST_LIMIT))
         .await?;
+    // One budget for the whole day: later chats show less of their conversations
+    // (marked truncated) rather than the body outgrowing a Lambda response.
+    let mut budget = Budget::body();
     let mut views = Vec::with_capacity(chats.len());
     for chat in &chats {
-        views.push(chat_view(call, chat, zone).await?);
+        views.push(chat_view(call, chat, zone, &mut budget).await?);
     }
     Reply::ok(views)
 }

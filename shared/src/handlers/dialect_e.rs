@@ -7,19 +7,20 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 
 use super::accounts::{change_active, create_account, sign_in};
-use super::chats::MAX_TITLE_CHARS;
+use super::chats::{page_of_chats, MAX_TITLE_CHARS};
 use crate::api::accounts::{LoginRequest, RegisterRequest};
 use crate::api::dialect_e::*;
 use crate::conversation::reply::{self, Ask, Delivery, Job, Listener};
 use crate::conversation::{numbered_chat, start_chat, ChatError, Target};
 use crate::error::ApiError;
 use crate::http::body::{message_content, parse_json};
+use crate::http::budget::Budget;
 use crate::http::call::Call;
-use crate::http::pagination::{next_link, requested_page, split_page};
+use crate::http::pagination::next_link;
 use crate::http::reply::{Output, Reply};
 use crate::http::stream::{Sender, Streamed};
 use crate::http::{cookie, csrf};
-use crate::store::{Chat, ChatQuery, Page, Role};
+use crate::store::{Chat, ChatQuery, Role};
 use crate::time::iso;
 
 /// A thread's title before its first message names it (E's default).
@@ -155,20 +156,9 @@ pub async fn new_thread(call: &Call<'_>) -> Result<Reply, ApiError> {
 /// `GET /chat/threads/`: newest first, paginated like every list.
 pub async fn list_threads(call: &Call<'_>) -> Result<Reply, ApiError> {
     let user = call.user()?;
-    let page = requested_page(call)?;
-    let chats = call
-        .state
-        .store
-        .list_chats(
-            user.id,
-            &ChatQuery::default(),
-            Page {
-                limit: page.limit + 1,
-                ..page
-            },
-        )
-        .await?;
-    let (chats, next) = split_page(chats, page, |c| c.id);
+    let (chats, paging) = page_of_chats(call, user, &ChatQuery::default()).await?;
+    // A thread is a title and dates: a page of them is far within budget.
+    let next = paging.next_cursor(chats.len());
     let reply = Reply::ok(EThreadsResponse {
         threads: chats.iter().map(thread_view).collect(),
         next_cursor: next.clone(),
@@ -193,26 +183,25 @@ async fn thread(call: &Call<'_>) -> Result<Chat, ApiError> {
 /// E's sender names.
 pub async fn list_thread_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat = thread(call).await?;
-    let mut messages = call
+    let newest = call
         .state
         .store
         .recent_messages(chat.id, None, E_MESSAGES_LIMIT)
         .await?;
+    // The newest that fit one response, shown oldest first.
+    let views = newest.into_iter().map(|m| EMessageView {
+        sender: match m.role {
+            Role::User => "user",
+            Role::Assistant => "bot",
+        }
+        .into(),
+        content: m.content,
+        created_at: iso(m.created_at),
+        message_id: m.id.to_string(),
+        partial: m.partial,
+    });
+    let (mut messages, _) = Budget::body().take_leading(views);
     messages.reverse();
-    let messages = messages
-        .into_iter()
-        .map(|m| EMessageView {
-            sender: match m.role {
-                Role::User => "user",
-                Role::Assistant => "bot",
-            }
-            .into(),
-            content: m.content,
-            created_at: iso(m.created_at),
-            message_id: m.id.to_string(),
-            partial: m.partial,
-        })
-        .collect();
     Reply::ok(EMessagesResponse {
         thread_id: chat.number,
         messages,

@@ -6,28 +6,22 @@ use crate::conversation::reply::{self, Ask, Job, StoredReply};
 use crate::error::ApiError;
 use crate::http::body::message_content;
 use crate::http::call::Call;
-use crate::http::pagination::{next_link, requested_page, split_page};
+use crate::http::cursor::List;
+use crate::http::pagination::{next_link, Pager};
 use crate::http::reply::Reply;
 use crate::llm::Choice;
-use crate::store::{Chat, Message, Page, Role, User};
+use crate::store::{Chat, Message, Role, User};
 
 pub async fn list_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat = owned_chat(call.state, call.user()?, call.path_uuid("chat_id")?).await?;
     let zone = call.display_zone()?;
-    let page = requested_page(call)?;
-    let messages = call
-        .state
-        .store
-        .list_messages(
-            chat.id,
-            Page {
-                limit: page.limit + 1,
-                ..page
-            },
-        )
-        .await?;
-    let (messages, next) = split_page(messages, page, |m| m.id);
-    let views: Vec<_> = messages.iter().map(|m| MessageView::build(m, zone)).collect();
+    let pager = Pager::new(call, List::Messages { chat_id: chat.id })?;
+    let messages = call.state.store.list_messages(chat.id, pager.store_page()).await?;
+    let (messages, mut paging) = pager.keep(messages, |m| m.id);
+    let (views, _) = paging
+        .budget
+        .take_leading(messages.iter().map(|m| MessageView::build(m, zone)));
+    let next = paging.next_cursor(views.len());
     let reply = Reply::ok(views)?;
     Ok(match next {
         Some(cursor) => reply.with_header("link", next_link(call, &cursor)),
@@ -60,12 +54,25 @@ pub async fn edit_message(call: &Call<'_>) -> Result<Reply, ApiError> {
     } else {
         None
     };
-    message.content = content;
-    message.edited_at = Some(call.now);
-    store.update_message(&message).await?;
     let reply = match choice {
-        Some(choice) => Some(answer_again(call, user, chat.clone(), message.clone(), choice, zone).await?),
-        None => None,
+        // Saved by the reply pipeline once the request is charged: a 402 leaves
+        // the message as it was.
+        Some(choice) => {
+            let again = Again {
+                question: message,
+                edit: Some(content),
+                choice,
+            };
+            let (view, edited) = answer_again(call, user, chat.clone(), again, zone).await?;
+            message = edited;
+            Some(view)
+        }
+        None => {
+            message.content = content;
+            message.edited_at = Some(call.now);
+            store.update_message(&message).await?;
+            None
+        }
     };
     Reply::ok(EditMessageResponse {
         message: "Message updated successfully".into(),
@@ -82,8 +89,12 @@ pub async fn regenerate(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat = owned_chat(call.state, user, chat_id).await?;
     let zone = call.display_zone()?;
     let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
-    let last_question = last_question(call, &chat).await?;
-    Reply::ok(answer_again(call, user, chat, last_question, choice, zone).await?)
+    let again = Again {
+        question: last_question(call, &chat).await?,
+        edit: None,
+        choice,
+    };
+    Reply::ok(answer_again(call, user, chat, again, zone).await?.0)
 }
 
 /// The chat's newest user message: what a regeneration answers again (409 when
@@ -104,19 +115,26 @@ pub(crate) async fn last_question(call: &Call<'_>, chat: &Chat) -> Result<Messag
         })
 }
 
-/// Answers `question` once more through the reply pipeline; the earlier replies
-/// are listed as versions.
+/// A user message to answer once more, with its new content when edited.
+pub(crate) struct Again {
+    pub question: Message,
+    pub edit: Option<String>,
+    pub choice: Choice,
+}
+
+/// Answers a question once more through the reply pipeline: the new reply with
+/// the earlier ones listed as versions, and the question as saved.
 pub(crate) async fn answer_again(
     call: &Call<'_>,
     user: &User,
     chat: Chat,
-    question: Message,
-    choice: Choice,
+    again: Again,
     zone: chrono_tz::Tz,
-) -> Result<RegeneratedView, ApiError> {
+) -> Result<(RegeneratedView, Message), ApiError> {
+    let Again { question, edit, choice } = again;
     let job = Job {
         user: user.clone(),
-        ask: Ask::Again { chat, question },
+        ask: Ask::Again { chat, question, edit },
         choice,
         max_new_tokens: None,
     };
@@ -131,7 +149,7 @@ pub(crate) async fn answer_again(
         usage,
     ) = reply::whole_in_chat(call.state, job).await?;
     let versions = call.state.store.replies_to(chat.id, question.id).await?;
-    Ok(RegeneratedView {
+    let view = RegeneratedView {
         chat_id: chat.id,
         reply: MessageView::build(&reply, zone),
         usage,
@@ -141,5 +159,6 @@ pub(crate) async fn answer_again(
             .map(VersionView::from)
             .collect(),
         tokens_remaining,
-    })
+    };
+    Ok((view, question))
 }

@@ -2,10 +2,12 @@
 //! written once for every route.
 
 pub mod body;
+pub mod budget;
 pub mod call;
 pub mod cookie;
 pub mod cors;
 pub mod csrf;
+pub mod cursor;
 pub mod pagination;
 pub mod reply;
 pub mod stream;

@@ -59,7 +59,7 @@ fn error_response(status: u16, error: &RefOr<Schema>) -> ResponseBuilder {
         403 => "Deactivated account, not an administrator, or (`csrf_failed`) a cookie-authenticated change from an origin that is neither the API's own nor allowed.",
         404 => "Not found, or owned by someone else.",
         405 => "Wrong method.",
-        409 => "Conflict (taken username or email, nothing to regenerate).",
+        409 => "Conflict (taken username or email, nothing to regenerate, a password changed meanwhile, or `reply_conflict`: another reply to the same message was stored meanwhile, not charged).",
         413 => "Body over 64 KiB, or a message over 16 000 characters.",
         415 => "The body is not JSON.",
         429 => "Rate limited; see Retry-After.",

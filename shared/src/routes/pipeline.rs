@@ -174,9 +174,6 @@ async fn run(state: &AppState, route: &'static Route, request: Request, params: 
     let mut call = Call::new(state, request, params);
     let mut limit_headers = Vec::new();
     let result = async {
-        if let Some(zone) = call.query_param("tz") {
-            parse_zone(zone, "tz")?;
-        }
         if route.limit == Limit::PerIp {
             let subject = format!("ip:{}", call.client_ip());
             let window = ratelimit::count(
@@ -191,6 +188,10 @@ async fn run(state: &AppState, route: &'static Route, request: Request, params: 
         }
         if route.access == Access::User {
             call.caller = Some(authenticate_call(&call).await?);
+        }
+        // After authentication: a caller without credentials learns only that (401).
+        if let Some(zone) = call.query_param("tz") {
+            parse_zone(zone, "tz")?;
         }
         if route.limit == Limit::PerUser {
             let subject = format!("user:{}", call.user()?.id);

@@ -16,6 +16,9 @@ use crate::handlers::{accounts, chats, dialect_b, dialect_d, dialect_e, messages
 
 /// The errors every route that calls a model can answer.
 const MODEL_ERRORS: &[u16] = &[402, 404, 502, 503, 504];
+/// A model route that answers a stored message again: also 409 when there is none
+/// yet, or another reply to it was stored meanwhile.
+const AGAIN_ERRORS: &[u16] = &[402, 404, 409, 502, 503, 504];
 
 const PAGING: [(&str, &str); 2] = [
     ("limit", "Page size, 1–100 (default 20)."),
@@ -128,7 +131,7 @@ pub const ROUTES: &[Route] = &[
     .limit(Limit::PerUser)
     .request(json::<EditMessageRequest>())
     .response(200, json::<EditMessageResponse>())
-    .errors(MODEL_ERRORS),
+    .errors(AGAIN_ERRORS),
     Route::new(
         "POST",
         "/api/chats/{chat_id}/regenerate/",
@@ -139,7 +142,7 @@ pub const ROUTES: &[Route] = &[
     .limit(Limit::PerUser)
     .request(json::<RegenerateRequest>())
     .response(200, json::<RegeneratedView>())
-    .errors(MODEL_ERRORS),
+    .errors(AGAIN_ERRORS),
     Route::new("GET", "/api/tokens/", "get-tokens", handler!(meta::get_tokens))
         .summary("The token balance")
         .response(200, json::<TokensView>()),
@@ -245,7 +248,7 @@ pub const ROUTES: &[Route] = &[
         .limit(Limit::PerUser)
         .request(json::<RegenerateConversationRequest>())
         .response(200, json::<RegeneratedConversation>())
-        .errors(&[402, 404, 409, 502, 503, 504]),
+        .errors(AGAIN_ERRORS),
     // Dialect C (API.md §4): the token balance.
     // (Its `POST /api/chat/` is dialect B's route; `GET /api/tokens/` and register
     // are the canonical ones.)

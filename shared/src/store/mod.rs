@@ -150,6 +150,19 @@ pub struct Message {
     pub superseded: bool,
     /// A streamed reply the client left before it was complete: kept as far as it got.
     pub partial: bool,
+    /// For a user message: how many replies to it were stored, the version that
+    /// `add_reply` checks and advances, so of two concurrent regenerations one wins.
+    pub reply_version: i64,
+}
+
+/// What `add_reply` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyOutcome {
+    Stored,
+    /// Another reply to the question was stored since it was read: nothing written.
+    Raced,
+    /// The question or its chat is gone (deleted meanwhile): nothing written.
+    QuestionGone,
 }
 
 /// Filters of `GET /api/chats/`.
@@ -277,4 +290,8 @@ pub trait Messages: Send + Sync {
     async fn replies_to(&self, chat_id: Uuid, user_message: Uuid) -> StoreResult<Vec<Message>>;
     /// Saves content, edit time and the superseded flag.
     async fn update_message(&self, message: &Message) -> StoreResult<()>;
+    /// Stores `reply` as the current answer to `question` and supersedes `earlier`
+    /// (its replies current when `question` was read), as one atomic step taken only
+    /// while `question.reply_version` is still the stored one, which it advances.
+    async fn add_reply(&self, reply: &Message, question: &Message, earlier: &[Message]) -> StoreResult<ReplyOutcome>;
 }

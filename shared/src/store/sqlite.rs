@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
 use super::{
-    Accounts, AuthToken, Balances, Chat, ChatQuery, Chats, Limits, Message, Messages, Page, Role, Store, StoreError,
-    StoreResult, Tokens, User, UserChanges,
+    Accounts, AuthToken, Balances, Chat, ChatQuery, Chats, Limits, Message, Messages, Page, ReplyOutcome, Role, Store,
+    StoreError, StoreResult, Tokens, User, UserChanges,
 };
 use rusqlite::types::Value as SqlValue;
 
@@ -24,7 +24,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sqlite_migrations/001_initial.sql"),
     include_str!("sqlite_migrations/002_partial_replies.sql"),
     include_str!("sqlite_migrations/003_chat_numbers.sql"),
-    include_str!("sqlite_migrations/004_admin_role.sql"),
+    include_str!("sqlite_migrations/004_reply_versions.sql"),
+    include_str!("sqlite_migrations/005_admin_role.sql"),
 ];
 
 #[derive(Clone)]
@@ -76,6 +77,29 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Internal(anyhow::anyhow!("store task failed: {e}")))?
     }
+}
+
+fn insert_message(conn: &Connection, m: &Message) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO messages (id, chat_id, role, content, created_at, edited_at, provider, model, reply_to, superseded, partial, reply_version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            m.id.to_string(),
+            m.chat_id.to_string(),
+            m.role.as_str(),
+            m.content,
+            millis(m.created_at),
+            m.edited_at.map(millis),
+            m.provider,
+            m.model,
+            m.reply_to.map(|id| id.to_string()),
+            m.superseded,
+            m.partial,
+            m.reply_version
+        ],
+    )
+    .map_err(internal)?;
+    Ok(())
 }
 
 fn internal(err: rusqlite::Error) -> StoreError {
@@ -154,7 +178,7 @@ fn chat_from_row(row: &Row) -> rusqlite::Result<Chat> {
 }
 
 const MESSAGE_COLUMNS: &str =
-    "id, chat_id, role, content, created_at, edited_at, provider, model, reply_to, superseded, partial";
+    "id, chat_id, role, content, created_at, edited_at, provider, model, reply_to, superseded, partial, reply_version";
 
 fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
     let role: String = row.get("role")?;
@@ -171,6 +195,7 @@ fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
         reply_to: reply_to.and_then(|id| Uuid::parse_str(&id).ok()),
         superseded: row.get("superseded")?,
         partial: row.get("partial")?,
+        reply_version: row.get("reply_version")?,
     })
 }
 
@@ -588,7 +613,7 @@ impl Chats for SqliteStore {
             if let Some(after) = page.after {
                 arg(
                     &mut sql,
-                    " AND (created_at, id) < (SELECT created_at, id FROM chats WHERE id = ?)",
+                    " AND (created_at, id) < (SELECT created_at, id FROM chats WHERE id = ? AND user_id = c.user_id)",
                     after.to_string().into(),
                 );
             }
@@ -637,26 +662,50 @@ impl Chats for SqliteStore {
 impl Messages for SqliteStore {
     async fn add_message(&self, message: &Message) -> StoreResult<()> {
         let m = message.clone();
-        self.run("add_message", move |conn| {
-            conn.execute(
-                "INSERT INTO messages (id, chat_id, role, content, created_at, edited_at, provider, model, reply_to, superseded, partial)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    m.id.to_string(),
-                    m.chat_id.to_string(),
-                    m.role.as_str(),
-                    m.content,
-                    millis(m.created_at),
-                    m.edited_at.map(millis),
-                    m.provider,
-                    m.model,
-                    m.reply_to.map(|id| id.to_string()),
-                    m.superseded,
-                    m.partial
-                ],
-            )
-            .map_err(internal)?;
-            Ok(())
+        self.run("add_message", move |conn| insert_message(conn, &m)).await
+    }
+
+    async fn add_reply(&self, reply: &Message, question: &Message, earlier: &[Message]) -> StoreResult<ReplyOutcome> {
+        let (reply, question) = (reply.clone(), question.clone());
+        let earlier: Vec<String> = earlier.iter().map(|m| m.id.to_string()).collect();
+        self.run("add_reply", move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(internal)?;
+            let (chat_id, question_id) = (question.chat_id.to_string(), question.id.to_string());
+            let advanced = tx
+                .execute(
+                    "UPDATE messages SET reply_version = reply_version + 1
+                     WHERE chat_id = ?1 AND id = ?2 AND reply_version = ?3",
+                    params![chat_id, question_id, question.reply_version],
+                )
+                .map_err(internal)?;
+            if advanced == 0 {
+                let exists = tx
+                    .query_row(
+                        "SELECT 1 FROM messages WHERE chat_id = ?1 AND id = ?2",
+                        [&chat_id, &question_id],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(internal)?
+                    .is_some();
+                return Ok(if exists {
+                    ReplyOutcome::Raced
+                } else {
+                    ReplyOutcome::QuestionGone
+                });
+            }
+            insert_message(&tx, &reply)?;
+            for id in &earlier {
+                tx.execute(
+                    "UPDATE messages SET superseded = 1 WHERE chat_id = ?1 AND id = ?2",
+                    [&chat_id, id],
+                )
+                .map_err(internal)?;
+            }
+            tx.commit().map_err(internal)?;
+            Ok(ReplyOutcome::Stored)
         })
         .await
     }
@@ -681,7 +730,7 @@ impl Messages for SqliteStore {
                 .prepare(&format!(
                     "SELECT {MESSAGE_COLUMNS} FROM messages
                      WHERE chat_id = ?1 AND superseded = 0
-                       AND (?2 IS NULL OR (created_at, id) > (SELECT created_at, id FROM messages WHERE id = ?2))
+                       AND (?2 IS NULL OR (created_at, id) > (SELECT created_at, id FROM messages WHERE id = ?2 AND chat_id = ?1))
                      ORDER BY created_at, id LIMIT ?3"
                 ))
                 .map_err(internal)?;

@@ -104,7 +104,7 @@ impl DynamoStore {
     /// Newest first. The period and the cursor become the bounds of one key range on
     /// the `by_time` index; a search reads chats page by page and keeps the matches.
     pub(super) async fn list_chats(&self, user_id: Uuid, query: &ChatQuery, page: Page) -> StoreResult<Vec<Chat>> {
-        let Some(range) = self.chat_range(query, page).await? else {
+        let Some(range) = self.chat_range(user_id, query, page).await? else {
             return Ok(Vec::new());
         };
         let term = query.search.as_deref().filter(|t| !t.is_empty()).map(str::to_lowercase);
@@ -159,8 +159,14 @@ impl DynamoStore {
     }
 
     /// `[from, to)` and "older than the cursor" as one inclusive range of time keys;
-    /// `None` when it is empty (or the cursor names no chat, as in SQLite).
-    async fn chat_range(&self, query: &ChatQuery, page: Page) -> StoreResult<Option<(TimeKey, TimeKey)>> {
+    /// `None` when it is empty (or the cursor names none of the user's chats, as in
+    /// SQLite).
+    async fn chat_range(
+        &self,
+        user_id: Uuid,
+        query: &ChatQuery,
+        page: Page,
+    ) -> StoreResult<Option<(TimeKey, TimeKey)>> {
         let low = query.created_from.map(TimeKey::start_of).unwrap_or(TimeKey::MIN);
         let mut high = match query.created_to {
             Some(to) => match TimeKey::start_of(to).before() {
@@ -170,7 +176,7 @@ impl DynamoStore {
             None => TimeKey::MAX,
         };
         if let Some(after) = page.after {
-            let Some(cursor) = self.chat(after).await? else {
+            let Some(cursor) = self.chat(after).await?.filter(|c| c.user_id == user_id) else {
                 return Ok(None);
             };
             match TimeKey::of(cursor.created_at, cursor.id).before() {

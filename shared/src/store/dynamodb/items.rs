@@ -295,6 +295,9 @@ pub struct MessageItem {
     /// Absent on items written before streaming existed: those are whole.
     #[serde(default)]
     pub partial: bool,
+    /// Absent until a reply to this (user) message is stored: version 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reply_version: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -318,6 +321,7 @@ impl MessageItem {
             reply_to: message.reply_to,
             superseded: message.superseded,
             partial: message.partial,
+            reply_version: message.reply_version,
             time_key: message_time_key(message),
             reply_key: message
                 .reply_to
@@ -340,8 +344,13 @@ impl MessageItem {
             reply_to: self.reply_to,
             superseded: self.superseded,
             partial: self.partial,
+            reply_version: self.reply_version,
         })
     }
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// Present only on current messages: the sparse `by_time` index lists exactly what
@@ -375,6 +384,7 @@ mod tests {
             reply_to,
             superseded,
             partial: false,
+            reply_version: 0,
         }
     }
 

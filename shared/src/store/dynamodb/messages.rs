@@ -1,14 +1,17 @@
 //! Messages: one item each under their chat, listed through the sparse `by_time`
 //! index (current messages only) and the `by_reply` index (versions of a reply).
 
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update as TxUpdate};
 use uuid::Uuid;
 
 use super::items::{from_item, message_time_key, to_item, MessageItem};
 use super::keys::{self, TimeKey, BY_REPLY, BY_TIME, PK, REPLY_KEY, TIME_KEY};
 use super::requests::{internal, is_condition_failed, key, n, query_all, s, sdk_error, Update};
 use super::DynamoStore;
-use crate::store::{Message, Page, StoreResult};
+use crate::store::{Message, Page, ReplyOutcome, StoreResult};
+
+/// The attribute of a user message that `add_reply` checks and advances.
+const REPLY_VERSION: &str = "reply_version";
 
 impl DynamoStore {
     /// The message, on the condition that its chat still exists: a reply that
@@ -31,6 +34,74 @@ impl DynamoStore {
             None => Ok(()),
             Some(0) => Err(internal(format!("chat {} is gone", message.chat_id))),
             Some(_) => Err(internal(format!("message {} exists", message.id))),
+        }
+    }
+
+    /// One transaction: the chat still exists; the question's `reply_version` is
+    /// the one read, and advances; the reply is put; the earlier replies (still
+    /// there) are superseded and leave the `by_time` index.
+    pub(super) async fn add_reply(
+        &self,
+        reply: &Message,
+        question: &Message,
+        earlier: &[Message],
+    ) -> StoreResult<ReplyOutcome> {
+        let chat_pk = keys::chat_pk(question.chat_id);
+        let chat_exists = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(chat_pk.clone(), keys::CHAT)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| internal(format!("a reply's chat check: {e}")))?;
+        let version = Update::new()
+            .set(REPLY_VERSION, n(question.reply_version + 1))
+            .name(PK)
+            .value(":read", n(question.reply_version));
+        // An item never replied to has no version attribute: version 0.
+        let unchanged = if question.reply_version == 0 {
+            format!("attribute_exists(#pk) AND (attribute_not_exists(#{REPLY_VERSION}) OR #{REPLY_VERSION} = :read)")
+        } else {
+            format!("attribute_exists(#pk) AND #{REPLY_VERSION} = :read")
+        };
+        let advance = TxUpdate::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(chat_pk.clone(), keys::message_sk(question.id))))
+            .update_expression(version.expression())
+            .condition_expression(unchanged)
+            .set_expression_attribute_names(Some(version.names.clone()))
+            .set_expression_attribute_values(version.values_or_none())
+            .build()
+            .map_err(|e| internal(format!("a reply version update: {e}")))?;
+        let mut actions = vec![
+            TransactWriteItem::builder().condition_check(chat_exists).build(),
+            TransactWriteItem::builder().update(advance).build(),
+            TransactWriteItem::builder()
+                .put(self.put(to_item(&MessageItem::new(reply))?, Some("attribute_not_exists(pk)"))?)
+                .build(),
+        ];
+        for old in earlier {
+            let superseded = Update::new()
+                .set("superseded", AttributeValue::Bool(true))
+                .remove(TIME_KEY)
+                .name(PK);
+            let update = TxUpdate::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(chat_pk.clone(), keys::message_sk(old.id))))
+                .update_expression(superseded.expression())
+                .condition_expression("attribute_exists(#pk)")
+                .set_expression_attribute_names(Some(superseded.names.clone()))
+                .set_expression_attribute_values(superseded.values_or_none())
+                .build()
+                .map_err(|e| internal(format!("a supersede update: {e}")))?;
+            actions.push(TransactWriteItem::builder().update(update).build());
+        }
+        match self.transact("add_reply", actions).await? {
+            None => Ok(ReplyOutcome::Stored),
+            // The question is there with another version: someone else's reply won.
+            Some(1) if self.message(question.chat_id, question.id).await?.is_some() => Ok(ReplyOutcome::Raced),
+            Some(2) => Err(internal(format!("message {} exists", reply.id))),
+            // The chat, the question or an earlier reply is gone: deleted meanwhile.
+            Some(_) => Ok(ReplyOutcome::QuestionGone),
         }
     }
 

@@ -25,8 +25,8 @@ use self::items::Item;
 use self::keys::{TimeKey, PK};
 use self::requests::{key, s, sdk_error};
 use super::{
-    Accounts, AuthToken, Balances, Chat, ChatQuery, Chats, Limits, Message, Messages, Page, Store, StoreResult, Tokens,
-    User, UserChanges,
+    Accounts, AuthToken, Balances, Chat, ChatQuery, Chats, Limits, Message, Messages, Page, ReplyOutcome, Store,
+    StoreResult, Tokens, User, UserChanges,
 };
 
 #[derive(Clone, Debug)]
@@ -250,6 +250,10 @@ impl Chats for DynamoStore {
 impl Messages for DynamoStore {
     async fn add_message(&self, message: &Message) -> StoreResult<()> {
         traced("add_message", self.add_message(message)).await
+    }
+
+    async fn add_reply(&self, reply: &Message, question: &Message, earlier: &[Message]) -> StoreResult<ReplyOutcome> {
+        traced("add_reply", self.add_reply(reply, question, earlier)).await
     }
 
     async fn message(&self, chat_id: Uuid, id: Uuid) -> StoreResult<Option<Message>> {
