@@ -26,7 +26,8 @@ payloads). Placeholders are filled per invocation:
                 cold and the warm invocation find the same state), with
 * {{username}}  that user's name, and
 * {{chat_id}} / {{message_id}}  a chat of that user with one exchange in it;
-* {{admin_token}} the token of the one administrator (ADMIN_USERNAMES).
+* {{admin_token}} the token of the one administrator, an account granted the
+                role with the chatbot-admin binary (built with the functions).
 
 Users and chats are made beforehand through the register and send-chat
 binaries (kept running, outside the measurement). Routes that call a model use
@@ -407,6 +408,12 @@ class Fixtures:
             raise Failed(f"registering {username}: {result.status} {result.body[:300]!r}")
         return body_of(result)["token"]
 
+    def grant_admin(self, username: str) -> None:
+        granted = subprocess.run([str(self.bin_dir / "chatbot-admin"), "grant", username], env=self.env,
+                                 capture_output=True, text=True, timeout=60)
+        if granted.returncode != 0:
+            raise Failed(f"granting {username} the admin role: {granted.stderr.strip()}")
+
     def fill(self, template: str) -> bytes:
         values = {}
         if "{{unique}}" in template:
@@ -414,6 +421,7 @@ class Fixtures:
         if "{{admin_token}}" in template:
             if self.admin_token is None:
                 self.admin_token = self.register(self.admin)
+                self.grant_admin(self.admin)
             values["admin_token"] = self.admin_token
         if any(k in template for k in ("{{token}}", "{{username}}", "{{chat_id}}", "{{message_id}}")):
             values["username"] = f"cs{self.unique()}"
@@ -452,7 +460,7 @@ def function_names(repo: Path) -> list[str]:
     return names
 
 
-def base_env(scratch: Path, admin: str) -> dict:
+def base_env(scratch: Path) -> dict:
     env = {
         "PATH": "/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -473,7 +481,6 @@ def base_env(scratch: Path, admin: str) -> dict:
         # The app's settings: template.yaml's, but the SQLite store and no weights.
         "STORE": "sqlite",
         "SQLITE_PATH": str(scratch / "bench.sqlite3"),
-        "ADMIN_USERNAMES": admin,
         "CORS_ALLOWED_ORIGINS": "http://localhost:5173",
         "DISPLAY_TIME_ZONE": "Asia/Karachi",
         "DEFAULT_PROVIDER": "flan-t5",
@@ -567,7 +574,7 @@ def main() -> int:
         if unknown:
             parser.error(f"unknown functions {unknown}; known: {functions}")
         functions = [name for name in functions if name in wanted]
-    for name in functions + ["register", "send-chat"]:
+    for name in functions + ["register", "send-chat", "chatbot-admin"]:
         if not (args.bin_dir / name).is_file():
             parser.error(f"no binary {args.bin_dir / name}")
     templates = {}
@@ -579,7 +586,7 @@ def main() -> int:
 
     scratch = Path(tempfile.mkdtemp(prefix="coldstart-"))
     admin = f"csadmin{uuid.uuid4().hex[:6]}"
-    env = base_env(scratch, admin)
+    env = base_env(scratch)
     inference_env = dict(env)
     inference_env.update(
         FLAN_T5_DIR=str(args.repo / "models/flan-t5/tests/fixtures/tiny-t5"),

@@ -122,7 +122,6 @@ pub struct Config {
     pub context_messages: usize,
     pub display_time_zone: Tz,
     pub token_ttl_days: i64,
-    pub admin_usernames: Vec<String>,
     pub cors_allowed_origins: Vec<String>,
     pub cursor_key: CursorKey,
     /// `STREAM_URL`: where the web page sends `POST /api/chats/stream/` when that
@@ -163,6 +162,17 @@ impl Config {
             "dynamodb" => StoreKind::DynamoDb,
             other => return Err(env.bad("STORE", other, "expected sqlite or dynamodb")),
         };
+        // Admins were once named by this setting, which let whoever registered a
+        // listed name first become one. It is refused rather than ignored, so a
+        // deployment that still sets it learns that its admins must be granted.
+        if let Some(names) = env.optional("ADMIN_USERNAMES") {
+            return Err(env.bad(
+                "ADMIN_USERNAMES",
+                &names,
+                "no longer read: admin is a role stored on the account; grant it with \
+                 `chatbot-admin grant USERNAME` (README, Accounts) and remove this setting",
+            ));
+        }
         let display_time_zone = {
             let name = env.text("DISPLAY_TIME_ZONE", "Asia/Karachi");
             Tz::from_str(&name).map_err(|_| env.bad("DISPLAY_TIME_ZONE", &name, "not an IANA time zone"))?
@@ -190,7 +200,6 @@ impl Config {
             context_messages: env.number("CONTEXT_MESSAGES", 20, 1..=1000)?,
             display_time_zone,
             token_ttl_days: env.number("TOKEN_TTL_DAYS", 30, 1..=3650)?,
-            admin_usernames: env.list("ADMIN_USERNAMES", ""),
             cors_allowed_origins: env.list("CORS_ALLOWED_ORIGINS", "http://localhost:5173"),
             cursor_key: env.cursor_key()?,
             stream_url: env
@@ -214,12 +223,6 @@ impl Config {
     /// The settings a fresh laptop gets: every default of API.md §5.
     pub fn defaults() -> Self {
         Self::from_vars(HashMap::new()).expect("the defaults are valid")
-    }
-
-    pub fn is_admin(&self, username: &str) -> bool {
-        self.admin_usernames
-            .iter()
-            .any(|admin| admin.eq_ignore_ascii_case(username))
     }
 }
 
@@ -400,17 +403,24 @@ mod tests {
     fn values_are_parsed_and_trimmed() {
         let config = Config::from_vars(vars(&[
             ("STORE", "DynamoDB"),
-            ("ADMIN_USERNAMES", " alice , bob,,"),
+            ("OPENAI_MODELS", " a , b,,"),
             ("TOKENS_PER_REQUEST", "7"),
             ("SECRET_ID", "  "),
         ]))
         .unwrap();
         assert_eq!(config.store, StoreKind::DynamoDb);
-        assert_eq!(config.admin_usernames, vec!["alice", "bob"]);
+        assert_eq!(config.openai_models, vec!["a", "b"]);
         assert_eq!(config.tokens_per_request, 7);
         assert_eq!(config.secret_id, None);
-        assert!(config.is_admin("ALICE"));
-        assert!(!config.is_admin("carol"));
+    }
+
+    #[test]
+    fn admin_usernames_is_refused_with_what_to_do_instead() {
+        let err = Config::from_vars(vars(&[("ADMIN_USERNAMES", "root")])).unwrap_err();
+        assert_eq!(err.name, "ADMIN_USERNAMES");
+        assert!(err.reason.contains("chatbot-admin grant"), "{}", err.reason);
+        // Left blank, as `.env` files do, it is unset.
+        assert!(Config::from_vars(vars(&[("ADMIN_USERNAMES", " ")])).is_ok());
     }
 
     #[test]

@@ -4,15 +4,13 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use crate::aws::SharedAws;
-use crate::config::{Config, StoreKind};
+use crate::config::Config;
 use crate::llm::flan_t5;
 use crate::llm::inference::RemoteFlanT5;
 use crate::llm::keys::{KeyStore, StaticKeys};
 use crate::llm::remote::{gemini::Gemini, ollama::Ollama, openai::OpenAi};
 use crate::llm::{Dispatch, Provider};
-use crate::store::dynamodb::DynamoStore;
-use crate::store::sqlite::SqliteStore;
-use crate::store::Store;
+use crate::store::{IfMissing, Store};
 
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -64,10 +62,7 @@ impl AppState {
     /// `from_config` with the AWS settings given (tests point them at a local
     /// endpoint); they are still loaded only when something uses them.
     pub async fn from_config_with(config: Config, aws: SharedAws) -> anyhow::Result<Self> {
-        let store: Arc<dyn Store> = match config.store {
-            StoreKind::Sqlite => Arc::new(SqliteStore::open(&config.sqlite_path)?),
-            StoreKind::DynamoDb => Arc::new(DynamoStore::connect(aws.config().await, &config.table_name).await?),
-        };
+        let store = crate::store::open(&config, &aws, IfMissing::Create).await?;
         let keys = crate::secrets::key_store(&config, &aws);
         let llm = Dispatch::new(
             default_providers(&config, &keys, &aws),

@@ -96,6 +96,22 @@ token2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"
 check "logout" 200 -X POST "${auth[@]}" "$base/api/logout/"
 check "revoked token" 401 "${auth[@]}" "$base/api/me/"
 
+# The operator command on the store the running stack uses, from the same
+# settings (SQLITE_PATH, or STORE=dynamodb with TABLE_NAME): once granted the
+# role, the account deactivates and reactivates another.
+admin_cli="${CARGO_TARGET_DIR:-target}/debug/chatbot-admin"
+[[ -x $admin_cli ]] || cargo build -q --workspace --bins
+check "register another account" 201 "${json[@]}" -d '{"username":"smoke2","password":"password123"}' "$base/api/register/"
+check "deactivate without the role" 403 -X POST -H "Authorization: Token $token2" "$base/api/users/smoke2/deactivate/"
+if "$admin_cli" grant smoke >"$scratch/admin.out" 2>&1 && "$admin_cli" list | grep -qx smoke; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1))
+  echo "FAIL chatbot-admin grant/list: $(cat "$scratch/admin.out")" >&2
+fi
+check "deactivate as an admin" 200 -X POST -H "Authorization: Token $token2" "$base/api/users/smoke2/deactivate/"
+check "activate as an admin" 200 -X POST -H "Authorization: Token $token2" "$base/api/users/smoke2/activate/"
+
 check "stream a reply" 200 -H "Authorization: Token $token2" "${json[@]}" -d '{"content":"stream please"}' "$base/api/chats/stream/"
 grep -q "^event: done" "$scratch/body" || { failed=$((failed + 1)); echo "FAIL stream: $(cat "$scratch/body")" >&2; }
 

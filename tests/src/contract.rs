@@ -24,6 +24,7 @@ pub fn user(name: &str) -> User {
         password_hash: "$argon2id$fake".to_string(),
         date_joined: at(0),
         is_active: true,
+        is_admin: false,
         time_zone: None,
         tokens: 500,
         spent: 0,
@@ -201,6 +202,69 @@ pub async fn a_password_change_applies_only_over_the_hash_it_replaces(store: Sha
         store.user_by_id(alice.id).await.unwrap().unwrap().password_hash,
         "$argon2id$third"
     );
+}
+
+/// The admin role (API.md: a role stored on the account): new accounts lack it,
+/// it changes only through its own field, the token's lookup carries it, and it
+/// belongs to the account, not to the name.
+pub async fn the_admin_role_is_stored_changed_alone_and_listed(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let bob = saved_user(&store, "Bob").await;
+    assert!(!store.user_by_id(alice.id).await.unwrap().unwrap().is_admin);
+    assert!(store.admins().await.unwrap().is_empty());
+    let role = |admin: bool| UserChanges {
+        is_admin: Some(admin),
+        ..UserChanges::default()
+    };
+    store.update_user(alice.id, &role(true)).await.unwrap();
+    store.update_user(bob.id, &role(true)).await.unwrap();
+    // Other edits leave the role alone, and the role leaves them alone.
+    let edit = UserChanges {
+        time_zone: Some(Some("Asia/Tokyo".into())),
+        is_active: Some(false),
+        ..UserChanges::default()
+    };
+    store.update_user(alice.id, &edit).await.unwrap();
+    let saved = store.user_by_id(alice.id).await.unwrap().unwrap();
+    assert!(saved.is_admin && !saved.is_active);
+    assert_eq!(saved.time_zone.as_deref(), Some("Asia/Tokyo"));
+    store
+        .insert_token(&AuthToken {
+            digest: "admin-token".into(),
+            user_id: bob.id,
+            created_at: at(0),
+            expires_at: at(60),
+        })
+        .await
+        .unwrap();
+    assert!(
+        store
+            .user_by_token("admin-token", at(1))
+            .await
+            .unwrap()
+            .unwrap()
+            .is_admin
+    );
+    let names = |users: Vec<User>| users.into_iter().map(|u| u.username).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.admins().await.unwrap()),
+        ["alice", "Bob"],
+        "by username, ignoring case"
+    );
+    store.update_user(alice.id, &role(false)).await.unwrap();
+    let revoked = store.user_by_id(alice.id).await.unwrap().unwrap();
+    assert!(!revoked.is_admin);
+    assert_eq!(
+        revoked.time_zone.as_deref(),
+        Some("Asia/Tokyo"),
+        "a revoke changes nothing else"
+    );
+    assert_eq!(names(store.admins().await.unwrap()), ["Bob"]);
+    // A deleted admin's name is free, and whoever takes it is no admin.
+    store.delete_user(bob.id).await.unwrap();
+    let newcomer = saved_user(&store, "bob").await;
+    assert!(!store.user_by_id(newcomer.id).await.unwrap().unwrap().is_admin);
+    assert!(store.admins().await.unwrap().is_empty());
 }
 
 pub async fn tokens_resolve_until_they_expire_or_are_revoked(store: SharedStore) {
@@ -727,6 +791,7 @@ macro_rules! store_contract {
             profile_updates_keep_email_unique,
             updates_change_only_the_fields_they_name,
             a_password_change_applies_only_over_the_hash_it_replaces,
+            the_admin_role_is_stored_changed_alone_and_listed,
             tokens_resolve_until_they_expire_or_are_revoked,
             charges_take_from_the_balance_and_never_overdraw,
             concurrent_charges_succeed_exactly_as_often_as_the_balance_allows,

@@ -204,9 +204,10 @@ async fn logout_revokes_the_token_at_once_and_all_revokes_every_token() {
 
 #[tokio::test]
 async fn the_profile_shows_balance_admin_flag_and_zone() {
-    let app = TestApp::with_vars(&[("ADMIN_USERNAMES", "root")]).await;
+    let app = TestApp::new().await;
     let alice = app.register("alice").await;
     let root = app.register("root").await;
+    chatbot_admin::grant(app.state.store.as_ref(), "root").await.unwrap();
     let me = app.call("GET", "/api/me/", Some(&alice), None).await.body;
     assert_eq!(me["tokens"], 4000);
     assert_eq!(me["is_active"], true);
@@ -376,8 +377,9 @@ async fn deleting_the_account_removes_everything() {
 
 #[tokio::test]
 async fn admins_deactivate_and_activate_accounts() {
-    let app = TestApp::with_vars(&[("ADMIN_USERNAMES", "root")]).await;
+    let app = TestApp::new().await;
     let root = app.register("root").await;
+    chatbot_admin::grant(app.state.store.as_ref(), "root").await.unwrap();
     let alice = app.register("alice").await;
     let not_admin = app
         .call("POST", "/api/users/root/deactivate/", Some(&alice), None)
@@ -421,14 +423,81 @@ async fn admins_deactivate_and_activate_accounts() {
     );
 }
 
+/// Admin is a role stored on the account: a name once listed in the retired
+/// `ADMIN_USERNAMES` setting makes nobody an admin.
+#[tokio::test]
+async fn a_name_that_used_to_be_listed_makes_no_admin() {
+    let app = TestApp::new().await;
+    app.register("alice").await;
+    for name in ["root", "admin"] {
+        let token = app.register(name).await;
+        assert_eq!(
+            app.call("GET", "/api/me/", Some(&token), None).await.body["is_admin"],
+            false
+        );
+        let refused = app
+            .call("POST", "/api/users/alice/deactivate/", Some(&token), None)
+            .await;
+        assert_eq!(assert_error(&refused, 403), "not_admin", "{name}");
+    }
+}
+
+#[tokio::test]
+async fn an_account_granted_the_role_is_an_admin_until_it_is_revoked() {
+    let app = TestApp::new().await;
+    let root = app.register("root").await;
+    let alice = app.register("alice").await;
+    let change = chatbot_admin::grant(app.state.store.as_ref(), "ROOT").await.unwrap();
+    assert!(change.changed && change.user.is_admin);
+    assert_eq!(
+        app.call("GET", "/api/me/", Some(&root), None).await.body["is_admin"],
+        true
+    );
+    let off = app
+        .call("POST", "/api/users/alice/deactivate/", Some(&root), None)
+        .await;
+    assert_eq!(off.status, 200, "{}", off.text);
+    let own = app.call("POST", "/api/users/root/deactivate/", Some(&root), None).await;
+    assert_eq!(assert_error(&own, 400), "cannot_deactivate_self");
+
+    chatbot_admin::revoke(app.state.store.as_ref(), "root").await.unwrap();
+    // The same token: the role is read with the account on every request.
+    let refused = app.call("POST", "/api/users/alice/activate/", Some(&root), None).await;
+    assert_eq!(assert_error(&refused, 403), "not_admin");
+    assert_eq!(
+        app.call("GET", "/api/me/", Some(&root), None).await.body["is_admin"],
+        false
+    );
+    assert_error(&app.call("GET", "/api/me/", Some(&alice), None).await, 403);
+}
+
+#[tokio::test]
+async fn the_role_goes_with_a_deleted_account_not_to_the_next_owner_of_its_name() {
+    let app = TestApp::new().await;
+    let root = app.register("root").await;
+    app.register("alice").await;
+    chatbot_admin::grant(app.state.store.as_ref(), "root").await.unwrap();
+    assert_eq!(app.call("DELETE", "/api/me/", Some(&root), None).await.status, 200);
+    let newcomer = app.register("root").await;
+    assert_eq!(
+        app.call("GET", "/api/me/", Some(&newcomer), None).await.body["is_admin"],
+        false
+    );
+    let refused = app
+        .call("POST", "/api/users/alice/deactivate/", Some(&newcomer), None)
+        .await;
+    assert_eq!(assert_error(&refused, 403), "not_admin");
+}
+
 /// Issue 10, "no lost updates": a profile edit writes only the fields it changes,
 /// so one racing a password change or a deactivation never writes the old password
 /// hash or `is_active: true` back. Editors keep editing while the change lands, so
 /// some edit straddles it (read before, written after) in every round.
 #[tokio::test]
 async fn profile_edits_racing_a_password_change_or_a_deactivation_never_undo_them() {
-    let app = TestApp::with_vars(&[("ADMIN_USERNAMES", "root"), ("AUTH_RATE_LIMIT_PER_MINUTE", "1000")]).await;
+    let app = TestApp::with_vars(&[("AUTH_RATE_LIMIT_PER_MINUTE", "1000")]).await;
     let root = app.register("root").await;
+    chatbot_admin::grant(app.state.store.as_ref(), "root").await.unwrap();
     let login = |name: String, password: &'static str| {
         let app = &app;
         async move {

@@ -278,8 +278,9 @@ async fn the_cookie_s_name_and_attributes_come_from_the_settings() {
 
 #[tokio::test]
 async fn a_deactivated_account_s_cookie_is_refused_with_403() {
-    let app = TestApp::with_vars(&[("ADMIN_USERNAMES", "root")]).await;
+    let app = TestApp::new().await;
     let root = app.register("root").await;
+    chatbot_admin::grant(app.state.store.as_ref(), "root").await.unwrap();
     let (_, cookie) = signed_in(&app, "bob").await;
     assert_eq!(
         app.call("POST", "/auth/deactivate/bob/", Some(&root), None)

@@ -439,8 +439,9 @@ async fn the_model_sees_the_newest_turns() {
 
 #[tokio::test]
 async fn account_deletion_and_deactivation_answer_e_s_messages() {
-    let app = TestApp::with_vars(&[("ADMIN_USERNAMES", "root")]).await;
+    let app = TestApp::new().await;
     let root = app.register("root").await;
+    chatbot_admin::grant(app.state.store.as_ref(), "root").await.unwrap();
     let bob = app.register("bob").await;
     let refused = app.call("POST", "/auth/deactivate/root/", Some(&bob), None).await;
     assert_eq!(assert_error(&refused, 403), "not_admin");

@@ -228,9 +228,10 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
         "the entries, each chat's items, then batches of 25 deletes"
     );
 
-    let admin = Counted::admin_app().await;
-    let mut c = Counted { used: c.used, ..admin };
+    let fresh = Counted::new().await;
+    let mut c = Counted { used: c.used, ..fresh };
     let root = c.app.register("root").await;
+    chatbot_admin::grant(c.app.state.store.as_ref(), "root").await.unwrap();
     c.app.register("bob").await;
     let (_, ops) = c
         .call(
@@ -349,8 +350,7 @@ async fn dialect_routes_stay_within_their_functions_grants() {
 /// more than that function is granted.
 #[tokio::test]
 async fn dialect_e_routes_need_only_their_functions_grants() {
-    let admin = Counted::admin_app().await;
-    let mut c = admin;
+    let mut c = Counted::new().await;
     let register = json!({"username": "erin", "email": "erin@example.com", "password": "password123"});
     c.call("register", "POST", "/auth/register/", None, Some(register))
         .await;
@@ -385,6 +385,7 @@ async fn dialect_e_routes_need_only_their_functions_grants() {
     c.call("delete-all-chats", "DELETE", "/chat/threads/delete/", t, None)
         .await;
     let root = c.app.register("root").await;
+    chatbot_admin::grant(c.app.state.store.as_ref(), "root").await.unwrap();
     c.call("deactivate-user", "POST", "/auth/deactivate/erin/", Some(&root), None)
         .await;
     c.call("logout", "POST", "/auth/logout/", Some(&root), None).await;
@@ -399,20 +400,38 @@ async fn dialect_e_routes_need_only_their_functions_grants() {
     }
 }
 
-impl Counted {
-    async fn admin_app() -> Self {
-        let (store, log) = logged_store().await;
-        let app = TestApp::with_store(
-            Arc::new(store),
-            &[("ADMIN_USERNAMES", "root")],
-            tempfile::tempdir().unwrap(),
-        );
-        Self {
-            app,
-            log,
-            used: BTreeMap::new(),
-        }
-    }
+/// The operator command runs with the operator's credentials, not a function's
+/// role, so no policy in the template grants it anything: README ("Accounts")
+/// lists what it needs, DescribeTable (opening) and these.
+#[tokio::test]
+async fn the_operator_command_reads_and_updates_profiles_and_scans_to_list() {
+    let c = Counted::new().await;
+    c.app.register("root").await;
+    let store = c.app.state.store.as_ref();
+    c.log.take();
+    chatbot_admin::grant(store, "root").await.unwrap();
+    assert_eq!(
+        names(&c.log.take()),
+        ["GetItem", "GetItem", "GetItem", "UpdateItem", "GetItem"],
+        "the name's claim and profile, the update's read and write, the read back"
+    );
+    assert_eq!(store.admins().await.unwrap().len(), 1);
+    assert_eq!(names(&c.log.take()), ["Scan"]);
+    chatbot_admin::revoke(store, "root").await.unwrap();
+    chatbot_admin::revoke(store, "root").await.unwrap();
+    assert_eq!(
+        names(&c.log.take()),
+        [
+            "GetItem",
+            "GetItem",
+            "GetItem",
+            "UpdateItem",
+            "GetItem",
+            "GetItem",
+            "GetItem"
+        ],
+        "a revoke like a grant, then one that finds nothing to change and writes nothing"
+    );
 }
 
 /// Function binary → the DynamoDB actions its policies grant.

@@ -2,10 +2,10 @@
 //! each case on a table of its own created by the store's own start-up code; then
 //! what only the DynamoDB store does.
 
-use chatbot_core::store::dynamodb::items::{to_item, UserItem};
-use chatbot_core::store::{Accounts, Balances, ChatQuery, Page, Role};
+use chatbot_core::store::dynamodb::items::{to_item, ClaimItem, UserItem};
+use chatbot_core::store::{Accounts, Balances, ChatQuery, Page, Role, UserChanges};
 use chatbot_tests::contract::{at, chat, message, saved_user, user, SharedStore};
-use chatbot_tests::dynamodb::{fresh_store, logged_store};
+use chatbot_tests::dynamodb::{fresh_store, logged_store, sdk_config};
 use std::sync::Arc;
 
 async fn dynamodb() -> SharedStore {
@@ -202,4 +202,62 @@ async fn a_user_item_keeps_only_what_it_has() {
     no_mail.email = None;
     let item = to_item(&UserItem::new(&no_mail)).unwrap();
     assert!(!item.contains_key("email") && !item.contains_key("email_key"));
+}
+
+/// Tables written before the admin role existed hold profiles without `is_admin`:
+/// they read as accounts without the role, and the role can be granted to them.
+#[tokio::test]
+async fn a_profile_without_the_role_attribute_is_no_admin() {
+    let store = fresh_store().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let old = user("olga");
+    let mut profile = to_item(&UserItem::new(&old)).unwrap();
+    assert!(profile.remove("is_admin").is_some(), "new profiles do carry it");
+    for item in [profile, to_item(&ClaimItem::username("olga", old.id)).unwrap()] {
+        client
+            .put_item()
+            .table_name(store.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    let read = store.user_by_username("olga").await.unwrap().unwrap();
+    assert_eq!((read.id, read.is_admin), (old.id, false));
+    assert!(store.admins().await.unwrap().is_empty());
+    let grant = UserChanges {
+        is_admin: Some(true),
+        ..UserChanges::default()
+    };
+    store.update_user(old.id, &grant).await.unwrap();
+    assert!(store.user_by_id(old.id).await.unwrap().unwrap().is_admin);
+    assert_eq!(store.admins().await.unwrap()[0].id, old.id);
+}
+
+/// Listing admins scans the table; a table over 1 MB takes more than one page,
+/// and an admin written after the bulk is on a later one.
+#[tokio::test]
+async fn listing_admins_reads_every_page_of_the_scan() {
+    let (store, log) = logged_store().await;
+    let store: SharedStore = Arc::new(store);
+    let alice = user("alice");
+    store.create_user(&alice).await.unwrap();
+    let c = chat(&alice, 0);
+    store.create_chat(&c).await.unwrap();
+    let body = "é".repeat(24 * 1024);
+    for i in 0..30 {
+        store.add_message(&message(&c, Role::User, &body, i)).await.unwrap();
+    }
+    let zed = user("zed");
+    store.create_user(&zed).await.unwrap();
+    let grant = UserChanges {
+        is_admin: Some(true),
+        ..UserChanges::default()
+    };
+    store.update_user(zed.id, &grant).await.unwrap();
+    log.take();
+    let admins = store.admins().await.unwrap();
+    assert_eq!(admins.iter().map(|u| u.id).collect::<Vec<_>>(), [zed.id]);
+    let scans = log.take().iter().filter(|op| *op == "Scan").count();
+    assert!(scans >= 2, "the table spans several scan pages: {scans}");
 }

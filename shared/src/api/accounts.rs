@@ -65,6 +65,8 @@ pub struct ProfileView {
     pub user: UserView,
     pub tokens: i64,
     pub is_active: bool,
+    /// The admin role, stored on the account and granted only by the operator
+    /// (`chatbot-admin grant`).
     pub is_admin: bool,
     /// The zone times are displayed in for this user.
     pub time_zone: String,
@@ -76,7 +78,7 @@ impl ProfileView {
             user: user.into(),
             tokens: user.tokens,
             is_active: user.is_active,
-            is_admin: config.is_admin(&user.username),
+            is_admin: user.is_admin,
             time_zone: user
                 .time_zone
                 .clone()

@@ -147,6 +147,7 @@ mod tests {
             password_hash: "x".into(),
             date_joined: chrono::Utc::now(),
             is_active: true,
+            is_admin: false,
             time_zone: None,
             tokens: 0,
             spent: 0,

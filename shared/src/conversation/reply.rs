@@ -531,6 +531,7 @@ mod tests {
             password_hash: "x".into(),
             date_joined: chrono::Utc::now(),
             is_active: true,
+            is_admin: false,
             time_zone: None,
             tokens: 1000,
             spent: 0,

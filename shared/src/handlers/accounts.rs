@@ -68,6 +68,8 @@ pub(crate) async fn create_account(call: &Call<'_>, body: RegisterRequest) -> Re
         password_hash: password::hash(body.password).await?,
         date_joined: call.now,
         is_active: true,
+        // Only the operator command grants the role, never a request.
+        is_admin: false,
         time_zone: None,
         tokens: call.state.config.initial_tokens,
         spent: 0,
@@ -252,7 +254,9 @@ async fn set_active(call: &Call<'_>, active: bool) -> Result<Reply, ApiError> {
 /// An admin (de)activates the user named by the path's `username`.
 pub(crate) async fn change_active(call: &Call<'_>, active: bool) -> Result<User, ApiError> {
     let admin = call.user()?;
-    if !call.state.config.is_admin(&admin.username) {
+    // The role as stored on the account the token belongs to, read with it on
+    // this request: a revocation takes effect on the admin's next request.
+    if !admin.is_admin {
         return Err(ApiError::forbidden("not_admin", "Only an administrator can do this."));
     }
     let name = call.path_param("username");

@@ -3,7 +3,10 @@
 //! `tests/` runs against every implementation.
 
 pub mod dynamodb;
+mod open;
 pub mod sqlite;
+
+pub use open::{open, IfMissing, OpenError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -28,6 +31,9 @@ pub struct User {
     pub password_hash: String,
     pub date_joined: DateTime<Utc>,
     pub is_active: bool,
+    /// The admin role: granted and revoked only by the operator command
+    /// (`chatbot-admin`), never by a request or a setting; registration stores false.
+    pub is_admin: bool,
     /// The user's display zone (IANA name); `None` uses the configured default.
     pub time_zone: Option<String>,
     /// The balance left.
@@ -48,6 +54,8 @@ pub struct UserChanges {
     pub time_zone: Option<Option<String>>,
     pub password: Option<PasswordChange>,
     pub is_active: Option<bool>,
+    /// Grants (`true`) or revokes the admin role.
+    pub is_admin: Option<bool>,
 }
 
 /// A new password hash, written only while the stored one is still `from` (the one
@@ -72,6 +80,9 @@ impl UserChanges {
         }
         if let Some(active) = self.is_active {
             user.is_active = active;
+        }
+        if let Some(admin) = self.is_admin {
+            user.is_admin = admin;
         }
     }
 }
@@ -206,6 +217,9 @@ pub trait Accounts: Send + Sync {
     async fn update_user(&self, id: Uuid, changes: &UserChanges) -> StoreResult<()>;
     /// Removes the user with all tokens, chats and messages.
     async fn delete_user(&self, id: Uuid) -> StoreResult<()>;
+    /// Every account with the admin role, by username. For the operator command
+    /// only (on DynamoDB it reads the whole table): no route calls it.
+    async fn admins(&self) -> StoreResult<Vec<User>>;
 }
 
 /// Bearer tokens, stored as digests.

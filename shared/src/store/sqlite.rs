@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sqlite_migrations/002_partial_replies.sql"),
     include_str!("sqlite_migrations/003_chat_numbers.sql"),
     include_str!("sqlite_migrations/004_reply_versions.sql"),
+    include_str!("sqlite_migrations/005_admin_role.sql"),
 ];
 
 #[derive(Clone)]
@@ -145,7 +146,7 @@ fn lower(value: &str) -> String {
 }
 
 const USER_COLUMNS: &str =
-    "id, username, email, password_hash, date_joined, is_active, time_zone, tokens, spent, requests";
+    "id, username, email, password_hash, date_joined, is_active, is_admin, time_zone, tokens, spent, requests";
 
 fn user_from_row(row: &Row) -> rusqlite::Result<User> {
     Ok(User {
@@ -155,6 +156,7 @@ fn user_from_row(row: &Row) -> rusqlite::Result<User> {
         password_hash: row.get("password_hash")?,
         date_joined: from_millis(row.get("date_joined")?),
         is_active: row.get("is_active")?,
+        is_admin: row.get("is_admin")?,
         time_zone: row.get("time_zone")?,
         tokens: row.get("tokens")?,
         spent: row.get("spent")?,
@@ -224,8 +226,8 @@ impl Accounts for SqliteStore {
         self.run("create_user", move |conn| {
             conn.execute(
                 "INSERT INTO users (id, username, username_key, email, email_key, password_hash, date_joined,
-                                    is_active, time_zone, tokens, spent, requests)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                    is_active, is_admin, time_zone, tokens, spent, requests)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     u.id.to_string(),
                     u.username,
@@ -235,6 +237,7 @@ impl Accounts for SqliteStore {
                     u.password_hash,
                     millis(u.date_joined),
                     u.is_active,
+                    u.is_admin,
                     u.time_zone,
                     u.tokens,
                     u.spent,
@@ -310,6 +313,10 @@ impl Accounts for SqliteStore {
                 sets.push("is_active = ?");
                 values.push(active.into());
             }
+            if let Some(admin) = changes.is_admin {
+                sets.push("is_admin = ?");
+                values.push(admin.into());
+            }
             if sets.is_empty() {
                 return Ok(());
             }
@@ -343,6 +350,23 @@ impl Accounts for SqliteStore {
             conn.execute("DELETE FROM users WHERE id = ?1", [id.to_string()])
                 .map_err(internal)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn admins(&self) -> StoreResult<Vec<User>> {
+        self.run("admins", |conn| {
+            let mut statement = conn
+                .prepare(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE is_admin = 1 ORDER BY username_key"
+                ))
+                .map_err(internal)?;
+            let admins = statement
+                .query_map([], user_from_row)
+                .map_err(internal)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(internal)?;
+            Ok(admins)
         })
         .await
     }

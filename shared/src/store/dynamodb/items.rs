@@ -57,6 +57,9 @@ pub struct UserItem {
     pub password_hash: String,
     pub date_joined: i64,
     pub is_active: bool,
+    /// Absent on items written before the role existed: those are not admins.
+    #[serde(default)]
+    pub is_admin: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
     pub tokens: i64,
@@ -77,6 +80,7 @@ impl UserItem {
             password_hash: user.password_hash.clone(),
             date_joined: millis(user.date_joined),
             is_active: user.is_active,
+            is_admin: user.is_admin,
             time_zone: user.time_zone.clone(),
             tokens: user.tokens,
             spent: user.spent,
@@ -92,6 +96,7 @@ impl UserItem {
             password_hash: self.password_hash,
             date_joined: from_millis(self.date_joined),
             is_active: self.is_active,
+            is_admin: self.is_admin,
             time_zone: self.time_zone,
             tokens: self.tokens,
             spent: self.spent,

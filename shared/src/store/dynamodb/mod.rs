@@ -164,6 +164,10 @@ impl Accounts for DynamoStore {
     async fn delete_user(&self, id: Uuid) -> StoreResult<()> {
         traced("delete_user", self.delete_user(id)).await
     }
+
+    async fn admins(&self) -> StoreResult<Vec<User>> {
+        traced("admins", self.admins()).await
+    }
 }
 
 #[async_trait]

@@ -80,14 +80,24 @@ pub async fn create_if_missing(client: &Client, name: &str) -> anyhow::Result<bo
         .await
 }
 
-async fn create(client: &Client, name: &str) -> anyhow::Result<bool> {
+/// Whether the table exists (one DescribeTable).
+pub async fn exists(client: &Client, name: &str) -> anyhow::Result<bool> {
     match client.describe_table().table_name(name).send().await {
-        Ok(_) => return Ok(false),
+        Ok(_) => Ok(true),
         Err(err)
             if err
                 .as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) => {}
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(false)
+        }
         Err(err) => bail!("describing table {name}: {}", DisplayErrorContext(&err)),
+    }
+}
+
+async fn create(client: &Client, name: &str) -> anyhow::Result<bool> {
+    if exists(client, name).await? {
+        return Ok(false);
     }
     let def = definition()?;
     let created = match create_request(client, name, &def)?.send().await {

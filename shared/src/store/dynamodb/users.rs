@@ -1,6 +1,6 @@
 //! Accounts, their unique names, tokens, the balance and rate-limit counters.
 
-use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem, Update as TxUpdate};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update as TxUpdate};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -153,7 +153,10 @@ impl DynamoStore {
                     .value(":old_password_hash", s(&password.from));
             }
             if let Some(active) = changes.is_active {
-                update = update.set("is_active", aws_sdk_dynamodb::types::AttributeValue::Bool(active));
+                update = update.set("is_active", AttributeValue::Bool(active));
+            }
+            if let Some(admin) = changes.is_admin {
+                update = update.set("is_admin", AttributeValue::Bool(admin));
             }
             if update.is_empty() {
                 return Ok(());
@@ -265,6 +268,34 @@ impl DynamoStore {
         // second delete to what is left.
         self.delete_chat_partitions(&chats).await?;
         delete_keys(&self.client, &self.table, doomed).await
+    }
+
+    /// Every profile with the admin role: a Scan of the whole table with a filter,
+    /// page after page. That costs a read of every item, which is acceptable for
+    /// the operator command, its only caller (no route lists admins, so no
+    /// function's policy grants Scan, and no index is kept for it).
+    pub(super) async fn admins(&self) -> StoreResult<Vec<User>> {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#kind = :user AND #is_admin = :yes")
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_names("#is_admin", "is_admin")
+            .expression_attribute_values(":user", s("user"))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut admins = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_error("scan", e))?;
+            for item in page.items.unwrap_or_default() {
+                admins.push(from_item::<UserItem>(item)?.into_user());
+            }
+        }
+        admins.sort_by_key(|user| keys::name_key(&user.username));
+        Ok(admins)
     }
 
     /// Writes the token's lookup item and its entry under the owner together.

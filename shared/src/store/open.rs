@@ -1,0 +1,56 @@
+//! Opening the store the settings name (`STORE`, `SQLITE_PATH`, `TABLE_NAME`), so
+//! the functions and the operator command (`chatbot-admin`) act on the same one.
+
+use std::sync::Arc;
+
+use super::dynamodb::{table, DynamoStore};
+use super::sqlite::SqliteStore;
+use super::Store;
+use crate::aws::SharedAws;
+use crate::config::{Config, StoreKind};
+
+/// What opening does when the database is not there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IfMissing {
+    /// Create it, as a function does on start: the SQLite file (and its folder),
+    /// or the table on a local endpoint (in AWS the template owns the table).
+    Create,
+    /// Fail: an operator command must not turn a mistyped path or table name into
+    /// a new, empty store and report success on it.
+    Fail,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The SQLite file or the DynamoDB table does not exist (only with `IfMissing::Fail`).
+    #[error("the store does not exist")]
+    Missing,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+pub async fn open(config: &Config, aws: &SharedAws, if_missing: IfMissing) -> Result<Arc<dyn Store>, OpenError> {
+    match config.store {
+        StoreKind::Sqlite => {
+            let path = &config.sqlite_path;
+            if if_missing == IfMissing::Fail && !path.exists() {
+                return Err(OpenError::Missing);
+            }
+            Ok(Arc::new(SqliteStore::open(path)?))
+        }
+        StoreKind::DynamoDb => {
+            let sdk = aws.config().await;
+            let name = &config.table_name;
+            match if_missing {
+                IfMissing::Create => Ok(Arc::new(DynamoStore::connect(sdk, name).await?)),
+                IfMissing::Fail => {
+                    let client = aws_sdk_dynamodb::Client::new(sdk);
+                    if !table::exists(&client, name).await? {
+                        return Err(OpenError::Missing);
+                    }
+                    Ok(Arc::new(DynamoStore::new(client, name.as_str())))
+                }
+            }
+        }
+    }
+}
