@@ -389,6 +389,9 @@ async fn admins_deactivate_and_activate_accounts() {
         .call("POST", "/api/users/nobody/deactivate/", Some(&root), None)
         .await;
     assert_error(&missing, 404);
+    // A name no account can have is looked up nowhere (a DynamoDB key over 2 KB).
+    let long = format!("/api/users/{}/deactivate/", "a".repeat(3000));
+    assert_error(&app.call("POST", &long, Some(&root), None).await, 404);
     let own = app.call("POST", "/api/users/root/deactivate/", Some(&root), None).await;
     assert_error(&own, 400);
     let off = app.call("POST", "/api/users/ALICE/deactivate", Some(&root), None).await;
