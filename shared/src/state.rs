@@ -78,7 +78,7 @@ impl AppState {
 fn default_providers(config: &Config, keys: &Arc<dyn KeyStore>, aws: &SharedAws) -> Vec<Arc<dyn Provider>> {
     let timeout = std::time::Duration::from_secs(config.provider_timeout_secs);
     let flan: Arc<dyn Provider> = match &config.inference_function {
-        Some(function) => Arc::new(RemoteFlanT5::new(aws.clone(), function, &config.flan_t5_model)),
+        Some(function) => Arc::new(RemoteFlanT5::new(aws.clone(), function, &config.flan_t5_model, timeout)),
         None => Arc::new(flan_t5::not_configured(config.flan_t5_dir.is_some())),
     };
     vec![

@@ -156,3 +156,50 @@ async fn flan_t5_streams_token_by_token_and_says_the_same_as_whole() {
         .collect();
     assert_eq!(replies, [expected.as_str()], "{}", stored.text);
 }
+
+/// The provider on its own engine, and that engine: the test watches the engine's
+/// holders to see when a generation has really ended.
+fn provider_and_engine() -> (flan_t5::FlanT5, std::sync::Arc<Engine>) {
+    let engine = std::sync::Arc::new(Engine::load(&tiny_flan_t5_dir()).unwrap());
+    (flan_t5::FlanT5::new(engine.clone(), "flan-t5-small".into()), engine)
+}
+
+/// Waits until only the provider and the test hold the engine, i.e. the blocking
+/// generation has returned. The bound is a liveness guard against a hang (a run to
+/// the requested length takes far longer: its cache grows with every step), not a
+/// timing claim.
+async fn generation_ends(engine: &std::sync::Arc<Engine>) {
+    for _ in 0..3000 {
+        if std::sync::Arc::strong_count(engine) == 2 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the abandoned generation was still running");
+}
+
+fn endless() -> chatbot_core::llm::GenerateRequest {
+    chatbot_core::llm::GenerateRequest {
+        model: "flan-t5-small".into(),
+        turns: vec![chatbot_core::llm::Turn::user("What is the capital of France?")],
+        // Far more steps than anyone waits for.
+        max_new_tokens: Some(1_000_000),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generation_nobody_waits_for_stops_within_a_step() {
+    use chatbot_core::llm::Provider;
+    let (provider, engine) = provider_and_engine();
+    // The request's deadline passes: the future is dropped.
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(50), provider.generate(endless())).await;
+    assert!(gave_up.is_err(), "a million steps cannot be done yet");
+    generation_ends(&engine).await;
+
+    // Streaming: the client reads one piece and leaves.
+    use futures::StreamExt;
+    let mut chunks = provider.stream(endless()).await.unwrap();
+    assert!(chunks.next().await.is_some());
+    drop(chunks);
+    generation_ends(&engine).await;
+}

@@ -113,7 +113,8 @@ pub enum FinishReason {
     Stop,
     /// `max_new_tokens` was reached first.
     Length,
-    /// The streaming callback asked to stop (e.g. the client went away).
+    /// The caller stopped it: the streaming callback or the `stop` check of a
+    /// `*_until` form (the client went away, the deadline passed).
     Cancelled,
 }
 
@@ -255,8 +256,15 @@ impl Engine {
 
     /// Generates a reply to `prompt`.
     pub fn generate(&self, prompt: &str, opts: &GenerateOptions) -> Result<Output> {
+        self.generate_until(prompt, opts, || false)
+    }
+
+    /// Like [`Engine::generate`], asking `stop` before every decoding step: once it
+    /// answers true, generation ends there with `FinishReason::Cancelled`, so no
+    /// more than one step is spent on a reply nobody waits for.
+    pub fn generate_until(&self, prompt: &str, opts: &GenerateOptions, stop: impl Fn() -> bool) -> Result<Output> {
         let input = self.encode(prompt)?;
-        let (ids, finish_reason) = self.run(&input, opts, |_, _| Ok(true))?;
+        let (ids, finish_reason) = self.run_until(&input, opts, &stop, |_, _| Ok(true))?;
         Ok(Output {
             text: self.decode(&ids)?,
             prompt_tokens: input.len(),
@@ -291,12 +299,24 @@ impl Engine {
         &self,
         prompt: &str,
         opts: &GenerateOptions,
+        on_piece: impl FnMut(&str) -> bool,
+    ) -> Result<Output> {
+        self.generate_stream_until(prompt, opts, || false, on_piece)
+    }
+
+    /// Like [`Engine::generate_stream`], also asking `stop` before every step (a
+    /// piece is not final at every step, so the callback alone can stop late).
+    pub fn generate_stream_until(
+        &self,
+        prompt: &str,
+        opts: &GenerateOptions,
+        stop: impl Fn() -> bool,
         mut on_piece: impl FnMut(&str) -> bool,
     ) -> Result<Output> {
         let input = self.encode(prompt)?;
         let eos = self.config().eos_token_id;
         let mut stream = TextStream::new(&self.tokenizer);
-        let (ids, finish_reason) = self.run(&input, opts, |token, _| {
+        let (ids, finish_reason) = self.run_until(&input, opts, &stop, |token, _| {
             if token == eos {
                 return Ok(true);
             }
@@ -318,12 +338,23 @@ impl Engine {
         })
     }
 
-    /// The decoding loop shared by every public form. `on_step` sees each
-    /// chosen token with the raw logits it came from and may stop the loop.
     fn run(
         &self,
         input_ids: &[u32],
         opts: &GenerateOptions,
+        on_step: impl FnMut(u32, &[f32]) -> Result<bool>,
+    ) -> Result<(Vec<u32>, FinishReason)> {
+        self.run_until(input_ids, opts, &|| false, on_step)
+    }
+
+    /// The decoding loop shared by every public form. `stop` is asked before each
+    /// step; `on_step` sees each chosen token with the raw logits it came from and
+    /// may stop the loop.
+    fn run_until(
+        &self,
+        input_ids: &[u32],
+        opts: &GenerateOptions,
+        stop: &dyn Fn() -> bool,
         mut on_step: impl FnMut(u32, &[f32]) -> Result<bool>,
     ) -> Result<(Vec<u32>, FinishReason)> {
         opts.validate()?;
@@ -341,6 +372,9 @@ impl Engine {
         let mut sampler = Sampler::new(opts.temperature, opts.top_p, opts.repeat_penalty, opts.seed);
         let mut token = self.config().decoder_start_id();
         for _ in 0..opts.max_new_tokens {
+            if stop() {
+                return Ok((generated, FinishReason::Cancelled));
+            }
             let logits = self.model.decode_step(token, &mut cache)?.to_vec1::<f32>()?;
             let banned = (generated.len() < opts.min_new_tokens).then_some(eos);
             token = sampler.pick(&logits, &generated, banned);

@@ -171,6 +171,47 @@ fn streaming_stops_when_the_callback_says_so() {
 }
 
 #[test]
+fn a_stop_check_ends_generation_within_one_step() {
+    use std::cell::Cell;
+    let engine = common::engine();
+    // Greedy on the fixture runs the full 20 steps (greedy_output_is_deterministic).
+    for steps in [0usize, 1, 5] {
+        let asked = Cell::new(0usize);
+        let stop = || {
+            asked.set(asked.get() + 1);
+            asked.get() > steps
+        };
+        let out = engine.generate_until(PROMPT, &opts(20), stop).unwrap();
+        assert_eq!(out.finish_reason, FinishReason::Cancelled, "after {steps}");
+        assert_eq!(out.completion_tokens, steps, "no step after the stop");
+        // What was made is the start of the reply an unstopped run gives.
+        let whole = engine.generate(PROMPT, &opts(steps.max(1))).unwrap();
+        if steps > 0 {
+            assert_eq!(out.text, whole.text);
+        }
+    }
+    // Streaming: the stop is asked at every step, even where no piece is final.
+    let asked = Cell::new(0usize);
+    let mut pieces = 0;
+    let out = engine
+        .generate_stream_until(
+            PROMPT,
+            &opts(20),
+            || {
+                asked.set(asked.get() + 1);
+                asked.get() > 3
+            },
+            |_| {
+                pieces += 1;
+                true
+            },
+        )
+        .unwrap();
+    assert_eq!((out.finish_reason, out.completion_tokens), (FinishReason::Cancelled, 3));
+    assert!(pieces <= 3);
+}
+
+#[test]
 fn seeded_sampling_is_reproducible_and_not_greedy() {
     let engine = common::engine();
     let input = engine.encode(PROMPT).unwrap();

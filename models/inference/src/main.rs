@@ -8,6 +8,7 @@ use chatbot_core::llm::flan_t5;
 use chatbot_core::llm::inference::{answer, InferenceRequest, InferenceResponse};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -21,8 +22,9 @@ async fn main() -> Result<(), Error> {
     .await;
     let provider = provider.as_ref();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let deadline = invocation_deadline(event.context.deadline);
         let response = match serde_json::from_value::<InferenceRequest>(event.payload) {
-            Ok(request) => answer(provider, request).await,
+            Ok(request) => answer(provider, request, deadline).await,
             Err(err) => InferenceResponse::Error {
                 code: "provider_failed".into(),
                 message: format!("Not an inference request: {err}."),
@@ -31,4 +33,21 @@ async fn main() -> Result<(), Error> {
         Ok::<_, Error>(response)
     }))
     .await
+}
+
+/// When this invocation must have answered: Lambda's deadline (milliseconds since
+/// the epoch) less a margin to write the answer, as a monotonic instant. Past it
+/// the generation stops, and the caller gets a timeout rather than a killed
+/// function.
+fn invocation_deadline(deadline_ms: u64) -> Option<tokio::time::Instant> {
+    const MARGIN: Duration = Duration::from_millis(500);
+    if deadline_ms == 0 {
+        // No deadline given (a local runtime may leave it unset).
+        return None;
+    }
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
+    let left = Duration::from_millis(deadline_ms)
+        .saturating_sub(now)
+        .saturating_sub(MARGIN);
+    Some(tokio::time::Instant::now() + left)
 }

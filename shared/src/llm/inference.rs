@@ -6,6 +6,8 @@
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use tokio::time::Instant;
 
 use super::flan_t5::{self, model_id, PROVIDER_ID};
 use super::{GenerateRequest, Generation, Provider, ProviderError, Turn, Usage};
@@ -21,9 +23,28 @@ pub enum InferenceRequest {
         model: String,
         turns: Vec<WireTurn>,
         max_new_tokens: Option<u32>,
+        /// How long the caller waits, in milliseconds: the function stops decoding
+        /// when it is over (absent: until the function's own timeout).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time_limit_ms: Option<u64>,
     },
     /// A raw title for a chat starting with `first_message`.
-    Title { model: String, first_message: String },
+    Title {
+        model: String,
+        first_message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        time_limit_ms: Option<u64>,
+    },
+}
+
+impl InferenceRequest {
+    fn time_limit(&self) -> Option<Duration> {
+        match self {
+            Self::Chat { time_limit_ms, .. } | Self::Title { time_limit_ms, .. } => {
+                time_limit_ms.map(Duration::from_millis)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,13 +105,46 @@ fn error_response(err: ProviderError) -> InferenceResponse {
     }
 }
 
-/// The inference function's handler: runs `provider` (the loaded engine) on a request.
-pub async fn answer(provider: &dyn Provider, request: InferenceRequest) -> InferenceResponse {
-    let result = match request {
+/// The inference function's handler: runs `provider` (the loaded engine) on a
+/// request, for no longer than the caller waits (`time_limit_ms`) nor past
+/// `deadline` (the invocation's own). Past either, the generation is dropped, which
+/// stops the engine within one decoding step, and the answer is a timeout.
+pub async fn answer(
+    provider: &dyn Provider,
+    request: InferenceRequest,
+    deadline: Option<Instant>,
+) -> InferenceResponse {
+    let limit = request.time_limit().map(|limit| Instant::now() + limit);
+    let until = match (limit, deadline) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let run = run(provider, request);
+    let result = match until {
+        Some(until) => tokio::time::timeout_at(until, run).await.unwrap_or_else(|_| {
+            Err(ProviderError::Timeout(
+                "Flan-T5 did not finish within the time the caller waits.".into(),
+            ))
+        }),
+        None => run.await,
+    };
+    match result {
+        Ok(generation) => InferenceResponse::Generated {
+            text: generation.text,
+            prompt_tokens: generation.usage.prompt_tokens,
+            completion_tokens: generation.usage.completion_tokens,
+        },
+        Err(err) => error_response(err),
+    }
+}
+
+async fn run(provider: &dyn Provider, request: InferenceRequest) -> Result<Generation, ProviderError> {
+    match request {
         InferenceRequest::Chat {
             model,
             turns,
             max_new_tokens,
+            ..
         } => match to_turns(turns) {
             Ok(turns) => {
                 provider
@@ -103,20 +157,12 @@ pub async fn answer(provider: &dyn Provider, request: InferenceRequest) -> Infer
             }
             Err(err) => Err(err),
         },
-        InferenceRequest::Title { model, first_message } => {
-            provider.title(&model, &first_message).await.map(|text| Generation {
-                text,
-                usage: Usage::default(),
-            })
-        }
-    };
-    match result {
-        Ok(generation) => InferenceResponse::Generated {
-            text: generation.text,
-            prompt_tokens: generation.usage.prompt_tokens,
-            completion_tokens: generation.usage.completion_tokens,
-        },
-        Err(err) => error_response(err),
+        InferenceRequest::Title {
+            model, first_message, ..
+        } => provider.title(&model, &first_message).await.map(|text| Generation {
+            text,
+            usage: Usage::default(),
+        }),
     }
 }
 
@@ -129,15 +175,23 @@ pub struct RemoteFlanT5 {
     function: String,
     /// The size the inference function was built with (`FLAN_T5_MODEL`).
     model: String,
+    /// How long a request waits for the model (`PROVIDER_TIMEOUT_SECS`): sent along,
+    /// so the function stops decoding when nobody waits any more.
+    time_limit: Duration,
 }
 
 impl RemoteFlanT5 {
-    pub fn new(aws: SharedAws, function: &str, checkpoint: &str) -> Self {
+    pub fn new(aws: SharedAws, function: &str, checkpoint: &str, time_limit: Duration) -> Self {
         Self {
             client: LazyClient::new(aws, aws_sdk_lambda::Client::new),
             function: function.to_string(),
             model: model_id(checkpoint),
+            time_limit,
         }
+    }
+
+    fn time_limit_ms(&self) -> Option<u64> {
+        Some(self.time_limit.as_millis().try_into().unwrap_or(u64::MAX))
     }
 
     /// Whether the Lambda client has been built (by a first call).
@@ -220,6 +274,7 @@ impl Provider for RemoteFlanT5 {
             model: request.model,
             turns,
             max_new_tokens: request.max_new_tokens,
+            time_limit_ms: self.time_limit_ms(),
         })
         .await
     }
@@ -228,6 +283,7 @@ impl Provider for RemoteFlanT5 {
         let request = InferenceRequest::Title {
             model: model.to_string(),
             first_message: first_message.to_string(),
+            time_limit_ms: self.time_limit_ms(),
         };
         Ok(self.invoke(&request).await?.text)
     }
@@ -243,6 +299,7 @@ mod tests {
             model: "flan-t5-base".into(),
             turns: vec![WireTurn::from(&Turn::user("hi"))],
             max_new_tokens: None,
+            time_limit_ms: Some(25_000),
         };
         let json = serde_json::to_value(&request).unwrap();
         assert_eq!(json["task"], "chat");
@@ -262,18 +319,77 @@ mod tests {
                 content: "x".into(),
             }],
             max_new_tokens: None,
+            time_limit_ms: None,
         };
         assert!(matches!(
-            answer(&provider, request).await,
+            answer(&provider, request, None).await,
             InferenceResponse::Error { ref code, .. } if code == "provider_failed"
         ));
         let title = InferenceRequest::Title {
             model: "flan-t5-base".into(),
             first_message: "hi".into(),
+            time_limit_ms: None,
         };
         assert!(matches!(
-            answer(&provider, title).await,
+            answer(&provider, title, None).await,
             InferenceResponse::Error { ref code, .. } if code == "provider_unavailable"
         ));
+    }
+
+    /// Never answers; notes when its call was dropped.
+    struct Endless(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+    struct NoteDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+    impl Drop for NoteDrop {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[async_trait]
+    impl Provider for Endless {
+        fn id(&self) -> &str {
+            "endless"
+        }
+        fn models(&self) -> Vec<String> {
+            vec!["m".into()]
+        }
+        async fn is_available(&self) -> bool {
+            true
+        }
+        fn input_budget(&self, _: &str) -> usize {
+            512
+        }
+        async fn generate(&self, _: GenerateRequest) -> Result<Generation, ProviderError> {
+            let _noted = NoteDrop(self.0.clone());
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn past_the_callers_time_or_the_invocations_deadline_the_call_is_dropped() {
+        let chat = |time_limit_ms| InferenceRequest::Chat {
+            model: "m".into(),
+            turns: vec![WireTurn::from(&Turn::user("hi"))],
+            max_new_tokens: None,
+            time_limit_ms,
+        };
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let provider = Endless(dropped.clone());
+        let answered = answer(&provider, chat(Some(20)), None).await;
+        assert!(
+            matches!(answered, InferenceResponse::Error { ref code, .. } if code == "provider_timeout"),
+            "{answered:?}"
+        );
+        assert!(
+            dropped.swap(false, std::sync::atomic::Ordering::SeqCst),
+            "the generation was dropped"
+        );
+        // The invocation's own deadline, with no limit from the caller.
+        let soon = Instant::now() + Duration::from_millis(20);
+        let answered = answer(&provider, chat(None), Some(soon)).await;
+        assert!(matches!(answered, InferenceResponse::Error { ref code, .. } if code == "provider_timeout"));
+        assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
     }
 }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use flan_t5::prompt::{self, Turn as T5Turn};
 use flan_t5::{Engine, GenerateOptions, LoadOptions};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::{model_id, FlanT5Unavailable, INPUT_BUDGET, MODELS, PROVIDER_ID};
@@ -102,10 +103,17 @@ impl FlanT5 {
 
     async fn run(&self, prompt: String, options: GenerateOptions) -> Result<Generation, ProviderError> {
         let engine = self.engine.clone();
-        let output = tokio::task::spawn_blocking(move || engine.generate(&prompt, &options))
-            .await
-            .map_err(|_| ProviderError::Failed("Flan-T5 stopped unexpectedly.".into()))?
-            .map_err(engine_error)?;
+        // Dropping this future (the request's deadline passed, its client left)
+        // raises the flag, and decoding ends before its next step: no CPU goes to
+        // a reply nobody is charged for.
+        let abandoned = RaisedOnDrop::new();
+        let stop = abandoned.flag();
+        let output = tokio::task::spawn_blocking(move || {
+            engine.generate_until(&prompt, &options, || stop.load(Ordering::Relaxed))
+        })
+        .await
+        .map_err(|_| ProviderError::Failed("Flan-T5 stopped unexpectedly.".into()))?
+        .map_err(engine_error)?;
         Ok(Generation {
             text: output.text.trim().to_string(),
             usage: Usage {
@@ -177,8 +185,10 @@ impl Provider for FlanT5 {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Result<Chunk, ProviderError>>();
         tokio::task::spawn_blocking(move || {
             let mut edges = TrimmedPieces::default();
-            // A closed channel means the client left: stop decoding at once.
-            let result = engine.generate_stream(&prompt, &options, |piece| match edges.push(piece) {
+            // A closed channel means nobody reads on (the client left, the deadline
+            // passed): decoding stops before its next step.
+            let gone = || sender.is_closed();
+            let result = engine.generate_stream_until(&prompt, &options, gone, |piece| match edges.push(piece) {
                 Some(text) => sender.send(Ok(Chunk::Text(text))).is_ok(),
                 None => true,
             });
@@ -194,6 +204,26 @@ impl Provider for FlanT5 {
         Ok(Box::pin(futures::stream::unfold(receiver, |mut receiver| async move {
             receiver.recv().await.map(|item| (item, receiver))
         })))
+    }
+}
+
+/// A flag raised when this guard is dropped: held by the future that awaits a
+/// generation, read by the blocking loop that runs it.
+struct RaisedOnDrop(Arc<AtomicBool>);
+
+impl RaisedOnDrop {
+    fn new() -> Self {
+        Self(Arc::new(AtomicBool::new(false)))
+    }
+
+    fn flag(&self) -> Arc<AtomicBool> {
+        self.0.clone()
+    }
+}
+
+impl Drop for RaisedOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
