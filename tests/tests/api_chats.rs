@@ -433,6 +433,7 @@ async fn chats_list_newest_first_with_filters_and_pages() {
         vec![ids[0].clone()]
     );
     assert!(next.header("link").is_none());
+    let long_search = format!("search={}", "a".repeat(201));
     for bad in [
         "limit=0",
         "limit=101",
@@ -440,10 +441,17 @@ async fn chats_list_newest_first_with_filters_and_pages() {
         "cursor=garbage",
         "period=month",
         "session_id=123",
+        long_search.as_str(),
     ] {
         let response = app.call("GET", &format!("/api/chats/?{bad}"), Some(&token), None).await;
         assert_error(&response, 400);
     }
+    // Dialect B's list reads `search` the same way.
+    let b = app
+        .call("GET", &format!("/api/conversations/?{long_search}"), Some(&token), None)
+        .await;
+    assert_eq!(assert_error(&b, 400), "invalid_field");
+    assert_eq!(b.body["field"], "search");
 }
 
 #[tokio::test]

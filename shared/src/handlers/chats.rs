@@ -138,6 +138,23 @@ pub(crate) async fn end_session(
     })
 }
 
+/// The longest `?search=` term, in characters: longer is a 400, not a long scan.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// `?search=`, trimmed; blank is no search.
+pub(crate) fn search_term(call: &Call<'_>) -> Result<Option<String>, ApiError> {
+    let Some(term) = call.query_param("search").map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if term.chars().count() > MAX_SEARCH_CHARS {
+        return Err(ApiError::invalid_field(
+            "search",
+            format!("`search` must have at most {MAX_SEARCH_CHARS} characters."),
+        ));
+    }
+    Ok(Some(term.to_string()))
+}
+
 pub async fn list_chats(call: &Call<'_>) -> Result<Reply, ApiError> {
     let user = call.user()?;
     let zone = call.display_zone()?;
@@ -146,11 +163,7 @@ pub async fn list_chats(call: &Call<'_>) -> Result<Reply, ApiError> {
             .query_param("session_id")
             .map(|id| parse_uuid(id, "session_id"))
             .transpose()?,
-        search: call
-            .query_param("search")
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from),
+        search: search_term(call)?,
         ..ChatQuery::default()
     };
     if let Some(period) = call.query_param("period").filter(|p| !p.is_empty()) {

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::chats::{page_of_chats, valid_title, CONVERSATION_LIMIT};
+use super::chats::{page_of_chats, search_term, valid_title, CONVERSATION_LIMIT};
 use super::messages::{answer_again, last_question, Again};
 use crate::api::dialect_b::*;
 use crate::api::Notice;
@@ -63,11 +63,7 @@ pub async fn create_conversation(call: &Call<'_>) -> Result<Reply, ApiError> {
 pub async fn list_conversations(call: &Call<'_>) -> Result<Reply, ApiError> {
     let user = call.user()?;
     let query = ChatQuery {
-        search: call
-            .query_param("search")
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from),
+        search: search_term(call)?,
         ..ChatQuery::default()
     };
     let (chats, paging) = page_of_chats(call, user, &query).await?;

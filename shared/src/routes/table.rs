@@ -86,7 +86,7 @@ pub const ROUTES: &[Route] = &[
             ("session_id", "Only this chat."),
             (
                 "search",
-                "Chats whose title or messages contain this text (case-insensitive).",
+                "Chats whose title or messages contain this text (case-insensitive; at most 200 characters).",
             ),
             (
                 "period",
@@ -204,7 +204,7 @@ pub const ROUTES: &[Route] = &[
         .query(&[
             (
                 "search",
-                "Conversations whose title or messages contain this text (case-insensitive).",
+                "Conversations whose title or messages contain this text (case-insensitive; at most 200 characters).",
             ),
             PAGING[0],
             PAGING[1],
