@@ -5,10 +5,9 @@
 use chatbot_core::config::Config;
 use chatbot_core::lambda::init_tracing;
 use chatbot_core::llm::flan_t5;
-use chatbot_core::llm::inference::{answer, InferenceRequest, InferenceResponse};
+use chatbot_core::llm::inference::{answer, invocation_deadline, InferenceRequest, InferenceResponse};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -33,21 +32,4 @@ async fn main() -> Result<(), Error> {
         Ok::<_, Error>(response)
     }))
     .await
-}
-
-/// When this invocation must have answered: Lambda's deadline (milliseconds since
-/// the epoch) less a margin to write the answer, as a monotonic instant. Past it
-/// the generation stops, and the caller gets a timeout rather than a killed
-/// function.
-fn invocation_deadline(deadline_ms: u64) -> Option<tokio::time::Instant> {
-    const MARGIN: Duration = Duration::from_millis(500);
-    if deadline_ms == 0 {
-        // No deadline given (a local runtime may leave it unset).
-        return None;
-    }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
-    let left = Duration::from_millis(deadline_ms)
-        .saturating_sub(now)
-        .saturating_sub(MARGIN);
-    Some(tokio::time::Instant::now() + left)
 }

@@ -138,6 +138,22 @@ pub async fn answer(
     }
 }
 
+/// When this invocation must have answered: Lambda's deadline (milliseconds since
+/// the epoch) less a margin to write the answer, as a monotonic instant. Past it
+/// the generation stops, and the caller gets a timeout rather than a killed
+/// function.
+pub fn invocation_deadline(deadline_ms: u64) -> Option<Instant> {
+    const MARGIN: Duration = Duration::from_millis(500);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    // Lambda sends an epoch time in the future. A deadline already past when the
+    // invocation starts is no deadline: `cargo lambda watch` sends the timeout
+    // itself (600000) in this header, and a runtime may leave it 0.
+    let left = Duration::from_millis(deadline_ms).checked_sub(now)?;
+    Some(Instant::now() + left.saturating_sub(MARGIN))
+}
+
 async fn run(provider: &dyn Provider, request: InferenceRequest) -> Result<Generation, ProviderError> {
     match request {
         InferenceRequest::Chat {
@@ -391,5 +407,23 @@ mod tests {
         let answered = answer(&provider, chat(None), Some(soon)).await;
         assert!(matches!(answered, InferenceResponse::Error { ref code, .. } if code == "provider_timeout"));
         assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[test]
+    fn only_a_future_epoch_deadline_bounds_the_invocation() {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let start = Instant::now();
+        let bound = invocation_deadline(now_ms + 30_000).expect("a real Lambda deadline");
+        // Half a second kept for the answer: a little under 29.5 s from now.
+        assert!(bound > start + Duration::from_secs(29) && bound <= start + Duration::from_millis(29_500));
+        assert!(
+            invocation_deadline(600_000).is_none(),
+            "cargo lambda watch's timeout, not a time"
+        );
+        assert!(invocation_deadline(0).is_none());
+        assert!(invocation_deadline(now_ms - 1).is_none(), "already past");
     }
 }
