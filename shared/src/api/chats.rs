@@ -115,6 +115,16 @@ pub struct SendChatResponse {
     pub tokens_remaining: i64,
 }
 
+/// What `POST /api/chats/` answers with 200: the reply in a chat that already
+/// existed, or (with `end_session`) the ended session. Documentation only: the
+/// handler answers one of the two.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SendChatOrEnd {
+    Sent(Box<SendChatResponse>),
+    Ended(EndSessionResponse),
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct EndSessionResponse {
     pub message: String,

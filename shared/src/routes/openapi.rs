@@ -16,11 +16,11 @@ use utoipa::openapi::{
     ResponseBuilder, Schema,
 };
 
-use crate::api::ErrorBody;
+use crate::api::{ErrorBody, OpenAiErrorBody};
 use crate::error::ApiError;
 use crate::http::call::Call;
 use crate::http::reply::Reply;
-use crate::routes::{json, Access, Body, Limit, ROUTES};
+use crate::routes::{json, Access, Body, Errors, Limit, ROUTES};
 
 /// `GET /api/openapi.json`.
 pub async fn serve(_call: &Call<'_>) -> Result<Reply, ApiError> {
@@ -53,7 +53,7 @@ fn string_schema() -> RefOr<Schema> {
 
 fn error_response(status: u16, error: &RefOr<Schema>) -> ResponseBuilder {
     let description = match status {
-        400 => "Malformed JSON or an invalid field (named in `field`).",
+        400 => "Malformed JSON (not UTF-8, nested past 32 levels, or repeating a key in one object) or an invalid field (named in `field`).",
         401 => "Missing, unknown, expired or revoked token.",
         402 => "The token balance is too low.",
         403 => "Deactivated account, not an administrator, or (`csrf_failed`) a cookie-authenticated change from an origin that is neither the API's own nor allowed.",
@@ -76,6 +76,7 @@ fn error_response(status: u16, error: &RefOr<Schema>) -> ResponseBuilder {
 fn build() -> utoipa::openapi::OpenApi {
     let mut schemas = Vec::new();
     let error = schema(json::<ErrorBody>(), &mut schemas);
+    let openai_error = schema(json::<OpenAiErrorBody>(), &mut schemas);
     let mut paths = PathsBuilder::new();
     for route in ROUTES {
         let doc = &route.doc;
@@ -87,6 +88,14 @@ fn build() -> utoipa::openapi::OpenApi {
             .operation_id(Some(route.function))
             .summary(Some(route.summary))
             .response(doc.status.to_string(), success);
+        if let Some((status, body)) = doc.also {
+            op = op.response(
+                status.to_string(),
+                ResponseBuilder::new()
+                    .description("Success.")
+                    .content("application/json", Content::new(Some(schema(body, &mut schemas)))),
+            );
+        }
         if let Some(request) = doc.request {
             op = op.request_body(Some(
                 RequestBodyBuilder::new()
@@ -108,8 +117,12 @@ fn build() -> utoipa::openapi::OpenApi {
         }
         statuses.sort();
         statuses.dedup();
+        let error = match route.errors {
+            Errors::Api => &error,
+            Errors::OpenAi => &openai_error,
+        };
         for status in statuses {
-            op = op.response(status.to_string(), error_response(status, &error));
+            op = op.response(status.to_string(), error_response(status, error));
         }
         for segment in route.path.split('/') {
             if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
@@ -200,6 +213,26 @@ mod tests {
             let op = &doc["paths"][route.path][route.method.to_lowercase()];
             assert_eq!(op["operationId"], route.function, "{} {}", route.method, route.path);
         }
+    }
+
+    /// Found by the fuzz run (infra/fuzz-api.sh): the OpenAI routes' errors were
+    /// documented in the canonical shape, and a new chat's 201 not at all.
+    #[test]
+    fn each_route_documents_the_statuses_and_error_shape_it_answers() {
+        let doc = document();
+        let reference = |op: &Value, status: &str| {
+            op["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        let completions = &doc["paths"]["/v1/chat/completions"]["post"];
+        assert!(reference(completions, "400").ends_with("/OpenAiErrorBody"));
+        assert!(reference(&doc["paths"]["/v1/models"]["get"], "401").ends_with("/OpenAiErrorBody"));
+        let send = &doc["paths"]["/api/chats/"]["post"];
+        assert!(reference(send, "400").ends_with("/ErrorBody"));
+        assert!(reference(send, "201").ends_with("/SendChatResponse"));
+        assert!(reference(send, "200").ends_with("/SendChatOrEnd"));
     }
 
     #[test]

@@ -101,6 +101,9 @@ pub const fn described(text: &'static str) -> Body {
 pub struct Doc {
     pub request: Option<Body>,
     pub status: u16,
+    /// Another success status and its body (POST /api/chats/: 201 starting a chat,
+    /// 200 continuing one or ending the session).
+    pub also: Option<(u16, Body)>,
     pub response: Option<Body>,
     /// Error statuses besides the ones every route can answer.
     pub errors: &'static [u16],
@@ -141,6 +144,7 @@ impl Route {
             doc: Doc {
                 request: None,
                 status: 200,
+                also: None,
                 response: None,
                 errors: &[],
                 query: &[],
@@ -178,6 +182,12 @@ impl Route {
     pub const fn response(mut self, status: u16, body: Body) -> Self {
         self.doc.status = status;
         self.doc.response = Some(body);
+        self
+    }
+
+    /// A second success status and its body.
+    pub const fn also(mut self, status: u16, body: Body) -> Self {
+        self.doc.also = Some((status, body));
         self
     }
 

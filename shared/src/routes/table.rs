@@ -74,7 +74,8 @@ pub const ROUTES: &[Route] = &[
         .summary("Send a message and get the model's reply, or end the session")
         .limit(Limit::PerUser)
         .request(json::<SendChatRequest>())
-        .response(200, json::<SendChatResponse>())
+        .response(201, json::<SendChatResponse>())
+        .also(200, json::<SendChatOrEnd>())
         .errors(MODEL_ERRORS),
     Route::new("GET", "/api/chats/", "list-chats", handler!(chats::list_chats))
         .summary("The caller's chats, newest first, with their conversations")
