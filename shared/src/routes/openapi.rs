@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use utoipa::openapi::path::{OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
@@ -19,6 +19,7 @@ use utoipa::openapi::{
 use crate::api::{ErrorBody, OpenAiErrorBody};
 use crate::error::ApiError;
 use crate::http::call::Call;
+use crate::http::pagination::MAX_LIMIT;
 use crate::http::reply::Reply;
 use crate::routes::{json, Access, Body, Errors, Limit, ROUTES};
 
@@ -51,6 +52,55 @@ fn string_schema() -> RefOr<Schema> {
     ObjectBuilder::new().schema_type(Type::String).build().into()
 }
 
+/// The name of the component every `tz` parameter refers to.
+const TIME_ZONE: &str = "TimeZone";
+
+/// An IANA zone name, as `tz` and the profile's `time_zone` take: the list the API
+/// knows, so generated requests (and clients) can tell a valid one.
+fn time_zone_schema() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("An IANA time zone name."))
+        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())))
+        .build()
+        .into()
+}
+
+/// A path or query parameter's schema: what the API accepts for it, so a value
+/// the document allows is one the API takes (ids, numbers, flags and zones are
+/// checked, and a 400 names them otherwise).
+fn parameter_schema(name: &str) -> RefOr<Schema> {
+    let number = |min: i64, max: i64| {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(min))
+            .maximum(Some(max))
+            .build()
+            .into()
+    };
+    let strings = |values: &[&str]| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(values.to_vec()))
+            .build()
+            .into()
+    };
+    match name {
+        "chat_id" | "message_id" | "session_id" => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+            .build()
+            .into(),
+        // Chat numbers (dialects B and E).
+        "id" | "conversation_id" => number(1, i64::MAX),
+        "limit" => number(1, MAX_LIMIT as i64),
+        "period" => strings(&["today", "yesterday", "week"]),
+        "all" => strings(&["true", "false", "1", "0", "yes", "no"]),
+        "tz" => utoipa::openapi::Ref::from_schema_name(TIME_ZONE).into(),
+        _ => string_schema(),
+    }
+}
+
 fn error_response(status: u16, error: &RefOr<Schema>) -> ResponseBuilder {
     let description = match status {
         400 => "Malformed JSON (not UTF-8, nested past 32 levels, or repeating a key in one object) or an invalid field (named in `field`).",
@@ -74,7 +124,7 @@ fn error_response(status: u16, error: &RefOr<Schema>) -> ResponseBuilder {
 }
 
 fn build() -> utoipa::openapi::OpenApi {
-    let mut schemas = Vec::new();
+    let mut schemas = vec![(TIME_ZONE.to_string(), time_zone_schema())];
     let error = schema(json::<ErrorBody>(), &mut schemas);
     let openai_error = schema(json::<OpenAiErrorBody>(), &mut schemas);
     let mut paths = PathsBuilder::new();
@@ -131,7 +181,7 @@ fn build() -> utoipa::openapi::OpenApi {
                         .name(name)
                         .parameter_in(ParameterIn::Path)
                         .required(Required::True)
-                        .schema(Some(string_schema())),
+                        .schema(Some(parameter_schema(name))),
                 );
             }
         }
@@ -149,7 +199,7 @@ fn build() -> utoipa::openapi::OpenApi {
                     .parameter_in(ParameterIn::Query)
                     .required(Required::False)
                     .description(Some(description))
-                    .schema(Some(string_schema())),
+                    .schema(Some(parameter_schema(name))),
             );
         }
         let method = match route.method {
@@ -233,6 +283,34 @@ mod tests {
         assert!(reference(send, "400").ends_with("/ErrorBody"));
         assert!(reference(send, "201").ends_with("/SendChatResponse"));
         assert!(reference(send, "200").ends_with("/SendChatOrEnd"));
+    }
+
+    /// Found by the fuzz run: every parameter was a bare string, so most values
+    /// the document allowed (any `tz`, any `chat_id`) were 400s.
+    #[test]
+    fn parameters_document_the_values_the_api_takes() {
+        let doc = document();
+        let parameter = |path: &str, method: &str, name: &str| {
+            let params = doc["paths"][path][method]["parameters"].as_array().unwrap();
+            params.iter().find(|p| p["name"] == name).unwrap()["schema"].clone()
+        };
+        assert_eq!(parameter("/api/chats/{chat_id}/", "get", "chat_id")["format"], "uuid");
+        let limit = parameter("/api/chats/", "get", "limit");
+        assert_eq!(
+            (limit["minimum"].as_i64(), limit["maximum"].as_i64()),
+            (Some(1), Some(100))
+        );
+        assert_eq!(
+            parameter("/chat/threads/{id}/messages/", "get", "id")["type"],
+            "integer"
+        );
+        let tz = parameter("/api/chats/", "get", "tz");
+        assert_eq!(tz["$ref"], "#/components/schemas/TimeZone");
+        let zones = doc["components"]["schemas"]["TimeZone"]["enum"].as_array().unwrap();
+        for zone in zones {
+            assert!(crate::time::parse_zone(zone.as_str().unwrap(), "tz").is_ok(), "{zone}");
+        }
+        assert!(zones.contains(&Value::from("Europe/Paris")));
     }
 
     #[test]
