@@ -14,12 +14,14 @@ use crate::time::{display, iso};
 pub struct SendChatRequest {
     /// The message; required unless `end_session` is true. At most 16 000 characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 16000, pattern = r"\S")]
     pub content: Option<String>,
     /// End the open (or given) chat without asking the model.
     #[serde(default)]
     pub end_session: bool,
     /// Continue this chat, or create it with this id (a UUID) if it does not exist.
     #[serde(default)]
+    #[schema(format = Uuid)]
     pub chat_id: Option<String>,
     #[serde(default)]
     pub provider: Option<String>,
@@ -139,6 +141,7 @@ pub struct EndSessionResponse {
 pub struct UpdateChatRequest {
     /// A new title (1–200 characters).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
     /// True ends the chat; false opens it again.
     #[serde(default)]
@@ -190,6 +193,7 @@ impl MessageView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditMessageRequest {
+    #[schema(min_length = 1, max_length = 16000, pattern = r"\S")]
     pub content: String,
     /// On a user message: answer it again with the new content.
     #[serde(default)]

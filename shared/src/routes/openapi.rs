@@ -34,14 +34,47 @@ pub fn document() -> &'static Value {
     DOCUMENT.get_or_init(|| serde_json::to_value(build()).expect("an OpenAPI document serializes"))
 }
 
-/// A body's schema: a registered component's reference, an array of one, or a
+/// A JSON body's schema: a registered component's reference, an array of one, or a
 /// described object.
 fn schema(body: Body, components: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
     match body {
         Body::Json(component) => component(components),
         Body::ListOf(component) => ArrayBuilder::new().items(component(components)).build().into(),
-        Body::Described(text) => described(text),
+        Body::Described(text) | Body::Media(_, text) => described(text),
     }
+}
+
+/// A success response with its body under each media type it comes in.
+fn success(body: Option<Body>, components: &mut Vec<(String, RefOr<Schema>)>) -> ResponseBuilder {
+    let mut response = ResponseBuilder::new().description("Success.");
+    match body {
+        None => {}
+        Some(Body::Media(media_types, text)) => {
+            for media_type in media_types {
+                let schema = match *media_type {
+                    "application/json" => described(text),
+                    // One server-sent event: its name (OpenAI's have none) and data.
+                    "text/event-stream" => ObjectBuilder::new()
+                        .description(Some(text))
+                        .property("event", string_schema())
+                        .property("data", string_schema())
+                        .required("data")
+                        .build()
+                        .into(),
+                    _ => ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .description(Some(text))
+                        .build()
+                        .into(),
+                };
+                response = response.content(*media_type, Content::new(Some(schema)));
+            }
+        }
+        Some(body) => {
+            response = response.content("application/json", Content::new(Some(schema(body, components))));
+        }
+    }
+    response
 }
 
 fn described(text: &str) -> RefOr<Schema> {
@@ -130,21 +163,12 @@ fn build() -> utoipa::openapi::OpenApi {
     let mut paths = PathsBuilder::new();
     for route in ROUTES {
         let doc = &route.doc;
-        let mut success = ResponseBuilder::new().description("Success.");
-        if let Some(response) = doc.response {
-            success = success.content("application/json", Content::new(Some(schema(response, &mut schemas))));
-        }
         let mut op = OperationBuilder::new()
             .operation_id(Some(route.function))
             .summary(Some(route.summary))
-            .response(doc.status.to_string(), success);
+            .response(doc.status.to_string(), success(doc.response, &mut schemas));
         if let Some((status, body)) = doc.also {
-            op = op.response(
-                status.to_string(),
-                ResponseBuilder::new()
-                    .description("Success.")
-                    .content("application/json", Content::new(Some(schema(body, &mut schemas)))),
-            );
+            op = op.response(status.to_string(), success(Some(body), &mut schemas));
         }
         if let Some(request) = doc.request {
             op = op.request_body(Some(
@@ -283,6 +307,12 @@ mod tests {
         assert!(reference(send, "400").ends_with("/ErrorBody"));
         assert!(reference(send, "201").ends_with("/SendChatResponse"));
         assert!(reference(send, "200").ends_with("/SendChatOrEnd"));
+        // Streams say their media type; the completions route answers either.
+        let content = |path: &str| doc["paths"][path]["post"]["responses"]["200"]["content"].clone();
+        assert!(content("/api/chats/stream/")["text/event-stream"].is_object());
+        assert!(content("/chat/streaming-response/{id}/")["text/plain"].is_object());
+        let completions = content("/v1/chat/completions");
+        assert!(completions["application/json"].is_object() && completions["text/event-stream"].is_object());
     }
 
     /// Found by the fuzz run: every parameter was a bare string, so most values
@@ -311,6 +341,32 @@ mod tests {
             assert!(crate::time::parse_zone(zone.as_str().unwrap(), "tz").is_ok(), "{zone}");
         }
         assert!(zones.contains(&Value::from("Europe/Paris")));
+    }
+
+    /// Found by the fuzz run: bodies the document allowed (a blank message, a
+    /// 300-character title, a two-letter username) were 400s.
+    #[test]
+    fn request_bodies_state_the_limits_the_api_checks() {
+        let schemas = &document()["components"]["schemas"];
+        let content = &schemas["SendChatRequest"]["properties"]["content"];
+        assert_eq!(
+            (content["minLength"].as_u64(), content["maxLength"].as_u64()),
+            (Some(1), Some(crate::http::body::MAX_MESSAGE_CHARS as u64))
+        );
+        assert_eq!(content["pattern"], r"\S");
+        let title = crate::handlers::chats::MAX_TITLE_CHARS;
+        assert_eq!(schemas["UpdateChatRequest"]["properties"]["title"]["maxLength"], title);
+        assert_eq!(schemas["SendChatRequest"]["properties"]["chat_id"]["format"], "uuid");
+        let username = &schemas["RegisterRequest"]["properties"]["username"];
+        assert_eq!(
+            (username["minLength"].as_u64(), username["maxLength"].as_u64()),
+            (Some(3), Some(150))
+        );
+        let password = crate::auth::password::MIN_PASSWORD_CHARS;
+        assert_eq!(
+            schemas["RegisterRequest"]["properties"]["password"]["minLength"],
+            password
+        );
     }
 
     #[test]

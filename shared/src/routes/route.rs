@@ -65,8 +65,11 @@ pub enum Body {
     Json(SchemaFn),
     /// An array of a type's derived schema.
     ListOf(SchemaFn),
-    /// A shape described in words (OpenAI's objects, server-sent events).
+    /// A JSON shape described in words (OpenAI's objects).
     Described(&'static str),
+    /// A body in these media types (server-sent events, plain text, or JSON for
+    /// a route that answers either), described in words.
+    Media(&'static [&'static str], &'static str),
 }
 
 /// Adds a type's schema (and those it refers to) to the components and returns a
@@ -93,6 +96,11 @@ pub const fn list<T: ToSchema>() -> Body {
 /// A body the document describes in words.
 pub const fn described(text: &'static str) -> Body {
     Body::Described(text)
+}
+
+/// A body in `media_types` (the first is the usual one), described in words.
+pub const fn media(media_types: &'static [&'static str], text: &'static str) -> Body {
+    Body::Media(media_types, text)
 }
 
 /// What the OpenAPI document says about a route beyond its method, path, access
