@@ -44,7 +44,7 @@ tests/smoke/watch.sh
 # The same smoke test on DynamoDB: the functions create the table on start.
 STORE=dynamodb TABLE_NAME="chatbot-smoke-$$" tests/smoke/watch.sh
 # Schemathesis over every operation of the OpenAPI document, on SQLite then on
-# DynamoDB (moto), 50 examples per operation from a fixed seed: about 3 minutes
+# DynamoDB (moto), 50 examples per operation from a fixed seed: 3-4 minutes
 # for both on 2 cores (infra/fuzz-api.sh).
 infra/fuzz-api.sh
 # Cookie authentication in a real browser (headless Chromium), when there is one
