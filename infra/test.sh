@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: the unit tests, the store contract suite (SQLite and DynamoDB),
 # the API end to end (in process, on each store), the route consistency checks,
-# and a smoke test of the real functions under `cargo lambda watch` (on each
-# store). DynamoDB and Secrets Manager are a local moto server. Installs the
-# Python tools it needs into .venv when missing (see infra/venv.sh).
+# a smoke test of the real functions under `cargo lambda watch` and a
+# schemathesis fuzz run over the OpenAPI document (on each store). DynamoDB and
+# Secrets Manager are a local moto server. Installs the Python tools it needs
+# into .venv when missing (see infra/venv.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +43,10 @@ cargo build --workspace --bins
 tests/smoke/watch.sh
 # The same smoke test on DynamoDB: the functions create the table on start.
 STORE=dynamodb TABLE_NAME="chatbot-smoke-$$" tests/smoke/watch.sh
+# Schemathesis over every operation of the OpenAPI document, on SQLite then on
+# DynamoDB (moto), 50 examples per operation from a fixed seed: 3-4 minutes
+# for both on 2 cores (infra/fuzz-api.sh).
+infra/fuzz-api.sh
 # The browser tests (headless Chromium), when there is one or CI may install it;
 # said out loud when skipped: cookie authentication, and the web chat page at /
 # (about a minute together once the functions are built).

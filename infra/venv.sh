@@ -21,6 +21,7 @@ venv_spec() {
     huggingface_hub) echo 'huggingface_hub>=0.23,<3' ;;
     openai) echo 'openai>=1.40,<4' ;;
     playwright) echo 'playwright>=1.40,<2' ;;
+    schemathesis) echo 'schemathesis>=4.32,<5' ;;
     *)
       echo "infra/venv.sh: no requirement for $1" >&2
       return 1

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of the real local stack: builds every function, starts them under
-# `cargo lambda watch` (as infra/run-local.sh does, on a scratch database and a
-# free port), and checks a path through the API over HTTP. The in-process suites
+# `cargo lambda watch` (infra/local-api.sh: a scratch database, a free port, the tiny
+# fixture model), and checks a path through the API over HTTP. The in-process suites
 # cover the behaviour; this proves the router, the functions' start-up and the
 # Lambda event plumbing work together. Stops everything it started.
 set -euo pipefail
@@ -11,43 +11,12 @@ cd "$(dirname "$0")/../.."
 # openai: the official OpenAI client, checked against the API below.
 venv_require openai
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-scratch=$(mktemp -d)
-log="$scratch/watch.log"
-export SQLITE_PATH="$scratch/smoke.sqlite3"
-# Flan-T5 runs in its own function, as in AWS: the API functions Invoke it
-# through cargo lambda watch's Lambda API. The tiny fixture model stands in for
-# real weights.
-export INFERENCE_FUNCTION=flan-t5-inference
-export FLAN_T5_DIR="$PWD/models/flan-t5/tests/fixtures/tiny-t5"
-export FLAN_T5_MODEL=google/flan-t5-small DEFAULT_MODEL=flan-t5-small
-export AWS_ENDPOINT_URL_LAMBDA="http://127.0.0.1:$port"
-PORT=$port infra/run-local.sh --ignore-changes >"$log" 2>&1 &
-watch_pid=$!
-cleanup() {
-  # cargo lambda runs each function as a child process: stop the whole group.
-  pkill -TERM -P "$watch_pid" 2>/dev/null || true
-  kill -TERM "$watch_pid" 2>/dev/null || true
-  wait "$watch_pid" 2>/dev/null || true
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-
-base="http://127.0.0.1:$port"
-up=false
-for _ in $(seq 1 900); do
-  if curl -fs --max-time 5 "$base/api/health/" >/dev/null 2>&1; then
-    up=true
-    break
-  fi
-  kill -0 "$watch_pid" 2>/dev/null || { cat "$log"; echo "cargo lambda watch exited" >&2; exit 1; }
-  sleep 1
-done
-if [[ $up != true ]]; then
-  tail -50 "$log" >&2
-  echo "smoke: the API did not answer on $base within 15 minutes" >&2
-  exit 1
-fi
+# shellcheck source=infra/local-api.sh
+. infra/local-api.sh
+trap local_api_stop EXIT
+local_api_start
+base=$LOCAL_API_BASE
+scratch=$LOCAL_API_SCRATCH
 
 passed=0
 failed=0

@@ -10,6 +10,7 @@
 pub mod contract;
 pub mod dynamodb;
 pub mod fake_http;
+pub mod fuzz;
 pub mod provider;
 pub mod wire;
 
@@ -177,12 +178,45 @@ impl TestApp {
         body: Option<String>,
         source_ip: &str,
     ) -> TestResponse {
+        let body = body.map(|text| (text, false));
+        self.send_event(method, path_and_query, headers, body, source_ip).await
+    }
+
+    /// Sends a body of any bytes, base64-encoded as API Gateway hands over a body
+    /// that is not UTF-8 text.
+    pub async fn send_bytes(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: HashMap<String, String>,
+        body: &[u8],
+    ) -> TestResponse {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(body);
+        self.send_event(method, path_and_query, headers, Some((encoded, true)), "198.51.100.7")
+            .await
+    }
+
+    /// One API Gateway (v2) event through the in-process router; `body` is the
+    /// event's body and whether it is base64.
+    async fn send_event(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: HashMap<String, String>,
+        body: Option<(String, bool)>,
+        source_ip: &str,
+    ) -> TestResponse {
         let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
         let mut headers = headers;
         // API Gateway (v2) hands a request's cookies over apart from its headers.
         let cookies: Option<Vec<String>> = headers
             .remove("cookie")
             .map(|line| line.split(';').map(|c| c.trim().to_string()).collect());
+        let (body, is_base64) = match body {
+            Some((body, is_base64)) => (Some(body), is_base64),
+            None => (None, false),
+        };
         let event = json!({
             "version": "2.0",
             "routeKey": "$default",
@@ -202,7 +236,7 @@ impl TestApp {
                 "timeEpoch": 0
             },
             "body": body,
-            "isBase64Encoded": false,
+            "isBase64Encoded": is_base64,
             "cookies": cookies,
         });
         let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
@@ -250,6 +284,17 @@ impl TestApp {
         );
         response.body
     }
+}
+
+/// A route pattern with its parameters filled in: `chat_id`/`session_id`-style
+/// UUIDs, a chat number (dialects B and E), and a username.
+pub fn concrete_path(pattern: &str, chat_id: &str, message_id: &str, number: i64) -> String {
+    pattern
+        .replace("{chat_id}", chat_id)
+        .replace("{message_id}", message_id)
+        .replace("{username}", "somebody")
+        .replace("{conversation_id}", &number.to_string())
+        .replace("{id}", &number.to_string())
 }
 
 /// Asserts the API.md §1 error shape and returns the code.

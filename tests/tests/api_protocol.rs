@@ -2,7 +2,7 @@
 //! limits, trailing slashes, CORS; and the meta routes.
 
 use chatbot_core::routes::ROUTES;
-use chatbot_tests::{assert_error, TestApp};
+use chatbot_tests::{assert_error, concrete_path, TestApp};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -13,15 +13,10 @@ fn json_headers(token: &str) -> HashMap<String, String> {
     ])
 }
 
-/// A concrete path for a route pattern.
+/// A concrete path for a route pattern, with ids nobody owns.
 fn concrete(pattern: &str) -> String {
-    pattern
-        .replace("{chat_id}", &uuid::Uuid::now_v7().to_string())
-        .replace("{message_id}", &uuid::Uuid::now_v7().to_string())
-        .replace("{username}", "somebody")
-        .replace("{conversation_id}", "7")
-        // A chat number (dialects B and E).
-        .replace("{id}", "1")
+    let (chat, message) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    concrete_path(pattern, &chat.to_string(), &message.to_string(), 1)
 }
 
 #[tokio::test]

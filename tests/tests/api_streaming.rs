@@ -239,3 +239,44 @@ async fn streaming_is_billed_and_refused_like_a_send() {
     assert_eq!(assert_error(&refused, 402), "insufficient_tokens");
     assert!(refused.header("x-ratelimit-limit").is_some());
 }
+
+#[tokio::test]
+async fn a_client_that_reads_slowly_gets_the_whole_reply_and_blocks_nobody() {
+    let (app, token, server) = with_openai().await;
+    server.answer([
+        wire::openai_stream(&["first ", "second ", "third"], (1, 3)),
+        wire::openai_completion("Title", 1, 1),
+    ]);
+    let response = app
+        .open_stream(
+            "/api/chats/stream/",
+            &token,
+            json!({"content": "hi", "provider": "openai"}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    // Nothing read yet: the same user's other requests are answered meanwhile.
+    let balance = app.call("GET", "/api/tokens/", Some(&token), None).await;
+    assert_eq!(balance.status, 200);
+    // Then one frame at a time, with pauses between reads.
+    let mut seen = String::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.expect("data");
+        seen.push_str(&String::from_utf8_lossy(frame.data_ref().unwrap()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let events = events(&seen);
+    assert_eq!(events.last().and_then(|e| e.name.as_deref()), Some("done"), "{seen}");
+    let chat_id = events[0].json()["chat_id"].as_str().unwrap().to_string();
+    let messages = app
+        .call("GET", &format!("/api/chats/{chat_id}/messages/"), Some(&token), None)
+        .await
+        .body;
+    assert_eq!(messages[1]["content"], "first second third", "{messages}");
+    assert_ne!(messages[1]["partial"], true);
+    assert_eq!(
+        app.call("GET", "/api/tokens/", Some(&token), None).await.body,
+        json!({"tokens": 3900, "spent": 100, "requests": 1})
+    );
+}

@@ -11,8 +11,10 @@ use crate::time::iso;
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// 3–150 letters, digits and `@.+-_`; unique ignoring case.
+    #[schema(min_length = 3, max_length = 150, pattern = r"^[\w@.+-]+$")]
     pub username: String,
     /// At least 8 characters.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
     #[serde(default)]
     pub email: Option<String>,

@@ -15,12 +15,14 @@ use crate::time::{display, iso};
 pub struct SendChatRequest {
     /// The message; required unless `end_session` is true. At most 16 000 characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 16000, pattern = r"\S")]
     pub content: Option<String>,
     /// End the open (or given) chat without asking the model.
     #[serde(default)]
     pub end_session: bool,
     /// Continue this chat, or create it with this id (a UUID) if it does not exist.
     #[serde(default)]
+    #[schema(format = Uuid)]
     pub chat_id: Option<String>,
     #[serde(default)]
     pub provider: Option<String>,
@@ -120,6 +122,16 @@ pub struct SendChatResponse {
     pub tokens_remaining: i64,
 }
 
+/// What `POST /api/chats/` answers with 200: the reply in a chat that already
+/// existed, or (with `end_session`) the ended session. Documentation only: the
+/// handler answers one of the two.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SendChatOrEnd {
+    Sent(Box<SendChatResponse>),
+    Ended(EndSessionResponse),
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct EndSessionResponse {
     pub message: String,
@@ -134,6 +146,7 @@ pub struct EndSessionResponse {
 pub struct UpdateChatRequest {
     /// A new title (1–200 characters).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
     /// True ends the chat; false opens it again.
     #[serde(default)]
@@ -185,6 +198,7 @@ impl MessageView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditMessageRequest {
+    #[schema(min_length = 1, max_length = 16000, pattern = r"\S")]
     pub content: String,
     /// On a user message: answer it again with the new content.
     #[serde(default)]

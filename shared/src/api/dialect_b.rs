@@ -50,6 +50,7 @@ pub struct ConversationList {
 pub struct DialectChatRequest {
     /// The message; at most 16 000 characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 16000, pattern = r"\S")]
     pub message: Option<String>,
     /// A chat number, as a JSON number or a string of digits.
     #[serde(default)]
@@ -104,6 +105,7 @@ pub struct ConversationMessages {
 pub struct RenameConversationRequest {
     /// 1–200 characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
 }
 

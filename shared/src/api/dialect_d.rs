@@ -11,9 +11,11 @@ pub struct PromptRequest {
     /// The chat (a UUID the client chose): continued, or created with this id.
     /// Without it, the open chat.
     #[serde(default)]
+    #[schema(format = Uuid)]
     pub chat_id: Option<String>,
     /// The message; at most 16 000 characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 16000, pattern = r"\S")]
     pub content: Option<String>,
     /// A model of the route's provider.
     #[serde(default)]

@@ -34,6 +34,26 @@ impl Notice {
     }
 }
 
+/// The error body of the OpenAI-compatible routes (`/v1/…`), in OpenAI's shape so
+/// its clients read it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct OpenAiErrorBody {
+    pub error: OpenAiError,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct OpenAiError {
+    /// A sentence for people.
+    pub message: String,
+    /// OpenAI's error class: `invalid_request_error`, `authentication_error`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The request field at fault, when there is one.
+    pub param: Option<String>,
+    /// The same stable snake_case code as every other route's `code`.
+    pub code: String,
+}
+
 /// Every error body (API.md §1).
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {

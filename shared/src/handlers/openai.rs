@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use crate::api::{OpenAiError, OpenAiErrorBody};
 use crate::conversation::reply::{self, Ask, Delivery, Job, Listener};
 use crate::error::ApiError;
 use crate::http::body::MAX_MESSAGE_CHARS;
@@ -299,7 +300,15 @@ fn error_body(err: &ApiError) -> Value {
         500..=599 => "api_error",
         _ => "invalid_request_error",
     };
-    json!({"error": {"message": err.message, "type": kind, "param": err.extra.get("field"), "code": err.code}})
+    let body = OpenAiErrorBody {
+        error: OpenAiError {
+            message: err.message.clone(),
+            kind: kind.to_string(),
+            param: err.extra.get("field").and_then(Value::as_str).map(String::from),
+            code: err.code.to_string(),
+        },
+    };
+    json!(body)
 }
 
 /// An error in OpenAI's shape, with the same status and headers.

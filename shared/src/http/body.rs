@@ -4,6 +4,7 @@
 use http::StatusCode;
 use serde::de::DeserializeOwned;
 
+use super::body_shape::check_shape;
 use crate::error::ApiError;
 
 /// The largest body any route accepts (API.md §1).
@@ -34,6 +35,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], content_type: Option<&str>)
         return Err(ApiError::bad_request("invalid_json", "The body must be a JSON object."));
     }
     let bytes: &[u8] = if blank { b"{}" } else { bytes };
+    // JSON is UTF-8 (RFC 8259). serde checks only the strings it reads, so a bad
+    // byte in a field a route ignores would otherwise pass unseen.
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(ApiError::bad_request("invalid_json", "The body is not UTF-8 text."));
+    }
+    check_shape(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(describe)?;
     de.end()

@@ -2,6 +2,7 @@
 //! written once for every route.
 
 pub mod body;
+pub mod body_shape;
 pub mod budget;
 pub mod call;
 pub mod cookie;

@@ -5,6 +5,7 @@
 //! starts after the last record shown, so following cursors still yields every
 //! record exactly once.
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use uuid::Uuid;
 
 use super::budget::Budget;
@@ -103,7 +104,14 @@ impl Paging<'_> {
     }
 }
 
-/// `Link: <path?…&cursor=…>; rel="next"`, keeping the request's other query parameters.
+/// What a path may not carry raw between the `<…>` of a Link header: controls (a
+/// CR or LF would end the header), space, quotes and angle brackets (would end the
+/// URL). `%` stays, so the escapes the client sent stay as they were.
+const LINK_PATH: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>').add(b'`');
+
+/// `Link: <path?…&cursor=…>; rel="next"`, keeping the request's other query
+/// parameters. The path and query are escaped: nothing the client sent can end
+/// the header or the URL.
 pub fn next_link(call: &Call, cursor: &str) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     let mut keys: Vec<_> = call.query.iter().filter(|(k, _)| k.as_str() != "cursor").collect();
@@ -112,7 +120,8 @@ pub fn next_link(call: &Call, cursor: &str) -> String {
         query.append_pair(key, value);
     }
     query.append_pair("cursor", cursor);
-    format!("<{}?{}>; rel=\"next\"", call.path(), query.finish())
+    let path = utf8_percent_encode(&call.path(), LINK_PATH).to_string();
+    format!("<{path}?{}>; rel=\"next\"", query.finish())
 }
 
 #[cfg(test)]

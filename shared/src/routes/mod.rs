@@ -18,5 +18,7 @@ mod table;
 pub use functions::{function, DynamoDb, Function, FALLBACK_FUNCTION, FUNCTIONS};
 pub use lookup::{lookup, match_path, Lookup};
 pub use pipeline::{handle, handle_streaming, Serve};
-pub use route::{described, json, list, Access, Body, Doc, Errors, Handler, HandlerFuture, Limit, Route, SchemaFn};
+pub use route::{
+    described, json, list, media, Access, Body, Doc, Errors, Handler, HandlerFuture, Limit, Route, SchemaFn,
+};
 pub use table::ROUTES;

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use utoipa::openapi::path::{OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
@@ -17,11 +17,12 @@ use utoipa::openapi::{
     ResponseBuilder, Schema,
 };
 
-use crate::api::ErrorBody;
+use crate::api::{ErrorBody, OpenAiErrorBody};
 use crate::error::ApiError;
 use crate::http::call::Call;
+use crate::http::pagination::MAX_LIMIT;
 use crate::http::reply::Reply;
-use crate::routes::{json, Access, Body, Limit, ROUTES};
+use crate::routes::{json, Access, Body, Errors, Limit, ROUTES};
 
 /// `GET /api/openapi.json`.
 pub async fn serve(_call: &Call<'_>) -> Result<Reply, ApiError> {
@@ -34,14 +35,47 @@ pub fn document() -> &'static Value {
     DOCUMENT.get_or_init(|| serde_json::to_value(build()).expect("an OpenAPI document serializes"))
 }
 
-/// A body's schema: a registered component's reference, an array of one, or a
+/// A JSON body's schema: a registered component's reference, an array of one, or a
 /// described object.
 fn schema(body: Body, components: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
     match body {
         Body::Json(component) => component(components),
         Body::ListOf(component) => ArrayBuilder::new().items(component(components)).build().into(),
-        Body::Described(text) => described(text),
+        Body::Described(text) | Body::Media(_, text) => described(text),
     }
+}
+
+/// A success response with its body under each media type it comes in.
+fn success(body: Option<Body>, components: &mut Vec<(String, RefOr<Schema>)>) -> ResponseBuilder {
+    let mut response = ResponseBuilder::new().description("Success.");
+    match body {
+        None => {}
+        Some(Body::Media(media_types, text)) => {
+            for media_type in media_types {
+                let schema = match *media_type {
+                    "application/json" => described(text),
+                    // One server-sent event: its name (OpenAI's have none) and data.
+                    "text/event-stream" => ObjectBuilder::new()
+                        .description(Some(text))
+                        .property("event", string_schema())
+                        .property("data", string_schema())
+                        .required("data")
+                        .build()
+                        .into(),
+                    _ => ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .description(Some(text))
+                        .build()
+                        .into(),
+                };
+                response = response.content(*media_type, Content::new(Some(schema)));
+            }
+        }
+        Some(body) => {
+            response = response.content("application/json", Content::new(Some(schema(body, components))));
+        }
+    }
+    response
 }
 
 fn described(text: &str) -> RefOr<Schema> {
@@ -52,9 +86,58 @@ fn string_schema() -> RefOr<Schema> {
     ObjectBuilder::new().schema_type(Type::String).build().into()
 }
 
+/// The name of the component every `tz` parameter refers to.
+const TIME_ZONE: &str = "TimeZone";
+
+/// An IANA zone name, as `tz` and the profile's `time_zone` take: the list the API
+/// knows, so generated requests (and clients) can tell a valid one.
+fn time_zone_schema() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("An IANA time zone name."))
+        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())))
+        .build()
+        .into()
+}
+
+/// A path or query parameter's schema: what the API accepts for it, so a value
+/// the document allows is one the API takes (ids, numbers, flags and zones are
+/// checked, and a 400 names them otherwise).
+fn parameter_schema(name: &str) -> RefOr<Schema> {
+    let number = |min: i64, max: i64| {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(min))
+            .maximum(Some(max))
+            .build()
+            .into()
+    };
+    let strings = |values: &[&str]| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(values.to_vec()))
+            .build()
+            .into()
+    };
+    match name {
+        "chat_id" | "message_id" | "session_id" => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+            .build()
+            .into(),
+        // Chat numbers (dialects B and E).
+        "id" | "conversation_id" => number(1, i64::MAX),
+        "limit" => number(1, MAX_LIMIT as i64),
+        "period" => strings(&["today", "yesterday", "week"]),
+        "all" => strings(&["true", "false", "1", "0", "yes", "no"]),
+        "tz" => utoipa::openapi::Ref::from_schema_name(TIME_ZONE).into(),
+        _ => string_schema(),
+    }
+}
+
 fn error_response(status: u16, error: &RefOr<Schema>) -> ResponseBuilder {
     let description = match status {
-        400 => "Malformed JSON or an invalid field (named in `field`).",
+        400 => "Malformed JSON (not UTF-8, nested past 32 levels, or repeating a key in one object) or an invalid field (named in `field`).",
         401 => "Missing, unknown, expired or revoked token.",
         402 => "The token balance is too low.",
         403 => "Deactivated account, not an administrator, or (`csrf_failed`) a cookie-authenticated change from an origin that is neither the API's own nor allowed.",
@@ -75,19 +158,19 @@ fn error_response(status: u16, error: &RefOr<Schema>) -> ResponseBuilder {
 }
 
 fn build() -> utoipa::openapi::OpenApi {
-    let mut schemas = Vec::new();
+    let mut schemas = vec![(TIME_ZONE.to_string(), time_zone_schema())];
     let error = schema(json::<ErrorBody>(), &mut schemas);
+    let openai_error = schema(json::<OpenAiErrorBody>(), &mut schemas);
     let mut paths = PathsBuilder::new();
     for route in ROUTES.iter().filter(|r| r.in_openapi) {
         let doc = &route.doc;
-        let mut success = ResponseBuilder::new().description("Success.");
-        if let Some(response) = doc.response {
-            success = success.content("application/json", Content::new(Some(schema(response, &mut schemas))));
-        }
         let mut op = OperationBuilder::new()
             .operation_id(Some(route.function))
             .summary(Some(route.summary))
-            .response(doc.status.to_string(), success);
+            .response(doc.status.to_string(), success(doc.response, &mut schemas));
+        if let Some((status, body)) = doc.also {
+            op = op.response(status.to_string(), success(Some(body), &mut schemas));
+        }
         if let Some(request) = doc.request {
             op = op.request_body(Some(
                 RequestBodyBuilder::new()
@@ -109,8 +192,12 @@ fn build() -> utoipa::openapi::OpenApi {
         }
         statuses.sort();
         statuses.dedup();
+        let error = match route.errors {
+            Errors::Api => &error,
+            Errors::OpenAi => &openai_error,
+        };
         for status in statuses {
-            op = op.response(status.to_string(), error_response(status, &error));
+            op = op.response(status.to_string(), error_response(status, error));
         }
         for segment in route.path.split('/') {
             if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
@@ -119,7 +206,7 @@ fn build() -> utoipa::openapi::OpenApi {
                         .name(name)
                         .parameter_in(ParameterIn::Path)
                         .required(Required::True)
-                        .schema(Some(string_schema())),
+                        .schema(Some(parameter_schema(name))),
                 );
             }
         }
@@ -137,7 +224,7 @@ fn build() -> utoipa::openapi::OpenApi {
                     .parameter_in(ParameterIn::Query)
                     .required(Required::False)
                     .description(Some(description))
-                    .schema(Some(string_schema())),
+                    .schema(Some(parameter_schema(name))),
             );
         }
         let method = match route.method {
@@ -210,6 +297,86 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Found by the fuzz run (infra/fuzz-api.sh): the OpenAI routes' errors were
+    /// documented in the canonical shape, and a new chat's 201 not at all.
+    #[test]
+    fn each_route_documents_the_statuses_and_error_shape_it_answers() {
+        let doc = document();
+        let reference = |op: &Value, status: &str| {
+            op["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        let completions = &doc["paths"]["/v1/chat/completions"]["post"];
+        assert!(reference(completions, "400").ends_with("/OpenAiErrorBody"));
+        assert!(reference(&doc["paths"]["/v1/models"]["get"], "401").ends_with("/OpenAiErrorBody"));
+        let send = &doc["paths"]["/api/chats/"]["post"];
+        assert!(reference(send, "400").ends_with("/ErrorBody"));
+        assert!(reference(send, "201").ends_with("/SendChatResponse"));
+        assert!(reference(send, "200").ends_with("/SendChatOrEnd"));
+        // Streams say their media type; the completions route answers either.
+        let content = |path: &str| doc["paths"][path]["post"]["responses"]["200"]["content"].clone();
+        assert!(content("/api/chats/stream/")["text/event-stream"].is_object());
+        assert!(content("/chat/streaming-response/{id}/")["text/plain"].is_object());
+        let completions = content("/v1/chat/completions");
+        assert!(completions["application/json"].is_object() && completions["text/event-stream"].is_object());
+    }
+
+    /// Found by the fuzz run: every parameter was a bare string, so most values
+    /// the document allowed (any `tz`, any `chat_id`) were 400s.
+    #[test]
+    fn parameters_document_the_values_the_api_takes() {
+        let doc = document();
+        let parameter = |path: &str, method: &str, name: &str| {
+            let params = doc["paths"][path][method]["parameters"].as_array().unwrap();
+            params.iter().find(|p| p["name"] == name).unwrap()["schema"].clone()
+        };
+        assert_eq!(parameter("/api/chats/{chat_id}/", "get", "chat_id")["format"], "uuid");
+        let limit = parameter("/api/chats/", "get", "limit");
+        assert_eq!(
+            (limit["minimum"].as_i64(), limit["maximum"].as_i64()),
+            (Some(1), Some(100))
+        );
+        assert_eq!(
+            parameter("/chat/threads/{id}/messages/", "get", "id")["type"],
+            "integer"
+        );
+        let tz = parameter("/api/chats/", "get", "tz");
+        assert_eq!(tz["$ref"], "#/components/schemas/TimeZone");
+        let zones = doc["components"]["schemas"]["TimeZone"]["enum"].as_array().unwrap();
+        for zone in zones {
+            assert!(crate::time::parse_zone(zone.as_str().unwrap(), "tz").is_ok(), "{zone}");
+        }
+        assert!(zones.contains(&Value::from("Europe/Paris")));
+    }
+
+    /// Found by the fuzz run: bodies the document allowed (a blank message, a
+    /// 300-character title, a two-letter username) were 400s.
+    #[test]
+    fn request_bodies_state_the_limits_the_api_checks() {
+        let schemas = &document()["components"]["schemas"];
+        let content = &schemas["SendChatRequest"]["properties"]["content"];
+        assert_eq!(
+            (content["minLength"].as_u64(), content["maxLength"].as_u64()),
+            (Some(1), Some(crate::http::body::MAX_MESSAGE_CHARS as u64))
+        );
+        assert_eq!(content["pattern"], r"\S");
+        let title = crate::handlers::chats::MAX_TITLE_CHARS;
+        assert_eq!(schemas["UpdateChatRequest"]["properties"]["title"]["maxLength"], title);
+        assert_eq!(schemas["SendChatRequest"]["properties"]["chat_id"]["format"], "uuid");
+        let username = &schemas["RegisterRequest"]["properties"]["username"];
+        assert_eq!(
+            (username["minLength"].as_u64(), username["maxLength"].as_u64()),
+            (Some(3), Some(150))
+        );
+        let password = crate::auth::password::MIN_PASSWORD_CHARS;
+        assert_eq!(
+            schemas["RegisterRequest"]["properties"]["password"]["minLength"],
+            password
+        );
     }
 
     #[test]

@@ -65,8 +65,11 @@ pub enum Body {
     Json(SchemaFn),
     /// An array of a type's derived schema.
     ListOf(SchemaFn),
-    /// A shape described in words (OpenAI's objects, server-sent events).
+    /// A JSON shape described in words (OpenAI's objects).
     Described(&'static str),
+    /// A body in these media types (server-sent events, plain text, or JSON for
+    /// a route that answers either), described in words.
+    Media(&'static [&'static str], &'static str),
 }
 
 /// Adds a type's schema (and those it refers to) to the components and returns a
@@ -95,12 +98,20 @@ pub const fn described(text: &'static str) -> Body {
     Body::Described(text)
 }
 
+/// A body in `media_types` (the first is the usual one), described in words.
+pub const fn media(media_types: &'static [&'static str], text: &'static str) -> Body {
+    Body::Media(media_types, text)
+}
+
 /// What the OpenAPI document says about a route beyond its method, path, access
 /// and limit (from which it derives security and the 401/403/429 answers).
 #[derive(Clone, Copy, Debug)]
 pub struct Doc {
     pub request: Option<Body>,
     pub status: u16,
+    /// Another success status and its body (POST /api/chats/: 201 starting a chat,
+    /// 200 continuing one or ending the session).
+    pub also: Option<(u16, Body)>,
     pub response: Option<Body>,
     /// Error statuses besides the ones every route can answer.
     pub errors: &'static [u16],
@@ -145,6 +156,7 @@ impl Route {
             doc: Doc {
                 request: None,
                 status: 200,
+                also: None,
                 response: None,
                 errors: &[],
                 query: &[],
@@ -192,6 +204,12 @@ impl Route {
     pub const fn response(mut self, status: u16, body: Body) -> Self {
         self.doc.status = status;
         self.doc.response = Some(body);
+        self
+    }
+
+    /// A second success status and its body.
+    pub const fn also(mut self, status: u16, body: Body) -> Self {
+        self.doc.also = Some((status, body));
         self
     }
 

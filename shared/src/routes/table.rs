@@ -4,7 +4,7 @@
 //! OpenAPI document is built from it at run time. A new function also needs its
 //! entry in [`FUNCTIONS`](super::FUNCTIONS) (description, IAM, streaming).
 
-use super::route::{described, handler, json, list, Limit, Route};
+use super::route::{described, handler, json, list, media, Limit, Route};
 use crate::api::accounts::*;
 use crate::api::chats::*;
 use crate::api::dialect_b::*;
@@ -77,7 +77,8 @@ pub const ROUTES: &[Route] = &[
         .summary("Send a message and get the model's reply, or end the session")
         .limit(Limit::PerUser)
         .request(json::<SendChatRequest>())
-        .response(200, json::<SendChatResponse>())
+        .response(201, json::<SendChatResponse>())
+        .also(200, json::<SendChatOrEnd>())
         .errors(MODEL_ERRORS),
     Route::new("GET", "/api/chats/", "list-chats", handler!(chats::list_chats))
         .summary("The caller's chats, newest first, with their conversations")
@@ -164,8 +165,9 @@ pub const ROUTES: &[Route] = &[
         .request(json::<SendChatRequest>())
         .response(
             200,
-            described(
-                "text/event-stream: `start` {chat_id, message_id}, `delta` {text}…, then `done` {message_id, usage, tokens_remaining} or `error` {error, code}.",
+            media(
+                &["text/event-stream", "application/json"],
+                "Events `start` {chat_id, message_id}, `delta` {text}…, then `done` {message_id, usage, tokens_remaining} or `error` {error, code}. With `end_session`, the ended session as JSON instead ({message, chat_id, session_id, start_time, end_time}).",
             ),
         )
         .errors(MODEL_ERRORS),
@@ -176,7 +178,8 @@ pub const ROUTES: &[Route] = &[
         .request(described("OpenAI's chat completion request (model as provider/model)."))
         .response(
             200,
-            described(
+            media(
+                &["application/json", "text/event-stream"],
                 "OpenAI's chat.completion object, or chat.completion.chunk server-sent events ending in `data: [DONE]` when `stream` is true.",
             ),
         )
@@ -417,8 +420,9 @@ pub const ROUTES: &[Route] = &[
     .request(json::<EMessageRequest>())
     .response(
         200,
-        described(
-            "text/plain, chunked: the reply's text piece by piece and nothing else. A model failure before the first piece is a JSON error; after it, the stream is aborted (the client's read fails).",
+        media(
+            &["text/plain"],
+            "Chunked: the reply's text piece by piece and nothing else. A model failure before the first piece is a JSON error; after it, the stream is aborted (the client's read fails).",
         ),
     )
     .errors(MODEL_ERRORS),
