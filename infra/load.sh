@@ -40,10 +40,14 @@ if [[ $STORE == dynamodb && -z ${AWS_ENDPOINT_URL:-} ]]; then
   python3 infra/moto_server.py 127.0.0.1 "$moto_port" >"$scratch/moto.log" 2>&1 &
   pids+=($!)
   export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
-  for _ in $(seq 1 150); do
-    curl -fs "$AWS_ENDPOINT_URL/moto-api/" >/dev/null 2>&1 && break
+  # moto imports slowly on a busy machine: wait up to 2 minutes, and say so if not up.
+  moto_up=false
+  for _ in $(seq 1 600); do
+    curl -fs "$AWS_ENDPOINT_URL/moto-api/" >/dev/null 2>&1 && { moto_up=true; break; }
+    kill -0 "${pids[-1]}" 2>/dev/null || break
     sleep 0.2
   done
+  [[ $moto_up == true ]] || { cat "$scratch/moto.log" >&2; echo "load: moto did not start" >&2; exit 1; }
 fi
 
 # Everything built before the clock starts (watch would build lazily).
@@ -61,11 +65,13 @@ PORT=$port infra/run-local.sh --ignore-changes >"$scratch/watch.log" 2>&1 &
 watch_pid=$!
 pids=("$watch_pid" "${pids[@]}")
 base="http://127.0.0.1:$port"
+up=false
 for _ in $(seq 1 300); do
-  curl -fs --max-time 5 "$base/api/health/" >/dev/null 2>&1 && break
+  curl -fs --max-time 5 "$base/api/health/" >/dev/null 2>&1 && { up=true; break; }
   kill -0 "$watch_pid" 2>/dev/null || { tail -50 "$scratch/watch.log" >&2; echo "load: cargo lambda watch exited" >&2; exit 1; }
   sleep 1
 done
+[[ $up == true ]] || { tail -50 "$scratch/watch.log" >&2; echo "load: the API did not answer on $base within 5 minutes" >&2; exit 1; }
 
 echo "load: STORE=$STORE, the API at $base, the fake Ollama at $OLLAMA_HOST"
 status=0
