@@ -47,6 +47,11 @@ STORE=dynamodb TABLE_NAME="chatbot-smoke-$$" tests/smoke/watch.sh
 # DynamoDB (moto), 50 examples per operation from a fixed seed: 3-4 minutes
 # for both on 2 cores (infra/fuzz-api.sh).
 infra/fuzz-api.sh
+# A short bounded load test on each store (infra/load.sh; the full run is in
+# BENCHMARKS.md): many users' mixed traffic, then the exact accounting of their
+# messages and balances. About 15 s on SQLite and 40 s on moto here.
+infra/load.sh --users 8 --requests 300 --seconds 120
+STORE=dynamodb infra/load.sh --users 8 --requests 300 --seconds 120
 # The browser tests (headless Chromium), when there is one or CI may install it;
 # said out loud when skipped: cookie authentication, and the web chat page at /
 # (about a minute together once the functions are built).

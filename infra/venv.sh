@@ -18,6 +18,8 @@ venv_spec() {
     moto) echo 'moto[server]>=5,<6' ;;
     aws-sam-cli) echo 'aws-sam-cli>=1.100,<2' ;;
     cfn-lint) echo 'cfn-lint>=1,<2' ;;
+    # zig links the arm64 functions for cargo-lambda (sam build, cargo lambda build --arm64).
+    ziglang) echo 'ziglang>=0.13,<1' ;;
     huggingface_hub) echo 'huggingface_hub>=0.23,<3' ;;
     openai) echo 'openai>=1.40,<4' ;;
     playwright) echo 'playwright>=1.40,<2' ;;

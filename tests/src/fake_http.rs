@@ -98,7 +98,15 @@ pub struct FakeServer {
 
 impl FakeServer {
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// On a given address, for a server other processes must be told of before
+    /// it starts (the load test's model, named in the stack's `OLLAMA_HOST`).
+    pub async fn start_on(address: &str) -> Self {
+        let listener = TcpListener::bind(address)
+            .await
+            .unwrap_or_else(|e| panic!("bind {address}: {e}"));
         let url = format!("http://{}", listener.local_addr().unwrap());
         let server = Self {
             url,

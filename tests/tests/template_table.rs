@@ -78,3 +78,137 @@ fn functions_read_the_secret_only_when_they_call_models() {
     }
     assert!(needs_keys.contains(&"send-chat") && needs_keys.contains(&"list-models"));
 }
+
+/// The template's functions (route functions and the inference image) by logical id.
+fn functions(template: &Value) -> Vec<String> {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(id, _)| id.clone())
+        .collect()
+}
+
+/// The alarms watching `metric` of the function `id`.
+fn function_alarms<'a>(template: &'a Value, id: &str, metric: &str) -> Vec<&'a Value> {
+    template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
+        .filter(|r| {
+            let p = &r["Properties"];
+            p["Namespace"] == "AWS/Lambda"
+                && p["MetricName"] == metric
+                && p["Dimensions"][0]["Name"] == "FunctionName"
+                && p["Dimensions"][0]["Value"]["!Ref"] == id
+        })
+        .collect()
+}
+
+#[test]
+fn every_function_has_a_log_group_with_the_retention_parameter_and_a_throttle_alarm() {
+    let template = template();
+    let resources = template["Resources"].as_object().unwrap();
+    let functions = functions(&template);
+    assert!(functions.len() > 20 && functions.contains(&"InferenceFunction".to_string()));
+    for id in &functions {
+        let groups: Vec<&Value> = resources
+            .values()
+            .filter(|r| r["Type"] == "AWS::Logs::LogGroup")
+            .filter(|r| r["Properties"]["LogGroupName"]["!Sub"] == format!("/aws/lambda/${{{id}}}"))
+            .collect();
+        assert_eq!(groups.len(), 1, "{id}: one log group named as Lambda names it");
+        assert_eq!(
+            groups[0]["Properties"]["RetentionInDays"]["!Ref"], "LogRetentionDays",
+            "{id}"
+        );
+        let alarms = function_alarms(&template, id, "Throttles");
+        assert_eq!(alarms.len(), 1, "{id}: one throttle alarm");
+        assert_eq!(alarms[0]["Properties"]["AlarmActions"][0]["!Ref"], "AlarmTopic", "{id}");
+        // A function behind a Function URL is out of the HTTP API's 5xx alarm.
+        if resources[id]["Properties"]["FunctionUrlConfig"].is_object() {
+            assert_eq!(
+                function_alarms(&template, id, "Url5xxCount").len(),
+                1,
+                "{id}: its URL's 5xx alarm"
+            );
+        }
+    }
+    assert!(template["Parameters"]["LogRetentionDays"].is_object());
+}
+
+#[test]
+fn the_api_and_the_table_have_their_alarms() {
+    let template = template();
+    let resources = &template["Resources"];
+    let api = &resources["Api5xxAlarm"]["Properties"];
+    assert_eq!(
+        (api["Namespace"].as_str(), api["MetricName"].as_str()),
+        (Some("AWS/ApiGateway"), Some("5xx"))
+    );
+    assert_eq!(api["Dimensions"][0]["Value"]["!Ref"], "HttpApi");
+    assert_eq!(api["Threshold"]["!Ref"], "ServerErrorAlarmThreshold");
+    // DynamoDB's system errors are counted per operation: the alarm sums every
+    // operation the store sends (tests/tests/dynamodb_requests.rs counts them).
+    let operations: Vec<&str> = resources["TableErrorsAlarm"]["Properties"]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["MetricStat"]["Metric"]["Dimensions"].as_array())
+        .map(|d| {
+            d.iter().find(|d| d["Name"] == "Operation").unwrap()["Value"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    for operation in [
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "BatchWriteItem",
+        "TransactWriteItems",
+    ] {
+        assert!(
+            operations.contains(&operation),
+            "{operation} missing from TableErrorsAlarm"
+        );
+    }
+    assert!(resources["TableThrottlesAlarm"].is_object());
+    for resource in resources.as_object().unwrap().values() {
+        if resource["Type"] == "AWS::CloudWatch::Alarm" {
+            assert_eq!(resource["Properties"]["AlarmActions"][0]["!Ref"], "AlarmTopic");
+        }
+    }
+}
+
+#[test]
+fn the_parameters_reach_every_function_and_the_outputs_name_what_an_operator_needs() {
+    let template = template();
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    for (variable, parameter) in [
+        ("DEFAULT_MODEL", "DefaultModel"),
+        ("CORS_ALLOWED_ORIGINS", "CorsAllowedOrigins"),
+        ("SESSION_COOKIE_NAME", "SessionCookieName"),
+        ("SESSION_COOKIE_SAMESITE", "SessionCookieSameSite"),
+        ("SESSION_COOKIE_SECURE", "SessionCookieSecure"),
+    ] {
+        assert_eq!(variables[variable]["!Ref"], parameter, "{variable}");
+        assert!(template["Parameters"][parameter].is_object(), "{parameter}");
+    }
+    assert_eq!(template["Globals"]["Function"]["Tags"]["stage"]["!Ref"], "Stage");
+    let outputs = &template["Outputs"];
+    assert_eq!(outputs["TableName"]["Value"]["!Ref"], "Table");
+    assert_eq!(outputs["ProviderKeysSecretArn"]["Value"]["!Ref"], "ProviderKeys");
+    assert_eq!(
+        outputs["StreamUrl"]["Value"]["!GetAtt"],
+        "StreamChatFunctionUrl.FunctionUrl"
+    );
+    assert!(outputs["ApiUrl"]["Value"]["!Sub"]
+        .as_str()
+        .unwrap()
+        .contains("${HttpApi}"));
+}

@@ -40,6 +40,8 @@ pub fn render(tables: &Tables) -> String {
         } else if !streams {
             out += &route_events(&routes);
         }
+        out += &log_group(function);
+        out += &alarms(function);
     }
     out
 }
@@ -141,6 +143,55 @@ fn policies(function: &Function) -> String {
         return statements;
     }
     format!("      Policies:\n        - Statement:\n{statements}")
+}
+
+/// The function's log group, made by the stack (so `sam delete` removes it and the
+/// retention applies from the first line) rather than by Lambda on first use.
+fn log_group(function: &Function) -> String {
+    let id = logical_id(function.name);
+    format!(
+        "  {id}Logs:\n    Type: AWS::Logs::LogGroup\n    Properties:\n      \
+         LogGroupName: !Sub \"/aws/lambda/${{{id}}}\"\n      RetentionInDays: !Ref LogRetentionDays\n"
+    )
+}
+
+/// An alarm when Lambda throttles the function (its concurrency or the account's
+/// is used up) and, for a function behind a Function URL (which API Gateway's 5xx
+/// alarm does not see), when its URL answers 5xx.
+fn alarms(function: &Function) -> String {
+    let id = logical_id(function.name);
+    let mut out = alarm(
+        &format!("{id}ThrottlesAlarm"),
+        &format!(
+            "{} is throttled: raise its reserved or the account's concurrency",
+            function.name
+        ),
+        "Throttles",
+        &id,
+    );
+    if function.streams {
+        out += &alarm(
+            &format!("{id}Url5xxAlarm"),
+            &format!(
+                "{}'s Function URL answers 5xx (the function failed or timed out)",
+                function.name
+            ),
+            "Url5xxCount",
+            &id,
+        );
+    }
+    out
+}
+
+fn alarm(name: &str, description: &str, metric: &str, function_id: &str) -> String {
+    format!(
+        "  {name}:\n    Type: AWS::CloudWatch::Alarm\n    Properties:\n      AlarmDescription: {}\n      \
+         Namespace: AWS/Lambda\n      MetricName: {metric}\n      Dimensions:\n        - Name: FunctionName\n          \
+         Value: !Ref {function_id}\n      Statistic: Sum\n      Period: 300\n      EvaluationPeriods: 1\n      \
+         Threshold: 1\n      ComparisonOperator: GreaterThanOrEqualToThreshold\n      TreatMissingData: notBreaching\n      \
+         AlarmActions: [!Ref AlarmTopic]\n",
+        quoted(description)
+    )
 }
 
 /// `Route` and `RouteNoSlash` for a function's first route, `Route2`… for the

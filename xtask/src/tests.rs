@@ -124,9 +124,18 @@ fn a_new_streaming_function_gets_a_function_url_a_crate_and_no_api_events() {
     let template = template::render(&tables);
     assert_eq!(
         changed(&template::render(&Tables::core()), &template),
-        ["DialectStreamFunction"],
-        "the fallback does not take a path the API does not serve"
+        [
+            "DialectStreamFunction",
+            "DialectStreamFunctionLogs",
+            "DialectStreamFunctionThrottlesAlarm",
+            "DialectStreamFunctionUrl5xxAlarm"
+        ],
+        "its own resources and alarms; the fallback does not take a path the API does not serve"
     );
+    assert!(resource(&template, "DialectStreamFunctionLogs")
+        .contains("LogGroupName: !Sub \"/aws/lambda/${DialectStreamFunction}\"\n"));
+    assert!(resource(&template, "DialectStreamFunctionUrl5xxAlarm")
+        .contains("MetricName: Url5xxCount\n      Dimensions:\n        - Name: FunctionName\n          Value: !Ref DialectStreamFunction\n"));
     let resource = resource(&template, "DialectStreamFunction");
     assert!(resource.contains("        Binary: dialect-stream\n"));
     assert!(resource.contains("      Description: \"Stream a reply in another dialect\"\n      # API Gateway"));
