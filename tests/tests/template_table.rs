@@ -134,6 +134,12 @@ fn every_function_has_a_log_group_with_the_retention_parameter_and_a_throttle_al
                 1,
                 "{id}: its URL's 5xx alarm"
             );
+            // A page on another origin reads a 429's wait, as through the HTTP API.
+            let exposed = &resources[id]["Properties"]["FunctionUrlConfig"]["Cors"]["ExposeHeaders"];
+            assert!(
+                exposed.as_array().is_some_and(|h| h.iter().any(|h| h == "Retry-After")),
+                "{id}: {exposed}"
+            );
         }
     }
     assert!(template["Parameters"]["LogRetentionDays"].is_object());

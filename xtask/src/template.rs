@@ -107,7 +107,8 @@ fn function_url(routes: &[&Route]) -> String {
     format!(
         "      FunctionUrlConfig:\n        AuthType: NONE\n        InvokeMode: RESPONSE_STREAM\n        Cors:\n          \
          AllowOrigins: !Split [\",\", !Ref CorsAllowedOrigins]\n          AllowMethods: [{}]\n          \
-         AllowHeaders: [Authorization, Content-Type]\n          MaxAge: 600\n",
+         AllowHeaders: [Authorization, Content-Type]\n          \
+         ExposeHeaders: [Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining]\n          MaxAge: 600\n",
         methods.join(", ")
     )
 }
