@@ -14,10 +14,11 @@
 # aarch64-unknown-linux-gnu, done here when rustup is there). Without them, and
 # outside CI, it says SKIPPED and exits 0; in CI a missing tool is a failure.
 #
-# Cost on 2 cores, from scratch: the arm64 test build ~6 min, the tests under
-# qemu ~1 min, the release-lto build of the function ~12 min (see the README,
-# "arm64"). Build output goes to CARGO_TARGET_DIR (or target/) under
-# aarch64-unknown-linux-gnu/.
+# Cost from scratch, measured on 2 vCPUs shared with other builds (load 8-10): the
+# arm64 test build 5 min of CPU (14 min wall there), the tests under qemu 31 s,
+# the release-lto build of the function 8 min of CPU (12.8 min wall there); on
+# two dedicated cores that is about 8-10 min of wall time. Once built: 45 s.
+# Build output goes to CARGO_TARGET_DIR (or target/) under aarch64-unknown-linux-gnu/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 started=$(date +%s)
