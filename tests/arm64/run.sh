@@ -27,7 +27,7 @@ SYSROOT=/usr/aarch64-linux-gnu
 
 missing() {
   ! command -v qemu-aarch64-static >/dev/null || ! command -v aarch64-linux-gnu-gcc >/dev/null \
-    || ! rustup target list --installed 2>/dev/null | grep -qx "$TARGET"
+    || ! rustup target list --installed 2>/dev/null | grep -x "$TARGET" >/dev/null
 }
 if missing && [[ "${CI:-}" == "true" ]]; then
   apt-get update -qq && apt-get install -y -qq qemu-user-static gcc-aarch64-linux-gnu >/dev/null
