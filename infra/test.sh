@@ -61,6 +61,9 @@ else
   echo "SKIPPED the browser tests: no /usr/bin/chromium (apt-get install chromium; CI installs it)" >&2
 fi
 
+# Flan-T5 and the inference function on arm64 under qemu (skips without the tools outside CI).
+tests/arm64/run.sh
+
 # The API suites once more with the DynamoDB store (a fresh table per test app),
 # then every suite. The full run goes last, so its summary is the run's closing
 # line; a failure of the first still fails the script.

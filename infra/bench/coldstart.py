@@ -290,7 +290,9 @@ class Failed(Exception):
 class Process:
     """One function process with its own emulator."""
 
-    def __init__(self, binary: Path, function: str, env: dict, log_dir: Path, first_event: bytes | None = None):
+    def __init__(self, binary: Path, function: str, env: dict, log_dir: Path, first_event: bytes | None = None,
+                 launcher: tuple[str, ...] = ()):
+        # launcher: a command the binary runs under (qemu for another architecture).
         self.emulator = Emulator()
         self.function = function
         env = dict(env)
@@ -304,7 +306,7 @@ class Process:
         self.log_path = log_dir / f"{function}-{uuid.uuid4().hex[:8]}.log"
         self.log = open(self.log_path, "wb")
         self.spawned_at = time.perf_counter()
-        self.proc = subprocess.Popen([str(binary)], env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen([*launcher, str(binary)], env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=str(log_dir))
 
     def wait(self, result: Result, timeout: float) -> Result:

@@ -7,8 +7,11 @@
 //! output columns, with the weight kept (in, out) where many rows multiply
 //! it: the flan-t5-base encoder pass went from 311 to 224 ms on two cores
 //! (BENCHMARKS.md, change 7). The blocks are disjoint parts of one output
-//! buffer, so nothing has to join them afterwards.
+//! buffer, so nothing has to join them afterwards. A single row by an
+//! (out, in) weight, a decoding step, is a block of dot products per task
+//! instead (`spread_dot_products`).
 
+use super::fast_exp::vectorised;
 use candle_core::{DType, Device, Result, Storage, Tensor};
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
@@ -57,7 +60,11 @@ pub fn multiply(x: &Tensor, weight: &Tensor, orientation: Orientation) -> Result
     let mut out = vec![0f32; rows * d_out];
     with_slice(&x, |xs| {
         with_slice(weight, |ws| {
-            spread_columns(&mut out, xs, rows, d_in, ws, d_out, orientation);
+            if rows == 1 && orientation == Orientation::OutIn {
+                spread_dot_products(&mut out, xs, ws);
+            } else {
+                spread_columns(&mut out, xs, rows, d_in, ws, d_out, orientation);
+            }
             Ok(())
         })
     })?;
@@ -175,6 +182,62 @@ fn spread_columns(
     });
 }
 
+/// Outputs per task of a one-row product: each reads this many weight rows
+/// (at base widths a few hundred KiB), enough to outweigh the hand-over.
+const MIN_OUTPUTS_PER_TASK: usize = 64;
+
+/// `out` (d_out) = W (d_out, d_in) · `x` (d_in), one dot product per output,
+/// split into blocks of outputs over the pool.
+///
+/// A decoding step's products are one row each and bound by how fast the
+/// weights stream from memory; gemm's general kernels, handed one row, leave
+/// part of that unused. Each weight row here is read once, in order, with
+/// the sums kept in independent lanes so that the loop vectorises.
+fn spread_dot_products(out: &mut [f32], x: &[f32], w: &[f32]) {
+    let d_in = x.len();
+    assert!(d_in > 0 && w.len() == out.len() * d_in);
+    let tasks = (rayon::current_num_threads() * 4)
+        .min(out.len() / MIN_OUTPUTS_PER_TASK)
+        .max(1);
+    let block = out.len().div_ceil(tasks);
+    out.par_chunks_mut(block)
+        .zip(w.par_chunks(block * d_in))
+        .for_each(|(out, w)| dot_products(out, x, w));
+}
+
+fn dot_products(out: &mut [f32], x: &[f32], w: &[f32]) {
+    vectorised(
+        #[inline(always)]
+        || {
+            for (o, row) in out.iter_mut().zip(w.chunks_exact(x.len())) {
+                *o = dot(x, row);
+            }
+        },
+    );
+}
+
+/// Σ aᵢ·bᵢ in `LANES` interleaved running sums, then the sums together: one
+/// running sum would be a chain of dependent additions the compiler may not
+/// reorder; independent ones become vector registers.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    const LANES: usize = 32;
+    let mut lanes = [0f32; LANES];
+    let (a_blocks, b_blocks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let rest: f32 = a_blocks
+        .remainder()
+        .iter()
+        .zip(b_blocks.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (a, b) in a_blocks.zip(b_blocks) {
+        for ((lane, x), y) in lanes.iter_mut().zip(a).zip(b) {
+            *lane += x * y;
+        }
+    }
+    lanes.iter().sum::<f32>() + rest
+}
+
 /// A matrix operand of [`gemm_into`]: start, row stride, column stride (in elements).
 pub(crate) type Operand = (*const f32, isize, isize);
 
@@ -270,9 +333,17 @@ mod tests {
 
     #[test]
     fn both_orientations_give_the_product_to_rounding() {
-        // One row (a decoding step), a prompt's worth, widths that do and do
-        // not divide into the task blocks.
-        for (rows, d_in, d_out) in [(1, 512, 1000), (95, 64, 96), (7, 33, 250), (2, 8, 5)] {
+        // One row (a decoding step: dot products, widths that do and do not
+        // fill the lanes), a prompt's worth, widths that do and do not divide
+        // into the task blocks.
+        for (rows, d_in, d_out) in [
+            (1, 512, 1000),
+            (1, 33, 130),
+            (1, 8, 1),
+            (95, 64, 96),
+            (7, 33, 250),
+            (2, 8, 5),
+        ] {
             let (x, w) = (random((rows, d_in)), random((d_out, d_in)));
             let out_in = multiply(&x, &w, Orientation::OutIn).unwrap();
             let in_out = multiply(&x, &transpose(&w).unwrap(), Orientation::InOut).unwrap();
