@@ -9,7 +9,13 @@
 # packages they install must be here already, which is checked.
 # A release-lto build of the engine for arm64: tens of minutes on 2 cores, so CI
 # does not run it.
+#
+# --keep PATH: also copy the binary there (tests/arm64/run.sh invokes it).
 set -euo pipefail
+keep=
+if [[ ${1:-} == --keep ]]; then
+  keep=$(realpath -m "${2:?--keep needs a path}")
+fi
 cd "$(dirname "$0")/.."
 dockerfile=models/inference/Dockerfile
 scratch=$(mktemp -d)
@@ -61,3 +67,6 @@ assert machine == 183, f"e_machine {machine}, not AArch64 (183)"
 assert kind in (2, 3), f"e_type {kind}, not an executable"
 PY
 echo "check-dockerfile: the build stage's steps built an arm64 bootstrap of $(stat -c %s "$scratch/bootstrap") bytes in $((end - start)) s"
+if [[ -n $keep ]]; then
+  cp "$scratch/bootstrap" "$keep"
+fi

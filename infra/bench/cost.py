@@ -11,7 +11,8 @@ Formula, per route r with n_r requests (its share of the mix times REQUESTS):
   DynamoDB      n_r x (RRU_r x RRU_PRICE + WRU_r x WRU_PRICE)
   Logs          n_r x LOG_BYTES_PER_REQUEST x LOGS_PER_GB / 2^30
 and per Flan-T5 reply: the inference function's GB x seconds (encode + tokens /
-tokens-per-second, stretched from the 2 measured vCPUs to those its memory buys)
+tokens-per-second, stretched from the 2 measured vCPUs to those its memory buys),
+for each FLAN_T5_QUANTIZE setting measured
 plus the calling function's GB x the same wait.
 """
 
@@ -77,12 +78,15 @@ MIX = {
 }
 REQUESTS = 100_000
 
-# Flan-T5-base replies: BENCHMARKS.md, candle f32, 2 threads on the x86-64 VM:
-# 37.2 tokens/s decoding, 138 ms to encode a 95-token prompt.
+# Flan-T5-base replies, per FLAN_T5_QUANTIZE setting: seconds to encode a 95-token
+# prompt and decoding tokens/s, medians of one run on the x86-64 VM, 2 threads
+# (BENCHMARKS.md, "int8": f32 and q8_0 measured side by side).
 REPLIES = 10_000
 REPLY_TOKENS = 64
-TOKENS_PER_S = 37.2
-ENCODE_S = 0.138
+FLAN_T5 = {
+    "f32": (0.158, 42.4),
+    "q8_0": (0.125, 104.5),
+}
 INFERENCE_MB = 3008            # InferenceMemorySize
 MEASURED_VCPUS = 2             # the benchmark's threads, on 2 vCPUs
 MB_PER_VCPU = 1769             # Lambda gives CPU in proportion to memory: 1 vCPU at 1,769 MB
@@ -136,17 +140,17 @@ def main():
 
     # The measured time on 2 vCPUs, stretched to the vCPUs the memory buys.
     vcpus = min(INFERENCE_MB / MB_PER_VCPU, MEASURED_VCPUS)
-    seconds = (ENCODE_S + REPLY_TOKENS / TOKENS_PER_S) * MEASURED_VCPUS / vcpus
-    inference = REPLIES * (LAMBDA_PER_REQUEST + INFERENCE_MB / 1024 * seconds * LAMBDA_PER_GB_S)
-    caller = REPLIES * CALLER_MB / 1024 * seconds * LAMBDA_PER_GB_S
     secrets = SECRET_READS * SECRETS_PER_CALL
-    print(f"{REPLIES:,} Flan-T5-base replies of {REPLY_TOKENS} tokens ({seconds:.2f} s each):\n")
-    print("| part | $ |")
-    print("|---|---:|")
-    print(f"| inference function ({INFERENCE_MB} MB x {seconds:.2f} s, and its requests) | {inference:.3f} |")
-    print(f"| the calling function waiting ({CALLER_MB} MB x {seconds:.2f} s) | {caller:.3f} |")
-    print(f"| Secrets Manager ({SECRET_READS} cold starts reading the keys) | {secrets:.4f} |")
-    print(f"| **total** | **{inference + caller + secrets:.2f}** |")
+    print(f"{REPLIES:,} Flan-T5-base replies of {REPLY_TOKENS} tokens, by `FLAN_T5_QUANTIZE`:\n")
+    print("| setting | s per reply | inference function ({} MB) $ | calling function ({} MB) waiting $ "
+          "| Secrets Manager $ | **total** $ |".format(INFERENCE_MB, CALLER_MB))
+    print("|---|---:|---:|---:|---:|---:|")
+    for setting, (encode_s, tokens_per_s) in FLAN_T5.items():
+        seconds = (encode_s + REPLY_TOKENS / tokens_per_s) * MEASURED_VCPUS / vcpus
+        inference = REPLIES * (LAMBDA_PER_REQUEST + INFERENCE_MB / 1024 * seconds * LAMBDA_PER_GB_S)
+        caller = REPLIES * CALLER_MB / 1024 * seconds * LAMBDA_PER_GB_S
+        print(f"| {setting} | {seconds:.2f} | {inference:.3f} | {caller:.3f} | {secrets:.4f} "
+              f"| **{inference + caller + secrets:.2f}** |")
 
     print("\nFixed, per month whatever the traffic:\n")
     print("| item | $ per month |")

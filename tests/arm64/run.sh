@@ -4,8 +4,8 @@
 # 1. every flan-t5 test for aarch64-unknown-linux-gnu, the golden parity test
 #    against transformers and the element-wise kernels' checks against their
 #    scalar references included (cargo runs each test binary under qemu);
-# 2. the function's arm64 release binary, built by the command its Dockerfile
-#    runs (plus --target), invoked under qemu through a local Lambda Runtime API
+# 2. the function's arm64 release binary, built by its Dockerfile's own build
+#    steps (infra/check-dockerfile.sh), invoked under qemu through a local Lambda Runtime API
 #    with the tiny model (tests/arm64/invoke.py): its reply must be exactly the
 #    engine's own (the `bench reply` example, also arm64 under qemu).
 #
@@ -49,11 +49,14 @@ target_dir="${CARGO_TARGET_DIR:-target}/$TARGET"
 echo "--- arm64: flan-t5 tests under qemu"
 cargo test --locked -p flan-t5 --target "$TARGET"
 
-echo "--- arm64: the inference function, built as its Dockerfile builds it"
-# models/inference/Dockerfile: cargo build --profile release-lto --locked -p flan-t5-inference
-cargo build --profile release-lto --locked -p flan-t5-inference --target "$TARGET"
-# qemu-aarch64 runs nothing but aarch64 executables: the check below is also that.
-binary="$target_dir/release-lto/flan-t5-inference"
+echo "--- arm64: the inference function, built by its Dockerfile's own build steps"
+# infra/check-dockerfile.sh runs the RUN steps of the image's build stage here
+# (cargo lambda build --profile release-lto --arm64, zig linking) and checks the
+# result is an arm64 executable; qemu-aarch64 runs nothing else, either.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+infra/check-dockerfile.sh --keep "$scratch/bootstrap"
+binary="$scratch/bootstrap"
 
 echo "--- arm64: the function binary through a local Lambda Runtime API"
 model=models/flan-t5/tests/fixtures/tiny-t5
