@@ -52,13 +52,18 @@ pub struct CursorScope<'a> {
 }
 
 impl CursorScope<'_> {
-    fn tag(&self, record: Uuid) -> [u8; TAG_LEN] {
+    /// The MAC over this scope and `record`, before it is finished or checked.
+    fn mac(&self, record: Uuid) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(self.key.bytes()).expect("HMAC takes a key of any length");
         mac.update(DOMAIN);
         self.list.write_to(&mut mac);
         mac.update(self.user_id.as_bytes());
         mac.update(record.as_bytes());
-        let full = mac.finalize().into_bytes();
+        mac
+    }
+
+    fn tag(&self, record: Uuid) -> [u8; TAG_LEN] {
+        let full = self.mac(record).finalize().into_bytes();
         let mut tag = [0; TAG_LEN];
         tag.copy_from_slice(&full[..TAG_LEN]);
         tag
@@ -88,13 +93,8 @@ impl CursorScope<'_> {
             return None;
         }
         let record = Uuid::from_slice(&bytes[..16]).ok()?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.key.bytes()).ok()?;
-        mac.update(DOMAIN);
-        self.list.write_to(&mut mac);
-        mac.update(self.user_id.as_bytes());
-        mac.update(record.as_bytes());
         // Constant time: the comparison does not tell how much of a forged tag is right.
-        mac.verify_truncated_left(&bytes[16..]).ok()?;
+        self.mac(record).verify_truncated_left(&bytes[16..]).ok()?;
         Some(record)
     }
 }

@@ -115,10 +115,7 @@ pub async fn answer(
     deadline: Option<Instant>,
 ) -> InferenceResponse {
     let limit = request.time_limit().map(|limit| Instant::now() + limit);
-    let until = match (limit, deadline) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
+    let until = [limit, deadline].into_iter().flatten().min();
     let run = run(provider, request);
     let result = match until {
         Some(until) => tokio::time::timeout_at(until, run).await.unwrap_or_else(|_| {
