@@ -49,6 +49,12 @@ impl TestResponse {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The next page's URL from `Link: <…>; rel="next"`, if there is one.
+    pub fn next_url(&self) -> Option<&str> {
+        let link = self.header("link")?;
+        link.trim_start_matches('<').split('>').next()
+    }
+
     /// Every `Set-Cookie` of the answer.
     pub fn set_cookies(&self) -> Vec<String> {
         self.headers

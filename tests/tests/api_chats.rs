@@ -426,7 +426,7 @@ async fn chats_list_newest_first_with_filters_and_pages() {
     assert_eq!(page.body.as_array().unwrap().len(), 2);
     let link = page.header("link").expect("a next link");
     assert!(link.ends_with("; rel=\"next\"") && link.contains("limit=2"), "{link}");
-    let next_url = link.trim_start_matches('<').split('>').next().unwrap();
+    let next_url = page.next_url().unwrap();
     let next = app.call("GET", next_url, Some(&token), None).await;
     assert_eq!(
         next.body.as_array().unwrap().iter().map(id).collect::<Vec<_>>(),

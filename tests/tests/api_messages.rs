@@ -44,8 +44,7 @@ async fn messages_are_listed_oldest_first_with_roles_and_pages() {
     assert_eq!(list[0]["edited_at"], Value::Null);
     let first = app.call("GET", &format!("{path}?limit=4"), Some(&token), None).await;
     assert_eq!(first.body.as_array().unwrap().len(), 4);
-    let link = first.header("link").unwrap();
-    let next = link.trim_start_matches('<').split('>').next().unwrap();
+    let next = first.next_url().expect("a next link");
     let rest = app.call("GET", next, Some(&token), None).await;
     let rest: Vec<&str> = rest
         .body

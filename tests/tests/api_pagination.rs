@@ -10,11 +10,6 @@ use uuid::Uuid;
 /// Lambda refuses a response body over 6 MB (6 291 556 bytes with its envelope).
 const LAMBDA_LIMIT: usize = 6_000_000;
 
-fn next_url(response: &TestResponse) -> Option<String> {
-    let link = response.header("link")?;
-    Some(link.trim_start_matches('<').split('>').next().unwrap().to_string())
-}
-
 fn cursor_of(url: &str) -> String {
     url.split("cursor=")
         .nth(1)
@@ -54,7 +49,7 @@ async fn a_cursor_works_only_for_its_user_and_its_list() {
     }
     app.chat(&bob, "bob's own").await;
     let first = app.call("GET", "/api/chats/?limit=1", Some(&alice), None).await;
-    let chats_next = next_url(&first).expect("a next page");
+    let chats_next = first.next_url().expect("a next page").to_string();
     let chats_cursor = cursor_of(&chats_next);
     assert_eq!(app.call("GET", &chats_next, Some(&alice), None).await.status, 200);
 
@@ -62,7 +57,7 @@ async fn a_cursor_works_only_for_its_user_and_its_list() {
     let first = app
         .call("GET", &format!("{messages}?limit=1"), Some(&alice), None)
         .await;
-    let messages_cursor = cursor_of(&next_url(&first).expect("a next page"));
+    let messages_cursor = cursor_of(first.next_url().expect("a next page"));
     let ok = app
         .call(
             "GET",
@@ -177,7 +172,7 @@ async fn message_pages_end_early_rather_than_outgrow_a_lambda_response() {
         assert!(page.text.len() < LAMBDA_LIMIT, "a page of {} bytes", page.text.len());
         seen.extend(message_ids(&page));
         pages += 1;
-        match next_url(&page) {
+        match page.next_url().map(String::from) {
             Some(next) => url = next,
             None => break,
         }
@@ -230,7 +225,7 @@ async fn a_long_conversation_is_cut_and_marked_and_lists_page_around_it() {
     let mut page = app.call("GET", "/api/chats/", Some(&token), None).await;
     assert!(page.text.len() < LAMBDA_LIMIT, "{} bytes", page.text.len());
     let mut pages = vec![ids(&page)];
-    while let Some(next) = next_url(&page) {
+    while let Some(next) = page.next_url().map(String::from) {
         page = app.call("GET", &next, Some(&token), None).await;
         assert!(page.text.len() < LAMBDA_LIMIT, "{} bytes", page.text.len());
         pages.push(ids(&page));

@@ -294,6 +294,12 @@ fn secret_holding(value: &str) -> Answer {
     Answer::json(200, &json!({"Name": "chatbot/keys", "SecretString": value}))
 }
 
+/// `POST /api/chats/` with `content`, whatever the answer.
+async fn send(app: &TestApp, token: &str, content: &str) -> chatbot_tests::TestResponse {
+    app.call("POST", "/api/chats/", Some(token), Some(json!({ "content": content })))
+        .await
+}
+
 /// A chat through the OpenAI provider, whose key must come from the secret.
 async fn openai_app(secrets: &FakeServer, openai: &FakeServer) -> (TestApp, tempfile::TempDir) {
     let aws = SharedAws::with(aws_at(&secrets.url).await);
@@ -314,21 +320,25 @@ async fn a_secret_created_after_start_is_used_by_a_later_chat_without_a_restart(
     secrets.answer([no_such_secret(), secret_holding(r#"{"OPENAI_API_KEY": "sk-late"}"#)]);
     let (app, _dir) = openai_app(&secrets, &openai).await;
     let token = app.register("alice").await;
-    let chat =
-        |content: &'static str| app.call("POST", "/api/chats/", Some(&token), Some(json!({ "content": content })));
-    assert_eq!(assert_error(&chat("first").await, 503), "provider_unavailable");
+    assert_eq!(
+        assert_error(&send(&app, &token, "first").await, 503),
+        "provider_unavailable"
+    );
     assert_eq!(secret_reads(&secrets), 1);
     // Asked again at once: not read again (a missing secret is not read per request).
-    assert_eq!(assert_error(&chat("second").await, 503), "provider_unavailable");
+    assert_eq!(
+        assert_error(&send(&app, &token, "second").await, 503),
+        "provider_unavailable"
+    );
     assert_eq!(secret_reads(&secrets), 1);
     // After the first pause the next chat reads it again and succeeds.
     tokio::time::sleep(chatbot_core::secrets::FIRST_RETRY).await;
-    let healed = chat("third").await;
+    let healed = send(&app, &token, "third").await;
     assert_eq!(healed.status, 200, "{}", healed.text);
     assert_eq!(healed.body["reply"]["Bot"], "Hello there");
     assert_eq!(secret_reads(&secrets), 2);
     // Cached from then on.
-    assert_eq!(chat("fourth").await.status, 200);
+    assert_eq!(send(&app, &token, "fourth").await.status, 200);
     assert_eq!(secret_reads(&secrets), 2);
 }
 
@@ -340,20 +350,12 @@ async fn a_key_put_into_the_empty_secret_after_deploy_is_found() {
     secrets.answer([secret_holding("{}"), secret_holding(r#"{"OPENAI_API_KEY": "sk-put"}"#)]);
     let (app, _dir) = openai_app(&secrets, &openai).await;
     let token = app.register("alice").await;
-    let first = app
-        .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "hi"})))
-        .await;
-    let message = assert_error(&first, 503);
-    assert_eq!(message, "provider_unavailable");
+    assert_eq!(
+        assert_error(&send(&app, &token, "hi").await, 503),
+        "provider_unavailable"
+    );
     tokio::time::sleep(chatbot_core::secrets::FIRST_RETRY).await;
-    let later = app
-        .call(
-            "POST",
-            "/api/chats/",
-            Some(&token),
-            Some(json!({"content": "hi again"})),
-        )
-        .await;
+    let later = send(&app, &token, "hi again").await;
     assert_eq!(later.status, 200, "{}", later.text);
     let auth = &openai.recorded()[0].headers["authorization"];
     assert_eq!(auth, "Bearer sk-put");
