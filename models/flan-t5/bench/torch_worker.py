@@ -7,17 +7,21 @@ both implementations computed the same thing.
 
     python torch_worker.py MODEL_DIR PROMPT_LEN STEPS REPEATS [LOGITS_OUT]
 
+Threads: TORCH_BENCH_THREADS=N calls torch.set_num_threads(N); unset or
+"default" leaves PyTorch's own choice (its physical-core count, or
+OMP_NUM_THREADS when that is set).
+
 LOGITS_OUT receives the first step's logits as raw little-endian f32.
 """
 
 import json
+import os
 import sys
 import time
 
 import torch
 from transformers import T5ForConditionalGeneration
 
-THREADS = 2
 
 
 def prompt_ids(n):
@@ -48,7 +52,9 @@ def decode(model, encoded, steps):
 
 def main():
     model_dir, prompt_len, steps, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    torch.set_num_threads(THREADS)
+    threads = os.environ.get("TORCH_BENCH_THREADS", "default")
+    if threads != "default":
+        torch.set_num_threads(int(threads))
     model = T5ForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32).eval()
     ready = time.time()
 
