@@ -1,22 +1,11 @@
 //! Multi-head attention as T5 defines it: no bias terms and no 1/sqrt(d)
 //! scaling of the scores (T5 folds that factor into its initialisation).
 
-use super::linear::{Proj, ProjLoader, Rows};
+use super::linear::{Joined, Proj, ProjLoader, Rows};
 use super::multi_head;
 use candle_core::Module;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
-
-/// Projections of one attention block (`q`, `k`, `v`, `o`).
-#[derive(Debug, Clone)]
-pub struct Attention {
-    q: Proj,
-    k: Proj,
-    v: Proj,
-    o: Proj,
-    num_heads: usize,
-    d_kv: usize,
-}
 
 /// Widths of an attention block.
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +22,26 @@ impl AttentionDims {
             num_heads: cfg.num_heads,
             d_kv: cfg.d_kv,
         }
+    }
+
+    fn inner(&self) -> usize {
+        self.num_heads * self.d_kv
+    }
+
+    /// Splits `joined` (1, n, parts·heads·d_kv), the outputs of `parts`
+    /// projections side by side, into `parts` tensors (1, heads, n, d_kv).
+    fn split_heads(&self, joined: &Tensor, parts: usize) -> Result<Vec<Tensor>> {
+        let (b, n, _) = joined.dims3()?;
+        let joined = joined.reshape((b, n, parts, self.num_heads, self.d_kv))?;
+        (0..parts)
+            .map(|p| joined.narrow(2, p, 1)?.squeeze(2)?.transpose(1, 2)?.contiguous())
+            .collect()
+    }
+
+    /// Attends `q` over `kv` (both split into heads), then merges the heads
+    /// through the output projection `o`.
+    fn attend(&self, q: &Tensor, kv: &KeyValue, bias: Option<&Tensor>, o: &Proj) -> Result<Tensor> {
+        o.forward(&multi_head::attend(q, &kv.keys, &kv.values, bias)?)
     }
 }
 
@@ -58,48 +67,79 @@ impl KeyValue {
     }
 }
 
-impl Attention {
-    /// `queries` is how many rows attend per call, `memory` how many rows
-    /// of keys and values are projected per call.
-    pub fn new(dims: AttentionDims, queries: Rows, memory: Rows, loader: &ProjLoader, vb: VarBuilder) -> Result<Self> {
-        let AttentionDims {
-            d_model,
-            num_heads,
-            d_kv,
-        } = dims;
-        let inner = num_heads * d_kv;
+/// Queries (1, heads, n, d_kv) ready to attend.
+#[derive(Debug, Clone)]
+pub struct Queries(Tensor);
+
+/// Attention of a sequence over itself: its queries, keys and values come
+/// from the same input, so they are one joined product.
+#[derive(Debug, Clone)]
+pub struct SelfAttention {
+    qkv: Joined,
+    o: Proj,
+    dims: AttentionDims,
+}
+
+impl SelfAttention {
+    /// `rows` is how many rows are projected per call.
+    pub fn new(dims: AttentionDims, rows: Rows, loader: &ProjLoader, vb: VarBuilder) -> Result<Self> {
+        let inner = dims.inner();
+        let parts = [(inner, vb.pp("q")), (inner, vb.pp("k")), (inner, vb.pp("v"))];
         Ok(Self {
-            q: Proj::new(d_model, inner, queries, loader, vb.pp("q"))?,
-            k: Proj::new(d_model, inner, memory, loader, vb.pp("k"))?,
-            v: Proj::new(d_model, inner, memory, loader, vb.pp("v"))?,
-            o: Proj::new(inner, d_model, queries, loader, vb.pp("o"))?,
-            num_heads,
-            d_kv,
+            qkv: Joined::new(dims.d_model, &parts, rows, loader)?,
+            o: Proj::new(inner, dims.d_model, rows, loader, vb.pp("o"))?,
+            dims,
         })
     }
 
-    /// (1, n, heads*d_kv) -> (1, heads, n, d_kv)
-    fn split_heads(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, n, _) = x.dims3()?;
-        x.reshape((b, n, self.num_heads, self.d_kv))?
-            .transpose(1, 2)?
-            .contiguous()
+    /// Projects `x` (1, n, d_model) into queries and into keys and values.
+    pub fn project(&self, x: &Tensor) -> Result<(Queries, KeyValue)> {
+        let mut parts = self.dims.split_heads(&self.qkv.forward(x)?, 3)?.into_iter();
+        let mut next = || parts.next().expect("three parts");
+        let (q, keys, values) = (next(), next(), next());
+        Ok((Queries(q), KeyValue { keys, values }))
     }
 
-    /// Projects a memory (the encoder output, or new decoder states) into
-    /// per-head keys and values.
+    /// `q` attending over `kv`; `bias` is added to the raw scores and carries
+    /// both the position bias and any mask.
+    pub fn attend(&self, q: &Queries, kv: &KeyValue, bias: Option<&Tensor>) -> Result<Tensor> {
+        self.dims.attend(&q.0, kv, bias, &self.o)
+    }
+}
+
+/// The decoder's attention over the encoder output: keys and values are
+/// projected once per request (all rows at a time), queries once per step.
+#[derive(Debug, Clone)]
+pub struct CrossAttention {
+    q: Proj,
+    kv: Joined,
+    o: Proj,
+    dims: AttentionDims,
+}
+
+impl CrossAttention {
+    pub fn new(dims: AttentionDims, loader: &ProjLoader, vb: VarBuilder) -> Result<Self> {
+        let inner = dims.inner();
+        let memory = [(inner, vb.pp("k")), (inner, vb.pp("v"))];
+        Ok(Self {
+            q: Proj::new(dims.d_model, inner, Rows::One, loader, vb.pp("q"))?,
+            kv: Joined::new(dims.d_model, &memory, Rows::Many, loader)?,
+            o: Proj::new(inner, dims.d_model, Rows::One, loader, vb.pp("o"))?,
+            dims,
+        })
+    }
+
+    /// Projects the encoder output (1, m, d_model) into keys and values.
     pub fn key_value(&self, memory: &Tensor) -> Result<KeyValue> {
-        Ok(KeyValue {
-            keys: self.split_heads(&self.k.forward(memory)?)?,
-            values: self.split_heads(&self.v.forward(memory)?)?,
-        })
+        let mut parts = self.dims.split_heads(&self.kv.forward(memory)?, 2)?.into_iter();
+        let mut next = || parts.next().expect("two parts");
+        let (keys, values) = (next(), next());
+        Ok(KeyValue { keys, values })
     }
 
-    /// Attends `x` (1, queries, d_model) over `kv`; `bias` is added to the raw
-    /// scores and carries both the position bias and any mask.
-    pub fn attend(&self, x: &Tensor, kv: &KeyValue, bias: Option<&Tensor>) -> Result<Tensor> {
-        let q = self.split_heads(&self.q.forward(x)?)?;
-        let context = multi_head::attend(&q, &kv.keys, &kv.values, bias)?;
-        self.o.forward(&context)
+    /// `x` (1, queries, d_model) attending over the projected memory.
+    pub fn attend(&self, x: &Tensor, kv: &KeyValue) -> Result<Tensor> {
+        let q = self.dims.split_heads(&self.q.forward(x)?, 1)?.remove(0);
+        self.dims.attend(&q, kv, None, &self.o)
     }
 }

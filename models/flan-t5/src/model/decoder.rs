@@ -1,6 +1,6 @@
 //! The decoder stack, run one token at a time against cached state.
 
-use super::attention::{Attention, AttentionDims, KeyValue};
+use super::attention::{AttentionDims, CrossAttention, KeyValue, SelfAttention};
 use super::encoder::ff_kind;
 use super::feed_forward::FeedForward;
 use super::layer_norm::RmsNorm;
@@ -13,9 +13,9 @@ use candle_nn::VarBuilder;
 #[derive(Debug, Clone)]
 struct DecoderBlock {
     self_norm: RmsNorm,
-    self_attention: Attention,
+    self_attention: SelfAttention,
     cross_norm: RmsNorm,
-    cross_attention: Attention,
+    cross_attention: CrossAttention,
     ff_norm: RmsNorm,
     ff: FeedForward,
 }
@@ -26,22 +26,9 @@ impl DecoderBlock {
         let eps = cfg.layer_norm_epsilon;
         Ok(Self {
             self_norm: RmsNorm::new(cfg.d_model, eps, own.pp("layer_norm"))?,
-            self_attention: Attention::new(
-                AttentionDims::of(cfg),
-                Rows::One,
-                Rows::One,
-                loader,
-                own.pp("SelfAttention"),
-            )?,
+            self_attention: SelfAttention::new(AttentionDims::of(cfg), Rows::One, loader, own.pp("SelfAttention"))?,
             cross_norm: RmsNorm::new(cfg.d_model, eps, cross.pp("layer_norm"))?,
-            // Keys and values of the encoder output are projected once, all rows at a time.
-            cross_attention: Attention::new(
-                AttentionDims::of(cfg),
-                Rows::One,
-                Rows::Many,
-                loader,
-                cross.pp("EncDecAttention"),
-            )?,
+            cross_attention: CrossAttention::new(AttentionDims::of(cfg), loader, cross.pp("EncDecAttention"))?,
             ff_norm: RmsNorm::new(cfg.d_model, eps, ff.pp("layer_norm"))?,
             ff: FeedForward::new(
                 cfg.d_model,
@@ -136,7 +123,7 @@ impl Decoder {
         let mut hidden = embedded.clone();
         for (block, layer) in self.blocks.iter().zip(cache.layers.iter_mut()) {
             let normed = block.self_norm.forward(&hidden)?;
-            let fresh = block.self_attention.key_value(&normed)?;
+            let (q, fresh) = block.self_attention.project(&normed)?;
             let own = match layer.own.take() {
                 Some(mut kv) => {
                     kv.append(fresh)?;
@@ -144,12 +131,12 @@ impl Decoder {
                 }
                 None => fresh,
             };
-            let attended = block.self_attention.attend(&normed, &own, Some(&bias))?;
+            let attended = block.self_attention.attend(&q, &own, Some(&bias))?;
             layer.own = Some(own);
             hidden = (hidden + attended)?;
 
             let normed = block.cross_norm.forward(&hidden)?;
-            hidden = (&hidden + block.cross_attention.attend(&normed, &layer.cross, None)?)?;
+            hidden = (&hidden + block.cross_attention.attend(&normed, &layer.cross)?)?;
 
             let ff = block.ff.forward(&block.ff_norm.forward(&hidden)?)?;
             hidden = (hidden + ff)?;

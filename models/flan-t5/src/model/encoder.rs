@@ -1,6 +1,6 @@
 //! The encoder stack: bidirectional self-attention over the prompt.
 
-use super::attention::{Attention, AttentionDims};
+use super::attention::{AttentionDims, SelfAttention};
 use super::feed_forward::FeedForward;
 use super::layer_norm::RmsNorm;
 use super::linear::{ProjLoader, Rows};
@@ -12,7 +12,7 @@ use candle_nn::VarBuilder;
 #[derive(Debug, Clone)]
 struct EncoderBlock {
     attention_norm: RmsNorm,
-    attention: Attention,
+    attention: SelfAttention,
     ff_norm: RmsNorm,
     ff: FeedForward,
 }
@@ -23,13 +23,7 @@ impl EncoderBlock {
         let ff = vb.pp("layer.1");
         Ok(Self {
             attention_norm: RmsNorm::new(cfg.d_model, cfg.layer_norm_epsilon, attn.pp("layer_norm"))?,
-            attention: Attention::new(
-                AttentionDims::of(cfg),
-                Rows::Many,
-                Rows::Many,
-                loader,
-                attn.pp("SelfAttention"),
-            )?,
+            attention: SelfAttention::new(AttentionDims::of(cfg), Rows::Many, loader, attn.pp("SelfAttention"))?,
             ff_norm: RmsNorm::new(cfg.d_model, cfg.layer_norm_epsilon, ff.pp("layer_norm"))?,
             ff: FeedForward::new(
                 cfg.d_model,
@@ -44,8 +38,8 @@ impl EncoderBlock {
 
     fn forward(&self, hidden: &Tensor, bias: &Tensor) -> Result<Tensor> {
         let normed = self.attention_norm.forward(hidden)?;
-        let kv = self.attention.key_value(&normed)?;
-        let hidden = (hidden + self.attention.attend(&normed, &kv, Some(bias))?)?;
+        let (q, kv) = self.attention.project(&normed)?;
+        let hidden = (hidden + self.attention.attend(&q, &kv, Some(bias))?)?;
         let ff = self.ff.forward(&self.ff_norm.forward(&hidden)?)?;
         hidden + ff
     }

@@ -1,7 +1,7 @@
 //! The position-wise feed-forward block (`DenseReluDense` in checkpoints).
 
 use super::gelu;
-use super::linear::{Proj, ProjLoader, Rows};
+use super::linear::{Joined, Proj, ProjLoader, Rows};
 use crate::config::{Activation, FeedForwardKind};
 use candle_core::Module;
 use candle_core::{Result, Tensor};
@@ -11,8 +11,9 @@ use candle_nn::VarBuilder;
 enum Input {
     /// Original T5: `wo(act(wi(x)))`.
     Plain(Proj),
-    /// T5 v1.1 / Flan-T5: `wo(act(wi_0(x)) * wi_1(x))`.
-    Gated { gate: Proj, linear: Proj },
+    /// T5 v1.1 / Flan-T5: `wo(act(wi_0(x)) * wi_1(x))`, with `wi_0` and
+    /// `wi_1` joined into one product.
+    Gated(Joined),
 }
 
 #[derive(Debug, Clone)]
@@ -32,10 +33,12 @@ impl FeedForward {
         vb: VarBuilder,
     ) -> Result<Self> {
         let input = if kind.gated {
-            Input::Gated {
-                gate: Proj::new(d_model, d_ff, rows, loader, vb.pp("wi_0"))?,
-                linear: Proj::new(d_model, d_ff, rows, loader, vb.pp("wi_1"))?,
-            }
+            Input::Gated(Joined::new(
+                d_model,
+                &[(d_ff, vb.pp("wi_0")), (d_ff, vb.pp("wi_1"))],
+                rows,
+                loader,
+            )?)
         } else {
             Input::Plain(Proj::new(d_model, d_ff, rows, loader, vb.pp("wi"))?)
         };
@@ -62,10 +65,13 @@ impl Module for FeedForward {
         let hidden = match &self.input {
             Input::Plain(wi) => self.activate(&wi.forward(x)?)?,
             // Flan-T5's case, fused into one parallel pass.
-            Input::Gated { gate, linear } if self.activation == Activation::GeluTanh => {
-                gelu::gated_gelu(&gate.forward(x)?, &linear.forward(x)?)?
+            Input::Gated(wi) if self.activation == Activation::GeluTanh => gelu::gated_gelu(&wi.forward(x)?)?,
+            Input::Gated(wi) => {
+                let joined = wi.forward(x)?;
+                let d_ff = joined.dim(candle_core::D::Minus1)? / 2;
+                let gate = joined.narrow(candle_core::D::Minus1, 0, d_ff)?;
+                (self.activate(&gate)? * joined.narrow(candle_core::D::Minus1, d_ff, d_ff)?)?
             }
-            Input::Gated { gate, linear } => (self.activate(&gate.forward(x)?)? * linear.forward(x)?)?,
         };
         self.wo.forward(&hidden)
     }

@@ -10,40 +10,54 @@
 //! give transformers' `gelu_new` exactly up to rounding (≈ 1e-7 relative).
 
 use super::fast_exp::{exp, vectorised};
-use candle_core::{DType, Device, Result, Storage, Tensor};
+use super::product::{is_cpu_f32, with_slice};
+use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
 
 /// √(2/π), the tanh approximation's scale.
 const SQRT_TWO_OVER_PI: f32 = 0.797_884_6;
-/// Elements per task: a few microseconds of work each.
+/// Outputs per task: a few microseconds of work each.
 const CHUNK: usize = 8 * 1024;
 
-/// `gelu_new(gate) * linear` for two tensors of the same shape.
-pub fn gated_gelu(gate: &Tensor, linear: &Tensor) -> Result<Tensor> {
-    let cpu_f32 = |t: &Tensor| matches!(t.device(), Device::Cpu) && t.dtype() == DType::F32;
-    if gate.shape() != linear.shape() || !cpu_f32(gate) || !cpu_f32(linear) {
+/// `gelu_new(gate) * linear` where each row of `joined` (…, 2·d_ff) holds
+/// the gate's d_ff values followed by the linear part's, as the joined
+/// input projection computes them; returns (…, d_ff).
+pub fn gated_gelu(joined: &Tensor) -> Result<Tensor> {
+    let mut dims = joined.dims().to_vec();
+    let Some(width) = dims.last_mut() else {
+        candle_core::bail!("gated_gelu needs at least one dimension");
+    };
+    if *width % 2 != 0 {
+        candle_core::bail!("gated_gelu needs an even last dimension, got {}", *width);
+    }
+    let d_ff = *width / 2;
+    *width = d_ff;
+    if !is_cpu_f32(joined) {
+        let gate = joined.narrow(candle_core::D::Minus1, 0, d_ff)?;
+        let linear = joined.narrow(candle_core::D::Minus1, d_ff, d_ff)?;
         return gate.gelu()? * linear;
     }
-    let (gate, linear) = (gate.contiguous()?, linear.contiguous()?);
-    let mut out = vec![0f32; gate.elem_count()];
-    {
-        let (g_storage, g_layout) = gate.storage_and_layout();
-        let (l_storage, l_layout) = linear.storage_and_layout();
-        let (Storage::Cpu(g), Storage::Cpu(l)) = (&*g_storage, &*l_storage) else {
-            candle_core::bail!("expected CPU tensors");
-        };
-        let (Some((g0, g1)), Some((l0, l1))) = (g_layout.contiguous_offsets(), l_layout.contiguous_offsets()) else {
-            candle_core::bail!("expected contiguous tensors");
-        };
-        let (g, l) = (&g.as_slice::<f32>()?[g0..g1], &l.as_slice::<f32>()?[l0..l1]);
-        out.par_chunks_mut(CHUNK)
-            .zip(g.par_chunks(CHUNK).zip(l.par_chunks(CHUNK)))
-            .for_each(|(out, (g, l))| gated_gelu_chunk(out, g, l));
+    let joined = joined.contiguous()?;
+    let mut out = vec![0f32; joined.elem_count() / 2];
+    if d_ff > 0 {
+        with_slice(&joined, |rows| {
+            // Whole rows per task, about CHUNK outputs each.
+            let rows_per_task = (CHUNK / d_ff).max(1);
+            out.par_chunks_mut(rows_per_task * d_ff)
+                .zip(rows.par_chunks(rows_per_task * 2 * d_ff))
+                .for_each(|(out, rows)| {
+                    for (out, row) in out.chunks_exact_mut(d_ff).zip(rows.chunks_exact(2 * d_ff)) {
+                        let (gate, linear) = row.split_at(d_ff);
+                        gated_gelu_row(out, gate, linear);
+                    }
+                });
+            Ok(())
+        })?;
     }
-    Tensor::from_vec(out, gate.shape(), &Device::Cpu)
+    Tensor::from_vec(out, dims, &Device::Cpu)
 }
 
-fn gated_gelu_chunk(out: &mut [f32], gate: &[f32], linear: &[f32]) {
+fn gated_gelu_row(out: &mut [f32], gate: &[f32], linear: &[f32]) {
     vectorised(
         #[inline(always)]
         || {
@@ -95,33 +109,28 @@ mod tests {
 
     #[test]
     fn fused_pass_equals_candle_gelu_times_linear() {
-        // More than one chunk, and a length that does not divide into chunks.
-        let n = 3 * CHUNK + 123;
-        let gate = (Tensor::randn(0f32, 3f32, (1, n), &Device::Cpu).unwrap())
-            .contiguous()
-            .unwrap();
-        let linear = Tensor::randn(0f32, 1f32, (1, n), &Device::Cpu).unwrap();
-        let ours = gated_gelu(&gate, &linear)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let candle = (gate.gelu().unwrap() * &linear)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        for (i, (a, b)) in ours.iter().zip(&candle).enumerate() {
-            assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "element {i}: {a} vs {b}");
+        // Several tasks' worth of rows, a width that does not divide CHUNK,
+        // and a single row (a decoding step).
+        for (rows, d_ff) in [(9, 3000), (1, 2048)] {
+            let gate = Tensor::randn(0f32, 3f32, (1, rows, d_ff), &Device::Cpu).unwrap();
+            let linear = Tensor::randn(0f32, 1f32, (1, rows, d_ff), &Device::Cpu).unwrap();
+            let joined = Tensor::cat(&[&gate, &linear], 2).unwrap();
+            let ours = gated_gelu(&joined).unwrap();
+            assert_eq!(ours.dims(), &[1, rows, d_ff]);
+            let candle = (gate.gelu().unwrap() * &linear).unwrap();
+            let (ours, candle) = (
+                ours.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                candle.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            );
+            for (i, (a, b)) in ours.iter().zip(&candle).enumerate() {
+                assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "element {i}: {a} vs {b}");
+            }
         }
     }
 
     #[test]
-    fn mismatched_shapes_are_an_error() {
-        let a = Tensor::zeros((2, 3), DType::F32, &Device::Cpu).unwrap();
-        let b = Tensor::zeros((3, 2), DType::F32, &Device::Cpu).unwrap();
-        assert!(gated_gelu(&a, &b).is_err());
+    fn an_odd_width_is_an_error() {
+        let odd = Tensor::zeros((2, 3), candle_core::DType::F32, &Device::Cpu).unwrap();
+        assert!(gated_gelu(&odd).is_err());
     }
 }

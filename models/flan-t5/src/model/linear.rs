@@ -206,6 +206,64 @@ impl Module for Proj {
     }
 }
 
+/// Several projections of the same input (attention's q, k and v; the
+/// gated feed-forward's two input matrices), computed as one product whose
+/// output holds theirs side by side, in the order given.
+///
+/// Dense weights are joined into one matrix at load, so that one pass over
+/// the thread pool computes them all: each hand-over costs a few microseconds
+/// and a flan-t5-base decoding step streams a 768×768 weight in about 30, so
+/// three separate passes spent a large part of the step handing out work
+/// (BENCHMARKS.md, "Joined projections"). Each output is still a dot product
+/// over the same input row, so joining does not change what is computed.
+/// Quantized weights stay separate (their files name each matrix) and their
+/// outputs are joined after.
+#[derive(Debug, Clone)]
+pub enum Joined {
+    One(Proj),
+    Separate(Vec<Proj>),
+}
+
+impl Joined {
+    /// Reads `{part}.weight` of shape (width, d_in) for each `(width, part)`.
+    pub fn new(d_in: usize, parts: &[(usize, VarBuilder)], rows: Rows, loader: &ProjLoader) -> Result<Self> {
+        if loader.quantize.is_some() {
+            return parts
+                .iter()
+                .map(|(width, vb)| Proj::new(d_in, *width, rows, loader, vb.clone()))
+                .collect::<Result<Vec<_>>>()
+                .map(Self::Separate);
+        }
+        let weights = parts
+            .iter()
+            .map(|(width, vb)| vb.get((*width, d_in), "weight"))
+            .collect::<Result<Vec<_>>>()?;
+        if !weights.iter().all(|w| product::is_cpu_f32(w) && w.is_contiguous()) {
+            // A placeholder that only lists shapes (or another device): joining
+            // would allocate the real matrices for nothing.
+            return weights
+                .into_iter()
+                .map(|w| Proj::dense(w, rows))
+                .collect::<Result<Vec<_>>>()
+                .map(Self::Separate);
+        }
+        Ok(Self::One(Proj::dense(Tensor::cat(&weights, 0)?, rows)?))
+    }
+}
+
+impl Module for Joined {
+    /// (…, d_in) → (…, Σ widths).
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::One(proj) => proj.forward(x),
+            Self::Separate(projs) => {
+                let outputs = projs.iter().map(|p| p.forward(x)).collect::<Result<Vec<_>>>()?;
+                Tensor::cat(&outputs, candle_core::D::Minus1)
+            }
+        }
+    }
+}
+
 /// Fewest input rows per task worth splitting a quantized product for.
 const MIN_QUANTIZED_ROWS_PER_TASK: usize = 8;
 
@@ -250,6 +308,77 @@ mod tests {
 
     fn random(shape: (usize, usize)) -> Tensor {
         Tensor::randn(0f32, 1f32, shape, &Device::Cpu).unwrap()
+    }
+
+    /// A VarBuilder holding `parts` as `p{i}.weight`.
+    fn weights(parts: &[Tensor]) -> VarBuilder<'static> {
+        let map = parts
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (format!("p{i}.weight"), w.clone()))
+            .collect();
+        VarBuilder::from_tensors(map, candle_core::DType::F32, &Device::Cpu)
+    }
+
+    #[test]
+    fn a_joined_projection_equals_its_parts_side_by_side() {
+        let parts = [random((96, 64)), random((40, 64)), random((96, 64))];
+        let vb = weights(&parts);
+        let named: Vec<_> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.dim(0).unwrap(), vb.pp(format!("p{i}"))))
+            .collect();
+        for (rows, n) in [(Rows::One, 1), (Rows::Many, 37)] {
+            let x = random((n, 64));
+            // Dense: each part's product, to rounding.
+            let joined = Joined::new(64, &named, rows, &ProjLoader::new(None)).unwrap();
+            assert!(matches!(joined, Joined::One(_)), "dense weights are joined");
+            let ours = joined.forward(&x).unwrap().to_vec2::<f32>().unwrap();
+            let mut column = 0;
+            for w in &parts {
+                let expected = x.matmul(&w.t().unwrap()).unwrap().to_vec2::<f32>().unwrap();
+                for (r, expected) in expected.iter().enumerate() {
+                    for (c, b) in expected.iter().enumerate() {
+                        let a = ours[r][column + c];
+                        assert!(
+                            (a - b).abs() <= 1e-4 * b.abs().max(1.0),
+                            "{rows:?} [{r}][{}]: {a} vs {b}",
+                            column + c
+                        );
+                    }
+                }
+                column += w.dim(0).unwrap();
+            }
+            assert_eq!((ours.len(), ours[0].len()), (n, column));
+            // Quantized: kept apart, and their outputs side by side in order.
+            let loader = ProjLoader::new(Some(Quantization::Q8_0));
+            let joined = Joined::new(64, &named, rows, &loader).unwrap();
+            assert!(
+                matches!(joined, Joined::Separate(_)),
+                "quantized weights are kept apart"
+            );
+            let each: Vec<Tensor> = named
+                .iter()
+                .map(|(width, vb)| {
+                    Proj::new(64, *width, rows, &loader, vb.clone())
+                        .unwrap()
+                        .forward(&x)
+                        .unwrap()
+                })
+                .collect();
+            assert_eq!(
+                joined.forward(&x).unwrap().to_vec2::<f32>().unwrap(),
+                Tensor::cat(&each, 1).unwrap().to_vec2::<f32>().unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn parts_of_different_input_widths_are_an_error() {
+        let vb = weights(&[random((8, 16)), random((8, 12))]);
+        let named = [(8, vb.pp("p0")), (8, vb.pp("p1"))];
+        assert!(Joined::new(16, &named, Rows::Many, &ProjLoader::new(None)).is_err());
     }
 
     #[test]
