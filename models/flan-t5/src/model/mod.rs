@@ -13,6 +13,7 @@ mod gelu;
 mod layer_norm;
 mod linear;
 mod multi_head;
+mod pool;
 mod position;
 mod product;
 mod shapes;
@@ -114,17 +115,21 @@ impl T5 {
         if input_ids.is_empty() {
             candle_core::bail!("cannot encode an empty prompt");
         }
-        self.encoder.forward(&self.embed(input_ids)?)
+        pool::on_pool(|| self.encoder.forward(&self.embed(input_ids)?))
     }
 
     /// Fresh per-request decoder state with the cross-attention keys and
     /// values already projected from `encoder_out`.
     pub fn start_decoding(&self, encoder_out: &Tensor) -> Result<DecoderCache> {
-        self.decoder.start(encoder_out)
+        pool::on_pool(|| self.decoder.start(encoder_out))
     }
 
     /// Feeds one decoder token and returns the next-token logits (vocab,) in f32.
     pub fn decode_step(&self, token: u32, cache: &mut DecoderCache) -> Result<Tensor> {
+        pool::on_pool(|| self.decode_step_here(token, cache))
+    }
+
+    fn decode_step_here(&self, token: u32, cache: &mut DecoderCache) -> Result<Tensor> {
         let hidden = self.decoder.step(&self.embed(&[token])?, cache)?;
         let logits = match &self.lm_head {
             LmHead::Tied { weight, scale } => {
