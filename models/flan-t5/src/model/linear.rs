@@ -6,10 +6,11 @@
 //! activations (VNNI), which speeds up the encoder's larger matmuls.
 
 use super::product::{self, Orientation};
-use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
+use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
@@ -144,8 +145,15 @@ pub enum Rows {
 /// `y = x Wᵀ` for a weight stored as (out, in), like `nn.Linear(bias=False)`.
 #[derive(Debug, Clone)]
 pub enum Proj {
-    Dense { weight: Tensor, orientation: Orientation },
+    Dense {
+        weight: Tensor,
+        orientation: Orientation,
+    },
     Quantized(QMatMul),
+    /// A quantized weight multiplied one row at a time (a decoding step),
+    /// cut into blocks of output rows that the pool multiplies side by side
+    /// (see [`split_by_output_rows`]).
+    QuantizedBlocks(Vec<QMatMul>),
 }
 
 impl Proj {
@@ -154,7 +162,7 @@ impl Proj {
     pub fn new(d_in: usize, d_out: usize, rows: Rows, loader: &ProjLoader, vb: VarBuilder) -> Result<Self> {
         let name = format!("{}.weight", vb.prefix());
         if let Some(q) = loader.read_prequantized(&name, (d_out, d_in))? {
-            return Ok(Self::Quantized(QMatMul::from_qtensor(q)?));
+            return Self::quantized(Arc::new(q), rows);
         }
         let weight = vb.get((d_out, d_in), "weight")?;
         let Some(q) = loader.quantize else {
@@ -171,7 +179,22 @@ impl Proj {
         if let Some(record) = &loader.record {
             record.lock().expect("record lock").push((name, q.clone()));
         }
-        Ok(Self::Quantized(QMatMul::from_arc(q)?))
+        Self::quantized(q, rows)
+    }
+
+    fn quantized(q: Arc<QTensor>, rows: Rows) -> Result<Self> {
+        Ok(match rows {
+            Rows::Many => Self::Quantized(QMatMul::from_arc(q)?),
+            // One block per thread: every block's call quantizes the input
+            // row again and allocates its output, so at four blocks per
+            // thread (as the f32 products use) that overhead ate the gain.
+            Rows::One => Self::QuantizedBlocks(
+                split_by_output_rows(&q, rayon::current_num_threads())?
+                    .into_iter()
+                    .map(QMatMul::from_qtensor)
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+        })
     }
 
     /// An f32 weight (out, in), turned around when many rows multiply it.
@@ -202,8 +225,45 @@ impl Module for Proj {
                 y.reshape(out_dims)
             }
             Self::Quantized(q) => quantized_rows(q, x),
+            Self::QuantizedBlocks(blocks) => {
+                let x = x.contiguous()?;
+                let outputs = blocks
+                    .par_iter()
+                    .map(|block| block.forward(&x))
+                    .collect::<Result<Vec<_>>>()?;
+                Tensor::cat(&outputs, candle_core::D::Minus1)
+            }
         }
     }
+}
+
+/// Fewest output rows in a block of a split quantized weight: a 768-wide
+/// q8_0 row is 816 bytes, so a block streams at least ~50 KiB.
+const MIN_QUANTIZED_BLOCK_ROWS: usize = 64;
+
+/// `q` (out, in) as up to `blocks` weights of whole output rows, in order.
+///
+/// candle multiplies a quantized weight on its own barrier pool, which runs
+/// at one thread here (see [`quantized_rows`]), so a decoding step streamed
+/// its int8 weights from one core; split in two, q8_0 decoding went from
+/// about 530 to 630 tokens/s at the small shape (BENCHMARKS.md, "int8 on
+/// both cores"). The ggml formats quantize each row on its own (blocks run
+/// along the input), so a run of rows is a run of bytes and each block
+/// computes exactly the outputs the whole weight would.
+fn split_by_output_rows(q: &QTensor, blocks: usize) -> Result<Vec<QTensor>> {
+    let (d_out, d_in) = q.shape().dims2()?;
+    let data = q.data()?;
+    if d_out == 0 || data.len() % d_out != 0 {
+        candle_core::bail!("a quantized ({d_out}, {d_in}) weight of {} bytes", data.len());
+    }
+    let row_bytes = data.len() / d_out;
+    let rows_per_block = d_out.div_ceil(blocks.max(1)).max(MIN_QUANTIZED_BLOCK_ROWS);
+    data.chunks(rows_per_block * row_bytes)
+        .map(|bytes| {
+            let storage = QStorage::from_data(Cow::Owned(bytes.to_vec()), &Device::Cpu, q.dtype())?;
+            QTensor::new(storage, (bytes.len() / row_bytes, d_in))
+        })
+        .collect()
 }
 
 /// Several projections of the same input (attention's q, k and v; the
@@ -212,9 +272,9 @@ impl Module for Proj {
 ///
 /// Dense weights are joined into one matrix at load, so that one pass over
 /// the thread pool computes them all: each hand-over costs a few microseconds
-/// and a flan-t5-base decoding step streams a 768×768 weight in about 30, so
-/// three separate passes spent a large part of the step handing out work
-/// (BENCHMARKS.md, "Joined projections"). Each output is still a dot product
+/// and a flan-t5-base decoding step streams a 768×768 weight in about 30:
+/// joined, decoding streamed the weights 4–8 % faster, the encoder was
+/// unchanged (BENCHMARKS.md, "Joined projections"). Each output is still a dot product
 /// over the same input row, so joining does not change what is computed.
 /// Quantized weights stay separate (their files name each matrix) and their
 /// outputs are joined after.
@@ -379,6 +439,30 @@ mod tests {
         let vb = weights(&[random((8, 16)), random((8, 12))]);
         let named = [(8, vb.pp("p0")), (8, vb.pp("p1"))];
         assert!(Joined::new(16, &named, Rows::Many, &ProjLoader::new(None)).is_err());
+    }
+
+    #[test]
+    fn a_weight_split_by_output_rows_gives_the_whole_weights_outputs() {
+        // Blocks that divide the rows evenly and one that is left short.
+        for (d_out, blocks) in [(256, 4), (200, 3), (40, 8)] {
+            for dtype in [GgmlDType::Q8_0, GgmlDType::Q4K] {
+                let w = random((d_out, 256));
+                let whole = QTensor::quantize(&w, dtype).unwrap();
+                let parts = split_by_output_rows(&whole, blocks).unwrap();
+                let rows: Vec<usize> = parts.iter().map(|p| p.shape().dims2().unwrap().0).collect();
+                assert_eq!(rows.iter().sum::<usize>(), d_out, "{dtype:?}: every row in one block");
+                assert!(parts.len() <= blocks && parts.iter().all(|p| p.dtype() == dtype));
+                let x = random((1, 256));
+                let expected = QMatMul::from_qtensor(whole).unwrap().forward(&x).unwrap();
+                let split =
+                    Proj::QuantizedBlocks(parts.into_iter().map(|p| QMatMul::from_qtensor(p).unwrap()).collect());
+                assert_eq!(
+                    split.forward(&x).unwrap().to_vec2::<f32>().unwrap(),
+                    expected.to_vec2::<f32>().unwrap(),
+                    "{dtype:?}, {d_out} rows in {blocks} blocks"
+                );
+            }
+        }
     }
 
     #[test]
