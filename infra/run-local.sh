@@ -64,6 +64,11 @@ if [[ -z "${FLAN_T5_DIR:-}" && "$INFERENCE_FUNCTION" == flan-t5-inference ]]; th
   fi
 fi
 
+# candle's own spinning pool for quantized products stalls whenever a laptop's
+# other work takes one of its cores; the engine spreads that work over rayon
+# itself (models/flan-t5/README.md, "Threads").
+export CANDLE_NUM_THREADS="${CANDLE_NUM_THREADS:-1}"
+
 # cargo lambda watch compiles each function on its first request; build them all
 # now so the first calls answer at once.
 cargo build --workspace --bins
