@@ -80,12 +80,12 @@ REQUESTS = 100_000
 
 # Flan-T5-base replies, per FLAN_T5_QUANTIZE setting: seconds to encode a 95-token
 # prompt and decoding tokens/s, medians of one run on the x86-64 VM, 2 threads
-# (BENCHMARKS.md, "int8": f32 and q8_0 measured side by side).
+# (BENCHMARKS.md, "Issue 13, second pass": f32 and q8_0 measured side by side).
 REPLIES = 10_000
 REPLY_TOKENS = 64
 FLAN_T5 = {
-    "f32": (0.158, 42.4),
-    "q8_0": (0.125, 104.5),
+    "f32": (0.0521, 135.3),
+    "q8_0": (0.0489, 251.7),
 }
 INFERENCE_MB = 3008            # InferenceMemorySize
 MEASURED_VCPUS = 2             # the benchmark's threads, on 2 vCPUs
