@@ -241,6 +241,9 @@ impl Module for Proj {
 /// q8_0 row is 816 bytes, so a block streams at least ~50 KiB.
 const MIN_QUANTIZED_BLOCK_ROWS: usize = 64;
 
+/// Rows of a split quantized weight's block come in whole groups of this many.
+const ROW_GROUP: usize = 32;
+
 /// `q` (out, in) as up to `blocks` weights of whole output rows, in order.
 ///
 /// candle multiplies a quantized weight on its own barrier pool, which runs
@@ -257,7 +260,20 @@ fn split_by_output_rows(q: &QTensor, blocks: usize) -> Result<Vec<QTensor>> {
         candle_core::bail!("a quantized ({d_out}, {d_in}) weight of {} bytes", data.len());
     }
     let row_bytes = data.len() / d_out;
-    let rows_per_block = d_out.div_ceil(blocks.max(1)).max(MIN_QUANTIZED_BLOCK_ROWS);
+    // candle picks its kernel by the number of rows: x86's repacked tiles
+    // need a multiple of 16, arm64's take rows in pairs. Blocks of whole
+    // ROW_GROUPs out of a weight of whole ROW_GROUPs take the kernel the
+    // whole weight takes; another cut gave outputs that differ by the
+    // quantization error, so such a weight stays in one piece.
+    let blocks = if d_out.is_multiple_of(ROW_GROUP) {
+        blocks.max(1)
+    } else {
+        1
+    };
+    let rows_per_block = d_out
+        .div_ceil(blocks)
+        .max(MIN_QUANTIZED_BLOCK_ROWS)
+        .next_multiple_of(ROW_GROUP);
     data.chunks(rows_per_block * row_bytes)
         .map(|bytes| {
             let storage = QStorage::from_data(Cow::Owned(bytes.to_vec()), &Device::Cpu, q.dtype())?;
@@ -443,15 +459,21 @@ mod tests {
 
     #[test]
     fn a_weight_split_by_output_rows_gives_the_whole_weights_outputs() {
-        // Blocks that divide the rows evenly and one that is left short.
-        for (d_out, blocks) in [(256, 4), (200, 3), (40, 8)] {
+        // Blocks that divide the rows evenly, one left short, and weights
+        // kept whole: rows not in whole groups, or too few to split.
+        for (d_out, blocks, expected_blocks) in [(256, 4, 4), (320, 3, 3), (200, 3, 1), (40, 8, 1)] {
             for dtype in [GgmlDType::Q8_0, GgmlDType::Q4K] {
                 let w = random((d_out, 256));
                 let whole = QTensor::quantize(&w, dtype).unwrap();
                 let parts = split_by_output_rows(&whole, blocks).unwrap();
                 let rows: Vec<usize> = parts.iter().map(|p| p.shape().dims2().unwrap().0).collect();
                 assert_eq!(rows.iter().sum::<usize>(), d_out, "{dtype:?}: every row in one block");
-                assert!(parts.len() <= blocks && parts.iter().all(|p| p.dtype() == dtype));
+                assert_eq!(
+                    parts.len(),
+                    expected_blocks,
+                    "{dtype:?}: {d_out} rows in {blocks} blocks"
+                );
+                assert!(parts.iter().all(|p| p.dtype() == dtype));
                 let x = random((1, 256));
                 let expected = QMatMul::from_qtensor(whole).unwrap().forward(&x).unwrap();
                 let split =
