@@ -13,8 +13,9 @@
 //! bench run DIR [--quantize q8_0|q4k] [--prompt N] [--steps N] [--repeats N]
 //!     one measurement in this fresh process, printed as one JSON line
 //! bench concurrent DIR [--clients 1,2,4] [--quantize ..] [--prompt N] [--steps N] [--repeats N]
-//!     one engine serving that many simultaneous generations (each encodes
-//!     its prompt, then decodes --steps tokens), the client counts taken in
+//!     one engine serving that many simultaneous generations through its
+//!     API (each encodes its prompt, then decodes --steps tokens, the
+//!     clients' decoding steps batched by the engine), the client counts taken in
 //!     turn --repeats times; one JSON line per client count and round
 //! bench bandwidth [--repeats N]
 //!     the machine's read bandwidth: rayon's threads summing 1 GiB of f32, GB/s
@@ -353,6 +354,13 @@ fn concurrent(dir: &Path, a: &Args) -> Result<()> {
     let engine = Engine::load_with(dir, &a.load)?;
     let input = prompt_ids(a.prompt_len);
     decode(&engine, &engine.model().encode(&input)?, 4)?; // warm-up
+
+    // Greedy, and exactly --steps tokens (end-of-sequence is not allowed before).
+    let full_length = GenerateOptions {
+        max_new_tokens: a.steps,
+        min_new_tokens: a.steps,
+        ..GenerateOptions::default()
+    };
     for round in 0..a.repeats {
         for &clients in &a.clients {
             let start = Instant::now();
@@ -361,7 +369,9 @@ fn concurrent(dir: &Path, a: &Args) -> Result<()> {
                     .map(|_| {
                         scope.spawn(|| -> Result<f64> {
                             let start = Instant::now();
-                            decode(&engine, &engine.model().encode(&input)?, a.steps)?;
+                            // Through the engine, as a request is served: its
+                            // decoding steps are batched with the other clients'.
+                            engine.generate_ids(&input, &full_length)?;
                             Ok(ms(start))
                         })
                     })

@@ -1,5 +1,6 @@
 //! The request-facing entry point: load once, generate many times.
 
+use crate::batch::Batcher;
 use crate::config::T5Config;
 use crate::error::{Error, Result};
 use crate::model::{ProjLoader, Quantization, T5};
@@ -144,10 +145,12 @@ pub struct Trace {
 /// A loaded Flan-T5 model and tokenizer.
 ///
 /// Holds no per-request state (each request builds its own decoder cache),
-/// so one `Engine` can be shared behind an `Arc` by concurrent requests.
+/// so one `Engine` can be shared behind an `Arc` by concurrent requests;
+/// their decoding steps then run in batches (`batch.rs`).
 pub struct Engine {
     model: T5,
     tokenizer: Tokenizer,
+    steps: Batcher,
 }
 
 fn require(dir: &Path, file: &'static str) -> Result<std::path::PathBuf> {
@@ -194,7 +197,11 @@ impl Engine {
         let reader = SafetensorsReader::open(&weights_path)?;
         let vb = VarBuilder::from_backend(Box::new(reader), DType::F32, Device::Cpu);
         let model = T5::new_from(&config, &loader, vb)?;
-        Ok(Self { model, tokenizer })
+        Ok(Self {
+            model,
+            tokenizer,
+            steps: Batcher::default(),
+        })
     }
 
     pub fn config(&self) -> &T5Config {
@@ -371,11 +378,14 @@ impl Engine {
         let mut cache = self.model.start_decoding(&encoded)?;
         let mut sampler = Sampler::new(opts.temperature, opts.top_p, opts.repeat_penalty, opts.seed);
         let mut token = self.config().decoder_start_id();
+        // From here on this request's steps are batched with other requests'.
+        let session = self.steps.session();
         for _ in 0..opts.max_new_tokens {
             if stop() {
                 return Ok((generated, FinishReason::Cancelled));
             }
-            let logits = self.model.decode_step(token, &mut cache)?.to_vec1::<f32>()?;
+            let logits;
+            (logits, cache) = session.step(&self.model, token, cache)?;
             let banned = (generated.len() < opts.min_new_tokens).then_some(eos);
             token = sampler.pick(&logits, &generated, banned);
             if token == eos {

@@ -3,6 +3,7 @@
 //! [`Engine`] owns one loaded model and serves any number of requests;
 //! [`prompt`] turns chat history into the single text T5 expects.
 
+mod batch;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -138,6 +138,53 @@ fn concurrent_requests_match_sequential_ones() {
 }
 
 #[test]
+fn concurrent_requests_of_every_kind_match_sequential_ones() {
+    // Their decoding steps run in shared batches: requests of different
+    // lengths, one cancelled early, one streaming to a slow reader (slower
+    // than the batcher waits for a step) must each get what they get alone.
+    let engine = common::engine();
+    let third = "Breakfast: eggs, toast, juice";
+    let expected = [
+        engine.generate(PROMPT, &opts(20)).unwrap(),
+        engine.generate(OTHER_PROMPT, &opts(6)).unwrap(),
+        engine.generate(third, &opts(12)).unwrap(),
+    ];
+    let cancelled_alone = engine.generate_stream(OTHER_PROMPT, &opts(20), |_| false).unwrap();
+    let start = std::sync::Barrier::new(4);
+    let (got, streamed, cancelled) = std::thread::scope(|s| {
+        let start = &start;
+        let plain: Vec<_> = [(PROMPT, 20), (OTHER_PROMPT, 6)]
+            .into_iter()
+            .map(|(p, n)| {
+                s.spawn(move || {
+                    start.wait();
+                    engine.generate(p, &opts(n)).unwrap()
+                })
+            })
+            .collect();
+        let slow = s.spawn(move || {
+            start.wait();
+            engine
+                .generate_stream(third, &opts(12), |_| {
+                    std::thread::sleep(std::time::Duration::from_millis(3));
+                    true
+                })
+                .unwrap()
+        });
+        let cancelled = s.spawn(move || {
+            start.wait();
+            engine.generate_stream(OTHER_PROMPT, &opts(20), |_| false).unwrap()
+        });
+        let got: Vec<_> = plain.into_iter().map(|h| h.join().unwrap()).collect();
+        (got, slow.join().unwrap(), cancelled.join().unwrap())
+    });
+    assert_eq!(got, expected[..2]);
+    assert_eq!(streamed, expected[2]);
+    assert_eq!(cancelled, cancelled_alone);
+    assert_eq!(cancelled.finish_reason, FinishReason::Cancelled);
+}
+
+#[test]
 fn streamed_pieces_add_up_to_the_reply() {
     let engine = common::engine();
     for prompt in [PROMPT, OTHER_PROMPT, "Breakfast: eggs, toast, juice"] {

@@ -37,12 +37,12 @@ impl AttentionDims {
             .map(|p| joined.narrow(2, p, 1)?.squeeze(2)?.transpose(1, 2)?.contiguous())
             .collect()
     }
+}
 
-    /// Attends `q` over `kv` (both split into heads), then merges the heads
-    /// through the output projection `o`.
-    fn attend(&self, q: &Tensor, kv: &KeyValue, bias: Option<&Tensor>, o: &Proj) -> Result<Tensor> {
-        o.forward(&multi_head::attend(q, &kv.keys, &kv.values, bias)?)
-    }
+/// Context vectors (1, n, heads·d_kv) of `q` attending over `kv`, before the
+/// output projection; `bias` is added to the raw scores.
+fn context(q: &Queries, kv: &KeyValue, bias: Option<&Tensor>) -> Result<Tensor> {
+    multi_head::attend(&q.0, &kv.keys, &kv.values, bias)
 }
 
 /// Keys and values already projected and split into heads, each of shape
@@ -65,11 +65,26 @@ impl KeyValue {
     pub fn positions(&self) -> usize {
         self.keys.dim(2).unwrap_or(0)
     }
+
+    /// The keys and values of position `i` alone.
+    pub fn row(&self, i: usize) -> Result<KeyValue> {
+        Ok(KeyValue {
+            keys: self.keys.narrow(2, i, 1)?,
+            values: self.values.narrow(2, i, 1)?,
+        })
+    }
 }
 
 /// Queries (1, heads, n, d_kv) ready to attend.
 #[derive(Debug, Clone)]
 pub struct Queries(Tensor);
+
+impl Queries {
+    /// The queries of row `i` alone (a batched step: one request's).
+    pub fn row(&self, i: usize) -> Result<Queries> {
+        Ok(Queries(self.0.narrow(2, i, 1)?))
+    }
+}
 
 /// Attention of a sequence over itself: its queries, keys and values come
 /// from the same input, so they are one joined product.
@@ -103,7 +118,18 @@ impl SelfAttention {
     /// `q` attending over `kv`; `bias` is added to the raw scores and carries
     /// both the position bias and any mask.
     pub fn attend(&self, q: &Queries, kv: &KeyValue, bias: Option<&Tensor>) -> Result<Tensor> {
-        self.dims.attend(&q.0, kv, bias, &self.o)
+        self.output(&self.context(q, kv, bias)?)
+    }
+
+    /// [`SelfAttention::attend`] before its output projection, for one
+    /// request of a batch (each has its own keys and positions).
+    pub fn context(&self, q: &Queries, kv: &KeyValue, bias: Option<&Tensor>) -> Result<Tensor> {
+        context(q, kv, bias)
+    }
+
+    /// The output projection of contexts (1, n, heads·d_kv), all rows at once.
+    pub fn output(&self, contexts: &Tensor) -> Result<Tensor> {
+        self.o.forward(contexts)
     }
 }
 
@@ -137,9 +163,18 @@ impl CrossAttention {
         Ok(KeyValue { keys, values })
     }
 
-    /// `x` (1, queries, d_model) attending over the projected memory.
-    pub fn attend(&self, x: &Tensor, kv: &KeyValue) -> Result<Tensor> {
-        let q = self.dims.split_heads(&self.q.forward(x)?, 1)?.remove(0);
-        self.dims.attend(&q, kv, None, &self.o)
+    /// Queries of `x` (1, n, d_model), all rows at once.
+    pub fn queries(&self, x: &Tensor) -> Result<Queries> {
+        Ok(Queries(self.dims.split_heads(&self.q.forward(x)?, 1)?.remove(0)))
+    }
+
+    /// Context vectors of `q` over one request's projected memory.
+    pub fn context(&self, q: &Queries, kv: &KeyValue) -> Result<Tensor> {
+        context(q, kv, None)
+    }
+
+    /// The output projection of contexts (1, n, heads·d_kv), all rows at once.
+    pub fn output(&self, contexts: &Tensor) -> Result<Tensor> {
+        self.o.forward(contexts)
     }
 }

@@ -113,35 +113,58 @@ impl Decoder {
         Ok(DecoderCache { layers, position: 0 })
     }
 
-    /// Runs one embedded token (1, 1, d_model) through the stack and returns
-    /// the normalised hidden state (1, 1, d_model).
-    pub fn step(&self, embedded: &Tensor, cache: &mut DecoderCache) -> Result<Tensor> {
-        let position = cache.position;
+    /// Runs one embedded token per request, `embedded` (1, n, d_model) with
+    /// row i for `caches[i]`, through the stack and returns the normalised
+    /// hidden states (1, n, d_model).
+    ///
+    /// The projections take all n rows at once, so each weight is read once
+    /// for the whole batch; attention runs per request, over its own cached
+    /// positions with its own position bias. A request's row comes out as it
+    /// would alone: every output of the one-row-at-a-time products is its own
+    /// dot product (`product.rs`).
+    pub fn step(&self, embedded: &Tensor, caches: &mut [&mut DecoderCache]) -> Result<Tensor> {
+        if embedded.dim(1)? != caches.len() {
+            candle_core::bail!("{} decoder rows for {} caches", embedded.dim(1)?, caches.len());
+        }
         // A single query attends to every cached key, all of which are in its
         // past, so no causal mask is needed beyond the unidirectional bias.
-        let bias = self.bias.bias(position, 1, position + 1, embedded.device())?;
+        let biases = caches
+            .iter()
+            .map(|c| self.bias.bias(c.position, 1, c.position + 1, embedded.device()))
+            .collect::<Result<Vec<_>>>()?;
         let mut hidden = embedded.clone();
-        for (block, layer) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+        for (l, block) in self.blocks.iter().enumerate() {
             let normed = block.self_norm.forward(&hidden)?;
             let (q, fresh) = block.self_attention.project(&normed)?;
-            let own = match layer.own.take() {
-                Some(mut kv) => {
-                    kv.append(fresh)?;
-                    kv
-                }
-                None => fresh,
-            };
-            let attended = block.self_attention.attend(&q, &own, Some(&bias))?;
-            layer.own = Some(own);
-            hidden = (hidden + attended)?;
+            let mut contexts = Vec::with_capacity(caches.len());
+            for (i, cache) in caches.iter_mut().enumerate() {
+                let layer = &mut cache.layers[l];
+                let own = match layer.own.take() {
+                    Some(mut kv) => {
+                        kv.append(fresh.row(i)?)?;
+                        kv
+                    }
+                    None => fresh.row(i)?,
+                };
+                contexts.push(block.self_attention.context(&q.row(i)?, &own, Some(&biases[i]))?);
+                layer.own = Some(own);
+            }
+            hidden = (hidden + block.self_attention.output(&Tensor::cat(&contexts, 1)?)?)?;
 
-            let normed = block.cross_norm.forward(&hidden)?;
-            hidden = (&hidden + block.cross_attention.attend(&normed, &layer.cross)?)?;
+            let q = block.cross_attention.queries(&block.cross_norm.forward(&hidden)?)?;
+            let contexts = caches
+                .iter()
+                .enumerate()
+                .map(|(i, cache)| block.cross_attention.context(&q.row(i)?, &cache.layers[l].cross))
+                .collect::<Result<Vec<_>>>()?;
+            hidden = (&hidden + block.cross_attention.output(&Tensor::cat(&contexts, 1)?)?)?;
 
             let ff = block.ff.forward(&block.ff_norm.forward(&hidden)?)?;
             hidden = (hidden + ff)?;
         }
-        cache.position += 1;
+        for cache in caches.iter_mut() {
+            cache.position += 1;
+        }
         self.final_norm.forward(&hidden)
     }
 }

@@ -126,18 +126,30 @@ impl T5 {
 
     /// Feeds one decoder token and returns the next-token logits (vocab,) in f32.
     pub fn decode_step(&self, token: u32, cache: &mut DecoderCache) -> Result<Tensor> {
-        pool::on_pool(|| self.decode_step_here(token, cache))
+        self.decode_steps(&[token], &mut [cache])?.flatten_all()
     }
 
-    fn decode_step_here(&self, token: u32, cache: &mut DecoderCache) -> Result<Tensor> {
-        let hidden = self.decoder.step(&self.embed(&[token])?, cache)?;
+    /// Feeds one decoder token per request, `tokens[i]` to `caches[i]`, as one
+    /// batch (each weight read once for all of them), and returns their
+    /// next-token logits (n, vocab) in f32; row i is what
+    /// [`T5::decode_step`] would give for request i alone.
+    pub fn decode_steps(&self, tokens: &[u32], caches: &mut [&mut DecoderCache]) -> Result<Tensor> {
+        if tokens.len() != caches.len() || tokens.is_empty() {
+            candle_core::bail!("{} tokens for {} decoder caches", tokens.len(), caches.len());
+        }
+        pool::on_pool(|| self.decode_steps_here(tokens, caches))
+    }
+
+    fn decode_steps_here(&self, tokens: &[u32], caches: &mut [&mut DecoderCache]) -> Result<Tensor> {
+        let n = tokens.len();
+        let hidden = self.decoder.step(&self.embed(tokens)?, caches)?;
         let logits = match &self.lm_head {
             LmHead::Tied { weight, scale } => {
-                let hidden = (hidden * *scale)?.flatten_all()?.unsqueeze(0)?;
+                let hidden = (hidden * *scale)?.reshape((n, self.config.d_model))?;
                 product::multiply(&hidden, weight, product::Orientation::OutIn)?
             }
             LmHead::Own(linear) => linear.forward(&hidden)?,
         };
-        logits.flatten_all()?.to_dtype(DType::F32)
+        logits.reshape((n, self.config.vocab_size))?.to_dtype(DType::F32)
     }
 }

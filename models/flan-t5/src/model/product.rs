@@ -7,9 +7,9 @@
 //! output columns, with the weight kept (in, out) where many rows multiply
 //! it: the flan-t5-base encoder pass went from 311 to 224 ms on two cores
 //! (BENCHMARKS.md, change 7). The blocks are disjoint parts of one output
-//! buffer, so nothing has to join them afterwards. A single row by an
-//! (out, in) weight, a decoding step, is a block of dot products per task
-//! instead (`spread_dot_products`).
+//! buffer, so nothing has to join them afterwards. A few rows by an
+//! (out, in) weight, a decoding step or a batch of them, are a block of dot
+//! products per task instead (`spread_dot_products`).
 
 use super::fast_exp::vectorised;
 use candle_core::{DType, Device, Result, Storage, Tensor};
@@ -60,8 +60,8 @@ pub fn multiply(x: &Tensor, weight: &Tensor, orientation: Orientation) -> Result
     let mut out = vec![0f32; rows * d_out];
     with_slice(&x, |xs| {
         with_slice(weight, |ws| {
-            if rows == 1 && orientation == Orientation::OutIn {
-                spread_dot_products(&mut out, xs, ws);
+            if rows <= MAX_DOT_PRODUCT_ROWS && orientation == Orientation::OutIn {
+                spread_dot_products(&mut out, xs, rows, ws);
             } else {
                 spread_columns(&mut out, xs, rows, d_in, ws, d_out, orientation);
             }
@@ -186,31 +186,53 @@ fn spread_columns(
 /// (at base widths a few hundred KiB), enough to outweigh the hand-over.
 const MIN_OUTPUTS_PER_TASK: usize = 64;
 
-/// `out` (d_out) = W (d_out, d_in) · `x` (d_in), one dot product per output,
-/// split into blocks of outputs over the pool.
+/// Most input rows multiplied by an (out, in) weight as dot products: the
+/// decoding steps of a few concurrent requests, batched. More rows go to gemm.
+const MAX_DOT_PRODUCT_ROWS: usize = 8;
+
+/// `out` (rows, d_out) = `x` (rows, d_in) · Wᵀ for W (d_out, d_in), one dot
+/// product per output, split into blocks of outputs over the pool.
 ///
-/// A decoding step's products are one row each and bound by how fast the
-/// weights stream from memory; gemm's general kernels, handed one row, leave
-/// part of that unused. Each weight row here is read once, in order, with
-/// the sums kept in independent lanes so that the loop vectorises.
-fn spread_dot_products(out: &mut [f32], x: &[f32], w: &[f32]) {
-    let d_in = x.len();
-    assert!(d_in > 0 && w.len() == out.len() * d_in);
+/// A decoding step's products are one row each (a few, when concurrent
+/// requests are batched) and bound by how fast the weights stream from
+/// memory; gemm's general kernels, handed so few rows, leave part of that
+/// unused. Each weight row here is read once, in order, and multiplied by
+/// every input row while it is in cache, with the sums kept in independent
+/// lanes so that the loop vectorises. A row's outputs do not depend on the
+/// other rows, so a batched step computes exactly what it would alone.
+fn spread_dot_products(out: &mut [f32], x: &[f32], rows: usize, w: &[f32]) {
+    let d_in = x.len() / rows.max(1);
+    assert!(rows > 0 && d_in > 0 && x.len() == rows * d_in && w.len().is_multiple_of(d_in));
+    let d_out = w.len() / d_in;
+    assert_eq!(out.len(), rows * d_out);
     let tasks = (rayon::current_num_threads() * 4)
-        .min(out.len() / MIN_OUTPUTS_PER_TASK)
+        .min(d_out / MIN_OUTPUTS_PER_TASK)
         .max(1);
-    let block = out.len().div_ceil(tasks);
-    out.par_chunks_mut(block)
-        .zip(w.par_chunks(block * d_in))
-        .for_each(|(out, w)| dot_products(out, x, w));
+    let block = d_out.div_ceil(tasks);
+    let columns = Columns(out.as_mut_ptr());
+    w.par_chunks(block * d_in).enumerate().for_each(|(i, w)| {
+        // SAFETY: block i covers outputs i·block.. of every row, which no
+        // other task writes; `out` holds rows·d_out elements and outlives the loop.
+        unsafe { dot_products(columns.at(i * block), d_out, x, d_in, w) }
+    });
 }
 
-fn dot_products(out: &mut [f32], x: &[f32], w: &[f32]) {
+/// Writes `dot(x_r, w_j)` to `out[r·out_stride + j]` for every input row r
+/// of `x` and weight row j of `w`, rows `d_in` long.
+///
+/// # Safety
+/// For every row r of `x`, `out[r·out_stride..][..w.len() / d_in]` must be
+/// valid for writes and touched by no other thread.
+unsafe fn dot_products(out: *mut f32, out_stride: usize, x: &[f32], d_in: usize, w: &[f32]) {
+    let out = Columns(out);
     vectorised(
         #[inline(always)]
         || {
-            for (o, row) in out.iter_mut().zip(w.chunks_exact(x.len())) {
-                *o = dot(x, row);
+            for (j, weights) in w.chunks_exact(d_in).enumerate() {
+                for (r, x) in x.chunks_exact(d_in).enumerate() {
+                    // SAFETY: inside the part of `out` the caller vouches for.
+                    unsafe { *out.at(r * out_stride + j) = dot(x, weights) };
+                }
             }
         },
     );
@@ -340,6 +362,9 @@ mod tests {
             (1, 512, 1000),
             (1, 33, 130),
             (1, 8, 1),
+            (3, 512, 1000),
+            (MAX_DOT_PRODUCT_ROWS, 33, 130),
+            (MAX_DOT_PRODUCT_ROWS + 1, 64, 96),
             (95, 64, 96),
             (7, 33, 250),
             (2, 8, 5),
@@ -350,6 +375,18 @@ mod tests {
             // Rounding-level differences only: gemm may sum a narrower block in another order.
             assert_within_rounding(&out_in, &x, &w, &format!("{rows}x{d_in}x{d_out} (out, in)"));
             assert_within_rounding(&in_out, &x, &w, &format!("{rows}x{d_in}x{d_out} (in, out)"));
+        }
+    }
+
+    #[test]
+    fn a_row_multiplied_with_others_gives_what_it_gives_alone() {
+        // Batched decoding steps must not change any request's numbers.
+        let w = random((300, 96));
+        let x = random((5, 96));
+        let together = multiply(&x, &w, Orientation::OutIn).unwrap().to_vec2::<f32>().unwrap();
+        for (r, row) in together.iter().enumerate() {
+            let alone = multiply(&x.narrow(0, r, 1).unwrap(), &w, Orientation::OutIn).unwrap();
+            assert_eq!(row, &alone.to_vec2::<f32>().unwrap()[0], "row {r}");
         }
     }
 
