@@ -10,7 +10,10 @@
 (`bench reply`): the function must answer exactly that text with those token
 counts. A second invocation that is not an inference request must get an
 `error` answer and leave the process serving: a third (the chat again) must
-still answer. Exits non-zero, saying why, on any difference.
+still answer. The process runs with AWS_LAMBDA_MAX_CONCURRENCY=2, as on Lambda
+Managed Instances: then two chats and a bad request queued at once must get the
+same answers (two invocations in flight, the chats' steps batched by the
+engine). Exits non-zero, saying why, on any difference.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def main() -> int:
 
     scratch = Path(tempfile.mkdtemp(prefix="invoke-arm64-"))
     env = base_env(scratch)
-    env.update(FLAN_T5_DIR=str(args.model_dir.resolve()), FLAN_T5_MODEL=MODEL)
+    env.update(FLAN_T5_DIR=str(args.model_dir.resolve()), FLAN_T5_MODEL=MODEL, AWS_LAMBDA_MAX_CONCURRENCY="2")
     chat = json.dumps({
         "task": "chat",
         "model": "flan-t5-small",
@@ -62,6 +65,11 @@ def main() -> int:
         answers = [json.loads(process.wait(first, args.timeout).body)]
         not_a_request = json.loads(process.invoke(b'{"task": "poem"}', args.timeout).body)
         answers.append(json.loads(process.invoke(chat, args.timeout).body))
+        # All at once: the function polls for two invocations at a time.
+        queued = [process.emulator.queue(event)[1] for event in (chat, b'{"task": "poem"}', chat)]
+        at_once = [json.loads(process.wait(result, args.timeout).body) for result in queued]
+        answers += [at_once[0], at_once[2]]
+        not_a_request_at_once = at_once[1]
     except Failed as err:
         print(f"FAILED: {err}", file=sys.stderr)
         return 1
@@ -71,9 +79,10 @@ def main() -> int:
     for i, answer in enumerate(answers):
         if answer != {"generated": expected}:
             failures.append(f"chat invocation {i + 1}: {answer!r}, expected {{'generated': {expected!r}}}")
-    error = not_a_request.get("error") if isinstance(not_a_request, dict) else None
-    if not error or error.get("code") != "provider_failed":
-        failures.append(f"a request that is not an inference request: {not_a_request!r}, expected a provider_failed error")
+    for bad in (not_a_request, not_a_request_at_once):
+        error = bad.get("error") if isinstance(bad, dict) else None
+        if not error or error.get("code") != "provider_failed":
+            failures.append(f"a request that is not an inference request: {bad!r}, expected a provider_failed error")
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1

@@ -19,17 +19,22 @@ async fn main() -> Result<(), Error> {
         config.flan_t5_quantize,
     )
     .await;
-    let provider = provider.as_ref();
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let deadline = invocation_deadline(event.context.deadline);
-        let response = match serde_json::from_value::<InferenceRequest>(event.payload) {
-            Ok(request) => answer(provider, request, deadline).await,
-            Err(err) => InferenceResponse::Error {
-                code: "provider_failed".into(),
-                message: format!("Not an inference request: {err}."),
-            },
-        };
-        Ok::<_, Error>(response)
+    // Sequential unless Lambda allows several invocations per environment
+    // (AWS_LAMBDA_MAX_CONCURRENCY > 1, as on Managed Instances): then they run
+    // side by side on the one engine, whose decoding steps are batched.
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Value>| {
+        let provider = provider.clone();
+        async move {
+            let deadline = invocation_deadline(event.context.deadline);
+            let response = match serde_json::from_value::<InferenceRequest>(event.payload) {
+                Ok(request) => answer(provider.as_ref(), request, deadline).await,
+                Err(err) => InferenceResponse::Error {
+                    code: "provider_failed".into(),
+                    message: format!("Not an inference request: {err}."),
+                },
+            };
+            Ok::<_, Error>(response)
+        }
     }))
     .await
 }
