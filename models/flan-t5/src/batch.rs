@@ -5,8 +5,10 @@
 //! stayed at one request's rate (BENCHMARKS.md, "Batched decoding"). Here
 //! the requests' threads meet: each puts its next token and its cache in a
 //! queue, and one of them runs the whole queue as one step
-//! ([`T5::decode_steps`]), reading each weight once for all of them. A
-//! request's numbers are the same as alone (tests/batched_steps.rs).
+//! ([`T5::decode_steps`]), reading each weight once for all of them. In f32
+//! a request's numbers are exactly those it gets alone; with int8 weights
+//! candle's kernels may round a row differently in company (the tests see
+//! the same tokens: tests/batched_steps.rs).
 //!
 //! A step waits for the other requests that are decoding (between their
 //! first and last step) to queue theirs, at most [`GATHER`]: a request whose
@@ -14,7 +16,7 @@
 //! by that much per step, never more.
 
 use crate::error::{Error, Result};
-use crate::model::{DecoderCache, T5};
+use crate::model::{DecoderCache, MAX_DOT_PRODUCT_ROWS, T5};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -22,6 +24,11 @@ use std::time::{Duration, Instant};
 /// Longest a queued step waits for the other decoding requests' steps: far
 /// longer than picking a token takes, well under a step (3–10 ms).
 const GATHER: Duration = Duration::from_millis(2);
+
+/// Most requests in one batch. Up to this many rows the decoder's products
+/// are dot products, which give each row exactly what it gets alone; later
+/// requests wait for the next batch.
+const MAX_BATCH: usize = MAX_DOT_PRODUCT_ROWS;
 
 /// What one step hands back: the logits of the request's next token and its cache.
 type StepResult = Result<(Vec<f32>, DecoderCache)>;
@@ -132,7 +139,8 @@ impl Session<'_> {
             }
             // Everyone is here, or has had time to be: this thread runs the batch.
             state.running = true;
-            let batch = std::mem::take(&mut state.queued);
+            let take = state.queued.len().min(MAX_BATCH);
+            let batch: Vec<Queued> = state.queued.drain(..take).collect();
             state.largest = state.largest.max(batch.len());
             drop(state);
             let ids: Vec<u64> = batch.iter().map(|q| q.id).collect();
@@ -248,6 +256,35 @@ mod tests {
         assert_eq!(together[1], alone[1][..3]);
         let state = batcher.lock();
         assert_eq!((state.decoding, state.queued.len(), state.done.len()), (0, 0, 0));
+    }
+
+    #[test]
+    fn more_requests_than_a_batch_holds_take_turns() {
+        let engine = engine();
+        let prompt: &[u32] = &[37, 5, 99, 1];
+        let alone = {
+            let batcher = Batcher::default();
+            let session = batcher.session();
+            decode(&engine, &session, start(&engine, prompt), 3)
+        };
+        let clients = MAX_BATCH + 2;
+        let batcher = Batcher::with_gather(Duration::from_secs(60));
+        let all_open = Barrier::new(clients);
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..clients)
+                .map(|_| {
+                    let (engine, batcher, all_open) = (&engine, &batcher, &all_open);
+                    scope.spawn(move || {
+                        let session = batcher.session();
+                        all_open.wait();
+                        decode(engine, &session, start(engine, prompt), 3)
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        assert_eq!(batcher.lock().largest, MAX_BATCH);
+        assert!(results.iter().all(|r| *r == alone));
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod shapes;
 pub use decoder::DecoderCache;
 pub use linear::{ProjLoader, Quantization};
 pub use position::relative_position_bucket;
+pub(crate) use product::MAX_DOT_PRODUCT_ROWS;
 pub use shapes::parameter_shapes;
 
 use crate::config::T5Config;

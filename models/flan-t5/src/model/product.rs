@@ -188,7 +188,7 @@ const MIN_OUTPUTS_PER_TASK: usize = 64;
 
 /// Most input rows multiplied by an (out, in) weight as dot products: the
 /// decoding steps of a few concurrent requests, batched. More rows go to gemm.
-const MAX_DOT_PRODUCT_ROWS: usize = 8;
+pub(crate) const MAX_DOT_PRODUCT_ROWS: usize = 8;
 
 /// `out` (rows, d_out) = `x` (rows, d_in) · Wᵀ for W (d_out, d_in), one dot
 /// product per output, split into blocks of outputs over the pool.
