@@ -10,6 +10,7 @@ tests/browser/run.sh."""
 
 import json
 import os
+import re
 import sys
 import time
 import urllib.request
@@ -42,10 +43,34 @@ def call_api(api, method, path, token):
         return err.code, json.loads(err.read() or b"null")
 
 
+def warm_up(api, seconds=60):
+    """Fetches the page and its assets until each answers 200. Under `cargo lambda
+    watch` the page's function starts on its first request; the browser's first
+    load then raced that start (a blank page once in CI, with no way to tell which
+    request was lost). API Gateway has no such start, so wait it out here."""
+    deadline = time.monotonic() + seconds
+    pending = ["/"]
+    while pending:
+        path = pending[0]
+        try:
+            with urllib.request.urlopen(api + path, timeout=30) as response:
+                body = response.read().decode("utf-8", "replace")
+            pending.pop(0)
+            if path == "/":
+                pending += sorted(set(re.findall(r'/assets/[^"\']+', body)))
+        except (urllib.error.URLError, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 class Checks:
     def __init__(self):
         self.failures = []
         self.passed = 0
+        # Console errors, and requests that got no answer: reported with a failure.
+        self.problems = []
+        self.unanswered = []
 
     def expect(self, name, ok, detail=""):
         if ok:
@@ -74,9 +99,10 @@ def run(page, context, api, artifacts, checks):
     user = f"page{int(time.time())}"
     seen = {}
     page.on("response", lambda r: seen.setdefault(r.url.replace(api, ""), r.all_headers()))
-    problems = []
+    problems = checks.problems
     page.on("console", lambda m: m.type == "error" and problems.append(m.text))
     page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("requestfailed", lambda r: checks.unanswered.append(f"{r.url} {r.failure}"))
 
     page.goto(f"{api}/")
     page.wait_for_selector("#auth-form")
@@ -260,6 +286,7 @@ def main():
     failure_shot = os.path.join(artifacts, "chat-page-failure.png")
     if os.path.exists(failure_shot):
         os.remove(failure_shot)
+    warm_up(api)
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
@@ -274,7 +301,8 @@ def main():
         except Exception as err:  # a step timed out: say which, with what the page showed
             os.makedirs(artifacts, exist_ok=True)
             page.screenshot(path=failure_shot)
-            checks.failures.append(f"the flow stopped: {err}")
+            checks.failures.append(f"the flow stopped: {err}; console errors: {checks.problems or 'none'}; "
+                                   f"requests without an answer: {checks.unanswered or 'none'}")
         browser.close()
     server.shutdown()
     for failure in checks.failures:
