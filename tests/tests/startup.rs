@@ -57,14 +57,7 @@ async fn the_secret_is_read_by_the_first_model_call_not_at_start() {
     )]);
     let openai = FakeServer::start().await;
     openai.answer([wire::openai_completion("Hello there", 3, 2)]);
-    let aws = SharedAws::with(aws_at(&secrets.url).await);
-    let vars = [
-        ("SECRET_ID", "chatbot/keys"),
-        ("OPENAI_BASE_URL", openai.url.as_str()),
-        ("DEFAULT_PROVIDER", "openai"),
-        ("DEFAULT_MODEL", "gpt-4o-mini"),
-    ];
-    let (app, _dir) = app_from_config(&vars, aws).await;
+    let (app, _dir) = openai_app(&secrets, &openai).await;
     assert_eq!(secrets.recorded().len(), 0, "building the state reads nothing");
 
     // Routes that call no model never read it.
@@ -75,9 +68,7 @@ async fn the_secret_is_read_by_the_first_model_call_not_at_start() {
     assert_eq!(secrets.recorded().len(), 0, "no model called: no secret read");
 
     // The first model call reads it, once, and uses the key it holds.
-    let sent = app
-        .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "hi"})))
-        .await;
+    let sent = send(&app, &token, "hi").await;
     assert_eq!(sent.status, 201, "{}", sent.text);
     assert_eq!(sent.body["reply"]["Bot"], "Hello there");
     assert_eq!(secret_reads(&secrets), 1);
@@ -93,9 +84,7 @@ async fn the_secret_is_read_by_the_first_model_call_not_at_start() {
     );
 
     // Cached from then on.
-    let again = app
-        .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "again"})))
-        .await;
+    let again = send(&app, &token, "again").await;
     assert_eq!(again.status, 200, "{}", again.text);
     let models = app.call("GET", "/api/models/", Some(&token), None).await.body;
     let openai_model = models
@@ -149,9 +138,7 @@ async fn an_unreadable_secret_leaves_the_keys_missing_and_the_call_503() {
     ];
     let (app, _dir) = app_from_config(&vars, aws).await;
     let token = app.register("alice").await;
-    let sent = app
-        .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "hi"})))
-        .await;
+    let sent = send(&app, &token, "hi").await;
     assert_eq!(assert_error(&sent, 503), "provider_unavailable");
     assert!(
         sent.body["error"].as_str().unwrap().contains("OPENAI_API_KEY"),
@@ -160,9 +147,7 @@ async fn an_unreadable_secret_leaves_the_keys_missing_and_the_call_503() {
     );
     assert_eq!(secret_reads(&secrets), 1);
     // Not asked again at once: a forbidden secret is not read on every request.
-    let again = app
-        .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "hi"})))
-        .await;
+    let again = send(&app, &token, "hi").await;
     assert_eq!(assert_error(&again, 503), "provider_unavailable");
     assert_eq!(secret_reads(&secrets), 1);
 }
@@ -194,9 +179,7 @@ async fn flan_t5_weights_without_an_inference_function_load_no_engine() {
         .find(|m| m["id"] == "flan-t5/flan-t5-small")
         .unwrap();
     assert_eq!(small["available"], false);
-    let sent = app
-        .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "hi"})))
-        .await;
+    let sent = send(&app, &token, "hi").await;
     assert_eq!(assert_error(&sent, 503), "provider_unavailable");
     let error = sent.body["error"].as_str().unwrap();
     assert_eq!(small["reason"], error, "the list gives the reason a call would get");
@@ -249,9 +232,7 @@ async fn with_an_inference_function_flan_t5_is_invoked_on_first_use() {
         200,
         &json!({"error": {"code": "provider_unavailable", "message": "flan-t5-base is not loaded here"}}),
     )]);
-    let refused = app
-        .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "again"})))
-        .await;
+    let refused = send(&app, &token, "again").await;
     assert_eq!(assert_error(&refused, 503), "provider_unavailable");
     assert!(refused.body["error"].as_str().unwrap().contains("not loaded here"));
 }
@@ -271,9 +252,7 @@ async fn an_unreachable_inference_function_is_a_503() {
     ];
     let (app, _dir) = app_from_config(&vars, aws).await;
     let token = app.register("alice").await;
-    let sent = app
-        .call("POST", "/api/chats/", Some(&token), Some(json!({"content": "hi"})))
-        .await;
+    let sent = send(&app, &token, "hi").await;
     assert_eq!(assert_error(&sent, 503), "provider_unavailable");
     assert!(
         sent.body["error"].as_str().unwrap().contains("could not be reached"),
