@@ -290,6 +290,13 @@ impl TestApp {
         );
         response.body
     }
+
+    /// Ends the user's open chat (`{"end_session": true}`), so that the next
+    /// message starts a new one.
+    pub async fn end_session(&self, token: &str) -> TestResponse {
+        self.call("POST", "/api/chats/", Some(token), Some(json!({ "end_session": true })))
+            .await
+    }
 }
 
 /// A route pattern with its parameters filled in: `chat_id`/`session_id`-style

@@ -164,23 +164,17 @@ async fn a_client_chosen_chat_id_creates_that_chat_and_others_cannot_use_it() {
 async fn ending_a_session_closes_it_and_the_next_message_starts_a_new_one() {
     let app = TestApp::new().await;
     let token = app.register("alice").await;
-    let none = app
-        .call("POST", "/api/chats/", Some(&token), Some(json!({"end_session": true})))
-        .await;
+    let none = app.end_session(&token).await;
     assert_eq!(assert_error(&none, 404), "not_found");
     assert_eq!(none.body["error"], "No active chat session found to end.");
     let first = app.chat(&token, "hello").await;
-    let ended = app
-        .call("POST", "/api/chats/", Some(&token), Some(json!({"end_session": true})))
-        .await;
+    let ended = app.end_session(&token).await;
     assert_eq!(ended.status, 200, "{}", ended.text);
     assert_eq!(ended.body["message"], "Chat session ended successfully");
     assert_eq!(ended.body["chat_id"], first["chat_id"]);
     assert_eq!(ended.body["session_id"], first["chat_id"]);
     assert!(ended.body["end_time"].as_str().is_some());
-    let again = app
-        .call("POST", "/api/chats/", Some(&token), Some(json!({"end_session": true})))
-        .await;
+    let again = app.end_session(&token).await;
     assert_error(&again, 404);
     let next = app
         .call(
@@ -402,8 +396,7 @@ async fn chats_list_newest_first_with_filters_and_pages() {
     for topic in ["bread baking", "rust lifetimes", "garden tomatoes"] {
         let sent = app.chat(&token, topic).await;
         ids.push(id(&sent));
-        app.call("POST", "/api/chats/", Some(&token), Some(json!({"end_session": true})))
-            .await;
+        app.end_session(&token).await;
     }
     let all = app.call("GET", "/api/chats/", Some(&token), None).await;
     assert_eq!(all.status, 200);
@@ -464,8 +457,7 @@ async fn periods_are_days_in_the_display_zone_computed_per_request() {
     for when in [day(1, 20), day(1, 10), day(25, 12)] {
         app.set_now(Some(when));
         made.push(id(&app.chat(&token, "hello").await));
-        app.call("POST", "/api/chats/", Some(&token), Some(json!({"end_session": true})))
-            .await;
+        app.end_session(&token).await;
     }
     // "Now" is 2 March, 10:00 in Karachi.
     app.set_now(Some(day(2, 5)));
@@ -533,8 +525,7 @@ async fn delete_all_chats_reports_the_count() {
     let bob = app.register("bob").await;
     for _ in 0..2 {
         app.chat(&token, "hi").await;
-        app.call("POST", "/api/chats/", Some(&token), Some(json!({"end_session": true})))
-            .await;
+        app.end_session(&token).await;
     }
     app.chat(&bob, "bob's").await;
     let deleted = app.call("DELETE", "/api/chats", Some(&token), None).await;

@@ -117,8 +117,7 @@ async fn flan_t5_streams_token_by_token_and_says_the_same_as_whole() {
         )
         .await;
     let expected = whole.body["reply"]["Bot"].as_str().unwrap().to_string();
-    app.call("POST", "/api/chats/", Some(&token), Some(json!({"end_session": true})))
-        .await;
+    app.end_session(&token).await;
     let streamed = app
         .call(
             "POST",

@@ -39,13 +39,7 @@ async fn a_cursor_works_only_for_its_user_and_its_list() {
     let mut chats = Vec::new();
     for n in 0..3 {
         chats.push(chat_id(&app, &alice, &format!("hello {n}")).await);
-        app.call(
-            "POST",
-            "/api/chats/",
-            Some(&alice),
-            Some(serde_json::json!({"end_session": true})),
-        )
-        .await;
+        app.end_session(&alice).await;
     }
     app.chat(&bob, "bob's own").await;
     let first = app.call("GET", "/api/chats/?limit=1", Some(&alice), None).await;
@@ -112,13 +106,7 @@ async fn a_cursor_works_only_for_its_user_and_its_list() {
 async fn huge_chat(app: &TestApp, token: &str, count: usize) -> (String, Vec<Uuid>) {
     let chat_id = chat_id(app, token, "start").await;
     // Ended, so the next message starts another chat.
-    app.call(
-        "POST",
-        "/api/chats/",
-        Some(token),
-        Some(serde_json::json!({"end_session": true})),
-    )
-    .await;
+    app.end_session(token).await;
     let chat = Uuid::parse_str(&chat_id).unwrap();
     let start = Utc::now();
     let mut ids = Vec::new();
@@ -190,13 +178,7 @@ async fn a_long_conversation_is_cut_and_marked_and_lists_page_around_it() {
     let app = TestApp::new().await;
     let token = app.register("alice").await;
     let small = chat_id(&app, &token, "small chat").await;
-    app.call(
-        "POST",
-        "/api/chats/",
-        Some(&token),
-        Some(serde_json::json!({"end_session": true})),
-    )
-    .await;
+    app.end_session(&token).await;
     // Two big chats, newer than the small one.
     let (older_big, _) = huge_chat(&app, &token, 100).await;
     let (big, _) = huge_chat(&app, &token, 100).await;
