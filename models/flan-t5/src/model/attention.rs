@@ -40,8 +40,10 @@ impl AttentionDims {
 }
 
 /// Context vectors (1, n, heads·d_kv) of `q` attending over `kv`, before the
-/// output projection; `bias` is added to the raw scores.
-fn context(q: &Queries, kv: &KeyValue, bias: Option<&Tensor>) -> Result<Tensor> {
+/// output projection; `bias` is added to the raw scores. A batched decoding
+/// step calls it per request (each has its own keys and positions), then
+/// projects all the contexts at once (`output`).
+pub fn context(q: &Queries, kv: &KeyValue, bias: Option<&Tensor>) -> Result<Tensor> {
     multi_head::attend(&q.0, &kv.keys, &kv.values, bias)
 }
 
@@ -118,13 +120,7 @@ impl SelfAttention {
     /// `q` attending over `kv`; `bias` is added to the raw scores and carries
     /// both the position bias and any mask.
     pub fn attend(&self, q: &Queries, kv: &KeyValue, bias: Option<&Tensor>) -> Result<Tensor> {
-        self.output(&self.context(q, kv, bias)?)
-    }
-
-    /// [`SelfAttention::attend`] before its output projection, for one
-    /// request of a batch (each has its own keys and positions).
-    pub fn context(&self, q: &Queries, kv: &KeyValue, bias: Option<&Tensor>) -> Result<Tensor> {
-        context(q, kv, bias)
+        self.output(&context(q, kv, bias)?)
     }
 
     /// The output projection of contexts (1, n, heads·d_kv), all rows at once.
@@ -166,11 +162,6 @@ impl CrossAttention {
     /// Queries of `x` (1, n, d_model), all rows at once.
     pub fn queries(&self, x: &Tensor) -> Result<Queries> {
         Ok(Queries(self.dims.split_heads(&self.q.forward(x)?, 1)?.remove(0)))
-    }
-
-    /// Context vectors of `q` over one request's projected memory.
-    pub fn context(&self, q: &Queries, kv: &KeyValue) -> Result<Tensor> {
-        context(q, kv, None)
     }
 
     /// The output projection of contexts (1, n, heads·d_kv), all rows at once.

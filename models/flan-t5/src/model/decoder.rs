@@ -1,6 +1,6 @@
 //! The decoder stack, run one token at a time against cached state.
 
-use super::attention::{AttentionDims, CrossAttention, KeyValue, SelfAttention};
+use super::attention::{context, AttentionDims, CrossAttention, KeyValue, SelfAttention};
 use super::encoder::ff_kind;
 use super::feed_forward::FeedForward;
 use super::layer_norm::RmsNorm;
@@ -146,7 +146,7 @@ impl Decoder {
                     }
                     None => fresh.row(i)?,
                 };
-                contexts.push(block.self_attention.context(&q.row(i)?, &own, Some(&biases[i]))?);
+                contexts.push(context(&q.row(i)?, &own, Some(&biases[i]))?);
                 layer.own = Some(own);
             }
             hidden = (hidden + block.self_attention.output(&Tensor::cat(&contexts, 1)?)?)?;
@@ -155,7 +155,7 @@ impl Decoder {
             let contexts = caches
                 .iter()
                 .enumerate()
-                .map(|(i, cache)| block.cross_attention.context(&q.row(i)?, &cache.layers[l].cross))
+                .map(|(i, cache)| context(&q.row(i)?, &cache.layers[l].cross, None))
                 .collect::<Result<Vec<_>>>()?;
             hidden = (&hidden + block.cross_attention.output(&Tensor::cat(&contexts, 1)?)?)?;
 
