@@ -188,12 +188,15 @@ impl Proj {
             // One block per thread: every block's call quantizes the input
             // row again and allocates its output, so at four blocks per
             // thread (as the f32 products use) that overhead ate the gain.
-            Rows::One => Self::QuantizedBlocks(
-                split_by_output_rows(&q, rayon::current_num_threads())?
-                    .into_iter()
-                    .map(QMatMul::from_qtensor)
-                    .collect::<Result<Vec<_>>>()?,
-            ),
+            Rows::One => match split_by_output_rows(&q, rayon::current_num_threads())? {
+                Some(blocks) => Self::QuantizedBlocks(
+                    blocks
+                        .into_iter()
+                        .map(QMatMul::from_qtensor)
+                        .collect::<Result<Vec<_>>>()?,
+                ),
+                None => Self::Quantized(QMatMul::from_arc(q)?),
+            },
         })
     }
 
@@ -244,7 +247,8 @@ const MIN_QUANTIZED_BLOCK_ROWS: usize = 64;
 /// Rows of a split quantized weight's block come in whole groups of this many.
 const ROW_GROUP: usize = 32;
 
-/// `q` (out, in) as up to `blocks` weights of whole output rows, in order.
+/// `q` (out, in) as up to `blocks` weights of whole output rows, in order,
+/// or `None` when it stays in one piece (one thread, or too few rows to cut).
 ///
 /// candle multiplies a quantized weight on its own barrier pool, which runs
 /// at one thread here (see [`quantized_rows`]), so a decoding step streamed
@@ -253,7 +257,7 @@ const ROW_GROUP: usize = 32;
 /// both cores"). The ggml formats quantize each row on its own (blocks run
 /// along the input), so a run of rows is a run of bytes and each block
 /// computes exactly the outputs the whole weight would.
-fn split_by_output_rows(q: &QTensor, blocks: usize) -> Result<Vec<QTensor>> {
+fn split_by_output_rows(q: &QTensor, blocks: usize) -> Result<Option<Vec<QTensor>>> {
     let (d_out, d_in) = q.shape().dims2()?;
     let data = q.data()?;
     if d_out == 0 || data.len() % d_out != 0 {
@@ -274,12 +278,16 @@ fn split_by_output_rows(q: &QTensor, blocks: usize) -> Result<Vec<QTensor>> {
         .div_ceil(blocks)
         .max(MIN_QUANTIZED_BLOCK_ROWS)
         .next_multiple_of(ROW_GROUP);
+    if rows_per_block >= d_out {
+        return Ok(None);
+    }
     data.chunks(rows_per_block * row_bytes)
         .map(|bytes| {
             let storage = QStorage::from_data(Cow::Owned(bytes.to_vec()), &Device::Cpu, q.dtype())?;
             QTensor::new(storage, (bytes.len() / row_bytes, d_in))
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
 }
 
 /// Several projections of the same input (attention's q, k and v; the
@@ -465,7 +473,15 @@ mod tests {
             for dtype in [GgmlDType::Q8_0, GgmlDType::Q4K] {
                 let w = random((d_out, 256));
                 let whole = QTensor::quantize(&w, dtype).unwrap();
-                let parts = split_by_output_rows(&whole, blocks).unwrap();
+                let Some(parts) = split_by_output_rows(&whole, blocks).unwrap() else {
+                    assert_eq!(expected_blocks, 1, "{dtype:?}: {d_out} rows kept whole");
+                    let proj = Proj::quantized(Arc::new(whole), Rows::One).unwrap();
+                    assert!(
+                        matches!(proj, Proj::Quantized(_)),
+                        "a weight in one piece is not wrapped"
+                    );
+                    continue;
+                };
                 let rows: Vec<usize> = parts.iter().map(|p| p.shape().dims2().unwrap().0).collect();
                 assert_eq!(rows.iter().sum::<usize>(), d_out, "{dtype:?}: every row in one block");
                 assert_eq!(
