@@ -51,9 +51,12 @@ fuzz_store() {
   # whose features differ from the workspace build's, so the first one rebuilds
   # the core): that can take minutes, and would read as a hang. One request per
   # operation first, with time to spare, so every function is built and running.
-  python3 - "$base" <<'PY'
+  # The document is kept for schemathesis, which then reads it from the file: a
+  # second download once met a 500 from watch itself (the function had logged 200).
+  local spec="$LOCAL_API_SCRATCH/openapi.json"
+  python3 - "$base" "$spec" <<'PY'
 import json, subprocess, sys, urllib.request
-base = sys.argv[1]
+base, spec = sys.argv[1], sys.argv[2]
 for attempt in range(60):
     try:
         doc = json.load(urllib.request.urlopen(base + "/api/openapi.json", timeout=600))
@@ -62,6 +65,8 @@ for attempt in range(60):
         subprocess.run(["sleep", "1"])
 else:
     sys.exit("fuzz: the OpenAPI document did not load")
+with open(spec, "w") as out:
+    json.dump(doc, out)
 for path, item in doc["paths"].items():
     for method in item:
         url = base + path.replace("{", "").replace("}", "")
@@ -74,7 +79,7 @@ PY
   # Every operation runs as this user, except those that would end the session
   # for all that follow (log out, delete the account): the in-process suites
   # cover them.
-  if ! SCHEMATHESIS_HOOKS="$PWD/infra/fuzz_hooks.py" schemathesis run "$base/api/openapi.json" \
+  if ! SCHEMATHESIS_HOOKS="$PWD/infra/fuzz_hooks.py" schemathesis run "$spec" \
     --url "$base" \
     --header "Authorization: Token $token" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
