@@ -117,6 +117,15 @@ pub struct Config {
     pub provider_timeout_secs: u64,
     pub initial_tokens: i64,
     pub tokens_per_request: i64,
+    /// `PENDING_CHARGE_SECS`: how long a reply's charge stays pending (`store::Hold`)
+    /// before a failure is taken for certain and it is refunded. The default is
+    /// Lambda's longest invocation (900 s): a request is surely over by then, whatever
+    /// its function's timeout.
+    pub pending_charge_secs: i64,
+    /// `DYNAMODB_TIMEOUT_MS`: how long one DynamoDB request may take, retries
+    /// included, before the store counts as unavailable (503). 5 s suits DynamoDB;
+    /// a local emulator under load (moto in the test run) needs more.
+    pub dynamodb_timeout_ms: u64,
     pub rate_limit_per_minute: u32,
     pub auth_rate_limit_per_minute: u32,
     pub context_messages: usize,
@@ -147,7 +156,15 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+/// The default of `DYNAMODB_TIMEOUT_MS`.
+pub const DEFAULT_DYNAMODB_TIMEOUT_MS: u64 = 5_000;
+
 impl Config {
+    /// `DYNAMODB_TIMEOUT_MS` as a duration.
+    pub fn dynamodb_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.dynamodb_timeout_ms)
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(std::env::vars().collect())
@@ -195,6 +212,8 @@ impl Config {
             provider_timeout_secs: env.number("PROVIDER_TIMEOUT_SECS", 60, 1..=900)?,
             initial_tokens: env.number("INITIAL_TOKENS", 4000, 0..=i64::MAX)?,
             tokens_per_request: env.number("TOKENS_PER_REQUEST", 100, 0..=i64::MAX)?,
+            pending_charge_secs: env.number("PENDING_CHARGE_SECS", 900, 1..=86_400)?,
+            dynamodb_timeout_ms: env.number("DYNAMODB_TIMEOUT_MS", DEFAULT_DYNAMODB_TIMEOUT_MS, 100..=600_000)?,
             rate_limit_per_minute: env.number("RATE_LIMIT_PER_MINUTE", 30, 1..=u32::MAX)?,
             auth_rate_limit_per_minute: env.number("AUTH_RATE_LIMIT_PER_MINUTE", 10, 1..=u32::MAX)?,
             context_messages: env.number("CONTEXT_MESSAGES", 20, 1..=1000)?,

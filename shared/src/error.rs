@@ -18,6 +18,15 @@ use crate::llm::{ChoiceError, ProviderError};
 use crate::ratelimit::RateLimited;
 use crate::store::StoreError;
 
+/// When a client should try again after the store was unavailable: past the SDK's
+/// own retries, a throttled or unreachable store needs a few seconds.
+pub const STORE_RETRY_AFTER_SECS: u64 = 3;
+
+/// When a client should ask a model again after it was unavailable or timed out:
+/// a missing key is read again after a pause of its own (1 s, doubling), and an
+/// overloaded provider needs a few seconds.
+pub const PROVIDER_RETRY_AFTER_SECS: u64 = 5;
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -85,6 +94,20 @@ impl ApiError {
         )
     }
 
+    /// Logs the real cause and answers a 503 that tells the client when to try
+    /// again: the store is unreachable, slow, throttled or busy for now. Whatever the
+    /// request had changed is undone or settles itself (a charge is refunded).
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "store unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            format!("The service is briefly unavailable. Please try again in {STORE_RETRY_AFTER_SECS} seconds."),
+        )
+        .with("retry_after", STORE_RETRY_AFTER_SECS)
+        .with_header("retry-after", STORE_RETRY_AFTER_SECS.to_string())
+    }
+
     /// The JSON body: `{"error", "code", ...extra}`.
     pub fn body(&self) -> Value {
         let mut body = Map::new();
@@ -109,6 +132,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { field } => {
                 Self::conflict(field_taken_code(field), format!("That {field} is already taken.")).with("field", field)
             }
+            StoreError::Unavailable(cause) => Self::unavailable(cause),
             StoreError::Internal(cause) => Self::internal(format!("{cause:#}")),
         }
     }
@@ -182,7 +206,14 @@ impl From<ProviderError> for ApiError {
             ProviderError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ProviderError::Failed(_) => StatusCode::BAD_GATEWAY,
         };
-        Self::new(status, err.code(), err.to_string())
+        let error = Self::new(status, err.code(), err.to_string());
+        match err {
+            // An unreachable or overloaded model may be back soon: say when to ask.
+            ProviderError::Unavailable(_) | ProviderError::Timeout(_) => error
+                .with("retry_after", PROVIDER_RETRY_AFTER_SECS)
+                .with_header("retry-after", PROVIDER_RETRY_AFTER_SECS.to_string()),
+            ProviderError::Failed(_) => error,
+        }
     }
 }
 
@@ -197,6 +228,17 @@ impl From<ChatError> for ApiError {
             ),
             ChatError::Billing(err) => err.into(),
             ChatError::Store(err) => err.into(),
+            ChatError::ReplyUnsure { kept, reply_id } => {
+                let mut err = Self::unavailable("the store could not confirm a reply's write");
+                err.message = format!(
+                    "The service is briefly unavailable and could not confirm that the reply was saved: \
+                     look for reply {reply_id} in the chat before asking again (if it is not there, \
+                     nothing was charged for it)."
+                );
+                err.with("chat_id", kept.chat_id.to_string())
+                    .with("message_id", kept.message_id.to_string())
+                    .with("reply_id", reply_id.to_string())
+            }
             ChatError::Model { provider, error, kept } => {
                 let err = Self::from(error).with("provider", provider);
                 match kept {

@@ -2,7 +2,8 @@
 //! run against each backend by `store_contract!`.
 
 use chatbot_core::store::{
-    AuthToken, Chat, ChatQuery, Message, Page, PasswordChange, ReplyOutcome, Role, Store, StoreError, User, UserChanges,
+    AuthToken, Chat, ChatQuery, Hold, Message, Page, PasswordChange, ReplyOutcome, Role, Settled, Store, StoreError,
+    User, UserChanges,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -296,16 +297,72 @@ pub async fn tokens_resolve_until_they_expire_or_are_revoked(store: SharedStore)
     assert!(store.user_by_token("d3", at(1)).await.unwrap().is_none());
 }
 
+/// A hold of `cost` on the user's balance, stale from minute `stale_minute` of `at`.
+pub fn hold(owner: &User, cost: i64, stale_minute: i64) -> Hold {
+    Hold {
+        id: Uuid::now_v7(),
+        user_id: owner.id,
+        cost,
+        created_at: at(0),
+        stale_at: at(stale_minute),
+    }
+}
+
+async fn balance_of(store: &SharedStore, user: &User) -> (i64, i64, i64) {
+    let after = store.user_by_id(user.id).await.unwrap().unwrap();
+    (after.tokens, after.spent, after.requests)
+}
+
 pub async fn charges_take_from_the_balance_and_never_overdraw(store: SharedStore) {
     let alice = saved_user(&store, "alice").await; // 500 tokens
-    assert_eq!(store.charge(alice.id, 200).await.unwrap(), Some(300));
-    assert_eq!(store.charge(alice.id, 200).await.unwrap(), Some(100));
-    assert_eq!(store.charge(alice.id, 200).await.unwrap(), None, "short: nothing taken");
-    let after = store.user_by_id(alice.id).await.unwrap().unwrap();
-    assert_eq!((after.tokens, after.spent, after.requests), (100, 400, 2));
-    assert_eq!(store.refund(alice.id, 200).await.unwrap(), 300);
-    let after = store.user_by_id(alice.id).await.unwrap().unwrap();
-    assert_eq!((after.tokens, after.spent, after.requests), (300, 200, 1));
+    let (first, second, third) = (hold(&alice, 200, 10), hold(&alice, 200, 10), hold(&alice, 200, 10));
+    assert!(store.charge(&first).await.unwrap());
+    assert!(store.charge(&second).await.unwrap());
+    assert!(!store.charge(&third).await.unwrap(), "short: nothing taken");
+    assert_eq!(balance_of(&store, &alice).await, (100, 400, 2));
+    assert_eq!(store.refund(&second).await.unwrap(), Settled::Now);
+    assert_eq!(balance_of(&store, &alice).await, (300, 200, 1));
+    // A hold is refunded once, however often it is asked; a refused charge left none.
+    assert_eq!(store.refund(&second).await.unwrap(), Settled::Before);
+    assert_eq!(store.refund(&third).await.unwrap(), Settled::Before);
+    assert_eq!(balance_of(&store, &alice).await, (300, 200, 1));
+    // Settled, a hold keeps its charge, and no refund can take it back after.
+    assert_eq!(store.settle(&first).await.unwrap(), Settled::Now);
+    assert_eq!(store.settle(&first).await.unwrap(), Settled::Before);
+    assert_eq!(store.refund(&first).await.unwrap(), Settled::Before);
+    assert_eq!(balance_of(&store, &alice).await, (300, 200, 1));
+    // A missing account cannot be charged, and nothing is created for it.
+    let ghost = user("ghost");
+    assert!(!store.charge(&hold(&ghost, 1, 10)).await.unwrap());
+    assert!(store.user_by_id(ghost.id).await.unwrap().is_none());
+}
+
+pub async fn stale_holds_are_listed_per_user_until_they_end(store: SharedStore) {
+    let (alice, bob) = (saved_user(&store, "alice").await, saved_user(&store, "bob").await);
+    let (early, late, fresh) = (hold(&alice, 100, 5), hold(&alice, 100, 7), hold(&alice, 100, 60));
+    for h in [&late, &fresh, &early, &hold(&bob, 100, 5)] {
+        assert!(store.charge(h).await.unwrap());
+    }
+    let ids = |holds: Vec<Hold>| holds.into_iter().map(|h| h.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.stale_holds(alice.id, at(10), 10).await.unwrap()),
+        [early.id, late.id]
+    );
+    assert_eq!(ids(store.stale_holds(alice.id, at(10), 1).await.unwrap()), [early.id]);
+    assert_eq!(
+        store.stale_holds(alice.id, at(10), 10).await.unwrap()[0],
+        early,
+        "read back whole"
+    );
+    assert!(store.stale_holds(alice.id, at(4), 10).await.unwrap().is_empty());
+    assert_eq!(store.refund(&early).await.unwrap(), Settled::Now);
+    assert_eq!(ids(store.stale_holds(alice.id, at(10), 10).await.unwrap()), [late.id]);
+    assert_eq!(balance_of(&store, &alice).await, (300, 200, 2));
+    // A user deleted with holds open takes them along; a late refund creates nothing.
+    store.delete_user(alice.id).await.unwrap();
+    assert!(store.stale_holds(alice.id, at(100), 10).await.unwrap().is_empty());
+    assert_eq!(store.refund(&fresh).await.unwrap(), Settled::Before);
+    assert!(store.user_by_id(alice.id).await.unwrap().is_none());
 }
 
 pub async fn concurrent_charges_succeed_exactly_as_often_as_the_balance_allows(store: SharedStore) {
@@ -313,18 +370,19 @@ pub async fn concurrent_charges_succeed_exactly_as_often_as_the_balance_allows(s
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.charge(alice.id, 100).await.unwrap() })
+            let hold = hold(&alice, 100, 10);
+            tokio::spawn(async move { store.charge(&hold).await.unwrap() })
         })
         .collect();
     let mut successes = 0;
     for task in tasks {
-        if task.await.unwrap().is_some() {
+        if task.await.unwrap() {
             successes += 1;
         }
     }
     assert_eq!(successes, 5);
-    let after = store.user_by_id(alice.id).await.unwrap().unwrap();
-    assert_eq!((after.tokens, after.spent, after.requests), (0, 500, 5));
+    assert_eq!(balance_of(&store, &alice).await, (0, 500, 5));
+    assert_eq!(store.stale_holds(alice.id, at(10), 100).await.unwrap().len(), 5);
 }
 
 pub async fn rate_limit_counters_count_per_key(store: SharedStore) {
@@ -663,26 +721,51 @@ pub async fn a_reply_is_kept_only_over_the_version_it_read(store: SharedStore) {
         m.reply_to = Some(question.id);
         m
     };
-    // The first reply: version 0 → 1.
+    let paid = || async {
+        let paid = hold(&alice, 10, 60);
+        assert!(store.charge(&paid).await.unwrap());
+        paid
+    };
+    // The first reply: version 0 → 1, and its hold ends with the charge kept.
     let a1 = reply("a1", 1);
+    let a1_hold = paid().await;
     assert_eq!(
-        store.add_reply(&a1, &question, &[]).await.unwrap(),
+        store.add_reply(&a1, &question, &[], &a1_hold).await.unwrap(),
         ReplyOutcome::Stored
     );
+    assert_eq!(store.refund(&a1_hold).await.unwrap(), Settled::Before);
+    assert_eq!(balance_of(&store, &alice).await, (490, 10, 1));
     let read = store.message(c.id, question.id).await.unwrap().unwrap();
     assert_eq!(read.reply_version, 1);
     // Two regenerations read version 1 and the current a1; the first to store wins
     // and supersedes a1, the second changes nothing.
     let (a2, a3) = (reply("a2", 2), reply("a3", 3));
     let current = store.replies_to(c.id, question.id).await.unwrap();
+    let a3_hold = paid().await;
     assert_eq!(
-        store.add_reply(&a2, &read, &current).await.unwrap(),
+        store.add_reply(&a2, &read, &current, &paid().await).await.unwrap(),
         ReplyOutcome::Stored
     );
     assert_eq!(
-        store.add_reply(&a3, &read, &current).await.unwrap(),
+        store.add_reply(&a3, &read, &current, &a3_hold).await.unwrap(),
         ReplyOutcome::Raced
     );
+    // The loser's hold is still open, for its request to refund.
+    assert_eq!(store.refund(&a3_hold).await.unwrap(), Settled::Now);
+    // A reply whose hold has ended already (refunded as stale) is not written.
+    let late = paid().await;
+    assert_eq!(store.refund(&late).await.unwrap(), Settled::Now);
+    let read_again = store.message(c.id, question.id).await.unwrap().unwrap();
+    let now_current = store.replies_to(c.id, question.id).await.unwrap();
+    let now_current: Vec<_> = now_current.into_iter().filter(|m| !m.superseded).collect();
+    assert_eq!(
+        store
+            .add_reply(&reply("unpaid", 4), &read_again, &now_current, &late)
+            .await
+            .unwrap(),
+        ReplyOutcome::Unpaid
+    );
+    assert_eq!(balance_of(&store, &alice).await, (480, 20, 2));
     assert_eq!(
         contents(&store.list_messages(c.id, Page::first(10)).await.unwrap()),
         ["q", "a2"]
@@ -705,7 +788,10 @@ pub async fn a_reply_is_kept_only_over_the_version_it_read(store: SharedStore) {
     // Once the chat is deleted there is nothing to reply to, and nothing is written.
     store.delete_chat(c.id).await.unwrap();
     assert_eq!(
-        store.add_reply(&reply("a4", 4), &edited, &[]).await.unwrap(),
+        store
+            .add_reply(&reply("a4", 4), &edited, &[], &paid().await)
+            .await
+            .unwrap(),
         ReplyOutcome::QuestionGone
     );
     assert!(store.message(c.id, question.id).await.unwrap().is_none());
@@ -794,6 +880,7 @@ macro_rules! store_contract {
             the_admin_role_is_stored_changed_alone_and_listed,
             tokens_resolve_until_they_expire_or_are_revoked,
             charges_take_from_the_balance_and_never_overdraw,
+            stale_holds_are_listed_per_user_until_they_end,
             concurrent_charges_succeed_exactly_as_often_as_the_balance_allows,
             rate_limit_counters_count_per_key,
             chats_are_created_once_per_id,

@@ -23,13 +23,23 @@ pub fn endpoint() -> String {
 /// SDK settings for the local endpoint, with a fixed region and dummy credentials
 /// so nothing depends on the machine's AWS setup.
 pub async fn sdk_config() -> SdkConfig {
+    sdk_config_at(&endpoint()).await
+}
+
+/// The same settings for another local endpoint (a fake or a fault proxy).
+pub async fn sdk_config_at(url: &str) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint())
+        .endpoint_url(url)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("local", "local", None, None, "chatbot-tests"))
         .load()
         .await
 }
+
+/// How long the suites let one request to the emulator take: moto serves one
+/// request at a time, and a page of megabytes on a loaded machine takes seconds
+/// (the fault suite keeps the functions' own default).
+pub const EMULATOR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A name no other test uses, so every test has a table (or secret) of its own.
 pub fn unique_name(prefix: &str) -> String {
@@ -38,7 +48,7 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// A store on a fresh table, created the way a function creates it on start.
 pub async fn fresh_store() -> DynamoStore {
-    DynamoStore::connect(&sdk_config().await, &unique_name("chatbot-test"))
+    DynamoStore::connect(&sdk_config().await, &unique_name("chatbot-test"), EMULATOR_TIMEOUT)
         .await
         .expect("creating a table on the local endpoint")
 }

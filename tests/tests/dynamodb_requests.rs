@@ -97,7 +97,11 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
     let (_, ops) = c.call("get-me", "GET", "/api/me/", t, None).await;
     assert_eq!(names(&ops), ["GetItem", "GetItem"], "authentication: token, then user");
     let (_, ops) = c.call("get-tokens", "GET", "/api/tokens/", t, None).await;
-    assert_eq!(ops.len(), 2);
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "Query"],
+        "authentication, then the user's stale holds (none)"
+    );
     let (_, ops) = c.call("list-models", "GET", "/api/models/", t, None).await;
     assert_eq!(ops.len(), 2);
     let (_, ops) = c.call("health", "GET", "/api/health/", None, None).await;
@@ -119,12 +123,12 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
     let (body, ops) = c.call("send-chat", "POST", "/api/chats/", t, Some(send.clone())).await;
     assert_eq!(
         ops.len(),
-        13,
-        "the first message of a chat (its number is one of them): {ops:?}"
+        14,
+        "the first message of a chat (its number is one of them, and the query of stale holds): {ops:?}"
     );
     let chat_id = body["chat_id"].as_str().unwrap().to_string();
     let (body, ops) = c.call("send-chat", "POST", "/api/chats/", t, Some(send)).await;
-    assert_eq!(ops.len(), 10, "a later message: {ops:?}");
+    assert_eq!(ops.len(), 11, "a later message: {ops:?}");
     let message_id = body["reply"]["message_id"].as_str().unwrap().to_string();
     let stream = json!({"content": "stream it"});
     let (_, ops) = c
@@ -132,7 +136,7 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
         .await;
     assert_eq!(
         ops.len(),
-        9,
+        10,
         "a streamed later message (no conversation read back): {ops:?}"
     );
     let completion = json!({"model": "scripted/echo", "messages": [{"role": "user", "content": "hi"}]});
@@ -141,8 +145,8 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
         .await;
     assert_eq!(
         names(&ops),
-        ["GetItem", "GetItem", "UpdateItem", "UpdateItem"],
-        "auth, the rate-limit hit, the charge: completions are stateless"
+        ["GetItem", "GetItem", "UpdateItem", "Query", "TransactWriteItems", "DeleteItem"],
+        "auth, the rate-limit hit, the stale holds, the charge and its hold, the hold settled: completions are stateless"
     );
     let (_, ops) = c.call("openai-api", "GET", "/v1/models", t, None).await;
     assert_eq!(ops.len(), 2);
@@ -191,12 +195,12 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
     );
     let edit = json!({"content": "hello, again", "regenerate": true});
     let (_, ops) = c.call("edit-message", "PATCH", &edit_path, t, Some(edit)).await;
-    assert_eq!(ops.len(), 12, "edit and answer again: {ops:?}");
+    assert_eq!(ops.len(), 13, "edit and answer again: {ops:?}");
     let regenerate = format!("/api/chats/{chat_id}/regenerate/");
     let (_, ops) = c
         .call("regenerate-reply", "POST", &regenerate, t, Some(json!({})))
         .await;
-    assert_eq!(ops.len(), 11, "{ops:?}");
+    assert_eq!(ops.len(), 12, "{ops:?}");
     let end = json!({"end_session": true});
     let (_, ops) = c.call("send-chat", "POST", "/api/chats/", t, Some(end)).await;
     assert_eq!(
@@ -334,7 +338,7 @@ async fn dialect_routes_stay_within_their_functions_grants() {
     let b_delete = ops.len();
     assert_eq!(
         [b_first, c_next, b_rename, b_regenerate, d_prompt, d_today, b_delete],
-        [13, 10, 5, 12, 12, 5, 6],
+        [14, 11, 5, 13, 13, 5, 6],
         "B's first message (the number: 2 reads), C's next one, rename, regenerate, D's prompt to a new chat, a day list of 2, delete"
     );
 

@@ -3,7 +3,7 @@
 //! what only the DynamoDB store does.
 
 use chatbot_core::store::dynamodb::items::{to_item, ClaimItem, UserItem};
-use chatbot_core::store::{Accounts, Balances, ChatQuery, Page, Role, UserChanges};
+use chatbot_core::store::{Accounts, ChatQuery, Page, Role, UserChanges};
 use chatbot_tests::contract::{at, chat, message, saved_user, user, SharedStore};
 use chatbot_tests::dynamodb::{fresh_store, logged_store, sdk_config};
 use std::sync::Arc;
@@ -13,32 +13,6 @@ async fn dynamodb() -> SharedStore {
 }
 
 chatbot_tests::store_contract!(dynamodb());
-
-#[tokio::test]
-async fn a_refund_never_takes_spent_or_requests_below_zero() {
-    let store = dynamodb().await;
-    let alice = saved_user(&store, "alice").await; // 500 tokens, nothing spent yet
-    assert_eq!(store.refund(alice.id, 100).await.unwrap(), 600);
-    let after = store.user_by_id(alice.id).await.unwrap().unwrap();
-    assert_eq!((after.tokens, after.spent, after.requests), (600, 0, 0));
-    assert_eq!(
-        store.refund(uuid::Uuid::now_v7(), 100).await.unwrap(),
-        0,
-        "no such user"
-    );
-    assert!(
-        store.user_by_id(uuid::Uuid::now_v7()).await.unwrap().is_none(),
-        "a refund creates no user"
-    );
-}
-
-#[tokio::test]
-async fn charging_a_missing_user_is_refused_and_creates_nothing() {
-    let (store, _) = logged_store().await;
-    let ghost = uuid::Uuid::now_v7();
-    assert_eq!(store.charge(ghost, 1).await.unwrap(), None);
-    assert!(store.user_by_id(ghost).await.unwrap().is_none());
-}
 
 #[tokio::test]
 async fn updates_of_deleted_chats_and_messages_write_nothing() {

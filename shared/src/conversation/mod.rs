@@ -49,6 +49,11 @@ pub enum ChatError {
     /// written (two regenerations at once): this one was not kept, nor charged.
     #[error("another reply to the message was stored meanwhile")]
     ReplyRaced,
+    /// The store failed while the reply was written and cannot say yet whether the
+    /// write landed: the reply `reply_id` to the kept question is either stored and
+    /// paid for, or not stored and refunded (at once or once its hold is stale).
+    #[error("the store could not confirm the reply {reply_id}")]
+    ReplyUnsure { kept: Kept, reply_id: uuid::Uuid },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

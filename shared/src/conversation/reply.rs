@@ -12,6 +12,10 @@
 //! 6. on any failure before the reply is stored, refund once and name the kept
 //!    message so the client can regenerate.
 //!
+//! The charge is a hold (`billing`): the reply's write ends it, a failure refunds
+//! it, and one that neither could end (the store unreachable, the function killed)
+//! is refunded once stale by the user's next charge (step 1 first settles those).
+//!
 //! `prepare` runs steps 1–3 and opens the model call, so a route can still answer
 //! an error with a plain HTTP status; `Running::finish` runs the rest. Routes only
 //! differ in the shapes they read and write.
@@ -22,10 +26,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{balance, new_message, owned_chat, ChatError, Kept, Target};
-use crate::billing;
+use crate::billing::{self, Price};
 use crate::llm::{context, title, Choice, Chunk, ChunkStream, GenerateRequest, ProviderError, Turn, Usage};
 use crate::state::AppState;
-use crate::store::{Chat, Message, ReplyOutcome, Role, StoreError, User};
+use crate::store::{Chat, Hold, Message, ReplyOutcome, Role, Settled, StoreError, User};
 
 /// What the model is asked to answer.
 // One per request and moved once: boxing the large variant would save nothing.
@@ -85,6 +89,12 @@ pub trait Listener: Send {
     }
     /// The next piece of the reply; false when the client has gone.
     async fn piece(&mut self, text: &str) -> bool;
+    /// Whether a piece taken reached the client (a stream), or only the pipeline
+    /// (a whole reply, sent once stored). Text that reached the client is paid for
+    /// even when the reply is cut short (API.md §6).
+    fn delivers(&self) -> bool {
+        true
+    }
 }
 
 /// A listener for routes that answer whole: the pipeline keeps the text itself.
@@ -95,12 +105,18 @@ impl Listener for Whole {
     async fn piece(&mut self, _text: &str) -> bool {
         true
     }
+
+    fn delivers(&self) -> bool {
+        false
+    }
 }
 
 /// A reply under way: charged, its question stored, the model asked.
 pub struct Running {
     state: AppState,
     user: User,
+    /// The charge, until the reply's write or a refund ends it.
+    hold: Hold,
     choice: Choice,
     /// None for a conversation the client holds.
     pub stored: Option<Stored>,
@@ -115,9 +131,12 @@ pub struct Replied {
     pub stored: Option<StoredReply>,
     pub text: String,
     pub usage: Usage,
-    /// The client went away before the end: what was written so far is kept
-    /// (`partial`) and billed once.
+    /// The client went away before the end: what reached it is kept (`partial`)
+    /// and billed once; if nothing did, nothing is kept or billed.
     pub left: bool,
+    /// The time limit passed after text had reached the client: the reply ends
+    /// there, kept (`partial`) and billed, like one the client cut.
+    pub cut: bool,
 }
 
 pub struct StoredReply {
@@ -166,7 +185,12 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
         Ask::Message { target, .. } => Some(existing_chat(state, &user, *target).await?),
         _ => None,
     };
-    billing::charge(state.store.as_ref(), user.id, state.config.tokens_per_request).await?;
+    settle_stale_quietly(state, &user).await;
+    let price = Price {
+        cost: state.config.tokens_per_request,
+        pending_secs: state.config.pending_charge_secs,
+    };
+    let hold = billing::charge(state.store.as_ref(), user.id, price, state.now()).await?;
     let begun = async {
         let (stored, turns) = match ask {
             Ask::Message { target, content } => {
@@ -205,7 +229,7 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
     let (stored, turns) = match begun {
         Ok(begun) => begun,
         Err(err) => {
-            refund_quietly(state, &user).await;
+            refund_quietly(state, &hold).await;
             return Err(err);
         }
     };
@@ -218,6 +242,7 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
     let mut running = Running {
         state: state.clone(),
         user,
+        hold,
         choice,
         stored,
         chunks: Box::pin(futures::stream::empty()),
@@ -264,12 +289,19 @@ impl Running {
         let mut text = String::new();
         let mut usage = Usage::default();
         let mut left = !listener.start().await;
+        // Whether any text reached the client, which then pays for it whoever cuts
+        // the reply short: itself, the user deleting the chat, or a slow reader
+        // stretching the stream past the time limit.
+        let mut delivered = false;
+        let mut cut = false;
         let mut failure = None;
         while !left {
             match tokio::time::timeout_at(self.deadline.at, self.chunks.next()).await {
                 Ok(Some(Ok(Chunk::Text(piece)))) => {
                     text.push_str(&piece);
-                    left = !listener.piece(&piece).await;
+                    let reached = listener.piece(&piece).await;
+                    delivered |= reached && listener.delivers();
+                    left = !reached;
                 }
                 Ok(Some(Ok(Chunk::Usage(reported)))) => usage = reported,
                 Ok(Some(Err(err))) => {
@@ -277,6 +309,10 @@ impl Running {
                     break;
                 }
                 Ok(None) => break,
+                Err(_) if delivered => {
+                    cut = true;
+                    break;
+                }
                 Err(_) => {
                     failure = Some(self.deadline.timed_out());
                     break;
@@ -288,22 +324,83 @@ impl Running {
         if let Some(err) = failure {
             return Err(self.fail(err).await);
         }
-        let Some(stored) = self.stored.take() else {
+        if left && !delivered {
+            // The client left before any text reached it: nothing to pay for.
+            refund_quietly(&self.state, &self.hold).await;
             return Ok(Replied {
                 stored: None,
                 text,
                 usage,
                 left,
+                cut,
+            });
+        }
+        let Some(stored) = self.stored.take() else {
+            // Nothing stores a conversation the client holds: the charge is kept
+            // by ending its hold.
+            match self.state.store.settle(&self.hold).await {
+                Ok(Settled::Now) => {}
+                Ok(Settled::Before) => return Err(unpaid()),
+                // The text is ready: hand it over. Had the settle not landed, the
+                // hold is refunded once stale, and this reply was free; the other
+                // way round the user would pay for a reply never given.
+                Err(err) => {
+                    tracing::warn!(hold_id = %self.hold.id, error = %err, "a delivered reply's hold was not settled")
+                }
+            }
+            return Ok(Replied {
+                stored: None,
+                text,
+                usage,
+                left,
+                cut,
             });
         };
-        let reply = match store_reply(&self.state, &self.choice, &stored, text.clone(), left).await {
-            Ok(reply) => reply,
+        let reply = reply_message(&self.state, &self.choice, &stored, text.clone(), left || cut);
+        match store_reply(&self.state, &stored, &self.hold, &reply).await {
+            Ok(()) => {}
+            // The user deleted the chat (or the account) while its reply streamed:
+            // the text that reached the client is paid for.
+            Err(ChatError::NotFound) if delivered => {
+                if let Err(err) = self.state.store.settle(&self.hold).await {
+                    tracing::warn!(hold_id = %self.hold.id, error = %err, "a deleted chat's delivered reply was not settled: it is refunded when stale");
+                }
+                return Err(ChatError::NotFound);
+            }
             Err(err) => {
                 // Nothing the user can see later was stored: the charge goes back.
-                refund_quietly(&self.state, &self.user).await;
-                return Err(err);
+                // Unless the write did land and only its answer was lost (a store
+                // that answered too late): then the refund finds the hold ended by
+                // that write, and the reply is there to hand over.
+                let found = match refund_quietly(&self.state, &self.hold).await {
+                    Some(Settled::Now) => Ok(false),
+                    Some(Settled::Before) => self
+                        .state
+                        .store
+                        .message(stored.chat.id, reply.id)
+                        .await
+                        .map(|m| m.is_some()),
+                    None => Err(StoreError::Unavailable("the refund's outcome is unknown".into())),
+                };
+                match found {
+                    Ok(true) => {
+                        tracing::warn!(reply_id = %reply.id, "a reply's write landed although its answer was lost")
+                    }
+                    Ok(false) => return Err(err),
+                    // The store cannot say whether the reply landed: the client is
+                    // told where to look before it asks again.
+                    Err(_) => {
+                        return Err(ChatError::ReplyUnsure {
+                            kept: Kept {
+                                chat_id: stored.chat.id,
+                                message_id: stored.question.id,
+                            },
+                            reply_id: reply.id,
+                        })
+                    }
+                }
             }
-        };
+        }
         let Stored {
             mut chat,
             created,
@@ -316,7 +413,11 @@ impl Running {
                 .await
                 .unwrap_or_else(|_| title::first_words(&question.content));
             chat.title = Some(title);
-            self.state.store.update_chat(&chat).await?;
+            // The reply is stored and paid for: a title that cannot be saved now
+            // does not turn it into a failure (the chat stays untitled).
+            if let Err(err) = self.state.store.update_chat(&chat).await {
+                tracing::warn!(chat_id = %chat.id, error = %err, "the chat's title was not saved");
+            }
         }
         let tokens_remaining = balance(&self.state, &self.user).await?;
         Ok(Replied {
@@ -330,6 +431,7 @@ impl Running {
             text,
             usage,
             left,
+            cut,
         })
     }
 
@@ -338,7 +440,7 @@ impl Running {
     async fn fail(mut self, error: ProviderError) -> ChatError {
         let provider = self.choice.provider.id().to_string();
         tracing::warn!(%provider, %error, "model call failed");
-        refund_quietly(&self.state, &self.user).await;
+        refund_quietly(&self.state, &self.hold).await;
         let kept = match self.stored.as_mut() {
             Some(stored) => {
                 if stored.chat.title.is_none() {
@@ -361,25 +463,25 @@ impl Running {
 /// Stores the model's reply to the question as its current version, superseding
 /// the earlier ones, unless another reply to it was stored since it was read (two
 /// regenerations at once: the first to finish wins, the other is `ReplyRaced`).
-/// `partial` marks a streamed reply the client left before it was complete.
-async fn store_reply(
-    state: &AppState,
-    choice: &Choice,
-    stored: &Stored,
-    text: String,
-    partial: bool,
-) -> Result<Message, ChatError> {
+async fn store_reply(state: &AppState, stored: &Stored, hold: &Hold, reply: &Message) -> Result<(), ChatError> {
+    let current: Vec<Message> = stored.earlier.iter().filter(|m| !m.superseded).cloned().collect();
+    match state.store.add_reply(reply, &stored.question, &current, hold).await? {
+        ReplyOutcome::Stored => Ok(()),
+        ReplyOutcome::Raced => Err(ChatError::ReplyRaced),
+        ReplyOutcome::QuestionGone => Err(ChatError::NotFound),
+        ReplyOutcome::Unpaid => Err(unpaid()),
+    }
+}
+
+/// The model's answer to the stored question, as it will be stored; `partial`
+/// marks one cut short after text reached the client.
+fn reply_message(state: &AppState, choice: &Choice, stored: &Stored, text: String, partial: bool) -> Message {
     let mut reply = new_message(stored.chat.id, Role::Assistant, text, state.now());
     reply.partial = partial;
     reply.provider = Some(choice.provider.id().to_string());
     reply.model = Some(choice.model.clone());
     reply.reply_to = Some(stored.question.id);
-    let current: Vec<Message> = stored.earlier.iter().filter(|m| !m.superseded).cloned().collect();
-    match state.store.add_reply(&reply, &stored.question, &current).await? {
-        ReplyOutcome::Stored => Ok(reply),
-        ReplyOutcome::Raced => Err(ChatError::ReplyRaced),
-        ReplyOutcome::QuestionGone => Err(ChatError::NotFound),
-    }
+    reply
 }
 
 /// The chat a message to `target` continues, if it exists; someone else's is
@@ -468,11 +570,37 @@ async fn context_of(state: &AppState, stored: &Stored, choice: &Choice) -> Resul
     ))
 }
 
-async fn refund_quietly(state: &AppState, user: &User) {
-    let cost = state.config.tokens_per_request;
-    if let Err(err) = billing::refund(state.store.as_ref(), user.id, cost).await {
-        tracing::error!(user_id = %user.id, cost, error = %err, "refund after a failed request did not go through");
+/// Gives the charge of a failed request back. When the store refuses even that, the
+/// hold stays and is refunded once stale: the money is never lost, only late.
+async fn refund_quietly(state: &AppState, hold: &Hold) -> Option<Settled> {
+    let refunded = billing::refund(state.store.as_ref(), hold).await;
+    if let Err(err) = &refunded {
+        tracing::error!(
+            user_id = %hold.user_id,
+            hold_id = %hold.id,
+            cost = hold.cost,
+            stale_at = %hold.stale_at,
+            error = %err,
+            "refund after a failed request did not go through: it is made once the hold is stale"
+        );
     }
+    refunded.ok()
+}
+
+/// Refunds what earlier failures left pending before the user is charged again; a
+/// store that cannot do it now will be asked again by a later request.
+async fn settle_stale_quietly(state: &AppState, user: &User) {
+    if let Err(err) = billing::settle_stale(state.store.as_ref(), user.id, state.now()).await {
+        tracing::warn!(user_id = %user.id, error = %err, "stale holds were not settled");
+    }
+}
+
+/// The reply outlived its hold, which was refunded as stale meanwhile: nothing was
+/// stored or charged, and the client may ask again.
+fn unpaid() -> ChatError {
+    ChatError::Store(StoreError::Unavailable(
+        "the reply's charge was refunded as stale before the reply was stored".into(),
+    ))
 }
 
 #[cfg(test)]

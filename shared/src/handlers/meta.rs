@@ -1,12 +1,13 @@
 use http::StatusCode;
 
 use crate::api::meta::*;
+use crate::billing;
 use crate::error::ApiError;
 use crate::http::call::Call;
 use crate::http::reply::Reply;
 
 pub async fn get_tokens(call: &Call<'_>) -> Result<Reply, ApiError> {
-    let user = call.user()?;
+    let user = billing::settled_balance(call.state.store.as_ref(), call.user()?, call.now).await?;
     Reply::ok(TokensView {
         tokens: user.tokens,
         spent: user.spent,

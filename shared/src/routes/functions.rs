@@ -151,8 +151,11 @@ impl Function {
 use DynamoDb::*;
 
 /// What a model call reads and writes: the user, the chat and its messages
-/// (indexes included), and the charge.
-const CONVERSATION: &[DynamoDb] = &[GetItem, PutItem, UpdateItem, ConditionCheckItem, Query];
+/// (indexes included), and the charge with its hold (put with the charge, deleted
+/// by the reply's write or the refund; the user's stale ones found by a query).
+const CONVERSATION: &[DynamoDb] = &[GetItem, PutItem, UpdateItem, DeleteItem, ConditionCheckItem, Query];
+/// Reading the balance refunds the user's stale holds first (`billing::settled_balance`).
+const BALANCE: &[DynamoDb] = &[GetItem, UpdateItem, DeleteItem, Query];
 /// Streaming functions answer for up to 5 minutes (no API Gateway in front), so
 /// their provider calls may take longer too.
 const STREAMING_TIMEOUT: u32 = 300;
@@ -229,7 +232,7 @@ pub const FUNCTIONS: &[Function] = &[
         .invokes_inference(),
     Function::new("get-tokens")
         .description("The token balance")
-        .dynamodb(&[GetItem]),
+        .dynamodb(BALANCE),
     Function::new("list-models")
         .description("Every provider/model and whether it is available")
         .dynamodb(&[GetItem])
@@ -252,7 +255,7 @@ pub const FUNCTIONS: &[Function] = &[
     // One Function URL is the OpenAI clients' base URL (…/v1) for both routes.
     Function::new("openai-api")
         .description("OpenAI-compatible chat completions (streamed or whole) and model list")
-        .dynamodb(&[GetItem, UpdateItem])
+        .dynamodb(&[GetItem, PutItem, UpdateItem, DeleteItem, Query])
         .indexes()
         .reads_keys()
         .invokes_inference()

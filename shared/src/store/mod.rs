@@ -17,6 +17,11 @@ pub enum StoreError {
     /// A unique value (username, email, chat id) already belongs to another record.
     #[error("{field} already exists")]
     Conflict { field: &'static str },
+    /// The store could not be reached or did not answer in time, refused for now
+    /// (throttled, busy, locked, full), or cancelled a transaction that met another:
+    /// the request may succeed when tried again. The text is for the log.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -163,6 +168,8 @@ pub enum ReplyOutcome {
     Raced,
     /// The question or its chat is gone (deleted meanwhile): nothing written.
     QuestionGone,
+    /// The reply's hold has ended already (refunded as stale): nothing written.
+    Unpaid,
 }
 
 /// Filters of `GET /api/chats/`.
@@ -233,14 +240,45 @@ pub trait Tokens: Send + Sync {
     async fn delete_tokens_of(&self, user_id: Uuid, keep: Option<&str>) -> StoreResult<()>;
 }
 
-/// Token balances, changed only atomically.
+/// One reply's charge while the reply is under way (API.md §6, ARCHITECTURE.md "The
+/// money invariant"). Taken with the charge in one atomic step, it is ended exactly
+/// once: by the write that stores the reply (`add_reply`), by a refund, or, for a
+/// reply nothing stores, by `settle`. A hold that a crash, a timeout or an
+/// unreachable store left behind is refunded once it is `stale_at`, when the request
+/// that took it has surely ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hold {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub cost: i64,
+    pub created_at: DateTime<Utc>,
+    pub stale_at: DateTime<Utc>,
+}
+
+/// How a hold ended, when one thing tried to end it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// This call ended it.
+    Now,
+    /// It had ended already (refunded by a sweep, or settled): nothing changed.
+    Before,
+}
+
+/// Token balances, changed only atomically, and the holds of replies under way.
 #[async_trait]
 pub trait Balances: Send + Sync {
-    /// Takes `cost` from the balance if it has that much, atomically; the new balance,
-    /// or `None` when it is short (nothing is taken then).
-    async fn charge(&self, user_id: Uuid, cost: i64) -> StoreResult<Option<i64>>;
-    /// Gives back one charge of `cost` (the model failed); the new balance.
-    async fn refund(&self, user_id: Uuid, cost: i64) -> StoreResult<i64>;
+    /// Takes `hold.cost` from the balance, if it has that much, and records the hold,
+    /// as one atomic step; false when the balance is short (or the account gone):
+    /// nothing is taken or recorded then.
+    async fn charge(&self, hold: &Hold) -> StoreResult<bool>;
+    /// Gives the hold's charge back and ends it, as one atomic step, unless it has
+    /// ended already. A hold whose user is gone just ends.
+    async fn refund(&self, hold: &Hold) -> StoreResult<Settled>;
+    /// Ends the hold and keeps its charge: a reply delivered but not stored (the
+    /// OpenAI-compatible completions).
+    async fn settle(&self, hold: &Hold) -> StoreResult<Settled>;
+    /// The user's holds that are stale at `now`, oldest first, at most `limit`.
+    async fn stale_holds(&self, user_id: Uuid, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Hold>>;
 }
 
 /// Rate-limit counters shared by every container.
@@ -290,8 +328,15 @@ pub trait Messages: Send + Sync {
     async fn replies_to(&self, chat_id: Uuid, user_message: Uuid) -> StoreResult<Vec<Message>>;
     /// Saves content, edit time and the superseded flag.
     async fn update_message(&self, message: &Message) -> StoreResult<()>;
-    /// Stores `reply` as the current answer to `question` and supersedes `earlier`
-    /// (its replies current when `question` was read), as one atomic step taken only
-    /// while `question.reply_version` is still the stored one, which it advances.
-    async fn add_reply(&self, reply: &Message, question: &Message, earlier: &[Message]) -> StoreResult<ReplyOutcome>;
+    /// Stores `reply` as the current answer to `question`, supersedes `earlier` (its
+    /// replies current when `question` was read) and ends `hold` (the reply's charge),
+    /// as one atomic step taken only while `question.reply_version` is still the
+    /// stored one, which it advances, and while the hold is open.
+    async fn add_reply(
+        &self,
+        reply: &Message,
+        question: &Message,
+        earlier: &[Message],
+        hold: &Hold,
+    ) -> StoreResult<ReplyOutcome>;
 }

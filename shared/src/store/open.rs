@@ -42,9 +42,11 @@ pub async fn open(config: &Config, aws: &SharedAws, if_missing: IfMissing) -> Re
             let sdk = aws.config().await;
             let name = &config.table_name;
             match if_missing {
-                IfMissing::Create => Ok(Arc::new(DynamoStore::connect(sdk, name).await?)),
+                IfMissing::Create => Ok(Arc::new(
+                    DynamoStore::connect(sdk, name, config.dynamodb_timeout()).await?,
+                )),
                 IfMissing::Fail => {
-                    let client = aws_sdk_dynamodb::Client::new(sdk);
+                    let client = DynamoStore::client(sdk, config.dynamodb_timeout());
                     if !table::exists(&client, name).await? {
                         return Err(OpenError::Missing);
                     }

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
 use super::{
-    Accounts, AuthToken, Balances, Chat, ChatQuery, Chats, Limits, Message, Messages, Page, ReplyOutcome, Role, Store,
-    StoreError, StoreResult, Tokens, User, UserChanges,
+    Accounts, AuthToken, Balances, Chat, ChatQuery, Chats, Hold, Limits, Message, Messages, Page, ReplyOutcome, Role,
+    Settled, Store, StoreError, StoreResult, Tokens, User, UserChanges,
 };
 use rusqlite::types::Value as SqlValue;
 
@@ -26,7 +26,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sqlite_migrations/003_chat_numbers.sql"),
     include_str!("sqlite_migrations/004_reply_versions.sql"),
     include_str!("sqlite_migrations/005_admin_role.sql"),
+    include_str!("sqlite_migrations/006_holds.sql"),
 ];
+
+/// How long a statement waits for another process's write lock.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -49,7 +53,9 @@ impl SqliteStore {
     }
 
     fn prepare(mut conn: Connection) -> anyhow::Result<Self> {
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Writes take milliseconds: a lock held for seconds is a stuck or dead
+        // writer, and the request is better answered 503 than kept waiting.
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -98,11 +104,23 @@ fn insert_message(conn: &Connection, m: &Message) -> StoreResult<()> {
             m.reply_version
         ],
     )
-    .map_err(internal)?;
+    .map_err(sqlite_error)?;
     Ok(())
 }
 
-fn internal(err: rusqlite::Error) -> StoreError {
+/// A failure that may pass (the file busy or locked past the busy timeout, the disk
+/// full, the file read-only or unreadable for now) is `Unavailable`; anything else is
+/// a bug or a broken file.
+fn sqlite_error(err: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode::*;
+    if let rusqlite::Error::SqliteFailure(failure, _) = &err {
+        if matches!(
+            failure.code,
+            DatabaseBusy | DatabaseLocked | DiskFull | ReadOnly | SystemIoFailure | CannotOpen | OutOfMemory
+        ) {
+            return StoreError::Unavailable(format!("SQLite: {err}"));
+        }
+    }
     StoreError::Internal(err.into())
 }
 
@@ -124,7 +142,7 @@ fn unique_violation(err: rusqlite::Error) -> StoreError {
             }
         }
     }
-    internal(err)
+    sqlite_error(err)
 }
 
 fn millis(t: DateTime<Utc>) -> i64 {
@@ -213,7 +231,7 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> StoreResult<()> {
         self.run("ping", |conn| {
-            conn.query_row("SELECT 1", [], |_| Ok(())).map_err(internal)
+            conn.query_row("SELECT 1", [], |_| Ok(())).map_err(sqlite_error)
         })
         .await
     }
@@ -258,7 +276,7 @@ impl Accounts for SqliteStore {
                 user_from_row,
             )
             .optional()
-            .map_err(internal)
+            .map_err(sqlite_error)
         })
         .await
     }
@@ -272,7 +290,7 @@ impl Accounts for SqliteStore {
                 user_from_row,
             )
             .optional()
-            .map_err(internal)
+            .map_err(sqlite_error)
         })
         .await
     }
@@ -286,7 +304,7 @@ impl Accounts for SqliteStore {
                 user_from_row,
             )
             .optional()
-            .map_err(internal)
+            .map_err(sqlite_error)
         })
         .await
     }
@@ -333,7 +351,7 @@ impl Accounts for SqliteStore {
                 let exists = conn
                     .query_row("SELECT 1 FROM users WHERE id = ?1", [id.to_string()], |_| Ok(()))
                     .optional()
-                    .map_err(internal)?
+                    .map_err(sqlite_error)?
                     .is_some();
                 if exists {
                     return Err(StoreError::Conflict { field: "password" });
@@ -348,7 +366,7 @@ impl Accounts for SqliteStore {
         self.run("delete_user", move |conn| {
             // Tokens, chats and (through chats) messages go with the user by cascade.
             conn.execute("DELETE FROM users WHERE id = ?1", [id.to_string()])
-                .map_err(internal)?;
+                .map_err(sqlite_error)?;
             Ok(())
         })
         .await
@@ -360,12 +378,12 @@ impl Accounts for SqliteStore {
                 .prepare(&format!(
                     "SELECT {USER_COLUMNS} FROM users WHERE is_admin = 1 ORDER BY username_key"
                 ))
-                .map_err(internal)?;
+                .map_err(sqlite_error)?;
             let admins = statement
                 .query_map([], user_from_row)
-                .map_err(internal)?
+                .map_err(sqlite_error)?
                 .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(internal)?;
+                .map_err(sqlite_error)?;
             Ok(admins)
         })
         .await
@@ -379,13 +397,13 @@ impl Tokens for SqliteStore {
         self.run("insert_token", move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(internal)?;
+                .map_err(sqlite_error)?;
             // Expired tokens of this user are dead weight; drop them as a new one arrives.
             tx.execute(
                 "DELETE FROM auth_tokens WHERE user_id = ?1 AND expires_at <= ?2",
                 params![t.user_id.to_string(), millis(t.created_at)],
             )
-            .map_err(internal)?;
+            .map_err(sqlite_error)?;
             tx.execute(
                 "INSERT INTO auth_tokens (digest, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
                 params![
@@ -395,8 +413,8 @@ impl Tokens for SqliteStore {
                     millis(t.expires_at)
                 ],
             )
-            .map_err(internal)?;
-            tx.commit().map_err(internal)
+            .map_err(sqlite_error)?;
+            tx.commit().map_err(sqlite_error)
         })
         .await
     }
@@ -418,7 +436,7 @@ impl Tokens for SqliteStore {
                 user_from_row,
             )
             .optional()
-            .map_err(internal)
+            .map_err(sqlite_error)
         })
         .await
     }
@@ -427,7 +445,7 @@ impl Tokens for SqliteStore {
         let digest = digest.to_string();
         self.run("delete_token", move |conn| {
             conn.execute("DELETE FROM auth_tokens WHERE digest = ?1", [digest])
-                .map_err(internal)?;
+                .map_err(sqlite_error)?;
             Ok(())
         })
         .await
@@ -440,7 +458,7 @@ impl Tokens for SqliteStore {
                 "DELETE FROM auth_tokens WHERE user_id = ?1 AND digest <> ?2",
                 params![user_id.to_string(), keep],
             )
-            .map_err(internal)?;
+            .map_err(sqlite_error)?;
             Ok(())
         })
         .await
@@ -449,36 +467,117 @@ impl Tokens for SqliteStore {
 
 #[async_trait]
 impl Balances for SqliteStore {
-    async fn charge(&self, user_id: Uuid, cost: i64) -> StoreResult<Option<i64>> {
+    async fn charge(&self, hold: &Hold) -> StoreResult<bool> {
+        let hold = hold.clone();
         self.run("charge", move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sqlite_error)?;
             // One conditional statement: the check and the take cannot be split by
             // another request, so concurrent charges can never overdraw.
-            conn.query_row(
-                "UPDATE users SET tokens = tokens - ?2, spent = spent + ?2, requests = requests + 1
-                 WHERE id = ?1 AND tokens >= ?2 RETURNING tokens",
-                params![user_id.to_string(), cost],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(internal)
+            let tokens: Option<i64> = tx
+                .query_row(
+                    "UPDATE users SET tokens = tokens - ?2, spent = spent + ?2, requests = requests + 1
+                     WHERE id = ?1 AND tokens >= ?2 RETURNING tokens",
+                    params![hold.user_id.to_string(), hold.cost],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sqlite_error)?;
+            if tokens.is_some() {
+                insert_hold(&tx, &hold)?;
+            }
+            tx.commit().map_err(sqlite_error)?;
+            Ok(tokens.is_some())
         })
         .await
     }
 
-    async fn refund(&self, user_id: Uuid, cost: i64) -> StoreResult<i64> {
+    async fn refund(&self, hold: &Hold) -> StoreResult<Settled> {
+        let hold = hold.clone();
         self.run("refund", move |conn| {
-            conn.query_row(
-                "UPDATE users SET tokens = tokens + ?2, spent = MAX(spent - ?2, 0), requests = MAX(requests - 1, 0)
-                 WHERE id = ?1 RETURNING tokens",
-                params![user_id.to_string(), cost],
-                |row| row.get(0),
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sqlite_error)?;
+            if !end_hold(&tx, &hold)? {
+                return Ok(Settled::Before);
+            }
+            tx.execute(
+                "UPDATE users SET tokens = tokens + ?2, spent = spent - ?2, requests = requests - 1 WHERE id = ?1",
+                params![hold.user_id.to_string(), hold.cost],
             )
-            .optional()
-            .map_err(internal)
-            .map(|tokens| tokens.unwrap_or(0))
+            .map_err(sqlite_error)?;
+            tx.commit().map_err(sqlite_error)?;
+            Ok(Settled::Now)
         })
         .await
     }
+
+    async fn settle(&self, hold: &Hold) -> StoreResult<Settled> {
+        let hold = hold.clone();
+        self.run("settle", move |conn| {
+            Ok(if end_hold(conn, &hold)? {
+                Settled::Now
+            } else {
+                Settled::Before
+            })
+        })
+        .await
+    }
+
+    async fn stale_holds(&self, user_id: Uuid, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Hold>> {
+        self.run("stale_holds", move |conn| {
+            let mut statement = conn
+                .prepare(
+                    "SELECT id, user_id, cost, created_at, stale_at FROM holds
+                     WHERE user_id = ?1 AND stale_at <= ?2 ORDER BY stale_at, id LIMIT ?3",
+                )
+                .map_err(sqlite_error)?;
+            let rows = statement
+                .query_map(
+                    params![
+                        user_id.to_string(),
+                        millis(now),
+                        i64::try_from(limit).unwrap_or(i64::MAX)
+                    ],
+                    |row| {
+                        Ok(Hold {
+                            id: uuid_col(row, "id")?,
+                            user_id: uuid_col(row, "user_id")?,
+                            cost: row.get("cost")?,
+                            created_at: from_millis(row.get("created_at")?),
+                            stale_at: from_millis(row.get("stale_at")?),
+                        })
+                    },
+                )
+                .map_err(sqlite_error)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sqlite_error)
+        })
+        .await
+    }
+}
+
+fn insert_hold(conn: &Connection, hold: &Hold) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO holds (id, user_id, cost, created_at, stale_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            hold.id.to_string(),
+            hold.user_id.to_string(),
+            hold.cost,
+            millis(hold.created_at),
+            millis(hold.stale_at)
+        ],
+    )
+    .map_err(sqlite_error)?;
+    Ok(())
+}
+
+/// Removes the hold; false when it had ended already.
+fn end_hold(conn: &Connection, hold: &Hold) -> StoreResult<bool> {
+    let removed = conn
+        .execute("DELETE FROM holds WHERE id = ?1", [hold.id.to_string()])
+        .map_err(sqlite_error)?;
+    Ok(removed > 0)
 }
 
 #[async_trait]
@@ -488,9 +587,9 @@ impl Limits for SqliteStore {
         self.run("count_hit", move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(internal)?;
+                .map_err(sqlite_error)?;
             tx.execute("DELETE FROM rate_limits WHERE expires_at <= ?1", [millis(Utc::now())])
-                .map_err(internal)?;
+                .map_err(sqlite_error)?;
             let hits: i64 = tx
                 .query_row(
                     "INSERT INTO rate_limits (key, hits, expires_at) VALUES (?1, 1, ?2)
@@ -498,8 +597,8 @@ impl Limits for SqliteStore {
                     params![key, millis(expires_at)],
                     |row| row.get(0),
                 )
-                .map_err(internal)?;
-            tx.commit().map_err(internal)?;
+                .map_err(sqlite_error)?;
+            tx.commit().map_err(sqlite_error)?;
             Ok(hits.max(0) as u64)
         })
         .await
@@ -516,7 +615,7 @@ impl Chats for SqliteStore {
                 |row| row.get(0),
             )
             .optional()
-            .map_err(internal)?
+            .map_err(sqlite_error)?
             .ok_or_else(|| StoreError::Internal(anyhow::anyhow!("no user {user_id} to number a chat of")))
         })
         .await
@@ -551,7 +650,7 @@ impl Chats for SqliteStore {
                 chat_from_row,
             )
             .optional()
-            .map_err(internal)
+            .map_err(sqlite_error)
         })
         .await
     }
@@ -564,7 +663,7 @@ impl Chats for SqliteStore {
                 chat_from_row,
             )
             .optional()
-            .map_err(internal)
+            .map_err(sqlite_error)
         })
         .await
     }
@@ -580,7 +679,7 @@ impl Chats for SqliteStore {
                 chat_from_row,
             )
             .optional()
-            .map_err(internal)
+            .map_err(sqlite_error)
         })
         .await
     }
@@ -618,9 +717,9 @@ impl Chats for SqliteStore {
                 );
             }
             arg(&mut sql, " ORDER BY created_at DESC, id DESC LIMIT ?", (page.limit as i64).into());
-            let mut stmt = conn.prepare(&sql).map_err(internal)?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(args), chat_from_row).map_err(internal)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(internal)
+            let mut stmt = conn.prepare(&sql).map_err(sqlite_error)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args), chat_from_row).map_err(sqlite_error)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(sqlite_error)
         })
         .await
     }
@@ -632,7 +731,7 @@ impl Chats for SqliteStore {
                 "UPDATE chats SET title = ?2, end_time = ?3 WHERE id = ?1",
                 params![c.id.to_string(), c.title, c.end_time.map(millis)],
             )
-            .map_err(internal)?;
+            .map_err(sqlite_error)?;
             Ok(())
         })
         .await
@@ -641,7 +740,7 @@ impl Chats for SqliteStore {
     async fn delete_chat(&self, id: Uuid) -> StoreResult<()> {
         self.run("delete_chat", move |conn| {
             conn.execute("DELETE FROM chats WHERE id = ?1", [id.to_string()])
-                .map_err(internal)?;
+                .map_err(sqlite_error)?;
             Ok(())
         })
         .await
@@ -651,7 +750,7 @@ impl Chats for SqliteStore {
         self.run("delete_chats_of", move |conn| {
             let n = conn
                 .execute("DELETE FROM chats WHERE user_id = ?1", [user_id.to_string()])
-                .map_err(internal)?;
+                .map_err(sqlite_error)?;
             Ok(n as u64)
         })
         .await
@@ -665,13 +764,19 @@ impl Messages for SqliteStore {
         self.run("add_message", move |conn| insert_message(conn, &m)).await
     }
 
-    async fn add_reply(&self, reply: &Message, question: &Message, earlier: &[Message]) -> StoreResult<ReplyOutcome> {
-        let (reply, question) = (reply.clone(), question.clone());
+    async fn add_reply(
+        &self,
+        reply: &Message,
+        question: &Message,
+        earlier: &[Message],
+        hold: &Hold,
+    ) -> StoreResult<ReplyOutcome> {
+        let (reply, question, hold) = (reply.clone(), question.clone(), hold.clone());
         let earlier: Vec<String> = earlier.iter().map(|m| m.id.to_string()).collect();
         self.run("add_reply", move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(internal)?;
+                .map_err(sqlite_error)?;
             let (chat_id, question_id) = (question.chat_id.to_string(), question.id.to_string());
             let advanced = tx
                 .execute(
@@ -679,7 +784,7 @@ impl Messages for SqliteStore {
                      WHERE chat_id = ?1 AND id = ?2 AND reply_version = ?3",
                     params![chat_id, question_id, question.reply_version],
                 )
-                .map_err(internal)?;
+                .map_err(sqlite_error)?;
             if advanced == 0 {
                 let exists = tx
                     .query_row(
@@ -688,7 +793,7 @@ impl Messages for SqliteStore {
                         |_| Ok(()),
                     )
                     .optional()
-                    .map_err(internal)?
+                    .map_err(sqlite_error)?
                     .is_some();
                 return Ok(if exists {
                     ReplyOutcome::Raced
@@ -696,15 +801,19 @@ impl Messages for SqliteStore {
                     ReplyOutcome::QuestionGone
                 });
             }
+            // Dropping `tx` rolls the version back: nothing is written unpaid.
+            if !end_hold(&tx, &hold)? {
+                return Ok(ReplyOutcome::Unpaid);
+            }
             insert_message(&tx, &reply)?;
             for id in &earlier {
                 tx.execute(
                     "UPDATE messages SET superseded = 1 WHERE chat_id = ?1 AND id = ?2",
                     [&chat_id, id],
                 )
-                .map_err(internal)?;
+                .map_err(sqlite_error)?;
             }
-            tx.commit().map_err(internal)?;
+            tx.commit().map_err(sqlite_error)?;
             Ok(ReplyOutcome::Stored)
         })
         .await
@@ -718,7 +827,7 @@ impl Messages for SqliteStore {
                 message_from_row,
             )
             .optional()
-            .map_err(internal)
+            .map_err(sqlite_error)
         })
         .await
     }
@@ -733,11 +842,11 @@ impl Messages for SqliteStore {
                        AND (?2 IS NULL OR (created_at, id) > (SELECT created_at, id FROM messages WHERE id = ?2 AND chat_id = ?1))
                      ORDER BY created_at, id LIMIT ?3"
                 ))
-                .map_err(internal)?;
+                .map_err(sqlite_error)?;
             let rows = stmt
                 .query_map(params![chat_id.to_string(), after, page.limit as i64], message_from_row)
-                .map_err(internal)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(internal)
+                .map_err(sqlite_error)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(sqlite_error)
         })
         .await
     }
@@ -752,14 +861,14 @@ impl Messages for SqliteStore {
                        AND (?2 IS NULL OR (created_at, id) <= (?2, ?3))
                      ORDER BY created_at DESC, id DESC LIMIT ?4"
                 ))
-                .map_err(internal)?;
+                .map_err(sqlite_error)?;
             let rows = stmt
                 .query_map(
                     params![chat_id.to_string(), up_to_time, up_to_id, limit as i64],
                     message_from_row,
                 )
-                .map_err(internal)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(internal)
+                .map_err(sqlite_error)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(sqlite_error)
         })
         .await
     }
@@ -770,11 +879,11 @@ impl Messages for SqliteStore {
                 .prepare(&format!(
                     "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 AND reply_to = ?2 ORDER BY created_at, id"
                 ))
-                .map_err(internal)?;
+                .map_err(sqlite_error)?;
             let rows = stmt
                 .query_map(params![chat_id.to_string(), user_message.to_string()], message_from_row)
-                .map_err(internal)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(internal)
+                .map_err(sqlite_error)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(sqlite_error)
         })
         .await
     }
@@ -792,7 +901,7 @@ impl Messages for SqliteStore {
                     m.superseded
                 ],
             )
-            .map_err(internal)?;
+            .map_err(sqlite_error)?;
             Ok(())
         })
         .await

@@ -11,7 +11,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::keys::{self, TimeKey};
-use crate::store::{AuthToken, Chat, Message, Role, StoreError, StoreResult, User};
+use crate::store::{AuthToken, Chat, Hold, Message, Role, StoreError, StoreResult, User};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -193,6 +193,44 @@ impl TokenItem {
             created_at: millis(token.created_at),
             expires_ms: millis(token.expires_at),
             expires_at: ttl_seconds(token.expires_at),
+        }
+    }
+}
+
+/// `USER#<id>` / `HOLD#<id>`: a reply's charge while the reply is under way.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct HoldItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub cost: i64,
+    pub created_at: i64,
+    pub stale_at: i64,
+}
+
+impl HoldItem {
+    pub fn new(hold: &Hold) -> Self {
+        Self {
+            pk: keys::user_pk(hold.user_id),
+            sk: keys::hold_sk(hold.id),
+            kind: "hold".into(),
+            id: hold.id,
+            user_id: hold.user_id,
+            cost: hold.cost,
+            created_at: millis(hold.created_at),
+            stale_at: millis(hold.stale_at),
+        }
+    }
+
+    pub fn into_hold(self) -> Hold {
+        Hold {
+            id: self.id,
+            user_id: self.user_id,
+            cost: self.cost,
+            created_at: from_millis(self.created_at),
+            stale_at: from_millis(self.stale_at),
         }
     }
 }

@@ -30,6 +30,8 @@ pub const CHAT_PREFIX: &str = "CHAT#";
 /// Not a prefix of `CHAT#`, so listing a user's chat entries never meets these.
 pub const CHAT_NUMBER_PREFIX: &str = "CHATNO#";
 pub const MESSAGE_PREFIX: &str = "MSG#";
+/// A reply's hold in its user's partition (`store::Hold`).
+pub const HOLD_PREFIX: &str = "HOLD#";
 
 pub fn user_pk(id: Uuid) -> String {
     format!("USER#{id}")
@@ -75,6 +77,10 @@ pub fn chat_number_sk(number: i64) -> String {
 
 pub fn message_sk(id: Uuid) -> String {
     format!("{MESSAGE_PREFIX}{id}")
+}
+
+pub fn hold_sk(id: Uuid) -> String {
+    format!("{HOLD_PREFIX}{id}")
 }
 
 pub fn rate_pk(key: &str) -> String {

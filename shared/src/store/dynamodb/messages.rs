@@ -8,7 +8,7 @@ use super::items::{from_item, message_time_key, to_item, MessageItem};
 use super::keys::{self, TimeKey, BY_REPLY, BY_TIME, PK, REPLY_KEY, TIME_KEY};
 use super::requests::{internal, is_condition_failed, key, n, query_all, s, sdk_error, Update};
 use super::DynamoStore;
-use crate::store::{Message, Page, ReplyOutcome, StoreResult};
+use crate::store::{Hold, Message, Page, ReplyOutcome, StoreResult};
 
 /// The attribute of a user message that `add_reply` checks and advances.
 const REPLY_VERSION: &str = "reply_version";
@@ -38,13 +38,14 @@ impl DynamoStore {
     }
 
     /// One transaction: the chat still exists; the question's `reply_version` is
-    /// the one read, and advances; the reply is put; the earlier replies (still
-    /// there) are superseded and leave the `by_time` index.
+    /// the one read, and advances; the reply is put; its hold ends; the earlier
+    /// replies (still there) are superseded and leave the `by_time` index.
     pub(super) async fn add_reply(
         &self,
         reply: &Message,
         question: &Message,
         earlier: &[Message],
+        hold: &Hold,
     ) -> StoreResult<ReplyOutcome> {
         let chat_pk = keys::chat_pk(question.chat_id);
         let chat_exists = ConditionCheck::builder()
@@ -78,6 +79,7 @@ impl DynamoStore {
             TransactWriteItem::builder()
                 .put(self.put(to_item(&MessageItem::new(reply))?, Some("attribute_not_exists(pk)"))?)
                 .build(),
+            self.hold_end(hold)?,
         ];
         for old in earlier {
             let superseded = Update::new()
@@ -100,6 +102,7 @@ impl DynamoStore {
             // The question is there with another version: someone else's reply won.
             Some(1) if self.message(question.chat_id, question.id).await?.is_some() => Ok(ReplyOutcome::Raced),
             Some(2) => Err(internal(format!("message {} exists", reply.id))),
+            Some(3) => Ok(ReplyOutcome::Unpaid),
             // The chat, the question or an earlier reply is gone: deleted meanwhile.
             Some(_) => Ok(ReplyOutcome::QuestionGone),
         }

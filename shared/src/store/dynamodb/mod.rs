@@ -6,6 +6,7 @@
 //! ended a moment ago is seen by the next request, whichever container serves it.
 
 mod chats;
+mod holds;
 pub mod items;
 pub mod keys;
 mod messages;
@@ -18,6 +19,7 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use std::future::Future;
+use std::time::Duration;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
@@ -25,8 +27,8 @@ use self::items::Item;
 use self::keys::{TimeKey, PK};
 use self::requests::{key, s, sdk_error};
 use super::{
-    Accounts, AuthToken, Balances, Chat, ChatQuery, Chats, Limits, Message, Messages, Page, ReplyOutcome, Store,
-    StoreResult, Tokens, User, UserChanges,
+    Accounts, AuthToken, Balances, Chat, ChatQuery, Chats, Hold, Limits, Message, Messages, Page, ReplyOutcome,
+    Settled, Store, StoreResult, Tokens, User, UserChanges,
 };
 
 #[derive(Clone, Debug)]
@@ -47,12 +49,31 @@ impl DynamoStore {
     /// The store the functions run with. On a local endpoint (`AWS_ENDPOINT_URL`,
     /// which the SDK reads itself) a missing table is created from
     /// `infra/table.json`; in AWS the template owns the table.
-    pub async fn connect(sdk: &aws_config::SdkConfig, table: &str) -> anyhow::Result<Self> {
-        let client = Client::new(sdk);
+    pub async fn connect(sdk: &aws_config::SdkConfig, table: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let client = Self::client(sdk, timeout);
         if sdk.endpoint_url().is_some() {
             table::create_if_missing(&client, table).await?;
         }
         Ok(Self::new(client, table))
+    }
+
+    /// A client whose requests give up after `timeout` (`DYNAMODB_TIMEOUT_MS`, 5 s
+    /// by default), each attempt after two fifths of it: DynamoDB answers in
+    /// milliseconds, so a request still unanswered after seconds (and the SDK's own
+    /// retries of throttling and transient errors) meets a store that is down, and
+    /// the client is better told so (503) than kept waiting until the function's
+    /// own timeout ends it with nothing said.
+    pub fn client(sdk: &aws_config::SdkConfig, timeout: Duration) -> Client {
+        let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+            .connect_timeout(timeout.min(Duration::from_secs(1)))
+            .operation_attempt_timeout(timeout * 2 / 5)
+            .operation_timeout(timeout)
+            .build();
+        Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(sdk)
+                .timeout_config(timeouts)
+                .build(),
+        )
     }
 
     pub fn table(&self) -> &str {
@@ -191,12 +212,20 @@ impl Tokens for DynamoStore {
 
 #[async_trait]
 impl Balances for DynamoStore {
-    async fn charge(&self, user_id: Uuid, cost: i64) -> StoreResult<Option<i64>> {
-        traced("charge", self.charge(user_id, cost)).await
+    async fn charge(&self, hold: &Hold) -> StoreResult<bool> {
+        traced("charge", self.charge(hold)).await
     }
 
-    async fn refund(&self, user_id: Uuid, cost: i64) -> StoreResult<i64> {
-        traced("refund", self.refund(user_id, cost)).await
+    async fn refund(&self, hold: &Hold) -> StoreResult<Settled> {
+        traced("refund", self.refund(hold)).await
+    }
+
+    async fn settle(&self, hold: &Hold) -> StoreResult<Settled> {
+        traced("settle", self.settle(hold)).await
+    }
+
+    async fn stale_holds(&self, user_id: Uuid, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Hold>> {
+        traced("stale_holds", self.stale_holds(user_id, now, limit)).await
     }
 }
 
@@ -252,8 +281,14 @@ impl Messages for DynamoStore {
         traced("add_message", self.add_message(message)).await
     }
 
-    async fn add_reply(&self, reply: &Message, question: &Message, earlier: &[Message]) -> StoreResult<ReplyOutcome> {
-        traced("add_reply", self.add_reply(reply, question, earlier)).await
+    async fn add_reply(
+        &self,
+        reply: &Message,
+        question: &Message,
+        earlier: &[Message],
+        hold: &Hold,
+    ) -> StoreResult<ReplyOutcome> {
+        traced("add_reply", self.add_reply(reply, question, earlier, hold)).await
     }
 
     async fn message(&self, chat_id: Uuid, id: Uuid) -> StoreResult<Option<Message>> {

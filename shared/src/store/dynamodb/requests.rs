@@ -23,13 +23,41 @@ pub const BATCH_SIZE: usize = 25;
 const BATCH_ATTEMPTS: u32 = 6;
 const FIRST_PAUSE: Duration = Duration::from_millis(20);
 
-/// An SDK failure as an internal store error; its text goes to the log only.
+/// An SDK failure as a store error; its text goes to the log only. A failure that
+/// may pass — no connection, no answer in time, throttling, a transaction that met
+/// another, DynamoDB's own 5xx — is `Unavailable` (the client is told when to
+/// retry); anything else is a bug.
 pub fn sdk_error<E, R>(op: &str, err: SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    StoreError::Internal(anyhow::anyhow!("DynamoDB {op}: {}", DisplayErrorContext(&err)))
+    let text = format!("DynamoDB {op}: {}", DisplayErrorContext(&err));
+    if is_transient(&err) {
+        StoreError::Unavailable(text)
+    } else {
+        StoreError::Internal(anyhow::anyhow!(text))
+    }
+}
+
+/// Error codes DynamoDB answers when trying again later can succeed.
+const TRANSIENT_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "LimitExceededException",
+];
+
+fn is_transient<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(service) => service.err().code().is_some_and(|code| TRANSIENT_CODES.contains(&code)),
+        _ => false,
+    }
 }
 
 pub fn internal(message: impl Into<String>) -> StoreError {
@@ -161,6 +189,8 @@ pub enum Cancelled {
     Condition(usize),
     /// Another transaction touched the same items at the same moment: try again.
     Contention,
+    /// DynamoDB refused an action for now (throttling): try again later.
+    Throttled,
     Other,
 }
 
@@ -173,6 +203,14 @@ pub fn classify(reasons: &[Option<String>]) -> Cancelled {
     }
     if reasons.iter().any(|r| r.as_deref() == Some("TransactionConflict")) {
         return Cancelled::Contention;
+    }
+    if reasons.iter().any(|r| {
+        matches!(
+            r.as_deref(),
+            Some("ThrottlingError" | "ProvisionedThroughputExceeded" | "RequestLimitExceeded")
+        )
+    }) {
+        return Cancelled::Throttled;
     }
     Cancelled::Other
 }
@@ -323,7 +361,12 @@ mod tests {
             Cancelled::Condition(1),
             "a failed condition decides even when another action conflicted"
         );
-        assert_eq!(classify(&[code("ThrottlingError")]), Cancelled::Other);
+        assert_eq!(classify(&[code("ThrottlingError")]), Cancelled::Throttled);
+        assert_eq!(
+            classify(&[None, code("ProvisionedThroughputExceeded")]),
+            Cancelled::Throttled
+        );
+        assert_eq!(classify(&[code("ValidationError")]), Cancelled::Other);
         assert_eq!(classify(&[]), Cancelled::Other);
     }
 

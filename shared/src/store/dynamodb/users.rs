@@ -1,4 +1,5 @@
-//! Accounts, their unique names, tokens, the balance and rate-limit counters.
+//! Accounts, their unique names, tokens and rate-limit counters (the balance's
+//! charges and refunds are `holds.rs`).
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update as TxUpdate};
 use chrono::{DateTime, Utc};
@@ -21,17 +22,6 @@ const EMAIL_ACTION: usize = 2;
 
 /// Attempts of a profile update that found the email changed under it.
 const UPDATE_ATTEMPTS: u32 = 3;
-/// Attempts of a refund's read-then-write fallback (see `refund`).
-const REFUND_ATTEMPTS: u32 = 5;
-
-/// Name placeholders of the balance's attributes.
-fn balance_names() -> std::collections::HashMap<String, String> {
-    ["pk", "tokens", "spent", "requests"]
-        .into_iter()
-        .map(|name| (format!("#{name}"), name.to_string()))
-        .collect()
-}
-
 impl DynamoStore {
     pub(super) fn put(&self, item: crate::store::dynamodb::items::Item, condition: Option<&str>) -> StoreResult<Put> {
         Put::builder()
@@ -81,10 +71,13 @@ impl DynamoStore {
             match cancellation_reasons(&err).as_deref().map(classify) {
                 Some(Cancelled::Condition(index)) => return Ok(Some(index)),
                 Some(Cancelled::Contention) => continue,
+                Some(Cancelled::Throttled) => return Err(StoreError::Unavailable(format!("DynamoDB {op}: throttled"))),
                 _ => return Err(sdk_error(op, err)),
             }
         }
-        Err(internal(format!("{op}: kept conflicting with concurrent transactions")))
+        Err(StoreError::Unavailable(format!(
+            "DynamoDB {op}: kept conflicting with concurrent transactions"
+        )))
     }
 
     pub(super) async fn profile(&self, id: Uuid) -> StoreResult<Option<UserItem>> {
@@ -378,81 +371,6 @@ impl DynamoStore {
             doomed.push(key_of(entry)?);
         }
         delete_keys(&self.client, &self.table, doomed).await
-    }
-
-    /// One conditional update: the balance check and the take cannot be split by
-    /// another request, and a refused charge changes nothing.
-    pub(super) async fn charge(&self, user_id: Uuid, cost: i64) -> StoreResult<Option<i64>> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::user_pk(user_id), keys::PROFILE)))
-            .update_expression("SET #tokens = #tokens - :cost, #spent = #spent + :cost, #requests = #requests + :one")
-            .condition_expression("attribute_exists(#pk) AND #tokens >= :cost")
-            .set_expression_attribute_names(Some(balance_names()))
-            .expression_attribute_values(":cost", n(cost))
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        match result {
-            Ok(answer) => Ok(Some(number(&answer.attributes.unwrap_or_default(), "tokens")?)),
-            Err(err) if is_condition_failed(&err) => Ok(None),
-            Err(err) => Err(sdk_error("charge", err)),
-        }
-    }
-
-    /// Gives one charge back with a relative update (never a lost charge). `spent`
-    /// and `requests` never go below zero: when they would, the balance is read and
-    /// written back conditioned on what was read.
-    pub(super) async fn refund(&self, user_id: Uuid, cost: i64) -> StoreResult<i64> {
-        let profile_key = key(keys::user_pk(user_id), keys::PROFILE);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(profile_key.clone()))
-            .update_expression("SET #tokens = #tokens + :cost, #spent = #spent - :cost, #requests = #requests - :one")
-            .condition_expression("attribute_exists(#pk) AND #spent >= :cost AND #requests >= :one")
-            .set_expression_attribute_names(Some(balance_names()))
-            .expression_attribute_values(":cost", n(cost))
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        match result {
-            Ok(answer) => return number(&answer.attributes.unwrap_or_default(), "tokens"),
-            Err(err) if is_condition_failed(&err) => {}
-            Err(err) => return Err(sdk_error("refund", err)),
-        }
-        for _ in 0..REFUND_ATTEMPTS {
-            let Some(profile) = self.profile(user_id).await? else {
-                return Ok(0);
-            };
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(profile_key.clone()))
-                .update_expression("SET #tokens = #tokens + :cost, #spent = :spent, #requests = :requests")
-                .condition_expression("attribute_exists(#pk) AND #spent = :was_spent AND #requests = :was_requests")
-                .set_expression_attribute_names(Some(balance_names()))
-                .expression_attribute_values(":cost", n(cost))
-                .expression_attribute_values(":spent", n((profile.spent - cost).max(0)))
-                .expression_attribute_values(":requests", n((profile.requests - 1).max(0)))
-                .expression_attribute_values(":was_spent", n(profile.spent))
-                .expression_attribute_values(":was_requests", n(profile.requests))
-                .return_values(ReturnValue::UpdatedNew)
-                .send()
-                .await;
-            match result {
-                Ok(answer) => return number(&answer.attributes.unwrap_or_default(), "tokens"),
-                Err(err) if is_condition_failed(&err) => continue,
-                Err(err) => return Err(sdk_error("refund", err)),
-            }
-        }
-        Err(internal("refund: the balance kept changing"))
     }
 
     /// One atomic counter per window; TTL removes it after `expires_at`.
