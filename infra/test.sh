@@ -35,6 +35,10 @@ for _ in $(seq 1 150); do
   sleep 0.2
 done
 export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
+# moto serves one request at a time: under the load test's concurrency on a busy
+# machine a request can wait seconds, which DynamoDB's 5 s default would call an
+# outage (503). The fault suite sets the default itself.
+export DYNAMODB_TIMEOUT_MS=60000
 
 # Build every function first: cargo lambda watch compiles lazily, and a cold
 # build of the whole workspace takes longer than a smoke test should wait.

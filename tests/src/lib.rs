@@ -10,6 +10,7 @@
 pub mod contract;
 pub mod dynamodb;
 pub mod fake_http;
+pub mod fault_proxy;
 pub mod fuzz;
 pub mod provider;
 pub mod wire;
@@ -133,6 +134,24 @@ impl TestApp {
             provider: Arc::new(ScriptedProvider::new()),
             clock: Arc::new(Mutex::new(None)),
             _dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// The API running on the state `AppState::from_config_with` builds, as a
+    /// function does on start, from `vars` (SQLite in a fresh folder) and `aws`.
+    pub async fn from_config(vars: &[(&str, &str)], aws: chatbot_core::aws::SharedAws) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        settings.insert("STORE".into(), "sqlite".into());
+        settings.insert(
+            "SQLITE_PATH".into(),
+            dir.path().join("start.sqlite3").display().to_string(),
+        );
+        let config = Config::from_vars(settings).expect("valid test settings");
+        let state = AppState::from_config_with(config, aws).await.expect("the state builds");
+        Self {
+            _dir: dir,
+            ..Self::from_state(state)
         }
     }
 

@@ -13,6 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 async fn with_openai() -> (TestApp, String, FakeServer) {
+    with_openai_and(&[]).await
+}
+
+/// The same with some settings changed.
+async fn with_openai_and(vars: &[(&str, &str)]) -> (TestApp, String, FakeServer) {
     let server = FakeServer::start().await;
     let keys = Arc::new(StaticKeys::new(HashMap::from([(
         "OPENAI_API_KEY".to_string(),
@@ -24,9 +29,36 @@ async fn with_openai() -> (TestApp, String, FakeServer) {
         keys,
         Duration::from_secs(2),
     ));
-    let app = TestApp::new().await.with_provider(provider);
+    let app = TestApp::with_vars(vars).await.with_provider(provider);
     let token = app.register("alice").await;
     (app, token, server)
+}
+
+/// An OpenAI stream of `pieces` that pauses `pause` after the first one.
+fn pausing_stream(pieces: &[&str], pause: Duration) -> chatbot_tests::fake_http::Answer {
+    let mut slow = wire::openai_stream(pieces, (1, 3));
+    for part in slow.parts.iter_mut().skip(2) {
+        if let Part::Pause(p) = part {
+            *p = pause;
+        }
+    }
+    slow
+}
+
+/// Reads the stream until `until` has been seen (or it ends); what was read.
+async fn read_until(body: &mut chatbot_core::http::stream::StreamBody, until: &str) -> String {
+    let mut seen = String::new();
+    while !seen.contains(until) {
+        match body.frame().await {
+            Some(Ok(frame)) => seen.push_str(&String::from_utf8_lossy(frame.data_ref().unwrap())),
+            _ => break,
+        }
+    }
+    seen
+}
+
+async fn balance(app: &TestApp, token: &str) -> Value {
+    app.call("GET", "/api/tokens/", Some(token), None).await.body
 }
 
 #[tokio::test]
@@ -277,6 +309,110 @@ async fn a_client_that_reads_slowly_gets_the_whole_reply_and_blocks_nobody() {
     assert_ne!(messages[1]["partial"], true);
     assert_eq!(
         app.call("GET", "/api/tokens/", Some(&token), None).await.body,
+        json!({"tokens": 3900, "spent": 100, "requests": 1})
+    );
+}
+
+#[tokio::test]
+async fn a_chat_deleted_while_its_reply_streams_is_paid_for_what_reached_the_client() {
+    let (app, token, server) = with_openai().await;
+    server.answer([
+        pausing_stream(&["first ", "second ", "third"], Duration::from_millis(200)),
+        wire::openai_completion("Title", 1, 1),
+    ]);
+    let response = app
+        .open_stream(
+            "/api/chats/stream/",
+            &token,
+            json!({"content": "hi", "provider": "openai"}),
+        )
+        .await;
+    let mut body = response.into_body();
+    let seen = read_until(&mut body, "first ").await;
+    let chat_id = events(&seen)[0].json()["chat_id"].as_str().unwrap().to_string();
+    // The user deletes the chat from another tab while its reply streams.
+    let deleted = app
+        .call("DELETE", &format!("/api/chats/{chat_id}/"), Some(&token), None)
+        .await;
+    assert!(deleted.status < 300, "{}", deleted.text);
+    let rest = read_until(&mut body, "event: error").await;
+    let all = format!("{seen}{rest}");
+    let last = events(&all).pop().unwrap();
+    assert_eq!(last.name.as_deref(), Some("error"), "{all}");
+    assert_eq!(last.json()["code"], "not_found");
+    // The text that reached the client is paid for, once: no free replies.
+    assert_eq!(
+        balance(&app, &token).await,
+        json!({"tokens": 3900, "spent": 100, "requests": 1})
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_before_any_text_pays_nothing() {
+    let (app, token, server) = with_openai().await;
+    // The model is slow to start: the client is gone before its first piece.
+    let mut late = wire::openai_stream(&["first ", "second"], (1, 3));
+    late.parts.insert(0, Part::Pause(Duration::from_millis(500)));
+    server.answer([late, wire::openai_completion("Title", 1, 1)]);
+    let response = app
+        .open_stream(
+            "/api/chats/stream/",
+            &token,
+            json!({"content": "hi", "provider": "openai"}),
+        )
+        .await;
+    let mut body = response.into_body();
+    let seen = read_until(&mut body, "event: start").await;
+    let chat_id = events(&seen)[0].json()["chat_id"].as_str().unwrap().to_string();
+    drop(body);
+    // The relay finds the client gone at its first piece: the charge goes back, and
+    // only the question is kept.
+    let mut refunded = Value::Null;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        refunded = balance(&app, &token).await;
+        if refunded["tokens"] == 4000 {
+            break;
+        }
+    }
+    assert_eq!(refunded, json!({"tokens": 4000, "spent": 0, "requests": 0}));
+    let messages = app
+        .call("GET", &format!("/api/chats/{chat_id}/messages/"), Some(&token), None)
+        .await
+        .body;
+    assert_eq!(messages.as_array().unwrap().len(), 1, "{messages}");
+    assert_eq!(messages[0]["role"], "user");
+}
+
+#[tokio::test]
+async fn a_stream_past_the_time_limit_after_text_is_a_paid_partial_reply() {
+    let (app, token, server) = with_openai_and(&[("PROVIDER_TIMEOUT_SECS", "1")]).await;
+    server.answer([pausing_stream(&["first ", "second"], Duration::from_secs(3))]);
+    let response = app
+        .open_stream(
+            "/api/chats/stream/",
+            &token,
+            json!({"content": "hi", "provider": "openai"}),
+        )
+        .await;
+    let mut body = response.into_body();
+    let seen = read_until(&mut body, "event: done").await;
+    let events = events(&seen);
+    let done = events.last().unwrap();
+    assert_eq!(done.name.as_deref(), Some("done"), "{seen}");
+    assert_eq!(done.json()["partial"], true);
+    let chat_id = events[0].json()["chat_id"].as_str().unwrap().to_string();
+    let messages = app
+        .call("GET", &format!("/api/chats/{chat_id}/messages/"), Some(&token), None)
+        .await
+        .body;
+    assert!(
+        messages[1]["content"].as_str().unwrap().starts_with("first"),
+        "{messages}"
+    );
+    assert_eq!(messages[1]["partial"], true, "the stream never ended: {messages}");
+    assert_eq!(
+        balance(&app, &token).await,
         json!({"tokens": 3900, "spent": 100, "requests": 1})
     );
 }

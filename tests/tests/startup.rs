@@ -4,40 +4,11 @@
 //! function, which reaches the model through the inference function. The AWS
 //! endpoints here are scripted servers on loopback that record every request.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_secretsmanager::config::Credentials;
 use chatbot_core::aws::SharedAws;
-use chatbot_core::config::Config;
-use chatbot_core::state::AppState;
+use chatbot_tests::dynamodb::sdk_config_at;
 use chatbot_tests::fake_http::{Answer, FakeServer};
 use chatbot_tests::{assert_error, tiny_flan_t5_dir, wire, TestApp};
 use serde_json::json;
-use std::collections::HashMap;
-
-/// SDK settings whose every service is the server at `url`.
-async fn aws_at(url: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "chatbot-tests"))
-        .load()
-        .await
-}
-
-/// The API running on the state `from_config_with` builds from `vars` (SQLite in
-/// a fresh folder) and `aws`.
-async fn app_from_config(vars: &[(&str, &str)], aws: SharedAws) -> (TestApp, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    settings.insert("STORE".into(), "sqlite".into());
-    settings.insert(
-        "SQLITE_PATH".into(),
-        dir.path().join("start.sqlite3").display().to_string(),
-    );
-    let config = Config::from_vars(settings).unwrap();
-    let state = AppState::from_config_with(config, aws).await.expect("the state builds");
-    (TestApp::from_state(state), dir)
-}
 
 fn secret_reads(server: &FakeServer) -> usize {
     server
@@ -57,7 +28,7 @@ async fn the_secret_is_read_by_the_first_model_call_not_at_start() {
     )]);
     let openai = FakeServer::start().await;
     openai.answer([wire::openai_completion("Hello there", 3, 2)]);
-    let (app, _dir) = openai_app(&secrets, &openai).await;
+    let app = openai_app(&secrets, &openai).await;
     assert_eq!(secrets.recorded().len(), 0, "building the state reads nothing");
 
     // Routes that call no model never read it.
@@ -104,8 +75,8 @@ async fn the_model_list_reads_the_secret_to_say_what_is_available() {
         200,
         &json!({"Name": "chatbot/keys", "SecretString": r#"{"GEMINI_API_KEY": "g-1"}"#}),
     )]);
-    let aws = SharedAws::with(aws_at(&secrets.url).await);
-    let (app, _dir) = app_from_config(&[("SECRET_ID", "chatbot/keys")], aws).await;
+    let aws = SharedAws::with(sdk_config_at(&secrets.url).await);
+    let app = TestApp::from_config(&[("SECRET_ID", "chatbot/keys")], aws).await;
     let token = app.register("alice").await;
     assert_eq!(secrets.recorded().len(), 0);
     let models = app.call("GET", "/api/models/", Some(&token), None).await.body;
@@ -129,14 +100,14 @@ async fn an_unreadable_secret_leaves_the_keys_missing_and_the_call_503() {
         400,
         &json!({"__type": "AccessDeniedException", "message": "not allowed"}),
     )]);
-    let aws = SharedAws::with(aws_at(&secrets.url).await);
+    let aws = SharedAws::with(sdk_config_at(&secrets.url).await);
     let vars = [
         ("SECRET_ID", "chatbot/keys"),
         ("DEFAULT_PROVIDER", "openai"),
         ("DEFAULT_MODEL", "gpt-4o-mini"),
         ("OPENAI_BASE_URL", "http://127.0.0.1:9"),
     ];
-    let (app, _dir) = app_from_config(&vars, aws).await;
+    let app = TestApp::from_config(&vars, aws).await;
     let token = app.register("alice").await;
     let sent = send(&app, &token, "hi").await;
     assert_eq!(assert_error(&sent, 503), "provider_unavailable");
@@ -162,7 +133,7 @@ async fn flan_t5_weights_without_an_inference_function_load_no_engine() {
         ("DEFAULT_MODEL", "flan-t5-small"),
     ];
     let aws = SharedAws::from_env();
-    let (app, _dir) = app_from_config(&vars, aws.clone()).await;
+    let app = TestApp::from_config(&vars, aws.clone()).await;
     assert!(!aws.is_loaded(), "no AWS settings loaded for a SQLite function");
     let flan = app.state.llm.choose(Some("flan-t5"), None).unwrap();
     assert!(
@@ -196,14 +167,14 @@ async fn with_an_inference_function_flan_t5_is_invoked_on_first_use() {
         200,
         &json!({"generated": {"text": "Paris.", "prompt_tokens": 9, "completion_tokens": 2}}),
     )]);
-    let aws = SharedAws::with(aws_at(&lambda.url).await);
+    let aws = SharedAws::with(sdk_config_at(&lambda.url).await);
     let vars = [
         ("INFERENCE_FUNCTION", "flan-t5-inference"),
         ("FLAN_T5_MODEL", "google/flan-t5-small"),
         ("DEFAULT_PROVIDER", "flan-t5"),
         ("DEFAULT_MODEL", "flan-t5-small"),
     ];
-    let (app, _dir) = app_from_config(&vars, aws).await;
+    let app = TestApp::from_config(&vars, aws).await;
     let token = app.register("alice").await;
     assert_eq!(lambda.recorded().len(), 0, "nothing invoked at start");
     let sent = app
@@ -243,14 +214,14 @@ async fn an_unreachable_inference_function_is_a_503() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let aws = SharedAws::with(aws_at(&url).await);
+    let aws = SharedAws::with(sdk_config_at(&url).await);
     let vars = [
         ("INFERENCE_FUNCTION", "flan-t5-inference"),
         ("FLAN_T5_MODEL", "google/flan-t5-small"),
         ("DEFAULT_PROVIDER", "flan-t5"),
         ("DEFAULT_MODEL", "flan-t5-small"),
     ];
-    let (app, _dir) = app_from_config(&vars, aws).await;
+    let app = TestApp::from_config(&vars, aws).await;
     let token = app.register("alice").await;
     let sent = send(&app, &token, "hi").await;
     assert_eq!(assert_error(&sent, 503), "provider_unavailable");
@@ -280,15 +251,15 @@ async fn send(app: &TestApp, token: &str, content: &str) -> chatbot_tests::TestR
 }
 
 /// A chat through the OpenAI provider, whose key must come from the secret.
-async fn openai_app(secrets: &FakeServer, openai: &FakeServer) -> (TestApp, tempfile::TempDir) {
-    let aws = SharedAws::with(aws_at(&secrets.url).await);
+async fn openai_app(secrets: &FakeServer, openai: &FakeServer) -> TestApp {
+    let aws = SharedAws::with(sdk_config_at(&secrets.url).await);
     let vars = [
         ("SECRET_ID", "chatbot/keys"),
         ("OPENAI_BASE_URL", openai.url.as_str()),
         ("DEFAULT_PROVIDER", "openai"),
         ("DEFAULT_MODEL", "gpt-4o-mini"),
     ];
-    app_from_config(&vars, aws).await
+    TestApp::from_config(&vars, aws).await
 }
 
 #[tokio::test]
@@ -297,7 +268,7 @@ async fn a_secret_created_after_start_is_used_by_a_later_chat_without_a_restart(
     openai.answer([wire::openai_completion("Hello there", 3, 2)]);
     // The secret does not exist at first; then the operator creates it.
     secrets.answer([no_such_secret(), secret_holding(r#"{"OPENAI_API_KEY": "sk-late"}"#)]);
-    let (app, _dir) = openai_app(&secrets, &openai).await;
+    let app = openai_app(&secrets, &openai).await;
     let token = app.register("alice").await;
     assert_eq!(
         assert_error(&send(&app, &token, "first").await, 503),
@@ -327,7 +298,7 @@ async fn a_key_put_into_the_empty_secret_after_deploy_is_found() {
     let (secrets, openai) = (FakeServer::start().await, FakeServer::start().await);
     openai.answer([wire::openai_completion("Hello there", 3, 2)]);
     secrets.answer([secret_holding("{}"), secret_holding(r#"{"OPENAI_API_KEY": "sk-put"}"#)]);
-    let (app, _dir) = openai_app(&secrets, &openai).await;
+    let app = openai_app(&secrets, &openai).await;
     let token = app.register("alice").await;
     assert_eq!(
         assert_error(&send(&app, &token, "hi").await, 503),

@@ -200,7 +200,9 @@ pub async fn chat_completions(call: &Call<'_>) -> Result<Output, ApiError> {
             let head = &chunks.head;
             let _ = chunks
                 .sender
-                .send_data(data(&head.chunk(json!({}), Some("stop"))))
+                .send_data(data(
+                    &head.chunk(json!({}), Some(if replied.cut { "length" } else { "stop" })),
+                ))
                 .await;
             if include_usage {
                 let last = json!({"id": head.id, "object": "chat.completion.chunk", "created": head.created, "model": head.model,

@@ -51,6 +51,8 @@ pub async fn stream_chat(call: &Call<'_>) -> Result<Output, ApiError> {
                         "chat_id": stored.chat.id,
                         "usage": replied.usage,
                         "tokens_remaining": stored.tokens_remaining,
+                        // Cut at the time limit after text reached the client: kept and billed.
+                        "partial": stored.reply.partial,
                     }),
                 ),
                 None => return,
