@@ -281,7 +281,7 @@ pub const CURSOR_KEY: &str = "CURSOR_KEY";
 pub enum CursorKeys {
     Fixed(CursorKey),
     Secret {
-        secret: SecretKeys,
+        secret: Box<SecretKeys>,
         key: tokio::sync::OnceCell<CursorKey>,
     },
 }
@@ -297,7 +297,7 @@ impl CursorKeys {
 
     pub fn from_secret(secret: SecretKeys) -> Self {
         Self::Secret {
-            secret,
+            secret: Box::new(secret),
             key: tokio::sync::OnceCell::new(),
         }
     }
