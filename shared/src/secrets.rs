@@ -25,7 +25,6 @@ use tracing::Instrument as _;
 
 use crate::aws::{LazyClient, SharedAws};
 use crate::config::{Config, CursorKey};
-use crate::error::ApiError;
 use crate::llm::keys::{KeyStore, StaticKeys};
 
 /// The pause after the first miss before a `get` reads again (`refresh` always reads).
@@ -269,6 +268,12 @@ pub fn key_store(config: &Config, aws: &SharedAws) -> Arc<dyn KeyStore> {
     }
 }
 
+/// The cursor key's secret cannot be read (yet) or holds no usable key: a 503
+/// that names nothing internal (see `error`).
+#[derive(Debug, thiserror::Error)]
+#[error("the cursor key is unavailable")]
+pub struct CursorKeyUnavailable;
+
 /// The name of the cursor key in its secret (`{"CURSOR_KEY": "…"}`).
 pub const CURSOR_KEY: &str = "CURSOR_KEY";
 
@@ -302,9 +307,9 @@ impl CursorKeys {
         }
     }
 
-    /// The key; a 503 that names nothing internal while the secret cannot be read
-    /// or holds no usable key (the log says which secret and why).
-    pub async fn get(&self) -> Result<&CursorKey, ApiError> {
+    /// The key, or `CursorKeyUnavailable` while the secret cannot be read or
+    /// holds no usable key (the log says which secret and why).
+    pub async fn get(&self) -> Result<&CursorKey, CursorKeyUnavailable> {
         let (secret, key) = match self {
             Self::Fixed(key) => return Ok(key),
             Self::Secret { secret, key } => (secret, key),
@@ -319,13 +324,7 @@ impl CursorKeys {
                         problem = if found.is_some() { "shorter than 32 characters" } else { "missing or unreadable" },
                         "the cursor key secret is not usable"
                     );
-                    Err(ApiError::new(
-                        http::StatusCode::SERVICE_UNAVAILABLE,
-                        "temporarily_unavailable",
-                        "Lists cannot be paged right now. Try again in a minute.",
-                    )
-                    .with("retry_after", 60)
-                    .with_header("retry-after", "60"))
+                    Err(CursorKeyUnavailable)
                 }
             }
         })
