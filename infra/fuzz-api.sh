@@ -32,7 +32,7 @@ request_timeout="${FUZZ_REQUEST_TIMEOUT:-30}"
 
 # Generated requests come fast: the limits would answer most of them 429 (a
 # documented answer, but one that hides the route behind it).
-export RATE_LIMIT_PER_MINUTE=100000 AUTH_RATE_LIMIT_PER_MINUTE=100000 INITIAL_TOKENS=100000000
+export RATE_LIMIT_PER_MINUTE=100000 AUTH_RATE_LIMIT_PER_MINUTE=100000 WRITE_RATE_LIMIT_PER_MINUTE=100000 INITIAL_TOKENS=100000000
 
 # fuzz_store LABEL: one schemathesis run against a freshly started stack.
 fuzz_store() {

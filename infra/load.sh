@@ -57,7 +57,7 @@ port=$(free_port)
 ollama_port=$(free_port)
 export SQLITE_PATH="$scratch/load.sqlite3" TABLE_NAME="chatbot-load-$$"
 export OLLAMA_HOST="http://127.0.0.1:$ollama_port"
-export RATE_LIMIT_PER_MINUTE=1000000 AUTH_RATE_LIMIT_PER_MINUTE=1000000
+export RATE_LIMIT_PER_MINUTE=1000000 AUTH_RATE_LIMIT_PER_MINUTE=1000000 WRITE_RATE_LIMIT_PER_MINUTE=1000000
 # Flan-T5 is not used; the tiny fixture keeps run-local.sh from downloading weights.
 export FLAN_T5_DIR="$PWD/models/flan-t5/tests/fixtures/tiny-t5" FLAN_T5_MODEL=google/flan-t5-small
 export RUST_LOG="${RUST_LOG:-warn}"

@@ -18,6 +18,8 @@ venv_spec() {
     moto) echo 'moto[server]>=5,<6' ;;
     aws-sam-cli) echo 'aws-sam-cli>=1.100,<2' ;;
     cfn-lint) echo 'cfn-lint>=1,<2' ;;
+    # The infrastructure scanner of template.yaml (.ci/run's template step).
+    checkov) echo 'checkov>=3,<4' ;;
     # zig links the arm64 functions for cargo-lambda (sam build, cargo lambda build --arm64).
     ziglang) echo 'ziglang>=0.13,<1' ;;
     huggingface_hub) echo 'huggingface_hub>=0.23,<3' ;;
@@ -33,10 +35,12 @@ venv_spec() {
 
 # venv_alone NAME: the command of a tool that gets a venv of its own under
 # .venv/alone/ (linked into .venv/bin), because its exact pins clash with the
-# other tools: aws-sam-cli pins click below what huggingface_hub needs.
+# other tools: aws-sam-cli pins click below what huggingface_hub needs, and
+# checkov pins its own cfn-lint, boto3 and click.
 venv_alone() {
   case $1 in
     aws-sam-cli) echo sam ;;
+    checkov) echo checkov ;;
     *) return 1 ;;
   esac
 }

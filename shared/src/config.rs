@@ -128,11 +128,18 @@ pub struct Config {
     pub dynamodb_timeout_ms: u64,
     pub rate_limit_per_minute: u32,
     pub auth_rate_limit_per_minute: u32,
+    /// `WRITE_RATE_LIMIT_PER_MINUTE`: changes (chats, threads, the account) and
+    /// searches per user, one window for every route and dialect.
+    pub write_rate_limit_per_minute: u32,
     pub context_messages: usize,
     pub display_time_zone: Tz,
     pub token_ttl_days: i64,
     pub cors_allowed_origins: Vec<String>,
     pub cursor_key: CursorKey,
+    /// `CURSOR_KEY_SECRET_ID`: the Secrets Manager secret (`{"CURSOR_KEY": "…"}`)
+    /// the cursor key is read from when a list is first paged, as in AWS, where
+    /// no function's environment holds it. `CURSOR_KEY`, when set, wins.
+    pub cursor_key_secret_id: Option<String>,
     /// `STREAM_URL`: where the web page sends `POST /api/chats/stream/` when that
     /// route is not on the page's own origin (in AWS, the stream function's URL);
     /// unset, the page streams from its own origin, as locally.
@@ -216,11 +223,15 @@ impl Config {
             dynamodb_timeout_ms: env.number("DYNAMODB_TIMEOUT_MS", DEFAULT_DYNAMODB_TIMEOUT_MS, 100..=600_000)?,
             rate_limit_per_minute: env.number("RATE_LIMIT_PER_MINUTE", 30, 1..=u32::MAX)?,
             auth_rate_limit_per_minute: env.number("AUTH_RATE_LIMIT_PER_MINUTE", 10, 1..=u32::MAX)?,
+            write_rate_limit_per_minute: env.number("WRITE_RATE_LIMIT_PER_MINUTE", 60, 1..=u32::MAX)?,
             context_messages: env.number("CONTEXT_MESSAGES", 20, 1..=1000)?,
             display_time_zone,
             token_ttl_days: env.number("TOKEN_TTL_DAYS", 30, 1..=3650)?,
             cors_allowed_origins: env.list("CORS_ALLOWED_ORIGINS", "http://localhost:5173"),
             cursor_key: env.cursor_key()?,
+            cursor_key_secret_id: env
+                .optional("CURSOR_KEY_SECRET_ID")
+                .filter(|_| env.optional("CURSOR_KEY").is_none()),
             stream_url: env
                 .optional("STREAM_URL")
                 .map(|_| env.url("STREAM_URL", ""))
@@ -332,6 +343,17 @@ impl Env {
             _ => return Err(self.bad("SESSION_COOKIE_SAMESITE", &raw, "expected Lax, Strict or None")),
         };
         let secure = self.flag("SESSION_COOKIE_SECURE", true)?;
+        // Browsers take a `__Host-` cookie only when it is Secure, has Path=/ and no
+        // Domain (so no sibling subdomain can set or shadow it), and a `__Secure-`
+        // one only when Secure. The cookie always has Path=/ and no Domain.
+        let lower = name.to_ascii_lowercase();
+        if !secure && (lower.starts_with("__host-") || lower.starts_with("__secure-")) {
+            return Err(self.bad(
+                "SESSION_COOKIE_SECURE",
+                "false",
+                "a SESSION_COOKIE_NAME starting with __Host- or __Secure- needs a Secure cookie: browsers drop it otherwise",
+            ));
+        }
         if same_site == SameSite::None && !secure {
             return Err(self.bad(
                 "SESSION_COOKIE_SECURE",
@@ -371,6 +393,7 @@ mod tests {
         assert_eq!(config.tokens_per_request, 100);
         assert_eq!(config.rate_limit_per_minute, 30);
         assert_eq!(config.auth_rate_limit_per_minute, 10);
+        assert_eq!(config.write_rate_limit_per_minute, 60);
         assert_eq!(config.display_time_zone, chrono_tz::Asia::Karachi);
         assert_eq!(config.cors_allowed_origins, vec!["http://localhost:5173"]);
         assert_eq!(config.default_provider, "flan-t5");
@@ -416,6 +439,18 @@ mod tests {
         ]))
         .unwrap_err();
         assert_eq!(err.name, "SESSION_COOKIE_SECURE");
+        let config = Config::from_vars(vars(&[("SESSION_COOKIE_NAME", "__Host-sessionid")])).unwrap();
+        assert_eq!(config.session_cookie.name, "__Host-sessionid");
+        assert!(config.session_cookie.secure);
+        for name in ["__Host-sessionid", "__host-sid", "__Secure-sid"] {
+            let err = Config::from_vars(vars(&[
+                ("SESSION_COOKIE_NAME", name),
+                ("SESSION_COOKIE_SECURE", "false"),
+            ]))
+            .unwrap_err();
+            assert_eq!(err.name, "SESSION_COOKIE_SECURE", "{name}");
+            assert!(err.reason.contains("__Host-"), "{}", err.reason);
+        }
     }
 
     #[test]

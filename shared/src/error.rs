@@ -16,6 +16,7 @@ use crate::billing::BillingError;
 use crate::conversation::ChatError;
 use crate::llm::{ChoiceError, ProviderError};
 use crate::ratelimit::RateLimited;
+use crate::secrets::CursorKeyUnavailable;
 use crate::store::StoreError;
 
 /// When a client should try again after the store was unavailable: past the SDK's
@@ -182,6 +183,18 @@ impl From<RateLimited> for ApiError {
         )
         .with("retry_after", window.reset_secs)
         .with_header("retry-after", window.reset_secs.to_string())
+    }
+}
+
+impl From<CursorKeyUnavailable> for ApiError {
+    fn from(_: CursorKeyUnavailable) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "Lists cannot be paged right now. Try again in a minute.",
+        )
+        .with("retry_after", 60)
+        .with_header("retry-after", "60")
     }
 }
 

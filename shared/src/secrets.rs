@@ -24,7 +24,7 @@ use aws_sdk_secretsmanager::Client;
 use tracing::Instrument as _;
 
 use crate::aws::{LazyClient, SharedAws};
-use crate::config::Config;
+use crate::config::{Config, CursorKey};
 use crate::llm::keys::{KeyStore, StaticKeys};
 
 /// The pause after the first miss before a `get` reads again (`refresh` always reads).
@@ -265,6 +265,70 @@ pub fn key_store(config: &Config, aws: &SharedAws) -> Arc<dyn KeyStore> {
     match &config.secret_id {
         Some(secret_id) => Arc::new(SecretKeys::on_first_use(aws.clone(), secret_id.clone())),
         None => Arc::new(StaticKeys::from_env()),
+    }
+}
+
+/// The cursor key's secret cannot be read (yet) or holds no usable key: a 503
+/// that names nothing internal (see `error`).
+#[derive(Debug, thiserror::Error)]
+#[error("the cursor key is unavailable")]
+pub struct CursorKeyUnavailable;
+
+/// The name of the cursor key in its secret (`{"CURSOR_KEY": "…"}`).
+pub const CURSOR_KEY: &str = "CURSOR_KEY";
+
+/// The key pagination cursors are signed with: `CURSOR_KEY` from the
+/// environment (or a random one, see `Config`), or, with `CURSOR_KEY_SECRET_ID`,
+/// read from that secret when a list is first paged and kept for the container's
+/// life (so no function's environment holds it, and only the functions that page
+/// read it). A secret that cannot be read yet is looked for again after the
+/// pauses of [`SecretKeys`].
+pub enum CursorKeys {
+    Fixed(CursorKey),
+    Secret {
+        secret: Box<SecretKeys>,
+        key: tokio::sync::OnceCell<CursorKey>,
+    },
+}
+
+impl CursorKeys {
+    /// The source `config` names: its `CURSOR_KEY`, or the secret.
+    pub fn from_config(config: &Config, aws: &SharedAws) -> Self {
+        match &config.cursor_key_secret_id {
+            Some(secret_id) => Self::from_secret(SecretKeys::on_first_use(aws.clone(), secret_id.clone())),
+            None => Self::Fixed(config.cursor_key.clone()),
+        }
+    }
+
+    pub fn from_secret(secret: SecretKeys) -> Self {
+        Self::Secret {
+            secret: Box::new(secret),
+            key: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The key, or `CursorKeyUnavailable` while the secret cannot be read or
+    /// holds no usable key (the log says which secret and why).
+    pub async fn get(&self) -> Result<&CursorKey, CursorKeyUnavailable> {
+        let (secret, key) = match self {
+            Self::Fixed(key) => return Ok(key),
+            Self::Secret { secret, key } => (secret, key),
+        };
+        key.get_or_try_init(|| async {
+            match secret.get(CURSOR_KEY).await {
+                Some(value) if value.len() >= 32 => Ok(CursorKey::new(value.into_bytes())),
+                found => {
+                    tracing::error!(
+                        secret_id = %secret.secret_id,
+                        key = CURSOR_KEY,
+                        problem = if found.is_some() { "shorter than 32 characters" } else { "missing or unreadable" },
+                        "the cursor key secret is not usable"
+                    );
+                    Err(CursorKeyUnavailable)
+                }
+            }
+        })
+        .await
     }
 }
 

@@ -10,6 +10,7 @@ use crate::llm::inference::RemoteFlanT5;
 use crate::llm::keys::{KeyStore, StaticKeys};
 use crate::llm::remote::{gemini::Gemini, ollama::Ollama, openai::OpenAi};
 use crate::llm::{Dispatch, Provider};
+use crate::secrets::CursorKeys;
 use crate::store::{IfMissing, Store};
 
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -21,12 +22,15 @@ pub struct AppState {
     pub llm: Dispatch,
     /// Provider keys: the Secrets Manager secret (`SECRET_ID`) or the environment.
     pub keys: Arc<dyn KeyStore>,
+    /// The pagination cursors' key: `CURSOR_KEY`, or its secret.
+    pub cursor_keys: Arc<CursorKeys>,
     clock: Clock,
 }
 
 impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>, llm: Dispatch) -> Self {
         Self {
+            cursor_keys: Arc::new(CursorKeys::Fixed(config.cursor_key.clone())),
             config: Arc::new(config),
             store,
             llm,
@@ -38,6 +42,12 @@ impl AppState {
     /// Sets where provider keys come from (`secrets::key_store`).
     pub fn with_keys(mut self, keys: Arc<dyn KeyStore>) -> Self {
         self.keys = keys;
+        self
+    }
+
+    /// Sets where the cursor key comes from (`CursorKeys::from_config`).
+    pub fn with_cursor_keys(mut self, cursor_keys: CursorKeys) -> Self {
+        self.cursor_keys = Arc::new(cursor_keys);
         self
     }
 
@@ -64,12 +74,15 @@ impl AppState {
     pub async fn from_config_with(config: Config, aws: SharedAws) -> anyhow::Result<Self> {
         let store = crate::store::open(&config, &aws, IfMissing::Create).await?;
         let keys = crate::secrets::key_store(&config, &aws);
+        let cursor_keys = CursorKeys::from_config(&config, &aws);
         let llm = Dispatch::new(
             default_providers(&config, &keys, &aws),
             &config.default_provider,
             &config.default_model,
         );
-        Ok(Self::new(config, store, llm).with_keys(keys))
+        Ok(Self::new(config, store, llm)
+            .with_keys(keys)
+            .with_cursor_keys(cursor_keys))
     }
 }
 

@@ -480,6 +480,41 @@ pub async fn a_message_to_a_deleted_chat_is_refused(store: SharedStore) {
     assert!(store.add_message(&message(&never, Role::User, "x", 4)).await.is_err());
 }
 
+/// A chat created later with a deleted chat's id (dialect D's clients choose ids)
+/// sees none of the deleted chat's messages, and neither does anyone else.
+pub async fn a_deleted_chat_leaves_nothing_for_a_chat_with_its_id(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let gone = chat(&alice, 0);
+    store.create_chat(&gone).await.unwrap();
+    for minute in 1..=30 {
+        store
+            .add_message(&message(&gone, Role::User, "secret", minute))
+            .await
+            .unwrap();
+    }
+    store.delete_chat(gone.id).await.unwrap();
+    // Deleting it again is no error.
+    store.delete_chat(gone.id).await.unwrap();
+    let bob = saved_user(&store, "bob").await;
+    let mut again = chat(&bob, 40);
+    again.id = gone.id;
+    store.create_chat(&again).await.unwrap();
+    assert!(store
+        .list_messages(again.id, Page::first(100))
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .add_message(&message(&again, Role::User, "mine", 41))
+        .await
+        .unwrap();
+    let messages = store.list_messages(again.id, Page::first(100)).await.unwrap();
+    assert_eq!(
+        messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
+        ["mine"]
+    );
+}
+
 pub async fn concurrent_chat_numbers_are_all_different(store: SharedStore) {
     let alice = saved_user(&store, "alice").await;
     let tasks: Vec<_> = (0..12)
@@ -887,6 +922,7 @@ macro_rules! store_contract {
             chat_numbers_count_up_per_user_and_are_never_reused,
             concurrent_chat_numbers_are_all_different,
             a_message_to_a_deleted_chat_is_refused,
+            a_deleted_chat_leaves_nothing_for_a_chat_with_its_id,
             the_open_chat_is_the_newest_without_an_end,
             chat_lists_are_newest_first_and_paginate,
             chat_lists_filter_by_session_period_and_search,

@@ -77,8 +77,7 @@ impl aws_sdk_dynamodb::config::Intercept for RequestLog {
         _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let request = context.request();
-        let target = request.headers().get("x-amz-target").unwrap_or("unknown");
-        let mut operation = target.rsplit('.').next().unwrap_or(target).to_string();
+        let mut operation = operation_of(request);
         if operation == "TransactWriteItems" {
             // `TransactWriteItems(Put,Update)`: IAM checks each part's own action.
             let body: serde_json::Value = request
@@ -97,6 +96,65 @@ impl aws_sdk_dynamodb::config::Intercept for RequestLog {
         self.0.lock().unwrap().push(operation);
         Ok(())
     }
+}
+
+/// The DynamoDB operation of a request (`GetItem`, `BatchWriteItem`…).
+fn operation_of(request: &aws_sdk_dynamodb::config::http::HttpRequest) -> String {
+    let target = request.headers().get("x-amz-target").unwrap_or("unknown");
+    target.rsplit('.').next().unwrap_or(target).to_string()
+}
+
+/// Cuts a store off mid-way, as a function whose time ran out or that crashed:
+/// once armed with [`Cut::after`], requests of one operation pass `allowed` times
+/// and then fail, until [`Cut::heal`].
+#[derive(Clone, Debug, Default)]
+pub struct Cut(Arc<Mutex<Option<(String, usize)>>>);
+
+impl Cut {
+    pub fn after(&self, operation: &str, allowed: usize) {
+        *self.0.lock().unwrap() = Some((operation.to_string(), allowed));
+    }
+
+    pub fn heal(&self) {
+        *self.0.lock().unwrap() = None;
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for Cut {
+    fn name(&self) -> &'static str {
+        "Cut"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let operation = operation_of(context.request());
+        match &mut *self.0.lock().unwrap() {
+            Some((cut, 0)) if *cut == operation => Err(format!("{operation} cut off").into()),
+            Some((cut, allowed)) if *cut == operation => {
+                *allowed -= 1;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A store on a fresh table that `Cut` can cut off.
+pub async fn cuttable_store() -> (DynamoStore, Cut) {
+    let cut = Cut::default();
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config().await)
+        .interceptor(cut.clone())
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    let name = unique_name("chatbot-cut");
+    table::create_if_missing(&client, &name)
+        .await
+        .expect("creating a table on the local endpoint");
+    (DynamoStore::new(client, name), cut)
 }
 
 /// A store on a fresh table whose every request is written to the returned log.

@@ -165,3 +165,88 @@ async fn register_and_login_are_limited_per_client_address() {
         "another address"
     );
 }
+
+#[tokio::test]
+async fn writes_share_one_window_per_user_across_routes_and_dialects() {
+    let app = TestApp::with_vars(&[("WRITE_RATE_LIMIT_PER_MINUTE", "5"), ("RATE_LIMIT_PER_MINUTE", "100")]).await;
+    app.set_now(Some(chrono::DateTime::from_timestamp(1_800_000_015, 0).unwrap()));
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    // A model route keeps its own window: it does not use up the writes.
+    let sent = app
+        .call("POST", "/api/chats/", Some(&alice), Some(json!({"content": "hi"})))
+        .await;
+    assert_eq!(sent.status, 201);
+    let chat_id = sent.body["chat_id"].as_str().unwrap().to_string();
+    // Five writes of four dialects, and a search: one window.
+    let created = app
+        .call("POST", "/api/conversations/create/", Some(&alice), Some(json!({})))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert_eq!(created.header("x-ratelimit-limit"), Some("5"));
+    assert_eq!(created.header("x-ratelimit-remaining"), Some("4"));
+    let thread = app.call("POST", "/chat/threads/new/", Some(&alice), None).await;
+    assert_eq!(thread.status, 201);
+    let renamed = app
+        .call(
+            "PATCH",
+            &format!("/api/chats/{chat_id}/"),
+            Some(&alice),
+            Some(json!({"title": "renamed"})),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    // A plain list is a read; a search counts.
+    let listed = app.call("GET", "/api/chats/", Some(&alice), None).await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.header("x-ratelimit-remaining"), None);
+    let searched = app
+        .call("GET", "/api/conversations/?search=hi", Some(&alice), None)
+        .await;
+    assert_eq!(searched.status, 200);
+    assert_eq!(searched.header("x-ratelimit-remaining"), Some("1"));
+    // Failed writes count too (every request to a limited route does).
+    let profile = app
+        .call(
+            "PATCH",
+            "/api/me/",
+            Some(&alice),
+            Some(json!({"time_zone": "Mars/Base"})),
+        )
+        .await;
+    assert_eq!(profile.status, 400);
+    for (method, path, body) in [
+        ("POST", "/chat/threads/new/".to_string(), None),
+        ("GET", "/api/chats/?search=renamed".to_string(), None),
+        ("DELETE", format!("/api/chats/{chat_id}/"), None),
+        ("PATCH", "/api/me/".to_string(), Some(json!({"time_zone": "UTC"}))),
+        ("DELETE", "/chat/threads/delete/".to_string(), None),
+    ] {
+        let limited = app.call(method, &path, Some(&alice), body).await;
+        assert_eq!(assert_error(&limited, 429), "rate_limited", "{method} {path}");
+        assert_eq!(limited.header("retry-after"), Some("45"), "{method} {path}");
+        assert_eq!(limited.header("x-ratelimit-remaining"), Some("0"));
+    }
+    // Nothing was changed by a refused write.
+    let chat = app
+        .call("GET", &format!("/api/chats/{chat_id}/"), Some(&alice), None)
+        .await;
+    assert_eq!(chat.status, 200);
+    assert_eq!(chat.body["title"], "renamed");
+    // Reads, model routes and other users go on.
+    assert_eq!(app.call("GET", "/chat/threads/", Some(&alice), None).await.status, 200);
+    let sent = app
+        .call("POST", "/api/chats/", Some(&alice), Some(json!({"content": "still"})))
+        .await;
+    assert!(matches!(sent.status, 200 | 201), "{}", sent.text);
+    assert_eq!(
+        app.call("POST", "/chat/threads/new/", Some(&bob), None).await.status,
+        201
+    );
+    // The next minute starts afresh.
+    app.set_now(Some(chrono::DateTime::from_timestamp(1_800_000_060, 0).unwrap()));
+    assert_eq!(
+        app.call("POST", "/chat/threads/new/", Some(&alice), None).await.status,
+        201
+    );
+}

@@ -143,7 +143,7 @@ async fn a_login_posted_from_a_foreign_origin_sets_no_cookie() {
 }
 
 #[tokio::test]
-async fn cookie_requests_from_the_api_s_own_or_an_allowed_origin_or_no_browser_pass() {
+async fn cookie_requests_from_the_api_s_own_or_an_allowed_origin_pass() {
     let app = TestApp::new().await;
     let (_, cookie) = signed_in(&app, "alice").await;
     let own = format!("https://{OWN}");
@@ -152,7 +152,8 @@ async fn cookie_requests_from_the_api_s_own_or_an_allowed_origin_or_no_browser_p
         vec![("origin", own.as_str())],
         vec![("origin", CLIENT)],
         vec![("referer", own_referer.as_str())],
-        vec![],
+        vec![("sec-fetch-site", "same-origin")],
+        vec![("sec-fetch-site", "same-site")],
     ] {
         let mut all = headers.clone();
         all.push(("cookie", &cookie));
@@ -292,4 +293,181 @@ async fn a_deactivated_account_s_cookie_is_refused_with_403() {
         .call_with("GET", "/auth/status/", &[("cookie", &cookie)], None)
         .await;
     assert_eq!(assert_error(&refused, 403), "account_deactivated");
+}
+
+#[tokio::test]
+async fn a_cookie_write_without_a_browser_s_proof_of_origin_is_refused() {
+    let app = TestApp::new().await;
+    let (token, cookie) = signed_in(&app, "alice").await;
+    let created = app.call("POST", "/chat/threads/new/", Some(&token), None).await.body["thread_id"]
+        .as_i64()
+        .unwrap();
+    let rename = format!("/chat/threads/{created}/update-title/");
+    let delete = format!("/chat/threads/{created}/delete/");
+    for headers in [
+        vec![],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "none")],
+    ] {
+        let mut all = headers.clone();
+        all.push(("cookie", &cookie));
+        all.push(("host", OWN));
+        let refused = app.call_with("POST", "/chat/threads/new/", &all, None).await;
+        assert_eq!(assert_error(&refused, 403), "csrf_failed", "{headers:?}");
+        let refused = app
+            .call_with("PUT", &rename, &all, Some(json!({"title": "forged"})))
+            .await;
+        assert_eq!(assert_error(&refused, 403), "csrf_failed", "{headers:?}");
+        let refused = app.call_with("DELETE", &delete, &all, None).await;
+        assert_error(&refused, 403);
+        let refused = app
+            .call_with("PATCH", "/api/me/", &all, Some(json!({"time_zone": "UTC"})))
+            .await;
+        assert_error(&refused, 403);
+    }
+    // curl's way: the token in the header, no browser headers at all.
+    let by_header = app.call("POST", "/chat/threads/new/", Some(&token), None).await;
+    assert_eq!(by_header.status, 201);
+    let threads = app.call("GET", "/chat/threads/", Some(&token), None).await;
+    let threads = threads.body["threads"].as_array().unwrap().clone();
+    assert_eq!(threads.len(), 2, "only the header's thread was added");
+    assert!(threads.iter().all(|t| t["title"] != "forged"));
+}
+
+#[tokio::test]
+async fn a_cookie_write_must_declare_its_body_json_so_it_is_never_a_simple_request() {
+    let app = TestApp::new().await;
+    let (token, cookie) = signed_in(&app, "alice").await;
+    let id = app.call("POST", "/chat/threads/new/", Some(&token), None).await.body["thread_id"]
+        .as_i64()
+        .unwrap();
+    let rename = format!("/chat/threads/{id}/update-title/");
+    let body = r#"{"title": "from a form"}"#;
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", ""] {
+        let mut headers = std::collections::HashMap::from([
+            ("cookie".to_string(), cookie.clone()),
+            ("origin".to_string(), CLIENT.to_string()),
+        ]);
+        if !content_type.is_empty() {
+            headers.insert("content-type".into(), content_type.into());
+        }
+        let refused = app
+            .send("PUT", &rename, headers, Some(body.into()), "198.51.100.7")
+            .await;
+        assert_eq!(
+            assert_error(&refused, 415),
+            "unsupported_media_type",
+            "{content_type:?}"
+        );
+    }
+    // E's own leniency stays for the header token, which no other site can send.
+    let headers = std::collections::HashMap::from([
+        ("authorization".to_string(), format!("Token {token}")),
+        ("content-type".to_string(), "text/plain".to_string()),
+    ]);
+    let renamed = app
+        .send("PUT", &rename, headers, Some(body.into()), "198.51.100.7")
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    let json = app
+        .call_with(
+            "PUT",
+            &rename,
+            &[("cookie", &cookie), ("origin", CLIENT)],
+            Some(json!({"title": "by cookie"})),
+        )
+        .await;
+    assert_eq!(json.status, 200, "{}", json.text);
+}
+
+#[tokio::test]
+async fn logout_with_a_header_and_the_cookie_revokes_both() {
+    for path in ["/auth/logout/", "/api/logout/"] {
+        let app = TestApp::new().await;
+        let (token, cookie) = signed_in(&app, "alice").await;
+        let header = format!("Token {token}");
+        let logout = app
+            .call_with("POST", path, &[("authorization", &header), ("cookie", &cookie)], None)
+            .await;
+        assert_eq!(logout.status, 200, "{path}: {}", logout.text);
+        assert!(logout.set_cookies()[0].starts_with("sessionid=; Max-Age=0;"), "{path}");
+        for credentials in [
+            vec![("authorization", header.as_str())],
+            vec![("cookie", cookie.as_str())],
+        ] {
+            let after = app.call_with("GET", "/auth/status/", &credentials, None).await;
+            assert_error(&after, 401);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_request_carrying_two_session_cookies_is_refused() {
+    let app = TestApp::new().await;
+    let (token, cookie) = signed_in(&app, "alice").await;
+    let (_, planted) = signed_in(&app, "mallory").await;
+    let both = format!("{cookie}; {planted}");
+    for (method, path) in [("GET", "/auth/status/"), ("POST", "/chat/threads/new/")] {
+        let refused = app
+            .call_with(method, path, &[("cookie", &both), ("origin", CLIENT)], None)
+            .await;
+        assert_eq!(
+            assert_error(&refused, 400),
+            "duplicate_session_cookie",
+            "{method} {path}"
+        );
+    }
+    // The header wins as always, and its logout revokes both cookies' tokens.
+    let header = format!("Token {token}");
+    let logout = app
+        .call_with(
+            "POST",
+            "/auth/logout/",
+            &[("authorization", &header), ("cookie", &both)],
+            None,
+        )
+        .await;
+    assert_eq!(logout.status, 200, "{}", logout.text);
+    for one in [cookie.as_str(), planted.as_str()] {
+        assert_error(
+            &app.call_with("GET", "/auth/status/", &[("cookie", one)], None).await,
+            401,
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_host_prefixed_cookie_is_secure_host_only_and_signs_in() {
+    let app = TestApp::with_vars(&[("SESSION_COOKIE_NAME", "__Host-sessionid")]).await;
+    app.register("dana").await;
+    let login = app
+        .call(
+            "POST",
+            "/auth/login/",
+            None,
+            Some(json!({"username": "dana", "password": "password123"})),
+        )
+        .await;
+    let set = &login.set_cookies()[0];
+    let token = login.body["token"].as_str().unwrap();
+    assert_eq!(
+        set,
+        &format!("__Host-sessionid={token}; Max-Age=2592000; Path=/; HttpOnly; SameSite=Lax; Secure")
+    );
+    assert!(!set.to_ascii_lowercase().contains("domain="));
+    let pair = format!("__Host-sessionid={token}");
+    let created = app
+        .call_with(
+            "POST",
+            "/chat/threads/new/",
+            &[("cookie", &pair), ("origin", CLIENT)],
+            None,
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let plain = format!("sessionid={token}");
+    assert_error(
+        &app.call_with("GET", "/auth/status/", &[("cookie", &plain)], None).await,
+        401,
+    );
 }

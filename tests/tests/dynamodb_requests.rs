@@ -110,12 +110,23 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
     assert!(ops.is_empty());
     let zone = json!({"time_zone": "Europe/Paris"});
     let (_, ops) = c.call("update-me", "PATCH", "/api/me/", t, Some(zone)).await;
-    assert_eq!(names(&ops), ["GetItem", "GetItem", "GetItem", "UpdateItem"]);
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "UpdateItem", "GetItem", "UpdateItem"],
+        "auth, the write window's hit, the profile read and updated"
+    );
     let email = json!({"email": "alice@new.example"});
     let (_, ops) = c.call("update-me", "PATCH", "/api/me/", t, Some(email)).await;
     assert_eq!(
         names(&ops),
-        ["GetItem", "GetItem", "GetItem", "GetItem", "TransactWriteItems"],
+        [
+            "GetItem",
+            "GetItem",
+            "UpdateItem",
+            "GetItem",
+            "GetItem",
+            "TransactWriteItems"
+        ],
         "a new email: is it free, then move the claim with the profile"
     );
 
@@ -184,7 +195,14 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
     let (_, ops) = c.call("update-chat", "PATCH", &chat_path, t, Some(rename)).await;
     assert_eq!(
         names(&ops),
-        ["GetItem", "GetItem", "GetItem", "TransactWriteItems", "Query"]
+        [
+            "GetItem",
+            "GetItem",
+            "UpdateItem",
+            "GetItem",
+            "TransactWriteItems",
+            "Query"
+        ]
     );
     let edit_path = format!("/api/chats/{chat_id}/messages/{message_id}/");
     let edit = json!({"content": "hello again"});
@@ -211,7 +229,17 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
     let (_, ops) = c.call("delete-chat", "DELETE", &chat_path, t, None).await;
     assert_eq!(
         names(&ops),
-        ["GetItem", "GetItem", "GetItem", "Query", "BatchWriteItem"]
+        [
+            "GetItem",
+            "GetItem",
+            "UpdateItem",
+            "GetItem",
+            "UpdateItem",
+            "Query",
+            "BatchWriteItem",
+            "TransactWriteItems"
+        ],
+        "auth, the write window, the chat; marked, its messages, then record, entry and claim together"
     );
     for text in ["one", "two"] {
         let body = json!({"content": text, "chat_id": uuid::Uuid::now_v7().to_string()});
@@ -223,13 +251,17 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
         [
             "GetItem",
             "GetItem",
+            "UpdateItem",
             "Query",
+            "UpdateItem",
+            "UpdateItem",
             "Query",
             "Query",
             "BatchWriteItem",
+            "BatchWriteItem",
             "BatchWriteItem"
         ],
-        "the entries, each chat's items, then batches of 25 deletes"
+        "the entries, each chat marked, its items read; messages, records, then entries, in batches of 25"
     );
 
     let fresh = Counted::new().await;
@@ -248,12 +280,20 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
         .await;
     assert_eq!(
         names(&ops),
-        ["GetItem", "GetItem", "GetItem", "GetItem", "GetItem", "UpdateItem"]
+        [
+            "GetItem",
+            "GetItem",
+            "UpdateItem",
+            "GetItem",
+            "GetItem",
+            "GetItem",
+            "UpdateItem"
+        ]
     );
     let (_, ops) = c
         .call("activate-user", "POST", "/api/users/bob/activate/", Some(&root), None)
         .await;
-    assert_eq!(ops.len(), 6);
+    assert_eq!(ops.len(), 7);
     let (_, ops) = c.call("logout", "POST", "/api/logout/", Some(&root), None).await;
     assert_eq!(names(&ops), ["GetItem", "GetItem", "DeleteItem", "DeleteItem"]);
     let bob = c.app.register("bob2").await;
@@ -265,8 +305,8 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
     let (_, ops) = c.call("delete-me", "DELETE", "/api/me/", Some(&carol), None).await;
     assert_eq!(
         names(&ops),
-        ["GetItem", "GetItem", "Query", "BatchWriteItem"],
-        "no chats: the partition, then one batch"
+        ["GetItem", "GetItem", "UpdateItem", "Query", "BatchWriteItem"],
+        "no chats: the write window, the partition, then one batch"
     );
 
     let granted = granted_actions();
@@ -287,7 +327,11 @@ async fn dialect_routes_stay_within_their_functions_grants() {
     let (_, ops) = c
         .call("create-chat", "POST", "/api/conversations/create/", t, None)
         .await;
-    assert_eq!(ops.len(), 4, "auth, the number, the chat transaction: {ops:?}");
+    assert_eq!(
+        ops.len(),
+        5,
+        "auth, the write window, the number, the chat transaction: {ops:?}"
+    );
     let first = json!({"conversation_id": 1, "message": "hello"});
     let (_, ops) = c.call("send-chat", "POST", "/api/chat/", t, Some(first)).await;
     let b_first = ops.len();
@@ -338,7 +382,7 @@ async fn dialect_routes_stay_within_their_functions_grants() {
     let b_delete = ops.len();
     assert_eq!(
         [b_first, c_next, b_rename, b_regenerate, d_prompt, d_today, b_delete],
-        [14, 11, 5, 13, 13, 5, 6],
+        [14, 11, 6, 13, 13, 5, 9],
         "B's first message (the number: 2 reads), C's next one, rename, regenerate, D's prompt to a new chat, a day list of 2, delete"
     );
 
@@ -367,8 +411,8 @@ async fn dialect_e_routes_need_only_their_functions_grants() {
     let (_, ops) = c.call("create-chat", "POST", "/chat/threads/new/", t, None).await;
     assert_eq!(
         names(&ops),
-        ["GetItem", "GetItem", "UpdateItem", "TransactWriteItems"],
-        "auth (token, user), the number, the chat with its number claim"
+        ["GetItem", "GetItem", "UpdateItem", "UpdateItem", "TransactWriteItems"],
+        "auth (token, user), the write window, the number, the chat with its number claim"
     );
     let message = json!({"message": "hello"});
     c.call("send-chat", "POST", "/chat/response/1/", t, Some(message.clone()))

@@ -5,7 +5,7 @@
 use chatbot_core::store::dynamodb::items::{to_item, ClaimItem, UserItem};
 use chatbot_core::store::{Accounts, ChatQuery, Page, Role, UserChanges};
 use chatbot_tests::contract::{at, chat, message, saved_user, user, SharedStore};
-use chatbot_tests::dynamodb::{fresh_store, logged_store, sdk_config};
+use chatbot_tests::dynamodb::{cuttable_store, fresh_store, logged_store, sdk_config};
 use std::sync::Arc;
 
 async fn dynamodb() -> SharedStore {
@@ -234,4 +234,89 @@ async fn listing_admins_reads_every_page_of_the_scan() {
     assert_eq!(admins.iter().map(|u| u.id).collect::<Vec<_>>(), [zed.id]);
     let scans = log.take().iter().filter(|op| *op == "Scan").count();
     assert!(scans >= 2, "the table spans several scan pages: {scans}");
+}
+
+/// A chat delete cut off at each of its steps (after a first batch of messages,
+/// before its last transaction) leaves the chat findable, refusing new messages,
+/// and a second delete finishes it: nothing is left for a chat with its id.
+#[tokio::test]
+async fn a_chat_delete_cut_off_midway_is_finished_by_a_second_one() {
+    for (operation, allowed) in [("BatchWriteItem", 1), ("TransactWriteItems", 0), ("Query", 0)] {
+        let (store, cut) = cuttable_store().await;
+        let store: SharedStore = Arc::new(store);
+        let alice = saved_user(&store, "alice").await;
+        let mut c = chat(&alice, 0);
+        c.number = store.next_chat_number(alice.id).await.unwrap();
+        store.create_chat(&c).await.unwrap();
+        for minute in 1..=60 {
+            store
+                .add_message(&message(&c, Role::User, "secret", minute))
+                .await
+                .unwrap();
+        }
+        cut.after(operation, allowed);
+        assert!(store.delete_chat(c.id).await.is_err(), "{operation}: cut off");
+        cut.heal();
+        // Still there for the client's retry, by id, by number and in the list …
+        assert!(store.chat(c.id).await.unwrap().is_some(), "{operation}");
+        assert!(store.chat_by_number(alice.id, c.number).await.unwrap().is_some());
+        let listed = store
+            .list_chats(alice.id, &ChatQuery::default(), Page::first(10))
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1, "{operation}");
+        // … but closed to new messages (none could be left behind).
+        assert!(store
+            .add_message(&message(&c, Role::Assistant, "late", 61))
+            .await
+            .is_err());
+        store.delete_chat(c.id).await.unwrap();
+        assert!(store.chat(c.id).await.unwrap().is_none(), "{operation}");
+        assert!(store.chat_by_number(alice.id, c.number).await.unwrap().is_none());
+        assert!(store.list_messages(c.id, Page::first(100)).await.unwrap().is_empty());
+        let mut again = chat(&alice, 70);
+        again.id = c.id;
+        again.number = store.next_chat_number(alice.id).await.unwrap();
+        store.create_chat(&again).await.unwrap();
+        assert!(
+            store
+                .list_messages(again.id, Page::first(100))
+                .await
+                .unwrap()
+                .is_empty(),
+            "{operation}: a chat with the id reads nothing of the deleted one"
+        );
+    }
+}
+
+/// Deleting every chat, cut off after a first batch, is finished by a second one.
+#[tokio::test]
+async fn deleting_every_chat_cut_off_midway_is_finished_by_a_second_one() {
+    let (store, cut) = cuttable_store().await;
+    let store: SharedStore = Arc::new(store);
+    let alice = saved_user(&store, "alice").await;
+    let mut chats = Vec::new();
+    for minute in 0..4 {
+        let c = chat(&alice, minute * 20);
+        store.create_chat(&c).await.unwrap();
+        for i in 1..=15 {
+            store
+                .add_message(&message(&c, Role::User, "m", minute * 20 + i))
+                .await
+                .unwrap();
+        }
+        chats.push(c);
+    }
+    cut.after("BatchWriteItem", 1);
+    assert!(store.delete_chats_of(alice.id).await.is_err());
+    cut.heal();
+    assert_eq!(
+        store.delete_chats_of(alice.id).await.unwrap(),
+        4,
+        "the entries led to every chat"
+    );
+    for c in &chats {
+        assert!(store.chat(c.id).await.unwrap().is_none());
+        assert!(store.list_messages(c.id, Page::first(100)).await.unwrap().is_empty());
+    }
 }

@@ -35,23 +35,31 @@ fn the_template_table_is_the_one_infra_table_json_defines() {
 }
 
 #[test]
-fn functions_read_the_secret_only_when_they_call_models() {
+fn functions_read_and_name_a_secret_only_when_they_use_it() {
     let template = template();
-    assert_eq!(
-        template["Resources"]["ProviderKeys"]["Type"],
-        "AWS::SecretsManager::Secret"
-    );
-    assert_eq!(
-        template["Globals"]["Function"]["Environment"]["Variables"]["SECRET_ID"]["!Ref"],
-        "ProviderKeys"
+    for secret in ["ProviderKeys", "CursorKey"] {
+        assert_eq!(template["Resources"][secret]["Type"], "AWS::SecretsManager::Secret");
+    }
+    // No secret, nor a secret's name, is an environment value of every function.
+    let globals = template["Globals"]["Function"]["Environment"]["Variables"]
+        .as_object()
+        .unwrap();
+    for name in ["SECRET_ID", "CURSOR_KEY", "CURSOR_KEY_SECRET_ID"] {
+        assert!(!globals.contains_key(name), "Globals: {name}");
+    }
+    let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")).unwrap();
+    assert!(
+        !text.contains("resolve:secretsmanager"),
+        "no secret resolved into the template"
     );
     // Routes that call a model (the ones limited per user), and the model lists,
-    // whose `available` depends on the keys.
+    // whose `available` depends on the keys; the lists that page.
     let needs_keys: Vec<&str> = ROUTES
         .iter()
         .filter(|r| r.limit == Limit::PerUser || r.path.ends_with("models/") || r.path.ends_with("/models"))
         .map(|r| r.function)
         .collect();
+    let pages = ["list-chats", "list-messages"];
     for resource in template["Resources"].as_object().unwrap().values() {
         let Some(binary) = resource["Metadata"]["BuildProperties"]["Binary"].as_str() else {
             continue;
@@ -62,11 +70,26 @@ fn functions_read_the_secret_only_when_they_call_models() {
             .flatten()
             .flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default())
             .collect::<Vec<_>>();
-        let reads_secret = statements.iter().any(|s| {
-            let actions = s["Action"].as_array().cloned().unwrap_or_default();
-            actions.contains(&Value::from("secretsmanager:GetSecretValue")) && s["Resource"]["!Ref"] == "ProviderKeys"
-        });
-        assert_eq!(reads_secret, needs_keys.contains(&binary), "{binary}");
+        let reads = |secret: &str| {
+            statements.iter().any(|s| {
+                let actions = s["Action"].as_array().cloned().unwrap_or_default();
+                actions.contains(&Value::from("secretsmanager:GetSecretValue")) && s["Resource"]["!Ref"] == secret
+            })
+        };
+        let variables = &resource["Properties"]["Environment"]["Variables"];
+        assert_eq!(reads("ProviderKeys"), needs_keys.contains(&binary), "{binary}");
+        assert_eq!(
+            variables["SECRET_ID"]["!Ref"] == "ProviderKeys",
+            needs_keys.contains(&binary),
+            "{binary}"
+        );
+        assert_eq!(reads("CursorKey"), pages.contains(&binary), "{binary}");
+        assert_eq!(
+            variables["CURSOR_KEY_SECRET_ID"]["!Ref"] == "CursorKey",
+            pages.contains(&binary),
+            "{binary}"
+        );
+        assert!(variables.get("CURSOR_KEY").is_none(), "{binary}");
         for statement in &statements {
             assert_eq!(statement["Effect"], "Allow", "{binary}");
             let actions = statement["Action"].as_array().unwrap();
@@ -77,6 +100,10 @@ fn functions_read_the_secret_only_when_they_call_models() {
         }
     }
     assert!(needs_keys.contains(&"send-chat") && needs_keys.contains(&"list-models"));
+    // The generated key is a JSON object the listing functions read CURSOR_KEY from.
+    let generated = &template["Resources"]["CursorKey"]["Properties"]["GenerateSecretString"];
+    assert_eq!(generated["GenerateStringKey"], "CURSOR_KEY");
+    assert!(generated["PasswordLength"].as_u64().unwrap() >= 32);
 }
 
 /// The template's functions (route functions and the inference image) by logical id.

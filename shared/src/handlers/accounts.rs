@@ -6,6 +6,7 @@ use crate::api::Notice;
 use crate::auth::{password, token, username};
 use crate::error::ApiError;
 use crate::http::call::Call;
+use crate::http::cookie;
 use crate::http::reply::Reply;
 use crate::ratelimit;
 use crate::store::{AuthToken, PasswordChange, StoreError, User, UserChanges};
@@ -137,15 +138,38 @@ pub(crate) async fn sign_in(call: &Call<'_>, body: LoginRequest) -> Result<(User
     Ok((user, token))
 }
 
-pub async fn logout(call: &Call<'_>) -> Result<Reply, ApiError> {
+/// Revokes the tokens of the request's session cookies besides the one it was
+/// authenticated by, so a logout sent with both a header and the cookie does not
+/// leave the cookie signed in. Whether the request carried a session cookie.
+pub(crate) async fn revoke_cookies(call: &Call<'_>) -> Result<bool, ApiError> {
     let caller = call.caller()?;
     let store = &call.state.store;
-    if call.query_flag("all")? {
-        store.delete_tokens_of(caller.user.id, None).await?;
-        return Reply::ok(Notice::new("Logged out of every session."));
+    let cookies = cookie::values(call.request.headers(), &call.state.config.session_cookie.name);
+    for value in &cookies {
+        let digest = token::digest(value);
+        if digest != caller.token_digest {
+            store.delete_token(&digest).await?;
+        }
     }
-    store.delete_token(&caller.token_digest).await?;
-    Reply::ok(Notice::new("Logged out successfully."))
+    Ok(!cookies.is_empty())
+}
+
+pub async fn logout(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let caller = call.caller()?;
+    let notice = if call.query_flag("all")? {
+        call.state.store.delete_tokens_of(caller.user.id, None).await?;
+        "Logged out of every session."
+    } else {
+        call.state.store.delete_token(&caller.token_digest).await?;
+        "Logged out successfully."
+    };
+    let had_cookie = revoke_cookies(call).await?;
+    let reply = Reply::ok(Notice::new(notice))?;
+    Ok(if had_cookie {
+        reply.with_header("set-cookie", cookie::clear(&call.state.config.session_cookie))
+    } else {
+        reply
+    })
 }
 
 pub async fn get_me(call: &Call<'_>) -> Result<Reply, ApiError> {

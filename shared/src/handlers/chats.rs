@@ -197,7 +197,7 @@ pub(crate) async fn page_of_chats<'a>(
     user: &User,
     query: &ChatQuery,
 ) -> Result<(Vec<Chat>, Paging<'a>), ApiError> {
-    let pager = Pager::new(call, List::Chats)?;
+    let pager = Pager::new(call, List::Chats).await?;
     let chats = call.state.store.list_chats(user.id, query, pager.store_page()).await?;
     Ok(pager.keep(chats, |c| c.id))
 }

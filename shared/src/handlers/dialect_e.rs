@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 
-use super::accounts::{change_active, create_account, sign_in};
+use super::accounts::{change_active, create_account, revoke_cookies, sign_in};
 use super::chats::{page_of_chats, MAX_TITLE_CHARS};
 use crate::api::accounts::{LoginRequest, RegisterRequest};
 use crate::api::dialect_e::*;
@@ -75,15 +75,7 @@ pub async fn register(call: &Call<'_>) -> Result<Reply, ApiError> {
 /// whatever its `Content-Type`, so another site's `text/plain` form could otherwise
 /// sign a visitor into the attacker's account (login forgery).
 pub async fn login(call: &Call<'_>) -> Result<Reply, ApiError> {
-    csrf::check(
-        &call.state.config,
-        &csrf::Source {
-            method: call.request.method().as_str(),
-            origin: call.header("origin"),
-            referer: call.header("referer"),
-            host: call.header("host"),
-        },
-    )?;
+    csrf::check_login(&call.state.config, &csrf::Source::of(call))?;
     let request: LoginRequest = body(call)?;
     let (user, token) = sign_in(call, request).await.map_err(|err| match err.code {
         "invalid_credentials" => ApiError::bad_request("invalid_credentials", "Invalid username or password"),
@@ -98,11 +90,11 @@ pub async fn login(call: &Call<'_>) -> Result<Reply, ApiError> {
     .with_header("set-cookie", set_cookie))
 }
 
-/// `POST /auth/logout/`: revokes the presented token (cookie or header) and
-/// clears the cookie.
+/// `POST /auth/logout/`: revokes the presented tokens (the header's and the
+/// cookie's) and clears the cookie.
 pub async fn logout(call: &Call<'_>) -> Result<Reply, ApiError> {
-    let caller = call.caller()?;
-    call.state.store.delete_token(&caller.token_digest).await?;
+    call.state.store.delete_token(&call.caller()?.token_digest).await?;
+    revoke_cookies(call).await?;
     Ok(
         Reply::ok(crate::api::Notice::new("Logout successful"))?
             .with_header("set-cookie", session_cookie_cleared(call)),

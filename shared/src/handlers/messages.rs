@@ -15,7 +15,7 @@ use crate::store::{Chat, Message, Role, User};
 pub async fn list_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat = owned_chat(call.state, call.user()?, call.path_uuid("chat_id")?).await?;
     let zone = call.display_zone()?;
-    let pager = Pager::new(call, List::Messages { chat_id: chat.id })?;
+    let pager = Pager::new(call, List::Messages { chat_id: chat.id }).await?;
     let messages = call.state.store.list_messages(chat.id, pager.store_page()).await?;
     let (messages, mut paging) = pager.keep(messages, |m| m.id);
     let (views, _) = paging

@@ -48,7 +48,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], content_type: Option<&str>)
     Ok(value)
 }
 
-fn is_json_media_type(value: &str) -> bool {
+pub(crate) fn is_json_media_type(value: &str) -> bool {
     let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }

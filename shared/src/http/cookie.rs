@@ -5,10 +5,11 @@
 use http::HeaderMap;
 
 use crate::config::SessionCookie;
+use crate::error::ApiError;
 
-/// The value of the cookie `name`, from every `Cookie` header of the request (the
-/// first non-empty one when a browser sends it twice, e.g. for two paths).
-pub fn value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+/// Every non-empty value of the cookie `name`, from every `Cookie` header of the
+/// request, in order.
+pub fn values<'h>(headers: &'h HeaderMap, name: &str) -> Vec<&'h str> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
@@ -17,7 +18,37 @@ pub fn value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .filter(|(key, _)| key.trim() == name)
         .map(|(_, value)| value.trim().trim_matches('"'))
-        .find(|value| !value.is_empty())
+        .filter(|value| !value.is_empty())
+        .collect()
+}
+
+/// A request that carries the session cookie twice: e.g. one the API set and one
+/// a sibling subdomain planted for the parent domain (cookie tossing). Which one
+/// the browser meant cannot be told, so neither is used.
+#[derive(Debug, thiserror::Error)]
+#[error("the session cookie {0} is sent twice")]
+pub struct TwoCookies(pub String);
+
+impl From<TwoCookies> for ApiError {
+    fn from(err: TwoCookies) -> Self {
+        ApiError::bad_request(
+            "duplicate_session_cookie",
+            format!(
+                "The request carries the session cookie `{}` more than once (one may have been set by another site of this domain). Clear this site's cookies and log in again, or send the token in the Authorization header.",
+                err.0
+            ),
+        )
+    }
+}
+
+/// The value of the cookie `name` (`None` when absent or empty); two values are
+/// refused.
+pub fn value<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, TwoCookies> {
+    match values(headers, name).as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(*one)),
+        _ => Err(TwoCookies(name.to_string())),
+    }
 }
 
 fn attributes(cookie: &SessionCookie) -> String {
@@ -62,12 +93,28 @@ mod tests {
     #[test]
     fn finds_the_named_cookie_among_others() {
         let map = headers(&["theme=dark; sessionid=abc123 ; csrftoken=x"]);
-        assert_eq!(value(&map, "sessionid"), Some("abc123"));
-        assert_eq!(value(&map, "session"), None);
+        assert_eq!(value(&map, "sessionid").unwrap(), Some("abc123"));
+        assert_eq!(value(&map, "session").unwrap(), None);
         let map = headers(&["sessionid=", "a=b; sessionid=\"second\""]);
-        assert_eq!(value(&map, "sessionid"), Some("second"));
-        assert_eq!(value(&headers(&["garbage; ;="]), "sessionid"), None);
-        assert_eq!(value(&HeaderMap::new(), "sessionid"), None);
+        assert_eq!(value(&map, "sessionid").unwrap(), Some("second"));
+        assert_eq!(value(&headers(&["garbage; ;="]), "sessionid").unwrap(), None);
+        assert_eq!(value(&HeaderMap::new(), "sessionid").unwrap(), None);
+    }
+
+    #[test]
+    fn two_session_cookies_are_refused() {
+        for lines in [
+            &["sessionid=a; sessionid=b"][..],
+            &["sessionid=a", "x=1; sessionid=a"][..],
+        ] {
+            let map = headers(lines);
+            assert_eq!(values(&map, "sessionid").len(), 2);
+            let err = ApiError::from(value(&map, "sessionid").unwrap_err());
+            assert_eq!((err.status.as_u16(), err.code), (400, "duplicate_session_cookie"));
+        }
+        // Another cookie whose name only looks alike is not a second one.
+        let map = headers(&["__Host-sessionid=a; sessionid=b"]);
+        assert_eq!(value(&map, "__Host-sessionid").unwrap(), Some("a"));
     }
 
     #[test]

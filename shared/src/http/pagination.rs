@@ -26,9 +26,9 @@ pub struct Pager<'a> {
 impl<'a> Pager<'a> {
     /// Reads `limit` and `cursor`; a cursor must be one given out for this list of
     /// this user.
-    pub fn new(call: &'a Call<'_>, list: List) -> Result<Self, ApiError> {
+    pub async fn new(call: &'a Call<'_>, list: List) -> Result<Self, ApiError> {
         let scope = CursorScope {
-            key: &call.state.config.cursor_key,
+            key: call.state.cursor_keys.get().await?,
             user_id: call.user()?.id,
             list,
         };

@@ -226,11 +226,11 @@ impl RemoteFlanT5 {
             .await
             .map_err(|err| {
                 tracing::error!(function = %self.function, error = %aws_sdk_lambda::error::DisplayErrorContext(&err), "invoking the inference function failed");
-                ProviderError::Unavailable("The Flan-T5 inference function could not be reached.".into())
+                ProviderError::Unavailable("Flan-T5 could not be reached.".into())
             })?;
         if let Some(kind) = output.function_error() {
             tracing::error!(function = %self.function, kind, "the inference function failed");
-            return Err(ProviderError::Failed("The Flan-T5 inference function failed.".into()));
+            return Err(ProviderError::Failed("Flan-T5 failed to answer.".into()));
         }
         let body = output.payload().map(|p| p.as_ref()).unwrap_or_default();
         match serde_json::from_slice::<InferenceResponse>(body) {
@@ -246,9 +246,7 @@ impl RemoteFlanT5 {
                 },
             }),
             Ok(InferenceResponse::Error { code, message }) => Err(ProviderError::from_code(&code, message)),
-            Err(_) => Err(ProviderError::Failed(
-                "The Flan-T5 inference function answered something unreadable.".into(),
-            )),
+            Err(_) => Err(ProviderError::Failed("Flan-T5 answered something unreadable.".into())),
         }
     }
 }

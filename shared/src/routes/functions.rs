@@ -48,9 +48,13 @@ pub struct Function {
     /// Whether the DynamoDB grant covers the table's indexes too (queries by
     /// time, open chat or reply).
     pub indexes: bool,
-    /// Reads the `ProviderKeys` secret: only functions whose answers depend on
-    /// the provider keys (model calls, model availability).
+    /// Reads the `ProviderKeys` secret (and gets its name in `SECRET_ID`): only
+    /// functions whose answers depend on the provider keys (model calls, model
+    /// availability).
     pub reads_keys: bool,
+    /// Pages lists: reads the `CursorKey` secret (named in `CURSOR_KEY_SECRET_ID`)
+    /// when a list is first paged, to sign and check cursors.
+    pub signs_cursors: bool,
     /// Invokes `InferenceFunction` (Flan-T5 runs there) and gets its name in
     /// `INFERENCE_FUNCTION`.
     pub invokes_inference: bool,
@@ -80,6 +84,7 @@ impl Function {
             dynamodb: &[],
             indexes: false,
             reads_keys: false,
+            signs_cursors: false,
             invokes_inference: false,
             names_inference: false,
             names_stream_url: false,
@@ -109,6 +114,11 @@ impl Function {
 
     pub const fn reads_keys(mut self) -> Self {
         self.reads_keys = true;
+        self
+    }
+
+    pub const fn signs_cursors(mut self) -> Self {
+        self.signs_cursors = true;
         self
     }
 
@@ -180,13 +190,13 @@ pub const FUNCTIONS: &[Function] = &[
         .dynamodb(&[GetItem, PutItem, UpdateItem, DeleteItem, Query, BatchWriteItem]),
     Function::new("delete-me")
         .description("Delete the account with all its data")
-        .dynamodb(&[GetItem, Query, BatchWriteItem]),
+        .dynamodb(&[GetItem, UpdateItem, Query, BatchWriteItem]),
     Function::new("deactivate-user")
         .description("Deactivate a user (admins only)")
-        .dynamodb(&[GetItem, PutItem, UpdateItem, DeleteItem]),
+        .dynamodb(&[GetItem, UpdateItem]),
     Function::new("activate-user")
         .description("Reactivate a user (admins only)")
-        .dynamodb(&[GetItem, PutItem, UpdateItem, DeleteItem]),
+        .dynamodb(&[GetItem, UpdateItem]),
     Function::new("send-chat")
         .description("Send a message and get the model's reply, or end the session")
         .dynamodb(CONVERSATION)
@@ -198,11 +208,12 @@ pub const FUNCTIONS: &[Function] = &[
         .dynamodb(&[GetItem, PutItem, UpdateItem]),
     Function::new("list-chats")
         .description("The caller's chats, newest first, with their conversations")
-        .dynamodb(&[GetItem, Query])
-        .indexes(),
+        .dynamodb(&[GetItem, UpdateItem, Query])
+        .indexes()
+        .signs_cursors(),
     Function::new("delete-all-chats")
         .description("Delete every chat of the caller")
-        .dynamodb(&[GetItem, Query, BatchWriteItem]),
+        .dynamodb(&[GetItem, UpdateItem, Query, BatchWriteItem]),
     Function::new("get-chat")
         .description("One chat with its conversation")
         .dynamodb(&[GetItem, Query])
@@ -211,13 +222,18 @@ pub const FUNCTIONS: &[Function] = &[
         .description("Rename a chat, or end or reopen it")
         .dynamodb(&[GetItem, UpdateItem, Query])
         .indexes(),
-    Function::new("delete-chat")
-        .description("Delete one chat")
-        .dynamodb(&[GetItem, Query, BatchWriteItem]),
+    Function::new("delete-chat").description("Delete one chat").dynamodb(&[
+        GetItem,
+        UpdateItem,
+        DeleteItem,
+        Query,
+        BatchWriteItem,
+    ]),
     Function::new("list-messages")
         .description("A chat's messages, oldest first")
         .dynamodb(&[GetItem, Query])
-        .indexes(),
+        .indexes()
+        .signs_cursors(),
     Function::new("edit-message")
         .description("Edit a message, optionally answering it again")
         .dynamodb(CONVERSATION)

@@ -140,7 +140,7 @@ fn error_response(status: u16, error: &RefOr<Schema>) -> ResponseBuilder {
         400 => "Malformed JSON (not UTF-8, nested past 32 levels, or repeating a key in one object) or an invalid field (named in `field`).",
         401 => "Missing, unknown, expired or revoked token.",
         402 => "The token balance is too low.",
-        403 => "Deactivated account, not an administrator, or (`csrf_failed`) a cookie-authenticated change from an origin that is neither the API's own nor allowed.",
+        403 => "Deactivated account, not an administrator, or (`csrf_failed`) a cookie-authenticated change without a browser's proof (Origin, Sec-Fetch-Site or Referer) of the API's own or an allowed origin.",
         404 => "Not found, or owned by someone else.",
         405 => "Wrong method.",
         409 => "Conflict (taken username or email, nothing to regenerate, a password changed meanwhile, or `reply_conflict`: another reply to the same message was stored meanwhile, not charged).",
@@ -252,7 +252,7 @@ fn build() -> utoipa::openapi::OpenApi {
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 "sessionid",
-                "The session cookie `POST /auth/login/` sets (named by SESSION_COOKIE_NAME, `sessionid` by default); an Authorization header, when sent, wins. Cookie-authenticated POST/PUT/PATCH/DELETE must come from the API's own origin or one in CORS_ALLOWED_ORIGINS (else 403 `csrf_failed`).",
+                "The session cookie `POST /auth/login/` sets (named by SESSION_COOKIE_NAME, `sessionid` by default); an Authorization header, when sent, wins. Cookie-authenticated POST/PUT/PATCH/DELETE must carry a browser's proof of coming from the API's own origin or one in CORS_ALLOWED_ORIGINS (`Origin`, else `Sec-Fetch-Site: same-origin|same-site`, else `Referer`; none or another is 403 `csrf_failed`), and a body must be declared `application/json` (else 415); two session cookies in one request are 400 `duplicate_session_cookie`.",
             ))),
         );
     for (name, schema) in schemas {

@@ -150,18 +150,10 @@ async fn authenticate_call(call: &Call<'_>) -> Result<Caller, ApiError> {
         return Ok(authenticate(state.store.as_ref(), Some(header), call.now).await?);
     }
     let name = &state.config.session_cookie.name;
-    let Some(token) = cookie::value(call.request.headers(), name) else {
+    let Some(token) = cookie::value(call.request.headers(), name)? else {
         return Err(AuthError::NoCredentials.into());
     };
-    csrf::check(
-        &state.config,
-        &csrf::Source {
-            method: call.request.method().as_str(),
-            origin: call.header("origin"),
-            referer: call.header("referer"),
-            host: call.header("host"),
-        },
-    )?;
+    csrf::check(&state.config, &csrf::Source::of(call))?;
     Ok(authenticate_token(state.store.as_ref(), token, Credential::Cookie, call.now).await?)
 }
 
@@ -172,6 +164,20 @@ fn serves(serve: Serve, route: &Route) -> bool {
     }
 }
 
+/// Counts the request in `subject`'s window and sets the rate-limit headers
+/// (which a 429 carries too).
+async fn count(
+    call: &Call<'_>,
+    subject: &str,
+    limit: u32,
+    headers: &mut Vec<(&'static str, String)>,
+) -> Result<(), ApiError> {
+    let window = ratelimit::count(call.state.store.as_ref(), subject, limit, call.now).await?;
+    *headers = window.headers();
+    window.check()?;
+    Ok(())
+}
+
 /// Admits the request (time zone, rate limits, authentication) and dispatches it.
 /// The rate-limit headers go on every answer of a limited route, errors included.
 async fn run(state: &AppState, route: &'static Route, request: Request, params: HashMap<String, String>) -> Output {
@@ -180,15 +186,13 @@ async fn run(state: &AppState, route: &'static Route, request: Request, params: 
     let result = async {
         if route.limit == Limit::PerIp {
             let subject = format!("ip:{}", call.client_ip());
-            let window = ratelimit::count(
-                state.store.as_ref(),
+            count(
+                &call,
                 &subject,
                 state.config.auth_rate_limit_per_minute,
-                call.now,
+                &mut limit_headers,
             )
             .await?;
-            limit_headers = window.headers();
-            window.check()?;
         }
         if route.access == Access::User {
             call.caller = Some(authenticate_call(&call).await?);
@@ -197,17 +201,17 @@ async fn run(state: &AppState, route: &'static Route, request: Request, params: 
         if let Some(zone) = call.query_param("tz") {
             parse_zone(zone, "tz")?;
         }
-        if route.limit == Limit::PerUser {
-            let subject = format!("user:{}", call.user()?.id);
-            let window = ratelimit::count(
-                state.store.as_ref(),
-                &subject,
-                state.config.rate_limit_per_minute,
-                call.now,
-            )
-            .await?;
-            limit_headers = window.headers();
-            window.check()?;
+        let per_user = match route.limit {
+            Limit::PerUser => Some(("user", state.config.rate_limit_per_minute)),
+            Limit::Write => Some(("write", state.config.write_rate_limit_per_minute)),
+            Limit::Search if call.query_param("search").is_some_and(|s| !s.trim().is_empty()) => {
+                Some(("write", state.config.write_rate_limit_per_minute))
+            }
+            Limit::Search | Limit::PerIp | Limit::None => None,
+        };
+        if let Some((window, limit)) = per_user {
+            let subject = format!("{window}:{}", call.user()?.id);
+            count(&call, &subject, limit, &mut limit_headers).await?;
         }
         (route.handler)(&call).await
     }

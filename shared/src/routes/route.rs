@@ -28,6 +28,12 @@ pub enum Limit {
     PerUser,
     /// `AUTH_RATE_LIMIT_PER_MINUTE` per client IP: register and login.
     PerIp,
+    /// `WRITE_RATE_LIMIT_PER_MINUTE` per user, one window shared by every route
+    /// of every dialect that changes chats, threads or the account (API.md §6).
+    Write,
+    /// A list that counts in the write window when it searches (`?search=`): a
+    /// search costs the store a scan of the user's chats.
+    Search,
 }
 
 /// The JSON shape a route's errors take.

@@ -49,11 +49,13 @@ pub const ROUTES: &[Route] = &[
         .response(200, json::<ProfileView>()),
     Route::new("PATCH", "/api/me/", "update-me", handler!(accounts::update_me))
         .summary("Change email, time zone or password")
+        .limit(Limit::Write)
         .request(json::<UpdateProfileRequest>())
         .response(200, json::<ProfileView>())
         .errors(&[409]),
     Route::new("DELETE", "/api/me/", "delete-me", handler!(accounts::delete_me))
         .summary("Delete the account with all its data")
+        .limit(Limit::Write)
         .response(200, json::<Notice>()),
     Route::new(
         "POST",
@@ -62,6 +64,7 @@ pub const ROUTES: &[Route] = &[
         handler!(accounts::deactivate_user),
     )
     .summary("Deactivate a user (admins only)")
+    .limit(Limit::Write)
     .response(200, json::<AccountStatusView>())
     .errors(&[403, 404]),
     Route::new(
@@ -71,6 +74,7 @@ pub const ROUTES: &[Route] = &[
         handler!(accounts::activate_user),
     )
     .summary("Reactivate a user (admins only)")
+    .limit(Limit::Write)
     .response(200, json::<AccountStatusView>())
     .errors(&[403, 404]),
     Route::new("POST", "/api/chats/", "send-chat", handler!(chats::send_chat))
@@ -82,6 +86,7 @@ pub const ROUTES: &[Route] = &[
         .errors(MODEL_ERRORS),
     Route::new("GET", "/api/chats/", "list-chats", handler!(chats::list_chats))
         .summary("The caller's chats, newest first, with their conversations")
+        .limit(Limit::Search)
         .response(200, list::<ChatView>())
         .query(&[
             ("session_id", "Only this chat."),
@@ -98,6 +103,7 @@ pub const ROUTES: &[Route] = &[
         ]),
     Route::new("DELETE", "/api/chats/", "delete-all-chats", handler!(chats::delete_all_chats))
         .summary("Delete every chat of the caller")
+        .limit(Limit::Write)
         .response(200, json::<DeletedChatsResponse>()),
     Route::new("GET", "/api/chats/{chat_id}/", "get-chat", handler!(chats::get_chat))
         .summary("One chat with its conversation")
@@ -105,11 +111,13 @@ pub const ROUTES: &[Route] = &[
         .errors(&[404]),
     Route::new("PATCH", "/api/chats/{chat_id}/", "update-chat", handler!(chats::update_chat))
         .summary("Rename a chat, or end or reopen it")
+        .limit(Limit::Write)
         .request(json::<UpdateChatRequest>())
         .response(200, json::<ChatView>())
         .errors(&[404]),
     Route::new("DELETE", "/api/chats/{chat_id}/", "delete-chat", handler!(chats::delete_chat))
         .summary("Delete one chat")
+        .limit(Limit::Write)
         .response(200, json::<Notice>())
         .errors(&[404]),
     Route::new(
@@ -199,10 +207,12 @@ pub const ROUTES: &[Route] = &[
         handler!(dialect_b::create_conversation),
     )
     .summary("Dialect B: start an empty conversation (the open chat from now on)")
+    .limit(Limit::Write)
     .request(json::<CreateConversationRequest>())
     .response(200, json::<CreatedConversation>()),
     Route::new("GET", "/api/conversations/", "list-chats", handler!(dialect_b::list_conversations))
         .summary("Dialect B: the caller's conversations, newest first")
+        .limit(Limit::Search)
         .response(200, json::<ConversationList>())
         .query(&[
             (
@@ -234,6 +244,7 @@ pub const ROUTES: &[Route] = &[
         handler!(dialect_b::rename_conversation),
     )
     .summary("Dialect B: rename a conversation")
+    .limit(Limit::Write)
     .request(json::<RenameConversationRequest>())
     .response(200, json::<RenamedConversation>())
     .errors(&[404]),
@@ -244,6 +255,7 @@ pub const ROUTES: &[Route] = &[
         handler!(dialect_b::delete_conversation),
     )
     .summary("Dialect B: delete a conversation")
+    .limit(Limit::Write)
     .response(200, json::<Notice>())
     .errors(&[404]),
     Route::new("POST", "/api/chat/regenerate/", "regenerate-reply", handler!(dialect_b::regenerate))
@@ -341,6 +353,7 @@ pub const ROUTES: &[Route] = &[
         .response(200, json::<EStatusResponse>()),
     Route::new("DELETE", "/auth/delete/", "delete-me", handler!(dialect_e::delete_account))
         .summary("Dialect E: delete the account with all its data and clear the cookie")
+        .limit(Limit::Write)
         .response(200, json::<Notice>()),
     Route::new(
         "POST",
@@ -349,10 +362,12 @@ pub const ROUTES: &[Route] = &[
         handler!(dialect_e::deactivate),
     )
     .summary("Dialect E: deactivate a user (admins only)")
+    .limit(Limit::Write)
     .response(200, json::<EDeactivatedResponse>())
     .errors(&[403, 404]),
     Route::new("POST", "/chat/threads/new/", "create-chat", handler!(dialect_e::new_thread))
         .summary("Dialect E: start an empty thread")
+        .limit(Limit::Write)
         .response(201, json::<ENewThreadResponse>()),
     Route::new("GET", "/chat/threads/", "list-chats", handler!(dialect_e::list_threads))
         .summary("Dialect E: the caller's threads, newest first")
@@ -374,6 +389,7 @@ pub const ROUTES: &[Route] = &[
         handler!(dialect_e::update_title),
     )
     .summary("Dialect E: rename a thread")
+    .limit(Limit::Write)
     .request(json::<ETitleRequest>())
     .response(200, json::<EStatusNotice>())
     .errors(&[404]),
@@ -384,6 +400,7 @@ pub const ROUTES: &[Route] = &[
         handler!(dialect_e::delete_thread),
     )
     .summary("Dialect E: delete a thread")
+    .limit(Limit::Write)
     .response(200, json::<EStatusNotice>())
     .errors(&[404]),
     Route::new(
@@ -393,6 +410,7 @@ pub const ROUTES: &[Route] = &[
         handler!(dialect_e::delete_thread),
     )
     .summary("Dialect E: delete a thread (the POST E's own tests send)")
+    .limit(Limit::Write)
     .response(200, json::<EStatusNotice>())
     .errors(&[404]),
     Route::new(
@@ -402,6 +420,7 @@ pub const ROUTES: &[Route] = &[
         handler!(dialect_e::delete_all_threads),
     )
     .summary("Dialect E: delete every thread of the caller")
+    .limit(Limit::Write)
     .response(200, json::<EStatusNotice>()),
     Route::new("POST", "/chat/response/{id}/", "send-chat", handler!(dialect_e::respond))
         .summary("Dialect E: send a message to a thread and get the whole reply")
@@ -463,6 +482,28 @@ mod tests {
                 route.function
             );
             assert_ne!(route.function, FALLBACK_FUNCTION, "{name}");
+        }
+    }
+
+    #[test]
+    fn every_signed_in_change_is_rate_limited() {
+        for route in ROUTES {
+            let name = format!("{} {}", route.method, route.path);
+            let changes = route.method != "GET" && route.access == super::super::Access::User;
+            // Logout only revokes: a flood of it costs one delete each, and
+            // signing out must always work.
+            if changes && route.function != "logout" {
+                assert!(
+                    matches!(route.limit, Limit::PerUser | Limit::Write),
+                    "{name} changes something: Limit::Write (or PerUser for a model route)"
+                );
+            }
+            if route.limit == Limit::Search {
+                assert!(route.doc.query.iter().any(|(q, _)| *q == "search"), "{name}");
+            }
+            if route.doc.query.iter().any(|(q, _)| *q == "search") {
+                assert_eq!(route.limit, Limit::Search, "{name} searches");
+            }
         }
     }
 

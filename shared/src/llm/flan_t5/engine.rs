@@ -304,6 +304,6 @@ mod tests {
             })
             .await
             .unwrap_err();
-        assert!(err.to_string().contains("could not be loaded"), "{err}");
+        assert_eq!(err.to_string(), super::super::UNAVAILABLE, "the client's sentence");
     }
 }

@@ -35,9 +35,12 @@ pub fn model_id(checkpoint: &str) -> String {
 
 /// Why `model` cannot answer where `loaded` is the size this deployment runs.
 pub fn not_loaded(model: &str, loaded: &str) -> String {
-    format!(
-        "{model} is not loaded here: this deployment runs {loaded} (set FLAN_T5_MODEL and FLAN_T5_DIR to change it)."
-    )
+    tracing::warn!(
+        model,
+        loaded,
+        "another Flan-T5 was asked for: FLAN_T5_MODEL and FLAN_T5_DIR choose it"
+    );
+    format!("{model} is not available here: this server runs {loaded}.")
 }
 
 /// Why an API function has no Flan-T5: the model runs in the inference function
@@ -54,14 +57,28 @@ pub fn not_configured(weights_set: bool) -> FlanT5Unavailable {
 }
 
 /// The provider when no weights could be loaded: listed, unavailable, and every
-/// request a 503 with the reason.
+/// request a 503. The reason (which names settings) goes to the log; clients get
+/// [`UNAVAILABLE`].
 pub struct FlanT5Unavailable {
     reason: String,
 }
 
+/// What a client is told when Flan-T5 is not set up.
+pub const UNAVAILABLE: &str = "Flan-T5 is not available on this server.";
+
 impl FlanT5Unavailable {
     pub fn new(reason: impl Into<String>) -> Self {
         Self { reason: reason.into() }
+    }
+
+    /// Why, for the operator (the log).
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    fn unavailable(&self) -> ProviderError {
+        tracing::warn!(reason = %self.reason, "Flan-T5 is unavailable");
+        ProviderError::Unavailable(UNAVAILABLE.into())
     }
 }
 
@@ -80,7 +97,7 @@ impl Provider for FlanT5Unavailable {
     }
 
     async fn unavailable_reason(&self, _model: &str) -> Option<String> {
-        Some(self.reason.clone())
+        Some(UNAVAILABLE.into())
     }
 
     fn input_budget(&self, _model: &str) -> usize {
@@ -88,11 +105,11 @@ impl Provider for FlanT5Unavailable {
     }
 
     async fn generate(&self, _request: GenerateRequest) -> Result<Generation, ProviderError> {
-        Err(ProviderError::Unavailable(self.reason.clone()))
+        Err(self.unavailable())
     }
 
     async fn title(&self, _model: &str, _first_message: &str) -> Result<String, ProviderError> {
-        Err(ProviderError::Unavailable(self.reason.clone()))
+        Err(self.unavailable())
     }
 }
 
@@ -113,17 +130,19 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, ProviderError::Unavailable(_)));
-        assert!(err.to_string().contains("FLAN_T5_DIR"));
+        assert_eq!(err.to_string(), UNAVAILABLE, "the client's sentence names no setting");
+        assert!(provider.reason().contains("FLAN_T5_DIR"), "the log's does");
     }
 
     #[tokio::test]
-    async fn without_an_inference_function_the_503_says_what_to_set() {
+    async fn without_an_inference_function_the_log_says_what_to_set() {
         for weights_set in [false, true] {
             let provider = not_configured(weights_set);
             let err = provider.title("flan-t5-base", "hi").await.unwrap_err();
             assert!(matches!(err, ProviderError::Unavailable(_)));
-            assert!(err.to_string().contains("INFERENCE_FUNCTION"), "{err}");
-            assert_eq!(err.to_string().contains("FLAN_T5_DIR"), weights_set, "{err}");
+            assert_eq!(err.to_string(), UNAVAILABLE);
+            assert!(provider.reason().contains("INFERENCE_FUNCTION"));
+            assert_eq!(provider.reason().contains("FLAN_T5_DIR"), weights_set);
         }
     }
 

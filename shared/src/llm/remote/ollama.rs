@@ -11,7 +11,13 @@ use crate::llm::{Chunk, ChunkStream, GenerateRequest, Generation, Provider, Prov
 
 pub const PROVIDER_ID: &str = "ollama";
 /// Why Ollama cannot answer without a server to call.
-const NOT_CONFIGURED: &str = "Ollama is not configured: set OLLAMA_HOST.";
+/// What clients are told; the log names the setting (`not_configured`).
+const NOT_CONFIGURED: &str = "Ollama is not configured on this server.";
+
+fn not_configured() -> String {
+    tracing::warn!("Ollama is not configured: set OLLAMA_HOST");
+    NOT_CONFIGURED.to_string()
+}
 
 pub struct Ollama {
     transport: Transport,
@@ -44,7 +50,7 @@ impl Ollama {
         let host = self
             .host
             .as_deref()
-            .ok_or_else(|| ProviderError::Unavailable(NOT_CONFIGURED.into()))?;
+            .ok_or_else(|| ProviderError::Unavailable(not_configured()))?;
         let url = format!("{host}/api/chat");
         let body = Self::body(request, stream);
         self.transport.send_open(|client| client.post(&url).json(&body)).await
@@ -143,7 +149,7 @@ impl Provider for Ollama {
     }
 
     async fn unavailable_reason(&self, _model: &str) -> Option<String> {
-        self.host.is_none().then(|| NOT_CONFIGURED.to_string())
+        self.host.is_none().then(not_configured)
     }
 
     fn input_budget(&self, _model: &str) -> usize {

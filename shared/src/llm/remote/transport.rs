@@ -308,9 +308,15 @@ pub fn decode_stream(
 }
 
 impl Transport {
-    /// What a client is told when the key `name` is not set.
+    /// What a client is told when the key `name` is not set: a sentence for a missing key, which names no setting: the log
+    /// tells the operator which key to put where.
     pub fn missing_key(&self, name: &str) -> String {
-        format!("{} is not configured: set {name}.", self.provider)
+        tracing::warn!(
+            provider = self.provider,
+            key = name,
+            "provider key missing: put it in the SECRET_ID secret (or the environment without one)"
+        );
+        format!("{} is not configured on this server.", self.provider)
     }
 
     /// `send` with the API key `name`: a missing key is a 503 naming the setting,

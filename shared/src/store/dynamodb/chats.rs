@@ -1,14 +1,14 @@
 //! Chats: the record found by id, its copy in the owner's partition (listed by
 //! time, and by the sparse open-chat index), and deletion of a chat's partition.
 
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update as TxUpdate};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete as TxDelete, TransactWriteItem, Update as TxUpdate};
 use futures::{StreamExt as _, TryStreamExt as _};
 use uuid::Uuid;
 
 use aws_sdk_dynamodb::types::ReturnValue;
 
 use super::items::{chat_open_key, from_item, number, to_item, ChatItem, ChatNumberItem, Item};
-use super::keys::{self, TimeKey, OPEN_CHATS, OPEN_KEY, PK, SK, TIME_KEY};
+use super::keys::{self, TimeKey, DELETING, OPEN_CHATS, OPEN_KEY, PK, SK, TIME_KEY};
 use super::requests::{delete_keys, internal, is_condition_failed, key, key_of, n, query_all, s, sdk_error, Update};
 use super::DynamoStore;
 use crate::store::{Chat, ChatQuery, Page, StoreError, StoreResult};
@@ -264,21 +264,61 @@ impl DynamoStore {
     }
 
     /// The chat's partition (record and messages), and its entry and number's claim
-    /// under the owner.
+    /// under the owner, in an order that a cut can be repeated from: the record is
+    /// marked `deleting` first (from then on no message can be added, see
+    /// `add_message`), the messages go next, and the record, the entry and the
+    /// claim last, together. Until then the chat is found by id, by number and in
+    /// its owner's list, so a second delete finishes the job; after it nothing of
+    /// the chat is left for a later chat with the same id to read.
     pub(super) async fn delete_chat(&self, id: Uuid) -> StoreResult<()> {
-        let items = self.chat_partition(id).await?;
-        let mut doomed = Vec::with_capacity(items.len() + 2);
-        for item in &items {
-            if let Some(owner) = item.get("user_id").and_then(|v| v.as_s().ok()) {
-                let owner = Uuid::parse_str(owner).map_err(|_| internal("a chat record with a bad owner"))?;
-                doomed.push(key(keys::user_pk(owner), keys::chat_entry_sk(id)));
-                if let Some(number) = chat_number(item)? {
-                    doomed.push(key(keys::user_pk(owner), keys::chat_number_sk(number)));
-                }
-            }
-            doomed.push(key_of(item)?);
+        let Some(record) = self.mark_deleting(id).await? else {
+            // No record: what an earlier delete may have left (none does now).
+            return self.delete_chat_partitions(&[id]).await;
+        };
+        self.delete_messages_of(&[id]).await?;
+        let owner = keys::user_pk(record.user_id);
+        let mut doomed = vec![
+            key(keys::chat_pk(id), keys::CHAT),
+            key(owner.clone(), keys::chat_entry_sk(id)),
+        ];
+        if record.number > 0 {
+            doomed.push(key(owner, keys::chat_number_sk(record.number)));
         }
-        delete_keys(&self.client, &self.table, doomed).await
+        let actions = doomed
+            .into_iter()
+            .map(|item_key| {
+                TxDelete::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(item_key))
+                    .build()
+                    .map(|d| TransactWriteItem::builder().delete(d).build())
+                    .map_err(|e| internal(format!("a chat delete: {e}")))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.transact("delete_chat", actions).await.map(|_| ())
+    }
+
+    /// Marks the chat's record as being deleted and returns it; `None` when there
+    /// is no record.
+    async fn mark_deleting(&self, id: Uuid) -> StoreResult<Option<ChatItem>> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::chat_pk(id), keys::CHAT)))
+            .update_expression("SET #deleting = :yes")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#deleting", DELETING)
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(answer) => Ok(Some(from_item(answer.attributes.unwrap_or_default())?)),
+            Err(err) if is_condition_failed(&err) => Ok(None),
+            Err(err) => Err(sdk_error("mark_deleting", err)),
+        }
     }
 
     pub(super) async fn delete_chats_of(&self, user_id: Uuid) -> StoreResult<u64> {
@@ -318,8 +358,23 @@ impl DynamoStore {
     }
 
     /// Deletes the partitions of these chats (not their entries), reading a few at
-    /// once and deleting 25 keys to a request.
+    /// once and deleting 25 keys to a request: every record is marked `deleting`
+    /// first and deleted last, after its messages, so no message can be added
+    /// meanwhile, and a cut leaves the entries (which the callers delete after
+    /// this) to lead a second delete to whatever is left.
     pub(super) async fn delete_chat_partitions(&self, ids: &[Uuid]) -> StoreResult<()> {
+        let marks: Vec<_> = ids.iter().map(|id| self.mark_deleting(*id)).collect();
+        let _: Vec<Option<ChatItem>> = futures::stream::iter(marks)
+            .buffer_unordered(PARALLEL_CHATS)
+            .try_collect()
+            .await?;
+        self.delete_messages_of(ids).await?;
+        let records = ids.iter().map(|id| key(keys::chat_pk(*id), keys::CHAT)).collect();
+        delete_keys(&self.client, &self.table, records).await
+    }
+
+    /// Every item of these chats' partitions but their records.
+    async fn delete_messages_of(&self, ids: &[Uuid]) -> StoreResult<()> {
         // Built first: a closure inside the stream trips the `Send` check of the
         // trait's futures (a higher-ranked lifetime the compiler cannot prove).
         let reads: Vec<_> = ids.iter().map(|id| self.chat_partition(*id)).collect();
@@ -330,6 +385,7 @@ impl DynamoStore {
         let keys = partitions
             .iter()
             .flatten()
+            .filter(|item| item.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str) != Some(keys::CHAT))
             .map(key_of)
             .collect::<StoreResult<Vec<_>>>()?;
         delete_keys(&self.client, &self.table, keys).await

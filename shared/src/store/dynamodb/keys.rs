@@ -12,6 +12,8 @@ pub const OPEN_KEY: &str = "open_key";
 pub const REPLY_KEY: &str = "reply_key";
 /// The TTL attribute: epoch seconds after which DynamoDB may drop the item.
 pub const EXPIRES_AT: &str = "expires_at";
+/// Set on a chat's record while it is being deleted: no message may be added.
+pub const DELETING: &str = "deleting";
 
 /// Local secondary indexes. Their sort-key attributes are set only on the items that
 /// belong in them (sparse), so no query needs a filter that could fight its `Limit`.

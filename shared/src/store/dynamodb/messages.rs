@@ -13,6 +13,10 @@ use crate::store::{Hold, Message, Page, ReplyOutcome, StoreResult};
 /// The attribute of a user message that `add_reply` checks and advances.
 const REPLY_VERSION: &str = "reply_version";
 
+/// A message may be added to a chat whose record exists and is not being
+/// deleted (see `delete_chat`).
+const CHAT_LIVE: &str = "attribute_exists(pk) AND attribute_not_exists(#deleting)";
+
 impl DynamoStore {
     /// The message, on the condition that its chat still exists: a reply that
     /// arrives after its chat was deleted is refused, never left orphaned (as
@@ -21,7 +25,8 @@ impl DynamoStore {
         let chat_exists = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(key(keys::chat_pk(message.chat_id), keys::CHAT)))
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(CHAT_LIVE)
+            .expression_attribute_names("#deleting", keys::DELETING)
             .build()
             .map_err(|e| internal(format!("a message's chat check: {e}")))?;
         let actions = vec![
@@ -51,7 +56,8 @@ impl DynamoStore {
         let chat_exists = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(key(chat_pk.clone(), keys::CHAT)))
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(CHAT_LIVE)
+            .expression_attribute_names("#deleting", keys::DELETING)
             .build()
             .map_err(|e| internal(format!("a reply's chat check: {e}")))?;
         let version = Update::new()
