@@ -17,7 +17,12 @@ use crate::workload::{ChatModel, UserModel};
 
 /// Every broken invariant, as a sentence naming the user and chat. `store` is the
 /// stack's own store, for the counts the API does not show (superseded replies).
-pub async fn all(client: &Client, store: Option<&dyn Store>, users: &[UserModel], tokens_per_request: i64) -> Vec<String> {
+pub async fn all(
+    client: &Client,
+    store: Option<&dyn Store>,
+    users: &[UserModel],
+    tokens_per_request: i64,
+) -> Vec<String> {
     let mut failures = reached(users);
     for user in users {
         if let Err(failure) = user_checks(client, user, tokens_per_request).await {
@@ -40,7 +45,8 @@ fn reached(users: &[UserModel]) -> Vec<String> {
     let mut failures = Vec::new();
     if refused == 0 {
         failures.push(
-            "the run never reached a 402: no balance was drained (raise --requests, or lower INITIAL_TOKENS)".to_string(),
+            "the run never reached a 402: no balance was drained (raise --requests, or lower INITIAL_TOKENS)"
+                .to_string(),
         );
     }
     if refunded == 0 {
@@ -93,7 +99,11 @@ async fn stored_matches(store: &dyn Store, user: &UserModel, cost: i64) -> Resul
     for chat in &user.chats {
         let chat_id = parse(&chat.id)?;
         for question in &chat.questions {
-            let replies = store.replies_to(chat_id, parse(&question.id)?).await.map_err(fail)?.len() as i64;
+            let replies = store
+                .replies_to(chat_id, parse(&question.id)?)
+                .await
+                .map_err(fail)?
+                .len() as i64;
             if replies != question.replies {
                 return Err(format!(
                     "{name}: message {} has {replies} replies stored, {} charged",
@@ -354,6 +364,9 @@ mod tests {
             question("m2", "second"),
             reply("r2", "m2"),
         ];
-        assert!(messages_match(&user, chat, &stray).is_err(), "a reply stored for a refunded request");
+        assert!(
+            messages_match(&user, chat, &stray).is_err(),
+            "a reply stored for a refunded request"
+        );
     }
 }

@@ -207,7 +207,10 @@ pub async fn run(client: Arc<Client>, options: &Options) -> Outcome {
     ));
     let warming = Instant::now();
     let warm_user = user(warm_up.clone(), format!("load{run}warm"), options.seed, lanes).await;
-    println!("warm-up: {WARM_UP_REQUESTS} requests in {:.1} s", warming.elapsed().as_secs_f64());
+    println!(
+        "warm-up: {WARM_UP_REQUESTS} requests in {:.1} s",
+        warming.elapsed().as_secs_f64()
+    );
     let shared = Arc::new(Shared::new(
         client,
         options.requests,
@@ -382,12 +385,16 @@ impl Lane {
                 } else {
                     self.random.below(self.chats.len())
                 };
-                let body = json!({"content": content, "chat_id": self.chats[index].id, "provider": provider, "model": model});
+                let body =
+                    json!({"content": content, "chat_id": self.chats[index].id, "provider": provider, "model": model});
                 // 201 when the message starts the chat, 200 when it continues one.
                 let accepted = if creates { 201 } else { 200 };
                 let served = [accepted, 402, 502];
                 let allowed: &[u16] = if route == "send" { &served } else { &[503, 402] };
-                let Some(answer) = shared.call(route, allowed, "POST", "/api/chats/", token, Some(&body)).await else {
+                let Some(answer) = shared
+                    .call(route, allowed, "POST", "/api/chats/", token, Some(&body))
+                    .await
+                else {
                     return;
                 };
                 let chat = &mut self.chats[index];
@@ -404,9 +411,10 @@ impl Lane {
                         content,
                         replies,
                     }),
-                    Some(None) => {
-                        shared.fail(format!("{route}: a {} names no message: {}", answer.status, answer.body))
-                    }
+                    Some(None) => shared.fail(format!(
+                        "{route}: a {} names no message: {}",
+                        answer.status, answer.body
+                    )),
                     None => {}
                 }
                 self.charged += replies;
