@@ -11,14 +11,27 @@ Three kinds of 5xx are set aside; every other failure fails the run:
   is sent once more, and the failure is set aside, said out loud, only when the
   second answer is not a 5xx. A function that panics or fails on a request does
   so again on the same request, and still fails the run.
-- A model that cannot answer is a documented 502/503/504 naming the kept message
-  (`provider_unavailable` for OpenAI and Gemini, which have no key here). The
-  status must still be one the document lists for the operation: that check
-  (status_code_conformance) is not set aside.
+- A model this run cannot reach answers its documented 503
+  `provider_unavailable`: OpenAI and Gemini have no key here, Ollama no server,
+  and the inference function loads one Flan-T5 size. Which provider/model pairs
+  those are is what the API itself lists as unavailable (`GET /api/models/`,
+  saved by fuzz-api.sh in the file FUZZ_MODELS names), and the pair a request
+  asks for is worked out from the request as the API does: the body's
+  `provider` and `model` (a model may be written `provider/model`, the only form
+  `/v1/chat/completions` reads), the route's fixed provider for dialect D's
+  `prompt_gpt`/`prompt_gemini`, and the default for what is left unsaid. A 5xx
+  from the model the run serves (the fixture Flan-T5) is never set aside: an
+  inference crash on some input must fail the run. The status must still be one
+  the document lists for the operation: that check (status_code_conformance) is
+  not set aside.
 """
 
+import atexit
 import json
+import os
 import sys
+from collections import Counter
+from urllib.parse import urlsplit
 
 import requests
 import schemathesis
@@ -40,9 +53,71 @@ def _not_utf8(body):
     return False
 
 
-def _model_failure(response):
-    """A documented model failure: 502/503/504 with a provider_* code."""
-    if response.status_code not in (502, 503, 504):
+def _load_models():
+    """The API's model list (`GET /api/models/`), saved by fuzz-api.sh."""
+    path = os.environ.get("FUZZ_MODELS")
+    if not path:
+        # Without the list nothing counts as unreachable: every 5xx fails.
+        return []
+    with open(path) as file:
+        return json.load(file)
+
+
+MODELS = _load_models()
+# What was set aside, by kind (an unreachable model's 503 by provider/model): said
+# at the end of the run, so a reader sees what was tolerated and that the served
+# Flan-T5 is not in it.
+SET_ASIDE = Counter()
+
+
+@atexit.register
+def _say_what_was_set_aside():
+    if SET_ASIDE:
+        counts = ", ".join(f"{model} {n}" for model, n in sorted(SET_ASIDE.items()))
+        print(f"fuzz: set aside (503 provider_unavailable of unreachable models, watch's own 500s): {counts}", file=sys.stderr)
+# Routes whose provider is fixed by the path (dialect D), by the path's last part.
+FIXED_PROVIDER = {"prompt_gpt": "openai", "prompt_gemini": "gemini"}
+
+
+def _requested_model(request):
+    """The (provider, model) a request asks for, resolved as the API's
+    `Dispatch::choose` does; None when the API would refuse it (a 4xx) or the
+    body cannot be read."""
+    try:
+        body = json.loads(request.body) if request.body else {}
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    provider, model = body.get("provider"), body.get("model")
+    if not isinstance(provider, (str, type(None))) or not isinstance(model, (str, type(None))):
+        return None
+    parts = [p for p in urlsplit(request.url).path.split("/") if p]
+    if parts[-2:] == ["chat", "completions"]:
+        provider = None
+    if parts and parts[-1] in FIXED_PROVIDER:
+        provider = FIXED_PROVIDER[parts[-1]]
+    if model is not None and "/" in model:
+        named, model = model.split("/", 1)
+        if provider is not None and provider != named:
+            return None
+        provider = named
+    if provider is None:
+        provider = next((m["provider"] for m in MODELS if m["default"]), None)
+    offered = [m["model"] for m in MODELS if m["provider"] == provider]
+    if model is None:
+        default = [m["model"] for m in MODELS if m["provider"] == provider and m["default"]]
+        model = (default or offered or [None])[0]
+    if model not in offered:
+        return None
+    return provider, model
+
+
+def _unreachable_model_refused(response):
+    """The documented answer of a model this run cannot reach: 503
+    `provider_unavailable`, for a request asking for a provider/model the API
+    lists as unavailable."""
+    if response.status_code != 503:
         return False
     try:
         body = json.loads(response.content)
@@ -54,7 +129,13 @@ def _model_failure(response):
     # The OpenAI-compatible routes nest it: {"error": {"code": …}}.
     if code is None and isinstance(body.get("error"), dict):
         code = body["error"].get("code")
-    return isinstance(code, str) and code.startswith("provider_")
+    if code != "provider_unavailable":
+        return False
+    asked = _requested_model(response.request)
+    unreachable = any((m["provider"], m["model"]) == asked and not m["available"] for m in MODELS)
+    if unreachable:
+        SET_ASIDE["/".join(asked)] += 1
+    return unreachable
 
 
 def _answered_on_retry(request):
@@ -78,9 +159,10 @@ def _answered_on_retry(request):
 def filter_failure(context, failure, case, response):
     watch_refused = response.status_code == 500 and WATCH_OWN_500 in response.content
     if watch_refused and _not_utf8(response.request.body):
+        SET_ASIDE["watch's own 500 to a body not UTF-8"] += 1
         return False
     if watch_refused and _answered_on_retry(response.request):
         return False
-    if failure.code == SERVER_ERROR and _model_failure(response):
+    if failure.code == SERVER_ERROR and _unreachable_model_refused(response):
         return False
     return True

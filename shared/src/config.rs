@@ -132,6 +132,9 @@ pub struct Config {
     /// searches per user, one window for every route and dialect.
     pub write_rate_limit_per_minute: u32,
     pub context_messages: usize,
+    /// `MAX_REPLY_TOKENS`: the most tokens any reply may have (API.md §6). Sent to
+    /// every provider on every model call; a request's `max_tokens` is clamped to it.
+    pub max_reply_tokens: u32,
     pub display_time_zone: Tz,
     pub token_ttl_days: i64,
     pub cors_allowed_origins: Vec<String>,
@@ -225,6 +228,11 @@ impl Config {
             auth_rate_limit_per_minute: env.number("AUTH_RATE_LIMIT_PER_MINUTE", 10, 1..=u32::MAX)?,
             write_rate_limit_per_minute: env.number("WRITE_RATE_LIMIT_PER_MINUTE", 60, 1..=u32::MAX)?,
             context_messages: env.number("CONTEXT_MESSAGES", 20, 1..=1000)?,
+            max_reply_tokens: env.number(
+                "MAX_REPLY_TOKENS",
+                crate::llm::DEFAULT_MAX_REPLY_TOKENS,
+                1..=crate::llm::MAX_REPLY_TOKENS_LIMIT,
+            )?,
             display_time_zone,
             token_ttl_days: env.number("TOKEN_TTL_DAYS", 30, 1..=3650)?,
             cors_allowed_origins: env.list("CORS_ALLOWED_ORIGINS", "http://localhost:5173"),
@@ -397,6 +405,7 @@ mod tests {
         assert_eq!(config.display_time_zone, chrono_tz::Asia::Karachi);
         assert_eq!(config.cors_allowed_origins, vec!["http://localhost:5173"]);
         assert_eq!(config.default_provider, "flan-t5");
+        assert_eq!(config.max_reply_tokens, 1024);
         assert_eq!(
             config.session_cookie,
             SessionCookie {
@@ -496,6 +505,12 @@ mod tests {
         assert_eq!(Config::defaults().flan_t5_quantize, FlanT5Quantize::F32);
         let err = Config::from_vars(vars(&[("OPENAI_BASE_URL", "api.openai.com")])).unwrap_err();
         assert_eq!(err.name, "OPENAI_BASE_URL");
+        for bad in ["0", "-5", "lots", "1000000"] {
+            let err = Config::from_vars(vars(&[("MAX_REPLY_TOKENS", bad)])).unwrap_err();
+            assert_eq!(err.name, "MAX_REPLY_TOKENS", "{bad}");
+        }
+        let config = Config::from_vars(vars(&[("MAX_REPLY_TOKENS", "64")])).unwrap();
+        assert_eq!(config.max_reply_tokens, 64);
     }
 
     #[test]

@@ -11,8 +11,10 @@
 #
 # Needs qemu-user-static and gcc-aarch64-linux-gnu (Debian; installed with apt-get
 # when missing and CI=true) and the target's standard library (rustup target add
-# aarch64-unknown-linux-gnu, done here when rustup is there). Without them, and
-# outside CI, it says SKIPPED and exits 0; in CI a missing tool is a failure.
+# aarch64-unknown-linux-gnu, done here when CI=true). Without them, outside CI, it
+# says SKIPPED, names what is missing and exits 0; with CI=true, anything still
+# missing after the install step fails the run (exit 1), whatever made the
+# install fail.
 #
 # Cost from scratch, measured on 2 vCPUs shared with other builds (load 8-10): the
 # arm64 test build 5 min of CPU (14 min wall there), the tests under qemu 31 s,
@@ -25,17 +27,28 @@ started=$(date +%s)
 TARGET=aarch64-unknown-linux-gnu
 SYSROOT=/usr/aarch64-linux-gnu
 
+# missing: prints what of the toolchain is not here (nothing when all is).
 missing() {
-  ! command -v qemu-aarch64-static >/dev/null || ! command -v aarch64-linux-gnu-gcc >/dev/null \
-    || ! rustup target list --installed 2>/dev/null | grep -x "$TARGET" >/dev/null
+  command -v qemu-aarch64-static >/dev/null || echo "qemu-aarch64-static (apt-get install qemu-user-static)"
+  command -v aarch64-linux-gnu-gcc >/dev/null || echo "aarch64-linux-gnu-gcc (apt-get install gcc-aarch64-linux-gnu)"
+  rustup target list --installed 2>/dev/null | grep -x "$TARGET" >/dev/null || echo "the $TARGET standard library (rustup target add $TARGET)"
 }
-if missing && [[ "${CI:-}" == "true" ]]; then
-  apt-get update -qq && apt-get install -y -qq qemu-user-static gcc-aarch64-linux-gnu >/dev/null
-  rustup target add "$TARGET"
+if [[ -n "$(missing)" && "${CI:-}" == "true" ]]; then
+  # A failed step is not the end: the check below names what is still missing
+  # and fails the run.
+  { apt-get update -qq && apt-get install -y -qq qemu-user-static gcc-aarch64-linux-gnu >/dev/null; } ||
+    echo "arm64: apt-get could not install qemu-user-static and gcc-aarch64-linux-gnu" >&2
+  rustup target add "$TARGET" || echo "arm64: rustup could not add $TARGET" >&2
 fi
-if missing; then
-  echo "SKIPPED the arm64 tests: needs qemu-user-static, gcc-aarch64-linux-gnu (apt-get) and" \
-    "rustup target add $TARGET (CI=true installs them)" >&2
+still_missing=$(missing)
+if [[ -n "$still_missing" ]]; then
+  if [[ "${CI:-}" == "true" ]]; then
+    # In CI the install step above ran: a tool still missing means these tests
+    # would silently not run, which must not pass.
+    printf 'FAILED: the arm64 tests cannot run, still missing after the install step:\n%s\n' "$still_missing" >&2
+    exit 1
+  fi
+  printf 'SKIPPED the arm64 tests (CI=true installs what is missing and fails without it):\n%s\n' "$still_missing" >&2
   exit 0
 fi
 

@@ -78,24 +78,24 @@ async fn errors_take_openais_shape_and_status() {
     assert_eq!(unknown.body["error"]["param"], "provider");
     let tools = ask(json!({"model": "scripted/echo", "tools": [{"type": "function"}], "messages": [{"role": "user", "content": "hi"}]})).await;
     assert_eq!(tools.body["error"]["param"], "tools");
-    for (field, asked) in [
-        ("max_tokens", 0),
-        ("max_tokens", 4097),
-        ("max_completion_tokens", 1_000_000),
-    ] {
-        let long =
-            ask(json!({"model": "scripted/echo", field: asked, "messages": [{"role": "user", "content": "hi"}]})).await;
+    for field in ["max_tokens", "max_completion_tokens"] {
+        let none =
+            ask(json!({"model": "scripted/echo", field: 0, "messages": [{"role": "user", "content": "hi"}]})).await;
         assert_eq!(
-            (long.status, long.body["error"]["param"].as_str()),
+            (none.status, none.body["error"]["param"].as_str()),
             (400, Some(field)),
-            "{field}={asked}"
+            "{field}=0"
         );
     }
     let capped =
-        ask(json!({"model": "scripted/echo", "max_tokens": 4096, "messages": [{"role": "user", "content": "hi"}]}))
+        ask(json!({"model": "scripted/echo", "max_tokens": 4097, "messages": [{"role": "user", "content": "hi"}]}))
             .await;
-    assert_eq!(capped.status, 200, "the maximum itself is allowed: {}", capped.text);
-    assert_eq!(app.provider.reply_requests().last().unwrap().max_new_tokens, Some(4096));
+    assert_eq!(
+        capped.status, 200,
+        "more than MAX_REPLY_TOKENS is clamped: {}",
+        capped.text
+    );
+    assert_eq!(app.provider.reply_requests().last().unwrap().max_new_tokens, Some(1024));
     let missing = ask(json!({"messages": []})).await;
     assert_eq!(
         (missing.status, missing.body["error"]["code"].as_str()),
@@ -123,6 +123,57 @@ async fn errors_take_openais_shape_and_status() {
     assert_eq!(
         (broke.status, broke.body["error"]["type"].as_str()),
         (402, Some("insufficient_quota"))
+    );
+}
+
+#[tokio::test]
+async fn an_over_long_conversation_is_cut_to_the_context_budget_like_a_stored_chat() {
+    let app = TestApp::with_vars(&[("CONTEXT_MESSAGES", "4")]).await;
+    let token = app.register("alice").await;
+    // About 51 tokens a turn; the model takes 150 (the question, two turns and
+    // the instruction).
+    app.provider.set_input_budget(150);
+    let words = |tag: &str| format!("{tag} {}", vec!["word"; 39].join(" "));
+    let mut messages = vec![json!({"role": "system", "content": "Be brief."})];
+    for i in 0..30 {
+        let role = if i % 2 == 0 { "user" } else { "assistant" };
+        messages.push(json!({"role": role, "content": words(&format!("turn{i}"))}));
+    }
+    messages.push(json!({"role": "user", "content": "the question"}));
+    let body = json!({"model": "scripted/echo", "messages": messages});
+    let answered = app.call("POST", "/v1/chat/completions", Some(&token), Some(body)).await;
+    assert_eq!(answered.status, 200, "cut, not refused: {}", answered.text);
+    let sent = app.provider.reply_requests().pop().unwrap();
+    let contents: Vec<&str> = sent.turns.iter().map(|t| t.content.as_str()).collect();
+    // The newest turns that fit, opening with a user turn that carries the
+    // instruction, and the question last.
+    assert_eq!(contents.len(), 3, "{contents:?}");
+    assert!(contents[0].starts_with("Be brief.\n\nturn28 "), "{contents:?}");
+    assert!(contents[1].starts_with("turn29 "), "{contents:?}");
+    assert_eq!(contents[2], "the question");
+    let tokens: usize = sent
+        .turns
+        .iter()
+        .map(|t| chatbot_core::llm::estimate_tokens(&t.content))
+        .sum();
+    assert!(tokens <= 150, "{tokens} tokens sent for a budget of 150");
+
+    // With room for everything, CONTEXT_MESSAGES still caps the turns.
+    app.provider.set_input_budget(100_000);
+    let body = json!({"model": "scripted/echo", "messages": messages});
+    assert_eq!(
+        app.call("POST", "/v1/chat/completions", Some(&token), Some(body))
+            .await
+            .status,
+        200
+    );
+    let sent = app.provider.reply_requests().pop().unwrap();
+    assert_eq!(sent.turns.len(), 3, "four at most, never opening with a reply");
+    assert_eq!(sent.turns.last().unwrap().content, "the question");
+    assert_eq!(
+        app.call("GET", "/api/tokens/", Some(&token), None).await.body["requests"],
+        2,
+        "each answered once, charged once"
     );
 }
 

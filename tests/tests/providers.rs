@@ -356,3 +356,237 @@ async fn a_stream_cut_off_mid_way_ends_with_an_error_after_the_pieces_it_had() {
     assert_eq!(text, "Hi");
     assert!(error.is_some());
 }
+
+/// The reply requests a provider received (not the titles), as recorded.
+fn reply_bodies(server: &FakeServer, last_text: impl Fn(&serde_json::Value) -> String) -> Vec<serde_json::Value> {
+    server
+        .recorded()
+        .into_iter()
+        .map(|r| r.body)
+        .filter(|body| !last_text(body).starts_with("Write a title"))
+        .collect()
+}
+
+fn last_message(body: &serde_json::Value) -> String {
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    messages
+        .last()
+        .map(|m| m["content"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn every_route_sends_max_reply_tokens_to_the_model_and_clamps_what_a_client_asks() {
+    let server = FakeServer::start().await;
+    // One JSON object: a whole answer, and a stream of one line.
+    server.answer([wire::ollama_reply("Bounded.", 3, 1)]);
+    let provider = Arc::new(Ollama::new(Some(server.url.clone()), vec!["llama3".into()], TIMEOUT));
+    let app = TestApp::with_vars(&[("MAX_REPLY_TOKENS", "77")])
+        .await
+        .with_provider(provider);
+    let token = app.register("alice").await;
+    let ollama = json!({"provider": "ollama"});
+    let with = |mut body: serde_json::Value| {
+        body.as_object_mut()
+            .unwrap()
+            .extend(ollama.as_object().unwrap().clone());
+        Some(body)
+    };
+    let t = Some(token.as_str());
+    // Every route that asks the model for a reply, each dialect's included.
+    let sent = app
+        .call("POST", "/api/chats/", t, with(json!({"content": "one"})))
+        .await;
+    assert_eq!(sent.status, 201, "{}", sent.text);
+    let chat_id = sent.body["chat_id"].as_str().unwrap().to_string();
+    let question = sent.body["reply"]["message_id"].as_str().unwrap().to_string();
+    let streamed = app
+        .call(
+            "POST",
+            "/api/chats/stream/",
+            t,
+            with(json!({"content": "two", "chat_id": chat_id})),
+        )
+        .await;
+    assert!(streamed.text.contains("event: done"), "{}", streamed.text);
+    let regenerated = app
+        .call("POST", &format!("/api/chats/{chat_id}/regenerate/"), t, with(json!({})))
+        .await;
+    assert_eq!(regenerated.status, 200, "{}", regenerated.text);
+    let edited = app
+        .call(
+            "PATCH",
+            &format!("/api/chats/{chat_id}/messages/{question}/"),
+            t,
+            with(json!({"content": "one again", "regenerate": true})),
+        )
+        .await;
+    assert_eq!(edited.status, 200, "{}", edited.text);
+    let b = app
+        .call("POST", "/api/chat/", t, with(json!({"message": "three"})))
+        .await;
+    assert_eq!(b.status, 200, "{}", b.text);
+    let b_again = app
+        .call(
+            "POST",
+            "/api/chat/regenerate/",
+            t,
+            with(json!({"conversation_id": b.body["conversation_id"]})),
+        )
+        .await;
+    assert_eq!(b_again.status, 200, "{}", b_again.text);
+    let thread = app.call("POST", "/chat/threads/new/", t, None).await.body["thread_id"].clone();
+    let e = app
+        .call(
+            "POST",
+            &format!("/chat/response/{thread}/"),
+            t,
+            with(json!({"message": "user: four"})),
+        )
+        .await;
+    assert_eq!(e.status, 200, "{}", e.text);
+    let e_stream = app
+        .call(
+            "POST",
+            &format!("/chat/streaming-response/{thread}/"),
+            t,
+            with(json!({"message": "user: five"})),
+        )
+        .await;
+    assert_eq!(e_stream.text, "Bounded.");
+    let v1 = |extra: serde_json::Value| {
+        let mut body = json!({"model": "ollama/llama3", "messages": [{"role": "user", "content": "six"}]});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        app.call("POST", "/v1/chat/completions", t, Some(body))
+    };
+    assert_eq!(v1(json!({})).await.status, 200);
+    assert_eq!(v1(json!({"stream": true})).await.status, 200);
+    let routes = 10;
+    let bounds: Vec<_> = reply_bodies(&server, last_message)
+        .iter()
+        .map(|body| body["options"]["num_predict"].clone())
+        .collect();
+    assert_eq!(
+        bounds,
+        vec![json!(77); routes],
+        "every reply is bounded by MAX_REPLY_TOKENS"
+    );
+
+    // A client's own cap: kept below MAX_REPLY_TOKENS, clamped above it.
+    for (field, asked, sent) in [
+        ("max_tokens", 20, 20),
+        ("max_tokens", 5000, 77),
+        ("max_completion_tokens", 1_000_000, 77),
+    ] {
+        let answered = v1(json!({ field: asked })).await;
+        assert_eq!(answered.status, 200, "{field}={asked}: {}", answered.text);
+        let last = reply_bodies(&server, last_message).pop().unwrap();
+        assert_eq!(last["options"]["num_predict"], sent, "{field}={asked}");
+    }
+}
+
+#[tokio::test]
+async fn openai_and_gemini_receive_max_reply_tokens_on_their_own_routes() {
+    let server = FakeServer::start().await;
+    let app = TestApp::with_vars(&[("MAX_REPLY_TOKENS", "33")])
+        .await
+        .with_provider(Arc::new(OpenAi::new(
+            &server.url,
+            vec!["gpt-4o-mini".into()],
+            keys(),
+            TIMEOUT,
+        )))
+        .with_provider(Arc::new(Gemini::new(
+            &server.url,
+            vec!["gemini-1.5-flash".into()],
+            keys(),
+            TIMEOUT,
+        )));
+    let token = app.register("alice").await;
+    // Dialect D's routes fix the provider.
+    server.answer([wire::openai_completion("From OpenAI", 2, 2)]);
+    let gpt = app
+        .call("POST", "/prompt_gpt/", Some(&token), Some(json!({"content": "hi"})))
+        .await;
+    assert_eq!(gpt.status, 201, "{}", gpt.text);
+    let openai = reply_bodies(&server, last_message).pop().unwrap();
+    assert_eq!(openai["max_completion_tokens"], 33);
+    assert!(openai.get("max_tokens").is_none());
+
+    server.answer([wire::gemini_response("From Gemini", 2, 2)]);
+    let gemini = app
+        .call("POST", "/prompt_gemini/", Some(&token), Some(json!({"content": "hi"})))
+        .await;
+    assert_eq!(gemini.status, 201, "{}", gemini.text);
+    let gemini_text = |body: &serde_json::Value| {
+        let contents = body["contents"].as_array().cloned().unwrap_or_default();
+        let last = contents.last().cloned().unwrap_or_default();
+        last["parts"][0]["text"].as_str().unwrap_or("").to_string()
+    };
+    let recorded = reply_bodies(&server, gemini_text);
+    let gemini_body = recorded.iter().rev().find(|b| b.get("contents").is_some()).unwrap();
+    assert_eq!(gemini_body["generationConfig"]["maxOutputTokens"], 33);
+}
+
+#[tokio::test]
+async fn flan_t5_is_sent_max_reply_tokens_in_process_and_through_the_inference_function() {
+    use chatbot_core::llm::flan_t5;
+    use chatbot_core::llm::inference::RemoteFlanT5;
+    // In process: the tiny engine stops at the bound.
+    let vars = [
+        ("DEFAULT_PROVIDER", "flan-t5"),
+        ("DEFAULT_MODEL", "flan-t5-small"),
+        ("FLAN_T5_MODEL", "google/flan-t5-small"),
+    ];
+    let engine = flan_t5::load(
+        Some(&chatbot_tests::tiny_flan_t5_dir()),
+        "google/flan-t5-small",
+        Default::default(),
+    )
+    .await;
+    let unbounded = TestApp::with_vars(&vars).await.with_provider(engine.clone());
+    let token = unbounded.register("alice").await;
+    let long = unbounded.chat(&token, "Tell me everything about the sea.").await;
+    let written = long["reply"]["usage"]["completion_tokens"].as_u64().unwrap();
+    assert!(
+        written > 3,
+        "the tiny model writes more than the bound below: {written}"
+    );
+    let bounded = TestApp::with_vars(&[vars[0], vars[1], vars[2], ("MAX_REPLY_TOKENS", "3")])
+        .await
+        .with_provider(engine);
+    let token = bounded.register("alice").await;
+    let short = bounded.chat(&token, "Tell me everything about the sea.").await;
+    assert_eq!(short["reply"]["usage"]["completion_tokens"], 3, "{short}");
+
+    // Through the inference function: the bound travels in the Invoke payload.
+    let lambda = FakeServer::start().await;
+    lambda.answer([Answer::json(
+        200,
+        &json!({"generated": {"text": "Paris.", "prompt_tokens": 9, "completion_tokens": 2}}),
+    )]);
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&lambda.url)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "chatbot-tests",
+        ))
+        .load()
+        .await;
+    let remote = RemoteFlanT5::new(
+        chatbot_core::aws::SharedAws::with(sdk),
+        "flan-t5-inference",
+        "google/flan-t5-small",
+        TIMEOUT,
+    );
+    for (asked, sent) in [(Some(12), 12), (None, chatbot_core::llm::DEFAULT_MAX_REPLY_TOKENS)] {
+        let mut request = request("flan-t5-small");
+        request.max_new_tokens = asked;
+        remote.generate(request).await.unwrap();
+        assert_eq!(lambda.recorded().pop().unwrap().body["max_new_tokens"], sent);
+    }
+}

@@ -236,7 +236,7 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
     let request = GenerateRequest {
         model: choice.model.clone(),
         turns,
-        max_new_tokens,
+        max_new_tokens: Some(crate::llm::reply_tokens(max_new_tokens, state.config.max_reply_tokens)),
     };
     let deadline = Deadline::starting_now(Duration::from_secs(state.config.provider_timeout_secs));
     let mut running = Running {

@@ -3,7 +3,9 @@
 //! the official OpenAI client libraries work with a base URL and the user's token
 //! as the API key. Completions are billed and rate-limited like chat messages; as
 //! in OpenAI's API they are stateless (the client sends the conversation), so
-//! nothing is stored in the user's chats.
+//! nothing is stored in the user's chats. They are bounded like every model call
+//! (API.md §6): the reply by `MAX_REPLY_TOKENS` (a larger `max_tokens` is clamped),
+//! the conversation by the model's context, cut as a stored chat's is.
 
 use async_trait::async_trait;
 use http::StatusCode;
@@ -18,7 +20,7 @@ use crate::http::body::MAX_MESSAGE_CHARS;
 use crate::http::call::Call;
 use crate::http::reply::{Output, Payload, Reply};
 use crate::http::stream::{data, Sender, Streamed};
-use crate::llm::{Turn, Usage, MAX_NEW_TOKENS};
+use crate::llm::{context, Turn, Usage};
 use crate::store::Role;
 
 /// OpenAI's request; fields we do not use (temperature, user, …) are accepted and
@@ -105,10 +107,16 @@ fn text_of(content: Option<Content>, index: usize) -> Result<String, ApiError> {
     Ok(text)
 }
 
-/// OpenAI's messages as our turns. System and developer messages become an
-/// instruction before the first user message (the providers behind this API do not
-/// all have a system role).
-pub fn to_turns(messages: Vec<InputMessage>) -> Result<Vec<Turn>, ApiError> {
+/// OpenAI's messages, read: the conversation's turns, oldest first, and the
+/// system and developer messages, which become an instruction before the first
+/// user message (the providers behind this API do not all have a system role).
+pub struct Conversation {
+    instructions: Vec<String>,
+    turns: Vec<Turn>,
+}
+
+/// Reads OpenAI's messages; a conversation no model can answer is a 400.
+pub fn read_messages(messages: Vec<InputMessage>) -> Result<Conversation, ApiError> {
     if messages.is_empty() {
         return Err(ApiError::invalid_field("messages", "`messages` must not be empty."));
     }
@@ -134,29 +142,46 @@ pub fn to_turns(messages: Vec<InputMessage>) -> Result<Vec<Turn>, ApiError> {
             "The last message must be the user's.",
         ));
     }
-    if !instructions.is_empty() {
-        if let Some(first) = turns.iter_mut().find(|t| t.role == Role::User) {
-            first.content = format!("{}\n\n{}", instructions.join("\n"), first.content);
+    Ok(Conversation { instructions, turns })
+}
+
+impl Conversation {
+    /// The turns the model sees, cut to its context as a stored chat's are
+    /// (`context::select`, API.md §6): the newest that fit `budget` tokens and
+    /// `max_turns`, never opening with a reply, the last user message always
+    /// kept. The instruction is kept too, counted in the budget, before the first
+    /// user message that is left.
+    pub fn into_turns(self, budget: usize, max_turns: usize, count_tokens: impl Fn(&str) -> usize) -> Vec<Turn> {
+        let instruction = self.instructions.join("\n");
+        let reserved = if instruction.is_empty() {
+            0
+        } else {
+            count_tokens(&instruction)
+        };
+        let newest_first: Vec<Turn> = self.turns.into_iter().rev().collect();
+        let mut turns = context::select(&newest_first, budget.saturating_sub(reserved), max_turns, count_tokens);
+        if !instruction.is_empty() {
+            if let Some(first) = turns.iter_mut().find(|t| t.role == Role::User) {
+                first.content = format!("{instruction}\n\n{}", first.content);
+            }
         }
+        turns
     }
-    Ok(turns)
 }
 
 /// The reply's cap, `max_completion_tokens` (OpenAI's current name) or
-/// `max_tokens`: 1 to `MAX_NEW_TOKENS`.
-fn max_new_tokens(body: &CompletionRequest) -> Result<Option<u32>, ApiError> {
+/// `max_tokens`: at least 1, and clamped to `cap` (`MAX_REPLY_TOKENS`), as OpenAI
+/// itself caps a request at the model's own limit.
+fn max_new_tokens(body: &CompletionRequest, cap: u32) -> Result<Option<u32>, ApiError> {
     let (field, asked) = match (body.max_completion_tokens, body.max_tokens) {
         (Some(n), _) => ("max_completion_tokens", n),
         (None, Some(n)) => ("max_tokens", n),
         (None, None) => return Ok(None),
     };
-    if !(1..=MAX_NEW_TOKENS).contains(&asked) {
-        return Err(ApiError::invalid_field(
-            field,
-            format!("`{field}` must be between 1 and {MAX_NEW_TOKENS}."),
-        ));
+    if asked == 0 {
+        return Err(ApiError::invalid_field(field, format!("`{field}` must be at least 1.")));
     }
-    Ok(Some(asked))
+    Ok(Some(crate::llm::reply_tokens(Some(asked), cap)))
 }
 
 pub async fn chat_completions(call: &Call<'_>) -> Result<Output, ApiError> {
@@ -167,9 +192,14 @@ pub async fn chat_completions(call: &Call<'_>) -> Result<Output, ApiError> {
     if body.tools.as_ref().is_some_and(|t| !t.is_null()) {
         return Err(ApiError::invalid_field("tools", "Tools are not supported."));
     }
-    let max_new_tokens = max_new_tokens(&body)?;
+    let max_new_tokens = max_new_tokens(&body, call.state.config.max_reply_tokens)?;
     let choice = call.state.llm.choose(None, Some(&body.model))?;
-    let turns = to_turns(body.messages)?;
+    let provider = choice.provider.clone();
+    let turns = read_messages(body.messages)?.into_turns(
+        provider.input_budget(&choice.model),
+        call.state.config.context_messages,
+        |text| provider.count_tokens(text),
+    );
     let head = ChunkHead {
         id: format!("chatcmpl-{}", Uuid::now_v7().simple()),
         created: call.now.timestamp(),
@@ -328,6 +358,44 @@ mod tests {
 
     fn messages(value: Value) -> Vec<InputMessage> {
         serde_json::from_value(value).unwrap()
+    }
+
+    /// The whole conversation, with room for all of it.
+    fn to_turns(messages: Vec<InputMessage>) -> Result<Vec<Turn>, ApiError> {
+        Ok(read_messages(messages)?.into_turns(usize::MAX / 2, 1000, crate::llm::estimate_tokens))
+    }
+
+    fn words(n: usize) -> String {
+        vec!["word"; n].join(" ")
+    }
+
+    #[test]
+    fn a_long_conversation_is_cut_to_the_newest_turns_that_fit_keeping_the_instruction() {
+        let count = |text: &str| text.split_whitespace().count();
+        let long = json!([
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": words(50)},
+            {"role": "assistant", "content": words(50)},
+            {"role": "user", "content": words(10)},
+            {"role": "assistant", "content": words(10)},
+            {"role": "user", "content": "last"},
+        ]);
+        // 40 tokens: the instruction (2), the last three turns (1 + 10 + 10 and
+        // their overhead); the 50-word turns are cut.
+        let turns = read_messages(messages(long.clone())).unwrap().into_turns(40, 20, count);
+        let sizes: Vec<usize> = turns.iter().map(|t| count(&t.content)).collect();
+        assert_eq!(sizes, [2 + 10, 10, 1], "{turns:?}");
+        assert!(turns[0].content.starts_with("Be brief.\n\n"));
+        // The turn cap cuts too, and a context never opens with a reply.
+        let turns = read_messages(messages(long.clone()))
+            .unwrap()
+            .into_turns(10_000, 2, count);
+        assert_eq!(turns.len(), 1);
+        assert_eq!(turns[0].content, "Be brief.\n\nlast");
+        // The question is kept even alone over the budget.
+        let turns = read_messages(messages(long)).unwrap().into_turns(1, 20, count);
+        assert_eq!(turns.len(), 1);
+        assert_eq!(turns[0].role, Role::User);
     }
 
     #[test]

@@ -282,9 +282,9 @@ impl Provider for RemoteFlanT5 {
     async fn generate(&self, request: GenerateRequest) -> Result<Generation, ProviderError> {
         let turns = request.turns.iter().map(WireTurn::from).collect();
         self.invoke(&InferenceRequest::Chat {
+            max_new_tokens: Some(request.reply_tokens()),
             model: request.model,
             turns,
-            max_new_tokens: request.max_new_tokens,
             time_limit_ms: self.time_limit_ms(),
         })
         .await

@@ -37,16 +37,35 @@ impl Turn {
     }
 }
 
-/// The longest reply a client may ask for (OpenAI's `max_tokens`): a bound on the
-/// work one request can demand; more is refused, not silently cut.
-pub const MAX_NEW_TOKENS: u32 = 4096;
+/// `MAX_REPLY_TOKENS`' default (API.md §5): the most tokens a reply may have.
+pub const DEFAULT_MAX_REPLY_TOKENS: u32 = 1024;
+/// The highest `MAX_REPLY_TOKENS` a deployment may set: past every provider's own
+/// output limit, so a typo cannot lift the bound.
+pub const MAX_REPLY_TOKENS_LIMIT: u32 = 65_536;
+
+/// The output bound of one reply (API.md §6): what the client asked for
+/// (`max_tokens`), clamped to the deployment's `cap` (`MAX_REPLY_TOKENS`), or the
+/// cap when it asked nothing. Every provider is sent it, so no model call is
+/// unbounded.
+pub fn reply_tokens(asked: Option<u32>, cap: u32) -> u32 {
+    asked.map_or(cap, |asked| asked.min(cap))
+}
 
 #[derive(Clone, Debug)]
 pub struct GenerateRequest {
     pub model: String,
     /// Oldest first; the last is the user message to answer.
     pub turns: Vec<Turn>,
+    /// The most tokens the reply may have. The reply pipeline always sets it
+    /// (`reply_tokens`); a provider given none sends `DEFAULT_MAX_REPLY_TOKENS`.
     pub max_new_tokens: Option<u32>,
+}
+
+impl GenerateRequest {
+    /// The output bound a provider sends: the request's, or the default one.
+    pub fn reply_tokens(&self) -> u32 {
+        self.max_new_tokens.unwrap_or(DEFAULT_MAX_REPLY_TOKENS)
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -330,6 +349,20 @@ mod tests {
         );
         let err = dispatch().choose(None, Some("gpt-4o")).err().unwrap();
         assert!(matches!(err, ChoiceError::UnknownModel { ref provider, .. } if provider == "flan-t5"));
+    }
+
+    #[test]
+    fn a_reply_is_bounded_by_the_cap_whatever_is_asked() {
+        assert_eq!(reply_tokens(None, 1024), 1024);
+        assert_eq!(reply_tokens(Some(20), 1024), 20);
+        assert_eq!(reply_tokens(Some(4096), 1024), 1024);
+        assert_eq!(reply_tokens(Some(u32::MAX), 64), 64);
+        let request = GenerateRequest {
+            model: "m".into(),
+            turns: vec![],
+            max_new_tokens: None,
+        };
+        assert_eq!(request.reply_tokens(), DEFAULT_MAX_REPLY_TOKENS);
     }
 
     #[test]

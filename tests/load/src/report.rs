@@ -11,8 +11,9 @@ pub fn print(options: &Options, outcome: &Outcome, model_calls: usize) {
     let seconds = outcome.elapsed.as_secs_f64();
     let total = outcome.samples.len();
     println!(
-        "{} users, {} requests (their registration included; not the warm-up user's) in {:.1} s: {:.1} requests/s; {} model calls to the fake Ollama (titles included)",
+        "{} users × {} in flight, {} requests (their registration included; not the warm-up user's) in {:.1} s: {:.1} requests/s; {} model calls to the fake Ollama (titles included)",
         options.users,
+        options.in_flight,
         total,
         seconds,
         total as f64 / seconds,
@@ -43,13 +44,21 @@ pub fn print(options: &Options, outcome: &Outcome, model_calls: usize) {
         );
     }
     let charged: i64 = outcome.users.iter().map(|u| u.charged).sum();
-    let messages: usize = outcome
+    let questions: usize = outcome
         .users
         .iter()
         .flat_map(|u| &u.chats)
-        .map(|c| c.messages.len())
+        .map(|c| c.questions.len())
         .sum();
-    println!("{charged} replies charged; {messages} user messages kept in the users' chats");
+    let (mut refused, mut refunded, mut raced) = (0, 0, 0);
+    for user in &outcome.users {
+        refused += user.endings.refused;
+        refunded += user.endings.refunded;
+        raced += user.endings.raced;
+    }
+    println!(
+        "{charged} replies charged; {refused} refused for want of tokens (402); {refunded} failed after the charge and refunded (502/503); {raced} regenerations lost a race and refunded (409); {questions} user messages kept in the users' chats"
+    );
 }
 
 /// The nearest-rank percentile of sorted values.

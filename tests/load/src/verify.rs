@@ -1,19 +1,56 @@
-//! The accounting after the load, read back through the API: each user's balance,
-//! its chats, and every chat's messages against what the user was told.
+//! The accounting after the load, read back through the API and from the store
+//! itself. For every account: `tokens + spent` is its start, `spent` is the cost
+//! times the replies it was charged for and `requests` their count (no double
+//! charge), and those replies are exactly the ones stored, current and
+//! superseded versions counted in the store, plus those of the chats it deleted
+//! (no lost reply, no charge left on a failed one); every chat holds exactly the
+//! messages the user was told of, in order; deleted chats are gone. And the run
+//! must have reached what it is there to test: a 402 and a refunded failure.
 
+use chatbot_core::store::{Page, Store};
 use serde_json::Value;
 use std::collections::BTreeSet;
+use uuid::Uuid;
 
 use crate::api::Client;
 use crate::workload::{ChatModel, UserModel};
 
-/// Every broken invariant, as a sentence naming the user and chat.
-pub async fn all(client: &Client, users: &[UserModel], tokens_per_request: i64) -> Vec<String> {
-    let mut failures = Vec::new();
+/// Every broken invariant, as a sentence naming the user and chat. `store` is the
+/// stack's own store, for the counts the API does not show (superseded replies).
+pub async fn all(
+    client: &Client,
+    store: Option<&dyn Store>,
+    users: &[UserModel],
+    tokens_per_request: i64,
+) -> Vec<String> {
+    let mut failures = reached(users);
     for user in users {
         if let Err(failure) = user_checks(client, user, tokens_per_request).await {
             failures.push(failure);
         }
+        if let Some(store) = store {
+            if let Err(failure) = stored_matches(store, user, tokens_per_request).await {
+                failures.push(failure);
+            }
+        }
+    }
+    failures
+}
+
+/// A run that never drained a balance or refunded a failure proved nothing about
+/// either.
+fn reached(users: &[UserModel]) -> Vec<String> {
+    let refused: i64 = users.iter().map(|u| u.endings.refused).sum();
+    let refunded: i64 = users.iter().map(|u| u.endings.refunded).sum();
+    let mut failures = Vec::new();
+    if refused == 0 {
+        failures.push(
+            "the run never reached a 402: no balance was drained (raise --requests, or lower INITIAL_TOKENS)"
+                .to_string(),
+        );
+    }
+    if refunded == 0 {
+        failures.push("no reply failed after its charge: the refund was never exercised".to_string());
     }
     failures
 }
@@ -26,7 +63,7 @@ async fn user_checks(client: &Client, user: &UserModel, tokens_per_request: i64)
         let path = format!("/api/chats/{}/messages/?limit=100", chat.id);
         messages_match(user, chat, &pages(client, &path, token).await?)?;
     }
-    for id in &user.deleted {
+    for (id, _) in &user.deleted {
         let answer = client.call("GET", &format!("/api/chats/{id}/"), token, None).await?;
         if answer.status != 404 {
             return Err(format!(
@@ -36,6 +73,67 @@ async fn user_checks(client: &Client, user: &UserModel, tokens_per_request: i64)
         }
     }
     Ok(())
+}
+
+/// The store's own record: the account's balance fields, every reply stored to
+/// each question (superseded versions included) against the charges for it, and
+/// nothing left of a deleted chat.
+async fn stored_matches(store: &dyn Store, user: &UserModel, cost: i64) -> Result<(), String> {
+    let name = &user.username;
+    let fail = |err: chatbot_core::store::StoreError| format!("{name}: reading the store: {err}");
+    let account = store
+        .user_by_username(name)
+        .await
+        .map_err(fail)?
+        .ok_or_else(|| format!("{name}: not in the store"))?;
+    if account.tokens + account.spent != user.start_tokens {
+        return Err(format!(
+            "{name}: the store holds tokens {} + spent {} = {}, not its start {}",
+            account.tokens,
+            account.spent,
+            account.tokens + account.spent,
+            user.start_tokens
+        ));
+    }
+    let mut stored = 0;
+    for chat in &user.chats {
+        let chat_id = parse(&chat.id)?;
+        for question in &chat.questions {
+            let replies = store
+                .replies_to(chat_id, parse(&question.id)?)
+                .await
+                .map_err(fail)?
+                .len() as i64;
+            if replies != question.replies {
+                return Err(format!(
+                    "{name}: message {} has {replies} replies stored, {} charged",
+                    question.id, question.replies
+                ));
+            }
+            stored += replies;
+        }
+    }
+    let in_deleted: i64 = user.deleted.iter().map(|(_, replies)| replies).sum();
+    if account.spent != cost * (stored + in_deleted) || account.requests != stored + in_deleted {
+        return Err(format!(
+            "{name}: the store holds spent {} over {} requests, but {stored} replies stored and {in_deleted} in deleted chats cost {}",
+            account.spent,
+            account.requests,
+            cost * (stored + in_deleted)
+        ));
+    }
+    for (id, _) in &user.deleted {
+        let chat_id = parse(id)?;
+        let left = store.list_messages(chat_id, Page::first(1)).await.map_err(fail)?;
+        if store.chat(chat_id).await.map_err(fail)?.is_some() || !left.is_empty() {
+            return Err(format!("{name}: deleted chat {id} is still in the store"));
+        }
+    }
+    Ok(())
+}
+
+fn parse(id: &str) -> Result<Uuid, String> {
+    Uuid::parse_str(id).map_err(|_| format!("not a UUID: {id:?}"))
 }
 
 /// `GET /api/tokens/` is the starting balance less one charge per successful reply.
@@ -68,7 +166,8 @@ fn chats_match(user: &UserModel, listed: &[Value]) -> Result<(), String> {
 }
 
 /// The chat's user messages are exactly the accepted ones, in order, each with
-/// exactly one current reply, and nothing else is stored in it.
+/// one current reply once one was charged for it (none while every attempt
+/// failed), and nothing else is stored in it.
 fn messages_match(user: &UserModel, chat: &ChatModel, messages: &[Value]) -> Result<(), String> {
     let questions: Vec<(&str, &str)> = messages
         .iter()
@@ -81,9 +180,9 @@ fn messages_match(user: &UserModel, chat: &ChatModel, messages: &[Value]) -> Res
         })
         .collect();
     let expected: Vec<(&str, &str)> = chat
-        .messages
+        .questions
         .iter()
-        .map(|(id, content)| (id.as_str(), content.as_str()))
+        .map(|q| (q.id.as_str(), q.content.as_str()))
         .collect();
     if questions != expected {
         return Err(format!(
@@ -91,18 +190,24 @@ fn messages_match(user: &UserModel, chat: &ChatModel, messages: &[Value]) -> Res
             user.username, chat.id
         ));
     }
-    for (id, _) in &expected {
-        let replies = messages
+    let mut answered = 0;
+    for question in &chat.questions {
+        let current = messages
             .iter()
-            .filter(|m| m["role"] == "assistant" && m["reply_to"] == *id)
+            .filter(|m| m["role"] == "assistant" && m["reply_to"] == question.id.as_str())
             .count();
-        if replies != 1 {
-            return Err(format!("{}: message {id} has {replies} current replies", user.username));
+        let expected = usize::from(question.replies > 0);
+        if current != expected {
+            return Err(format!(
+                "{}: message {} has {current} current replies, expected {expected} ({} charged)",
+                user.username, question.id, question.replies
+            ));
         }
+        answered += expected;
     }
-    if messages.len() != 2 * expected.len() {
+    if messages.len() != expected.len() + answered {
         return Err(format!(
-            "{}: chat {} holds {} messages for {} questions",
+            "{}: chat {} holds {} messages for {} questions and {answered} replies",
             user.username,
             chat.id,
             messages.len(),
@@ -138,7 +243,16 @@ async fn pages(client: &Client, first: &str, token: Option<&str>) -> Result<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::{Endings, Question};
     use serde_json::json;
+
+    fn asked(id: &str, content: &str, replies: i64) -> Question {
+        Question {
+            id: id.into(),
+            content: content.into(),
+            replies,
+        }
+    }
 
     fn user() -> UserModel {
         UserModel {
@@ -146,9 +260,10 @@ mod tests {
             token: "t".into(),
             start_tokens: 1000,
             charged: 3,
+            endings: Endings::default(),
             chats: vec![ChatModel {
                 id: "c1".into(),
-                messages: vec![("m1".into(), "first".into()), ("m2".into(), "second".into())],
+                questions: vec![asked("m1", "first", 1), asked("m2", "second", 2)],
             }],
             deleted: vec![],
         }
@@ -168,6 +283,17 @@ mod tests {
         assert!(balance_matches(&user, &json!({"tokens": 700, "spent": 300, "requests": 3}), 100).is_ok());
         assert!(balance_matches(&user, &json!({"tokens": 800, "spent": 200, "requests": 2}), 100).is_err());
         assert!(balance_matches(&user, &json!({"tokens": 700, "spent": 300, "requests": 4}), 100).is_err());
+        assert!(balance_matches(&user, &json!({"tokens": 800, "spent": 300, "requests": 3}), 100).is_err());
+    }
+
+    #[test]
+    fn a_run_that_never_drained_or_refunded_is_caught() {
+        let mut users = vec![user(), user()];
+        assert_eq!(reached(&users).len(), 2);
+        users[0].endings.refused = 1;
+        assert_eq!(reached(&users).len(), 1);
+        users[1].endings.refunded = 2;
+        assert!(reached(&users).is_empty());
     }
 
     #[test]
@@ -223,5 +349,24 @@ mod tests {
             good[3].clone(),
         ];
         assert!(messages_match(&user, chat, &edited_elsewhere).is_err());
+    }
+
+    #[test]
+    fn a_question_whose_replies_all_failed_has_none_and_a_stray_one_is_caught() {
+        let mut user = user();
+        user.chats[0].questions[1].replies = 0;
+        let chat = &user.chats[0];
+        let kept = [question("m1", "first"), reply("r1", "m1"), question("m2", "second")];
+        assert!(messages_match(&user, chat, &kept).is_ok());
+        let stray = [
+            question("m1", "first"),
+            reply("r1", "m1"),
+            question("m2", "second"),
+            reply("r2", "m2"),
+        ];
+        assert!(
+            messages_match(&user, chat, &stray).is_err(),
+            "a reply stored for a refunded request"
+        );
     }
 }

@@ -17,8 +17,10 @@ use crate::config::FlanT5Quantize;
 use crate::llm::{Chunk, ChunkStream, GenerateRequest, Generation, Provider, ProviderError, Turn, Usage};
 use crate::store::Role;
 
-/// Replies are short by default: decoding is the slow part on a CPU.
-const DEFAULT_MAX_NEW_TOKENS: usize = 256;
+/// Flan-T5's own ceiling on a reply: it was tuned for short answers, and every
+/// token is a decoder step on the inference function's CPU. A request's bound
+/// (`MAX_REPLY_TOKENS`, or a client's `max_tokens` under it) applies below it.
+const MAX_NEW_TOKENS: usize = 256;
 const TITLE_MAX_NEW_TOKENS: usize = 16;
 
 fn load_options(quantize: FlanT5Quantize) -> LoadOptions {
@@ -96,7 +98,7 @@ impl FlanT5 {
 
     fn options(max_new_tokens: Option<u32>) -> GenerateOptions {
         GenerateOptions {
-            max_new_tokens: max_new_tokens.map(|n| n as usize).unwrap_or(DEFAULT_MAX_NEW_TOKENS),
+            max_new_tokens: max_new_tokens.map_or(MAX_NEW_TOKENS, |n| (n as usize).min(MAX_NEW_TOKENS)),
             ..GenerateOptions::default()
         }
     }

@@ -35,11 +35,10 @@ impl Gemini {
         let contents: Vec<Value> = roles(&request.turns, "user", "model")
             .map(|(role, text)| json!({"role": role, "parts": [{"text": text}]}))
             .collect();
-        let mut body = json!({ "contents": contents });
-        if let Some(max) = request.max_new_tokens {
-            body["generationConfig"] = json!({ "maxOutputTokens": max });
-        }
-        body
+        json!({
+            "contents": contents,
+            "generationConfig": { "maxOutputTokens": request.reply_tokens() },
+        })
     }
 
     async fn post(&self, request: &GenerateRequest, stream: bool) -> Result<reqwest::Response, ProviderError> {
@@ -224,7 +223,16 @@ mod tests {
             body["contents"][1],
             json!({"role": "model", "parts": [{"text": "hello"}]})
         );
-        assert!(body.get("generationConfig").is_none());
+        // A request that names no bound still sends one.
+        assert_eq!(
+            body["generationConfig"]["maxOutputTokens"],
+            crate::llm::DEFAULT_MAX_REPLY_TOKENS
+        );
+        let body = Gemini::body(&GenerateRequest {
+            max_new_tokens: Some(7),
+            ..request
+        });
+        assert_eq!(body["generationConfig"]["maxOutputTokens"], 7);
     }
 
     #[test]

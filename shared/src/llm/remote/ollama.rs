@@ -39,11 +39,12 @@ impl Ollama {
         let messages: Vec<Value> = roles(&request.turns, "user", "assistant")
             .map(|(role, content)| json!({"role": role, "content": content}))
             .collect();
-        let mut body = json!({"model": request.model, "messages": messages, "stream": stream});
-        if let Some(max) = request.max_new_tokens {
-            body["options"] = json!({ "num_predict": max });
-        }
-        body
+        json!({
+            "model": request.model,
+            "messages": messages,
+            "stream": stream,
+            "options": { "num_predict": request.reply_tokens() },
+        })
     }
 
     async fn post(&self, request: &GenerateRequest, stream: bool) -> Result<reqwest::Response, ProviderError> {
@@ -210,6 +211,19 @@ mod tests {
         );
         assert!(parse_stream_line(r#"{"error":"boom"}"#).is_err());
         assert!(parse_stream_line("{not json").is_err());
+    }
+
+    #[test]
+    fn every_request_bounds_the_reply() {
+        let mut request = GenerateRequest {
+            model: "llama3".into(),
+            turns: vec![crate::llm::Turn::user("hi")],
+            max_new_tokens: None,
+        };
+        let body = Ollama::body(&request, false);
+        assert_eq!(body["options"]["num_predict"], crate::llm::DEFAULT_MAX_REPLY_TOKENS);
+        request.max_new_tokens = Some(9);
+        assert_eq!(Ollama::body(&request, true)["options"]["num_predict"], 9);
     }
 
     #[tokio::test]

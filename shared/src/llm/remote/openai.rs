@@ -39,9 +39,9 @@ impl OpenAi {
         if stream {
             body["stream_options"] = json!({"include_usage": true});
         }
-        if let Some(max) = request.max_new_tokens {
-            body["max_tokens"] = json!(max);
-        }
+        // OpenAI's current name for the output bound: `max_tokens` is deprecated
+        // and refused by its reasoning models (o1, o3, …).
+        body["max_completion_tokens"] = json!(request.reply_tokens());
         body
     }
 
@@ -199,7 +199,14 @@ mod tests {
         let body = OpenAi::body(&request, true);
         assert_eq!(body["messages"][1], json!({"role": "assistant", "content": "hello"}));
         assert_eq!(body["stream_options"]["include_usage"], true);
-        assert_eq!(body["max_tokens"], 5);
+        assert_eq!(body["max_completion_tokens"], 5);
+        assert!(body.get("max_tokens").is_none(), "the deprecated name is not sent");
+        let unbounded = GenerateRequest {
+            max_new_tokens: None,
+            ..request
+        };
+        let body = OpenAi::body(&unbounded, false);
+        assert_eq!(body["max_completion_tokens"], crate::llm::DEFAULT_MAX_REPLY_TOKENS);
     }
 
     #[test]
