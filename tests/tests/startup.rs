@@ -317,8 +317,8 @@ async fn the_cursor_key_is_read_from_its_secret_when_a_list_is_first_paged() {
     let secrets = FakeServer::start().await;
     let key = "c".repeat(40);
     secrets.answer([secret_holding(&json!({ "CURSOR_KEY": key }).to_string())]);
-    let aws = SharedAws::with(aws_at(&secrets.url).await);
-    let (app, _dir) = app_from_config(&[("CURSOR_KEY_SECRET_ID", "chatbot/cursor")], aws).await;
+    let aws = SharedAws::with(sdk_config_at(&secrets.url).await);
+    let app = TestApp::from_config(&[("CURSOR_KEY_SECRET_ID", "chatbot/cursor")], aws).await;
     let token = app.register("alice").await;
     for _ in 0..3 {
         assert_eq!(
@@ -353,8 +353,8 @@ async fn the_cursor_key_is_read_from_its_secret_when_a_list_is_first_paged() {
 async fn an_unreadable_cursor_key_is_a_503_that_names_nothing_internal() {
     let secrets = FakeServer::start().await;
     secrets.answer([no_such_secret()]);
-    let aws = SharedAws::with(aws_at(&secrets.url).await);
-    let (app, _dir) = app_from_config(&[("CURSOR_KEY_SECRET_ID", "chatbot/cursor")], aws).await;
+    let aws = SharedAws::with(sdk_config_at(&secrets.url).await);
+    let app = TestApp::from_config(&[("CURSOR_KEY_SECRET_ID", "chatbot/cursor")], aws).await;
     let token = app.register("alice").await;
     let refused = app.call("GET", "/chat/threads/", Some(&token), None).await;
     assert_eq!(assert_error(&refused, 503), "temporarily_unavailable");
