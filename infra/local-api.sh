@@ -20,7 +20,8 @@ local_api_start() {
   # through cargo lambda watch's Lambda API. The tiny fixture model stands in for
   # real weights: its replies are fast and deterministic.
   export INFERENCE_FUNCTION=flan-t5-inference
-  export FLAN_T5_DIR="$PWD/models/flan-t5/tests/fixtures/tiny-t5"
+  # LOCAL_API_FLAN_T5_DIR: other small-shaped weights instead (tests/smoke/flan-t5-local.sh).
+  export FLAN_T5_DIR="${LOCAL_API_FLAN_T5_DIR:-$PWD/models/flan-t5/tests/fixtures/tiny-t5}"
   export FLAN_T5_MODEL=google/flan-t5-small DEFAULT_MODEL=flan-t5-small
   export AWS_ENDPOINT_URL_LAMBDA="http://127.0.0.1:$port"
   PORT=$port infra/run-local.sh --ignore-changes >"$local_api_log" 2>&1 &

@@ -50,17 +50,15 @@ export AWS_ENDPOINT_URL_LAMBDA="${AWS_ENDPOINT_URL_LAMBDA:-http://$ADDRESS:$PORT
 
 # Flan-T5 weights, read by the inference function only: FLAN_T5_DIR when set;
 # otherwise a cache folder, downloaded from the hub on first use. Offline, the
-# API still starts and Flan-T5 requests answer 503 saying what to set.
+# API still starts, says so in one line, and Flan-T5 is listed unavailable and
+# answers 503 saying what to set; a failed download is retried after an hour
+# (infra/flan-t5-weights.sh).
 if [[ -z "${FLAN_T5_DIR:-}" && "$INFERENCE_FUNCTION" == flan-t5-inference ]]; then
-  checkpoint="${FLAN_T5_MODEL:-google/flan-t5-base}"
-  cache="${XDG_CACHE_HOME:-$HOME/.cache}/chatbot-api/$checkpoint"
-  if [[ ! -f "$cache/model.safetensors" ]]; then
-    echo "Downloading $checkpoint into $cache (once)…" >&2
-    infra/fetch-weights.sh "$checkpoint" "$cache" >&2 ||
-      echo "Could not download $checkpoint: Flan-T5 will answer 503 until FLAN_T5_DIR points at its files." >&2
-  fi
-  if [[ -f "$cache/model.safetensors" ]]; then
-    export FLAN_T5_DIR="$cache"
+  # shellcheck source=infra/flan-t5-weights.sh
+  . infra/flan-t5-weights.sh
+  weights=$(flan_t5_weights "${FLAN_T5_MODEL:-google/flan-t5-base}")
+  if [[ -n "$weights" ]]; then
+    export FLAN_T5_DIR="$weights"
   fi
 fi
 

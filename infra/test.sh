@@ -47,6 +47,10 @@ cargo build --workspace --bins
 tests/smoke/watch.sh
 # The same smoke test on DynamoDB: the functions create the table on start.
 STORE=dynamodb TABLE_NAME="chatbot-smoke-$$" tests/smoke/watch.sh
+# Flan-T5 with random weights at flan-t5-small's shapes on the README's stack
+# (infra/run-local.sh, dev profile): one chat answered within a liveness bound,
+# and the offline first start's one-line message.
+tests/smoke/flan-t5-local.sh
 # Schemathesis over every operation of the OpenAPI document, on SQLite then on
 # DynamoDB (moto), 50 examples per operation from a fixed seed: 3-4 minutes
 # for both on 2 cores (infra/fuzz-api.sh).

@@ -35,8 +35,10 @@ provider "ollama", which this script also fakes (POST /api/chat on the same
 port), so send, stream, edit, regenerate and chat completions run their whole
 pipeline. The rate limits are raised so repeated runs are not refused.
 
-flan-t5-inference (models/inference) is measured separately with the tiny test
-checkpoint (FLAN_T5_DIR=models/flan-t5/tests/fixtures/tiny-t5).
+flan-t5-inference (models/inference) is measured with the tiny test checkpoint
+(FLAN_T5_DIR=models/flan-t5/tests/fixtures/tiny-t5) unless --flan-t5-dir names
+another (e.g. base-shaped random weights from `bench write base DIR`, with
+--flan-t5-model google/flan-t5-base and --flan-t5-quantize q8_0).
 """
 
 from __future__ import annotations
@@ -563,6 +565,11 @@ def main() -> int:
     parser.add_argument("--repo", type=Path, default=REPO,
                         help="repository whose functions/ lists the functions and whose tiny Flan-T5 "
                              "fixture the inference function loads (default: this one)")
+    parser.add_argument("--flan-t5-dir", type=Path,
+                        help=f"weights {INFERENCE} loads (default: the tiny fixture of --repo)")
+    parser.add_argument("--flan-t5-model", default="google/flan-t5-small",
+                        help="FLAN_T5_MODEL for those weights (default google/flan-t5-small)")
+    parser.add_argument("--flan-t5-quantize", default="f32", help="FLAN_T5_QUANTIZE: f32 (default), q8_0, q4k")
     parser.add_argument("--timeout", type=float, default=60, help="seconds to wait for one answer")
     parser.add_argument("--json", type=Path, help="write every measurement here")
     args = parser.parse_args()
@@ -585,14 +592,21 @@ def main() -> int:
         if not path.is_file():
             parser.error(f"no event {path}")
         templates[name] = path.read_text()
+    if INFERENCE in templates:
+        # The size the function loads, so the event is answered by the model.
+        model_id = args.flan_t5_model.rsplit("/", 1)[-1]
+        templates[INFERENCE] = templates[INFERENCE].replace('"flan-t5-small"', json.dumps(model_id))
 
     scratch = Path(tempfile.mkdtemp(prefix="coldstart-"))
     admin = f"csadmin{uuid.uuid4().hex[:6]}"
     env = base_env(scratch)
     inference_env = dict(env)
     inference_env.update(
-        FLAN_T5_DIR=str(args.repo / "models/flan-t5/tests/fixtures/tiny-t5"),
-        FLAN_T5_MODEL="google/flan-t5-small",
+        FLAN_T5_DIR=str(args.flan_t5_dir or args.repo / "models/flan-t5/tests/fixtures/tiny-t5"),
+        FLAN_T5_MODEL=args.flan_t5_model,
+        FLAN_T5_QUANTIZE=args.flan_t5_quantize,
+        # As the image sets it (models/inference/Dockerfile).
+        CANDLE_NUM_THREADS="1",
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE="3008",
     )
     fixtures = Fixtures(args.bin_dir, env, scratch, admin)

@@ -228,6 +228,109 @@ async fn an_unreachable_inference_function_is_a_503() {
     );
 }
 
+/// The app whose Flan-T5 is the inference function at `lambda` (flan-t5-small
+/// loaded there), with a registered user's token.
+async fn inference_app(lambda_url: &str) -> (TestApp, String) {
+    let aws = SharedAws::with(sdk_config_at(lambda_url).await);
+    let vars = [
+        ("INFERENCE_FUNCTION", "flan-t5-inference"),
+        ("FLAN_T5_MODEL", "google/flan-t5-small"),
+        ("DEFAULT_PROVIDER", "flan-t5"),
+        ("DEFAULT_MODEL", "flan-t5-small"),
+    ];
+    let app = TestApp::from_config(&vars, aws).await;
+    let token = app.register("alice").await;
+    (app, token)
+}
+
+/// The `/api/models/` entry for `id`.
+async fn listed(app: &TestApp, token: &str, id: &str) -> serde_json::Value {
+    let models = app.call("GET", "/api/models/", Some(token), None).await;
+    assert_eq!(models.status, 200, "{}", models.text);
+    models
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id)
+        .unwrap()
+        .clone()
+}
+
+fn status_asks(lambda: &FakeServer) -> Vec<serde_json::Value> {
+    lambda
+        .recorded()
+        .into_iter()
+        .filter(|r| r.body["task"] == "status")
+        .map(|r| r.body)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_model_list_says_flan_t5_is_unavailable_when_the_inference_function_has_no_weights() {
+    let lambda = FakeServer::start().await;
+    let missing = "Flan-T5 weights are not installed: set FLAN_T5_DIR to a folder with config.json, tokenizer.json and model.safetensors.";
+    lambda.answer([Answer::json(200, &json!({"status": {"reason": missing}}))]);
+    let (app, token) = inference_app(&lambda.url).await;
+    let small = listed(&app, &token, "flan-t5/flan-t5-small").await;
+    assert_eq!(small["available"], false);
+    assert_eq!(small["reason"], missing, "the function's own words");
+    assert_eq!(small["default"], true);
+    let base = listed(&app, &token, "flan-t5/flan-t5-base").await;
+    assert_eq!(base["available"], false);
+    assert!(base["reason"].as_str().unwrap().contains("not loaded here"), "{base}");
+    // The function was asked about the size it runs, once for both listings.
+    assert_eq!(
+        status_asks(&lambda),
+        vec![json!({"task": "status", "model": "flan-t5-small"})]
+    );
+    // The OpenAI-compatible list offers only what can answer.
+    let openai = app.call("GET", "/v1/models", Some(&token), None).await;
+    assert_eq!(openai.status, 200, "{}", openai.text);
+    assert!(!openai.text.contains("flan-t5-small"), "{}", openai.text);
+}
+
+#[tokio::test]
+async fn the_model_list_says_flan_t5_is_available_when_the_inference_function_has_it() {
+    let lambda = FakeServer::start().await;
+    lambda.answer([Answer::json(200, &json!({"status": {"reason": null}}))]);
+    let (app, token) = inference_app(&lambda.url).await;
+    let small = listed(&app, &token, "flan-t5/flan-t5-small").await;
+    assert_eq!(small["available"], true, "{small}");
+    assert_eq!(small["reason"], json!(null));
+    let openai = app.call("GET", "/v1/models", Some(&token), None).await;
+    assert!(openai.text.contains("flan-t5/flan-t5-small"), "{}", openai.text);
+    assert_eq!(status_asks(&lambda).len(), 1, "the answer is kept");
+}
+
+#[tokio::test]
+async fn the_model_list_says_when_the_inference_function_cannot_be_reached_or_read() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let (app, token) = inference_app(&url).await;
+    let small = listed(&app, &token, "flan-t5/flan-t5-small").await;
+    assert_eq!(small["available"], false);
+    assert!(
+        small["reason"].as_str().unwrap().contains("could not be reached"),
+        "{small}"
+    );
+
+    // A function that answers nonsense, then (asked again: failures are not kept) that it is loaded.
+    let lambda = FakeServer::start().await;
+    lambda.answer([
+        Answer::json(200, &json!({"something": "else"})),
+        Answer::json(200, &json!({"status": {}})),
+    ]);
+    let (app, token) = inference_app(&lambda.url).await;
+    let small = listed(&app, &token, "flan-t5/flan-t5-small").await;
+    assert_eq!(small["available"], false);
+    assert!(small["reason"].as_str().unwrap().contains("unreadable"), "{small}");
+    let small = listed(&app, &token, "flan-t5/flan-t5-small").await;
+    assert_eq!(small["available"], true, "{small}");
+    assert_eq!(status_asks(&lambda).len(), 2);
+}
+
 /// What Secrets Manager answers for a secret that does not exist (yet).
 fn no_such_secret() -> Answer {
     Answer::json(

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""PyTorch (transformers) vs candle on the same random-weight Flan-T5 checkpoints.
+"""PyTorch (transformers), CTranslate2 and candle on the same random-weight Flan-T5 checkpoints.
 
     python3 models/flan-t5/bench/compare.py [--sizes small base] [--rounds 3]
+        [--ct2 float32 int8] [--torch-threads default 2 1]
 
 For each size it writes one random checkpoint at the real shape (`bench
 write`, safetensors) and runs every implementation on it, each measurement
@@ -13,6 +14,11 @@ load from other work on the machine hits them alike:
   torch.set_num_threads(2) and (1) (--torch-threads picks which)
 * candle-f32 (the default, exact path), candle-q8_0, candle-q4k: examples/bench.rs,
   quantized from the GGUF files `bench quantize` writes (the build-time step)
+* ct2-float32, ct2-int8: CTranslate2 (bench/ct2_worker.py) on the checkpoint
+  converted once by `ct2-transformers-converter` (--quantization float32 and
+  int8, the build-time step), 2 intra-op threads; greedy, beam 1, exactly the
+  same number of new tokens (end of sequence and pad forbidden, as above).
+  Its encoder time is derived (a 1-token translation less one step).
 
 Measured: load = from spawning the process to the model being ready (Python
 imports included), encoder ms for the prompt, greedy decode tok/s (cached
@@ -24,8 +30,8 @@ fastest encoder, the fastest decoding, the smallest memory), not one
 PyTorch run for all of them.
 
 Needs cargo and, for the PyTorch side, an interpreter with torch +
-transformers: --python, else $FLAN_T5_BENCH_PYTHON, else /work/venv-bench,
-which is created and filled from PyPI if missing. This script itself only
+transformers (and ctranslate2 for --ct2): --python, else $FLAN_T5_BENCH_PYTHON,
+else /work/venv-bench, which is created and filled from PyPI if missing. This script itself only
 uses the standard library. Not run by CI.
 """
 
@@ -63,8 +69,8 @@ def torch_python(explicit):
         if not Path(python).exists():
             print(f"creating {venv} with torch and transformers from PyPI", file=sys.stderr)
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            subprocess.run([python, "-m", "pip", "install", "-q", "torch", "transformers", "safetensors", "numpy"],
-                           check=True)
+            subprocess.run([python, "-m", "pip", "install", "-q", "torch", "transformers", "safetensors", "numpy",
+                            "ctranslate2"], check=True)
     sh([python, "-c", "import torch, transformers"])
     return python
 
@@ -98,6 +104,21 @@ def read_f32(path):
     return values
 
 
+def unique_vocabulary(path):
+    """The random checkpoints carry the tiny test tokenizer; the converter pads
+    its vocabulary to the model's size with <extra_id_N> names the tokenizer
+    already has, and CTranslate2 maps token strings to ids. Renaming the
+    repeats makes every id its own string, so the prompt's ids reach the model
+    unchanged."""
+    vocab = json.loads(path.read_text())
+    seen = set()
+    for i, token in enumerate(vocab):
+        if token in seen:
+            vocab[i] = f"<id_{i}>"
+        seen.add(vocab[i])
+    path.write_text(json.dumps(vocab))
+
+
 def leading_equal(a, b):
     n = 0
     for x, y in zip(a, b):
@@ -115,7 +136,9 @@ def main():
     ap.add_argument("--prompt", type=int, default=95)
     ap.add_argument("--steps", type=int, default=64)
     ap.add_argument("--modes", nargs="+", default=CANDLE_MODES, help="candle modes: f32 q8_0 q4k")
-    ap.add_argument("--torch-threads", nargs="+", default=["default", "2", "1"],
+    ap.add_argument("--ct2", nargs="*", default=["float32", "int8"],
+                    help="CTranslate2 compute types to measure (none: skip CTranslate2)")
+    ap.add_argument("--torch-threads", nargs="*", default=["default", "2", "1"],
                     help="PyTorch thread counts to measure ('default' = PyTorch's own choice)")
     ap.add_argument("--models", default=str(Path(tempfile.gettempdir()) / "flan-t5-bench-models"))
     ap.add_argument("--python", help="interpreter with torch and transformers")
@@ -144,8 +167,15 @@ def main():
             gguf = model_dir / f"model.{q}.gguf"
             if not gguf.exists() or gguf.stat().st_mtime < (model_dir / "model.safetensors").stat().st_mtime:
                 sh([bench, "quantize", str(model_dir), q])
+        for ct in args.ct2:
+            ct2_dir = model_dir / f"ct2-{ct}"
+            if not (ct2_dir / "model.bin").exists():
+                converter = str(Path(python).parent / "ct2-transformers-converter")
+                sh([converter, "--model", str(model_dir), "--output_dir", str(ct2_dir), "--quantization", ct,
+                    "--force"])
+                unique_vocabulary(ct2_dir / "shared_vocabulary.json")
         torches = [f"pytorch/{t}" for t in args.torch_threads]
-        impls = torches + [f"candle-{m}" for m in args.modes]
+        impls = torches + [f"ct2-{ct}" for ct in args.ct2] + [f"candle-{m}" for m in args.modes]
         runs = {name: [] for name in impls}
         load_before = os.getloadavg()
         for r in range(args.rounds):
@@ -160,6 +190,11 @@ def main():
                         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
                             run_env.pop(var, None)
                     cmd = [python, str(CRATE / "bench" / "torch_worker.py"), str(model_dir), *common, str(logits)]
+                elif name.startswith("ct2-"):
+                    ct = name.removeprefix("ct2-")
+                    run_env = dict(env, CT2_COMPUTE_TYPE=ct, CT2_THREADS=str(THREADS))
+                    cmd = [python, str(CRATE / "bench" / "ct2_worker.py"), str(model_dir / f"ct2-{ct}"), *common,
+                           str(logits)]
                 else:
                     mode, _, pool = name.removeprefix("candle-").partition("/")
                     run_env = dict(env, CANDLE_NUM_THREADS=pool or "1")
@@ -173,8 +208,9 @@ def main():
                       f"decode {statistics.median(res['decode_tok_s']):.1f} tok/s, "
                       f"peak {res['peak_rss_mib']:.0f} MiB", file=sys.stderr)
         load_after = os.getloadavg()
-        ref_tokens = runs[torches[0]][0]["tokens"]
-        ref_logits = runs[torches[0]][0]["first_logits"]
+        reference = torches[0] if torches else "candle-f32"
+        ref_tokens = runs[reference][0]["tokens"]
+        ref_logits = runs[reference][0]["first_logits"]
         summary = {}
         for name in impls:
             rs = runs[name]
@@ -188,6 +224,9 @@ def main():
                 "first_step_max_logit_diff": max(abs(a - b) for a, b in zip(first["first_logits"], ref_logits)),
                 "first_step_logit_range": [min(first["first_logits"]), max(first["first_logits"])],
             }
+            if name == "ct2-int8" and "ct2-float32" in runs:
+                f32 = runs["ct2-float32"][0]
+                summary[name]["tokens_equal_to_ct2_float32"] = leading_equal(first["tokens"], f32["tokens"])
             if name.startswith("candle-q") and "candle-f32" in runs:
                 f32 = runs["candle-f32"][0]
                 summary[name]["tokens_equal_to_candle_f32"] = leading_equal(first["tokens"], f32["tokens"])
@@ -196,7 +235,7 @@ def main():
         info["sizes"][size] = {"loadavg_before": load_before, "loadavg_after": load_after, "summary": summary,
                                "raw": {n: [{k: v for k, v in r.items() if k != "first_logits"} for r in rs]
                                        for n, rs in runs.items()}}
-        print_table(size, summary, torches, load_before, load_after, args)
+        print_table(size, summary, torches or [reference], load_before, load_after, args)
     if args.json:
         Path(args.json).write_text(json.dumps(info, indent=1))
 
@@ -209,10 +248,11 @@ def print_table(size, summary, torches, before, after, args):
         "peak_rss_mib": min(summary[t]["peak_rss_mib"] for t in torches),
     }
     torch = best
+    reference = "PyTorch" if torches[0].startswith("pytorch") else torches[0]
     print(f"\n### flan-t5-{size} shape ({args.prompt}-token prompt, {args.steps} new tokens, "
           f"load average {before[0]:.2f} before / {after[0]:.2f} after)\n")
     print("| implementation | load s | encode ms | decode tok/s | peak RSS MiB "
-          "| load speed-up | encode speed-up | decode speed-up | memory ratio | greedy tokens = PyTorch |")
+          f"| load speed-up | encode speed-up | decode speed-up | memory ratio | greedy tokens = {reference} |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, s in summary.items():
         print(f"| {name} | {s['load_s']:.2f} | {s['encode_ms']:.1f} | {s['decode_tok_s']:.1f} | "
@@ -223,6 +263,8 @@ def print_table(size, summary, torches, before, after, args):
           "memory ratio = this / PyTorch's smallest; "
           "/2 = candle's barrier pool at 2 threads (CANDLE_NUM_THREADS=2), otherwise 1.")
     for name, s in summary.items():
+        if "tokens_equal_to_ct2_float32" in s:
+            print(f"- {name} vs ct2-float32: {s['tokens_equal_to_ct2_float32']}/{args.steps} leading greedy tokens equal")
         if "tokens_equal_to_candle_f32" in s:
             print(f"- {name} vs candle-f32: {s['tokens_equal_to_candle_f32']}/{args.steps} leading greedy tokens "
                   f"equal; first-step max |logit diff| {s['first_step_max_logit_diff_vs_f32']:.3g} "

@@ -35,6 +35,9 @@ pub enum InferenceRequest {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         time_limit_ms: Option<u64>,
     },
+    /// Whether `model` can answer here (the function has its weights): the
+    /// models listing asks, so it never offers a model whose every chat is a 503.
+    Status { model: String },
 }
 
 impl InferenceRequest {
@@ -43,6 +46,7 @@ impl InferenceRequest {
             Self::Chat { time_limit_ms, .. } | Self::Title { time_limit_ms, .. } => {
                 time_limit_ms.map(Duration::from_millis)
             }
+            Self::Status { .. } => None,
         }
     }
 }
@@ -71,6 +75,11 @@ pub enum InferenceResponse {
         /// `provider_failed` (anything else reads as failed).
         code: String,
         message: String,
+    },
+    /// The answer to `status`: why the model cannot answer here, `None` when it can.
+    Status {
+        #[serde(default)]
+        reason: Option<String>,
     },
 }
 
@@ -114,6 +123,11 @@ pub async fn answer(
     request: InferenceRequest,
     deadline: Option<Instant>,
 ) -> InferenceResponse {
+    if let InferenceRequest::Status { model } = &request {
+        return InferenceResponse::Status {
+            reason: provider.unavailable_reason(model).await,
+        };
+    }
     let limit = request.time_limit().map(|limit| Instant::now() + limit);
     let until = [limit, deadline].into_iter().flatten().min();
     let run = run(provider, request);
@@ -176,6 +190,7 @@ async fn run(provider: &dyn Provider, request: InferenceRequest) -> Result<Gener
             text,
             usage: Usage::default(),
         }),
+        InferenceRequest::Status { .. } => Err(ProviderError::Failed("A status request is not a generation.".into())),
     }
 }
 
@@ -191,7 +206,25 @@ pub struct RemoteFlanT5 {
     /// How long a request waits for the model (`PROVIDER_TIMEOUT_SECS`): sent along,
     /// so the function stops decoding when nobody waits any more.
     time_limit: Duration,
+    /// The function's last answer to `status`, kept a while (see `STATUS_KEPT`).
+    status: std::sync::Mutex<Option<Checked>>,
 }
+
+/// What the inference function said about its model, and when.
+#[derive(Clone)]
+struct Checked {
+    at: Instant,
+    reason: Option<String>,
+}
+
+/// How long the function's answer about its weights is believed: a loaded model
+/// stays loaded for the life of the container; missing weights may be installed
+/// and the function restarted, so that answer is asked again sooner.
+const STATUS_KEPT: Duration = Duration::from_secs(300);
+const STATUS_UNAVAILABLE_KEPT: Duration = Duration::from_secs(30);
+/// How long the models listing waits for the function (a cold start loads the
+/// weights: within Lambda's 10 s init) before it says it could not tell.
+const STATUS_WAIT: Duration = Duration::from_secs(15);
 
 impl RemoteFlanT5 {
     pub fn new(aws: SharedAws, function: &str, checkpoint: &str, time_limit: Duration) -> Self {
@@ -200,7 +233,54 @@ impl RemoteFlanT5 {
             function: function.to_string(),
             model: model_id(checkpoint),
             time_limit,
+            status: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Why the loaded size cannot answer (`None`: it can), as the inference
+    /// function says; its answer is kept a while, so a listing asks at most once.
+    async fn function_status(&self) -> Option<String> {
+        let kept = self.status.lock().map(|kept| kept.clone()).unwrap_or(None);
+        if let Some(kept) = kept {
+            let keep = if kept.reason.is_none() {
+                STATUS_KEPT
+            } else {
+                STATUS_UNAVAILABLE_KEPT
+            };
+            if kept.at.elapsed() < keep {
+                return kept.reason;
+            }
+        }
+        let request = InferenceRequest::Status {
+            model: self.model.clone(),
+        };
+        let answer = match tokio::time::timeout(STATUS_WAIT, self.call(&request)).await {
+            Ok(answer) => answer,
+            // Not kept: the next listing asks again.
+            Err(_) => {
+                return Some(format!(
+                    "The Flan-T5 inference function did not say within {} s whether {} is loaded (it may be starting).",
+                    STATUS_WAIT.as_secs(),
+                    self.model
+                ))
+            }
+        };
+        let reason = match answer {
+            Ok(InferenceResponse::Status { reason }) => reason,
+            Ok(InferenceResponse::Error { message, .. }) => Some(message),
+            Ok(InferenceResponse::Generated { .. }) => {
+                Some("The Flan-T5 inference function answered a status request with a generation.".into())
+            }
+            // Unreachable or broken: said, and not kept.
+            Err(err) => return Some(err.to_string()),
+        };
+        if let Ok(mut kept) = self.status.lock() {
+            *kept = Some(Checked {
+                at: Instant::now(),
+                reason: reason.clone(),
+            });
+        }
+        reason
     }
 
     fn time_limit_ms(&self) -> Option<u64> {
@@ -212,7 +292,8 @@ impl RemoteFlanT5 {
         self.client.is_built()
     }
 
-    async fn invoke(&self, request: &InferenceRequest) -> Result<Generation, ProviderError> {
+    /// One invocation of the function, its answer as sent.
+    async fn call(&self, request: &InferenceRequest) -> Result<InferenceResponse, ProviderError> {
         let payload = serde_json::to_vec(request)
             .map_err(|_| ProviderError::Failed("The inference request could not be written.".into()))?;
         let output = self
@@ -233,20 +314,27 @@ impl RemoteFlanT5 {
             return Err(ProviderError::Failed("Flan-T5 failed to answer.".into()));
         }
         let body = output.payload().map(|p| p.as_ref()).unwrap_or_default();
-        match serde_json::from_slice::<InferenceResponse>(body) {
-            Ok(InferenceResponse::Generated {
+        serde_json::from_slice::<InferenceResponse>(body)
+            .map_err(|_| ProviderError::Failed("Flan-T5 answered something unreadable.".into()))
+    }
+
+    async fn invoke(&self, request: &InferenceRequest) -> Result<Generation, ProviderError> {
+        match self.call(request).await? {
+            InferenceResponse::Generated {
                 text,
                 prompt_tokens,
                 completion_tokens,
-            }) => Ok(Generation {
+            } => Ok(Generation {
                 text,
                 usage: Usage {
                     prompt_tokens,
                     completion_tokens,
                 },
             }),
-            Ok(InferenceResponse::Error { code, message }) => Err(ProviderError::from_code(&code, message)),
-            Err(_) => Err(ProviderError::Failed("Flan-T5 answered something unreadable.".into())),
+            InferenceResponse::Error { code, message } => Err(ProviderError::from_code(&code, message)),
+            InferenceResponse::Status { .. } => Err(ProviderError::Failed(
+                "Flan-T5 answered something unreadable.".into(),
+            )),
         }
     }
 }
@@ -261,16 +349,20 @@ impl Provider for RemoteFlanT5 {
         flan_t5::MODELS.iter().map(|m| m.to_string()).collect()
     }
 
+    /// Whether the function has weights: asked of it (the API functions have none).
     async fn is_available(&self) -> bool {
-        true
+        self.function_status().await.is_none()
     }
 
     async fn is_model_available(&self, model: &str) -> bool {
-        model == self.model
+        self.unavailable_reason(model).await.is_none()
     }
 
     async fn unavailable_reason(&self, model: &str) -> Option<String> {
-        (model != self.model).then(|| flan_t5::not_loaded(model, &self.model))
+        if model != self.model {
+            return Some(flan_t5::not_loaded(model, &self.model));
+        }
+        self.function_status().await
     }
 
     fn input_budget(&self, _model: &str) -> usize {
@@ -402,6 +494,29 @@ mod tests {
         let answered = answer(&provider, chat(None), Some(soon)).await;
         assert!(matches!(answered, InferenceResponse::Error { ref code, .. } if code == "provider_timeout"));
         assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[tokio::test]
+    async fn a_status_request_says_whether_the_weights_are_loaded() {
+        let status = |model: &str| InferenceRequest::Status { model: model.into() };
+        let missing = flan_t5::FlanT5Unavailable::new("Flan-T5 weights are not installed: set FLAN_T5_DIR.");
+        let answered = answer(&missing, status("flan-t5-base"), None).await;
+        assert_eq!(
+            answered,
+            InferenceResponse::Status {
+                reason: Some("Flan-T5 weights are not installed: set FLAN_T5_DIR.".into())
+            }
+        );
+        let loaded = Endless(Default::default());
+        assert_eq!(
+            answer(&loaded, status("m"), None).await,
+            InferenceResponse::Status { reason: None }
+        );
+        // On the wire: {"task":"status","model":…} and {"status":{"reason":…}}.
+        let wire = serde_json::to_value(status("flan-t5-base")).unwrap();
+        assert_eq!(wire, serde_json::json!({"task": "status", "model": "flan-t5-base"}));
+        let back: InferenceResponse = serde_json::from_str(r#"{"status":{}}"#).unwrap();
+        assert_eq!(back, InferenceResponse::Status { reason: None });
     }
 
     #[test]
