@@ -332,9 +332,9 @@ impl RemoteFlanT5 {
                 },
             }),
             InferenceResponse::Error { code, message } => Err(ProviderError::from_code(&code, message)),
-            InferenceResponse::Status { .. } => Err(ProviderError::Failed(
-                "Flan-T5 answered something unreadable.".into(),
-            )),
+            InferenceResponse::Status { .. } => {
+                Err(ProviderError::Failed("Flan-T5 answered something unreadable.".into()))
+            }
         }
     }
 }
