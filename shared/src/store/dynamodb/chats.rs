@@ -197,17 +197,9 @@ impl DynamoStore {
             return Ok(true);
         }
         let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
+            .prefixed(keys::chat_pk(chat.id), keys::MESSAGE_PREFIX)
             .expression_attribute_names("#content", "content")
-            .expression_attribute_values(":pk", s(keys::chat_pk(chat.id)))
-            .expression_attribute_values(":prefix", s(keys::MESSAGE_PREFIX))
-            .projection_expression("#content")
-            .consistent_read(true);
+            .projection_expression("#content");
         let mut start = None;
         loop {
             let answer = query
@@ -323,17 +315,9 @@ impl DynamoStore {
 
     pub(super) async fn delete_chats_of(&self, user_id: Uuid) -> StoreResult<u64> {
         let entries = query_all(
-            self.client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(keys::user_pk(user_id)))
-                .expression_attribute_values(":prefix", s(keys::CHAT_PREFIX))
+            self.prefixed(keys::user_pk(user_id), keys::CHAT_PREFIX)
                 .projection_expression("#pk, #sk, id, #number")
-                .expression_attribute_names("#number", "number")
-                .consistent_read(true),
+                .expression_attribute_names("#number", "number"),
         )
         .await?;
         let ids = entries

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::items::{from_item, millis, to_item, HoldItem};
-use super::keys::{self, PK, SK};
-use super::requests::{internal, is_condition_failed, key, n, query_all, s, sdk_error};
+use super::keys;
+use super::requests::{internal, is_condition_failed, key, n, query_all, sdk_error};
 use super::DynamoStore;
 use crate::store::{Hold, Settled, StoreResult};
 
@@ -107,18 +107,7 @@ impl DynamoStore {
 
     /// One query of the user's hold entries: a user has one per reply under way.
     pub(super) async fn stale_holds(&self, user_id: Uuid, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Hold>> {
-        let entries = query_all(
-            self.client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(keys::user_pk(user_id)))
-                .expression_attribute_values(":prefix", s(keys::HOLD_PREFIX))
-                .consistent_read(true),
-        )
-        .await?;
+        let entries = query_all(self.prefixed(keys::user_pk(user_id), keys::HOLD_PREFIX)).await?;
         let mut stale = Vec::new();
         for entry in entries {
             let hold = from_item::<HoldItem>(entry)?;

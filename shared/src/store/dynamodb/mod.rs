@@ -118,6 +118,20 @@ impl DynamoStore {
             .consistent_read(true)
     }
 
+    /// A strongly consistent query of the items of partition `pk` whose sort key
+    /// starts with `prefix` (a user's tokens, chats or holds; a chat's messages).
+    fn prefixed(&self, pk: String, prefix: &str) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+    }
+
     /// The first `limit` items of a query: usually one request, more only when a
     /// page reaches DynamoDB's 1 MB before `limit`.
     async fn take(&self, query: QueryFluentBuilder, limit: usize) -> StoreResult<Vec<Item>> {

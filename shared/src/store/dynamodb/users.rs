@@ -342,16 +342,8 @@ impl DynamoStore {
 
     pub(super) async fn delete_tokens_of(&self, user_id: Uuid, keep: Option<&str>) -> StoreResult<()> {
         let entries = query_all(
-            self.client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(keys::user_pk(user_id)))
-                .expression_attribute_values(":prefix", s(keys::TOKEN_PREFIX))
-                .projection_expression("#pk, #sk")
-                .consistent_read(true),
+            self.prefixed(keys::user_pk(user_id), keys::TOKEN_PREFIX)
+                .projection_expression("#pk, #sk"),
         )
         .await?;
         let mut doomed = Vec::new();
