@@ -780,7 +780,12 @@ async fn secrets_manager_unreachable_costs_nothing_and_heals() {
     case.round(Route::Send).await;
     case.round(Route::OpenAi).await;
     assert!(proxy.faulted() > 0);
-    assert_eq!(case.seen.statuses.keys().copied().collect::<Vec<_>>(), [503]);
+    // Unavailable, or out of time while the SDK retried the secret's read.
+    assert!(
+        case.seen.statuses.keys().all(|status| matches!(status, 503 | 504)),
+        "{:?}",
+        case.seen.statuses
+    );
     // Reachable again: the key is read once its pause is over (1 s, doubling with
     // each miss), without a restart.
     proxy.clear();
