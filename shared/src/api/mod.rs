@@ -64,7 +64,8 @@ pub struct ErrorBody {
     /// The request field at fault, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    /// Seconds to wait, on 429.
+    /// Seconds to wait before trying again, on 429, and on 503/504 (the store or
+    /// the model unavailable or late); also the `Retry-After` header.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
     /// On 502/503/504: the chat and the kept user message, to regenerate later.
@@ -72,4 +73,9 @@ pub struct ErrorBody {
     pub chat_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// On a 503 `store_unavailable` whose reply's write could not be confirmed: the
+    /// reply to look for in the chat before asking again (there, it was paid for;
+    /// absent, it was not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_id: Option<String>,
 }
