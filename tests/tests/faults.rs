@@ -804,3 +804,72 @@ async fn secrets_manager_unreachable_costs_nothing_and_heals() {
     case.round(Route::OpenAi).await;
     case.audit().await;
 }
+
+/// Makes `files` immutable (`chattr +i`: even root, even through descriptors open
+/// already, cannot write them) until dropped. Needs root on a file system with the
+/// attribute, which CI has; elsewhere the case says it was skipped.
+struct ReadOnly {
+    files: Vec<std::path::PathBuf>,
+}
+
+impl ReadOnly {
+    fn set(files: &[std::path::PathBuf], on: bool) -> bool {
+        std::process::Command::new("chattr")
+            .arg(if on { "+i" } else { "-i" })
+            .args(files)
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
+    fn make(files: Vec<std::path::PathBuf>) -> Option<Self> {
+        if Self::set(&files, true) {
+            return Some(Self { files });
+        }
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI runs as root and must be able to make a file immutable for the read-only case"
+        );
+        eprintln!("SKIPPED the read-only case: chattr +i needs root");
+        None
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        Self::set(&self.files, false);
+    }
+}
+
+#[tokio::test]
+async fn a_read_only_sqlite_file_loses_nothing() {
+    let (app, path) = on_sqlite(tempfile::tempdir().unwrap());
+    let mut case = Case::new("sqlite file read-only mid-reply", app).await;
+    case.round(Route::Send).await;
+    // The database and its write-ahead log turn read-only while a reply is written
+    // (not the shared-memory index, which SQLite maps: a write to a mapped page of
+    // an immutable file is a SIGBUS, not an error).
+    let files: Vec<std::path::PathBuf> = ["", "-wal"]
+        .iter()
+        .map(|suffix| std::path::PathBuf::from(format!("{}{suffix}", path.display())))
+        .collect();
+    let locked: Arc<Mutex<Option<Option<ReadOnly>>>> = Arc::new(Mutex::new(None));
+    let hook = locked.clone();
+    case.model.during_reply(Some(Arc::new(move || {
+        let mut slot = hook.lock().unwrap();
+        if slot.is_none() {
+            *slot = Some(ReadOnly::make(files.clone()));
+        }
+    })));
+    case.round(Route::Send).await;
+    case.round(Route::Stream).await;
+    case.model.during_reply(None);
+    let made = locked.lock().unwrap().take().flatten();
+    let Some(read_only) = made else {
+        return;
+    };
+    assert!(case.seen.statuses.contains_key(&503), "{:?}", case.seen.statuses);
+    drop(read_only);
+    case.rounds(3).await;
+    case.audit().await;
+}
