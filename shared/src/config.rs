@@ -166,6 +166,12 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+/// `MAX_REPLY_TOKENS`' default (API.md §5): the most tokens a reply may have.
+pub const DEFAULT_MAX_REPLY_TOKENS: u32 = 1024;
+/// The highest `MAX_REPLY_TOKENS` a deployment may set: past every provider's own
+/// output limit, so a typo cannot lift the bound.
+pub const MAX_REPLY_TOKENS_LIMIT: u32 = 65_536;
+
 /// The default of `DYNAMODB_TIMEOUT_MS`.
 pub const DEFAULT_DYNAMODB_TIMEOUT_MS: u64 = 5_000;
 
@@ -228,11 +234,7 @@ impl Config {
             auth_rate_limit_per_minute: env.number("AUTH_RATE_LIMIT_PER_MINUTE", 10, 1..=u32::MAX)?,
             write_rate_limit_per_minute: env.number("WRITE_RATE_LIMIT_PER_MINUTE", 60, 1..=u32::MAX)?,
             context_messages: env.number("CONTEXT_MESSAGES", 20, 1..=1000)?,
-            max_reply_tokens: env.number(
-                "MAX_REPLY_TOKENS",
-                crate::llm::DEFAULT_MAX_REPLY_TOKENS,
-                1..=crate::llm::MAX_REPLY_TOKENS_LIMIT,
-            )?,
+            max_reply_tokens: env.number("MAX_REPLY_TOKENS", DEFAULT_MAX_REPLY_TOKENS, 1..=MAX_REPLY_TOKENS_LIMIT)?,
             display_time_zone,
             token_ttl_days: env.number("TOKEN_TTL_DAYS", 30, 1..=3650)?,
             cors_allowed_origins: env.list("CORS_ALLOWED_ORIGINS", "http://localhost:5173"),

@@ -278,7 +278,10 @@ async fn the_model_list_says_flan_t5_is_unavailable_when_the_inference_function_
     assert_eq!(small["default"], true);
     let base = listed(&app, &token, "flan-t5/flan-t5-base").await;
     assert_eq!(base["available"], false);
-    assert!(base["reason"].as_str().unwrap().contains("not loaded here"), "{base}");
+    assert!(
+        base["reason"].as_str().unwrap().contains("not available here"),
+        "{base}"
+    );
     // The function was asked about the size it runs, once for both listings.
     assert_eq!(
         status_asks(&lambda),

@@ -37,11 +37,7 @@ impl Turn {
     }
 }
 
-/// `MAX_REPLY_TOKENS`' default (API.md §5): the most tokens a reply may have.
-pub const DEFAULT_MAX_REPLY_TOKENS: u32 = 1024;
-/// The highest `MAX_REPLY_TOKENS` a deployment may set: past every provider's own
-/// output limit, so a typo cannot lift the bound.
-pub const MAX_REPLY_TOKENS_LIMIT: u32 = 65_536;
+pub use crate::config::{DEFAULT_MAX_REPLY_TOKENS, MAX_REPLY_TOKENS_LIMIT};
 
 /// The output bound of one reply (API.md §6): what the client asked for
 /// (`max_tokens`), clamped to the deployment's `cap` (`MAX_REPLY_TOKENS`), or the
