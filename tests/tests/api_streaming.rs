@@ -57,6 +57,16 @@ async fn read_until(body: &mut chatbot_core::http::stream::StreamBody, until: &s
     seen
 }
 
+/// Streams the answer to "hi" from the fake OpenAI, as the response comes.
+async fn ask_openai(app: &TestApp, token: &str) -> http::Response<chatbot_core::http::stream::StreamBody> {
+    app.open_stream(
+        "/api/chats/stream/",
+        token,
+        json!({"content": "hi", "provider": "openai"}),
+    )
+    .await
+}
+
 async fn balance(app: &TestApp, token: &str) -> Value {
     app.call("GET", "/api/tokens/", Some(token), None).await.body
 }
@@ -207,13 +217,7 @@ async fn a_client_that_leaves_keeps_a_partial_reply_billed_once() {
         }
     }
     server.answer([slow, wire::openai_completion("Title", 1, 1)]);
-    let response = app
-        .open_stream(
-            "/api/chats/stream/",
-            &token,
-            json!({"content": "hi", "provider": "openai"}),
-        )
-        .await;
+    let response = ask_openai(&app, &token).await;
     assert_eq!(response.status(), 200);
     let mut body = response.into_body();
     let mut seen = String::new();
@@ -279,13 +283,7 @@ async fn a_client_that_reads_slowly_gets_the_whole_reply_and_blocks_nobody() {
         wire::openai_stream(&["first ", "second ", "third"], (1, 3)),
         wire::openai_completion("Title", 1, 1),
     ]);
-    let response = app
-        .open_stream(
-            "/api/chats/stream/",
-            &token,
-            json!({"content": "hi", "provider": "openai"}),
-        )
-        .await;
+    let response = ask_openai(&app, &token).await;
     assert_eq!(response.status(), 200);
     let mut body = response.into_body();
     // Nothing read yet: the same user's other requests are answered meanwhile.
@@ -320,13 +318,7 @@ async fn a_chat_deleted_while_its_reply_streams_is_paid_for_what_reached_the_cli
         pausing_stream(&["first ", "second ", "third"], Duration::from_millis(200)),
         wire::openai_completion("Title", 1, 1),
     ]);
-    let response = app
-        .open_stream(
-            "/api/chats/stream/",
-            &token,
-            json!({"content": "hi", "provider": "openai"}),
-        )
-        .await;
+    let response = ask_openai(&app, &token).await;
     let mut body = response.into_body();
     let seen = read_until(&mut body, "first ").await;
     let chat_id = events(&seen)[0].json()["chat_id"].as_str().unwrap().to_string();
@@ -354,13 +346,7 @@ async fn a_client_that_leaves_before_any_text_pays_nothing() {
     let mut late = wire::openai_stream(&["first ", "second"], (1, 3));
     late.parts.insert(0, Part::Pause(Duration::from_millis(500)));
     server.answer([late, wire::openai_completion("Title", 1, 1)]);
-    let response = app
-        .open_stream(
-            "/api/chats/stream/",
-            &token,
-            json!({"content": "hi", "provider": "openai"}),
-        )
-        .await;
+    let response = ask_openai(&app, &token).await;
     let mut body = response.into_body();
     let seen = read_until(&mut body, "event: start").await;
     let chat_id = events(&seen)[0].json()["chat_id"].as_str().unwrap().to_string();
@@ -388,13 +374,7 @@ async fn a_client_that_leaves_before_any_text_pays_nothing() {
 async fn a_stream_past_the_time_limit_after_text_is_a_paid_partial_reply() {
     let (app, token, server) = with_openai_and(&[("PROVIDER_TIMEOUT_SECS", "1")]).await;
     server.answer([pausing_stream(&["first ", "second"], Duration::from_secs(3))]);
-    let response = app
-        .open_stream(
-            "/api/chats/stream/",
-            &token,
-            json!({"content": "hi", "provider": "openai"}),
-        )
-        .await;
+    let response = ask_openai(&app, &token).await;
     let mut body = response.into_body();
     let seen = read_until(&mut body, "event: done").await;
     let events = events(&seen);
