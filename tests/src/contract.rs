@@ -2,8 +2,8 @@
 //! run against each backend by `store_contract!`.
 
 use chatbot_core::store::{
-    AuthToken, Chat, ChatQuery, Hold, Message, Page, PasswordChange, ReplyOutcome, Role, Settled, Store, StoreError,
-    User, UserChanges,
+    AuthToken, Chat, ChatQuery, Claim, Hold, KeptAnswer, KeyedRequest, Message, Page, PasswordChange, ReplyOutcome,
+    Role, Settled, Store, StoreError, User, UserChanges,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -383,6 +383,130 @@ pub async fn concurrent_charges_succeed_exactly_as_often_as_the_balance_allows(s
     assert_eq!(successes, 5);
     assert_eq!(balance_of(&store, &alice).await, (0, 500, 5));
     assert_eq!(store.stale_holds(alice.id, at(10), 100).await.unwrap().len(), 5);
+}
+
+/// A claim of `owner`'s key `key` for the request `request`, made at minute
+/// `minute` of `at`, running for 15 minutes and kept a day.
+pub fn keyed(owner: &User, key: &str, request: &str, minute: i64) -> KeyedRequest {
+    KeyedRequest {
+        user_id: owner.id,
+        key_digest: key.to_string(),
+        request_digest: request.to_string(),
+        claim: Uuid::now_v7(),
+        created_at: at(minute),
+        running_until: at(minute + 15),
+        expires_at: at(minute + 24 * 60),
+        answer: None,
+    }
+}
+
+fn answer(body: &str) -> KeptAnswer {
+    KeptAnswer {
+        status: 201,
+        content_type: Some("application/json".into()),
+        body: body.to_string(),
+    }
+}
+
+pub async fn idempotency_keys_are_held_answered_released_and_expire(store: SharedStore) {
+    let (alice, bob) = (saved_user(&store, "alice").await, saved_user(&store, "bob").await);
+    let first = keyed(&alice, "k1", "send hi", 0);
+    assert_eq!(store.claim_key(&first, at(0)).await.unwrap(), Claim::Taken);
+    // Running: a retry finds the claim, without an answer.
+    let retry = keyed(&alice, "k1", "send hi", 1);
+    assert_eq!(
+        store.claim_key(&retry, at(1)).await.unwrap(),
+        Claim::Held(first.clone())
+    );
+    // Another user's key of the same digest is another key.
+    assert_eq!(
+        store.claim_key(&keyed(&bob, "k1", "send hi", 1), at(1)).await.unwrap(),
+        Claim::Taken
+    );
+    // Only the claim that took the key ends it.
+    store.finish_key(&retry, &answer("not the first")).await.unwrap();
+    store.release_key(&retry).await.unwrap();
+    assert_eq!(
+        store.claim_key(&retry, at(2)).await.unwrap(),
+        Claim::Held(first.clone())
+    );
+    store.finish_key(&first, &answer(r#"{"id":1}"#)).await.unwrap();
+    let answered = KeyedRequest {
+        answer: Some(answer(r#"{"id":1}"#)),
+        ..first.clone()
+    };
+    assert_eq!(
+        store.claim_key(&retry, at(3)).await.unwrap(),
+        Claim::Held(answered.clone())
+    );
+    // An answered key holds for another request too (the caller tells them apart),
+    // even once its running time is over…
+    let other = keyed(&alice, "k1", "send bye", 30);
+    assert_eq!(store.claim_key(&other, at(30)).await.unwrap(), Claim::Held(answered));
+    // …until it expires: then anything may take it.
+    let next_day = keyed(&alice, "k1", "send bye", 24 * 60);
+    assert_eq!(store.claim_key(&next_day, at(24 * 60)).await.unwrap(), Claim::Taken);
+    // A released key is free at once.
+    store.release_key(&next_day).await.unwrap();
+    let again = keyed(&alice, "k1", "send hi", 24 * 60 + 1);
+    assert_eq!(store.claim_key(&again, at(24 * 60 + 1)).await.unwrap(), Claim::Taken);
+    // Keys go with their user.
+    store.delete_user(alice.id).await.unwrap();
+    let alice_again = User {
+        id: alice.id,
+        ..user("alice2")
+    };
+    store.create_user(&alice_again).await.unwrap();
+    assert_eq!(
+        store
+            .claim_key(&keyed(&alice_again, "k1", "other", 24 * 60 + 2), at(24 * 60 + 2))
+            .await
+            .unwrap(),
+        Claim::Taken
+    );
+}
+
+pub async fn an_abandoned_claim_is_taken_over_by_the_same_request_only(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let crashed = keyed(&alice, "k", "send hi", 0); // running until minute 15
+    assert_eq!(store.claim_key(&crashed, at(0)).await.unwrap(), Claim::Taken);
+    let other = keyed(&alice, "k", "send bye", 20);
+    assert_eq!(
+        store.claim_key(&other, at(20)).await.unwrap(),
+        Claim::Held(crashed.clone())
+    );
+    let retry = keyed(&alice, "k", "send hi", 20);
+    assert_eq!(store.claim_key(&retry, at(20)).await.unwrap(), Claim::Taken);
+    // The first request, should it still finish, no longer owns the key.
+    store.finish_key(&crashed, &answer("late")).await.unwrap();
+    store.release_key(&crashed).await.unwrap();
+    store.finish_key(&retry, &answer("retried")).await.unwrap();
+    let held = store
+        .claim_key(&keyed(&alice, "k", "send hi", 21), at(21))
+        .await
+        .unwrap();
+    let Claim::Held(held) = held else {
+        panic!("the retry holds the key")
+    };
+    assert_eq!((held.claim, held.answer), (retry.claim, Some(answer("retried"))));
+}
+
+pub async fn concurrent_claims_of_one_key_give_it_to_one(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let store = store.clone();
+            let request = keyed(&alice, "k", "send hi", 0);
+            tokio::spawn(async move { store.claim_key(&request, at(0)).await.unwrap() })
+        })
+        .collect();
+    let mut taken = 0;
+    for task in tasks {
+        if task.await.unwrap() == Claim::Taken {
+            taken += 1;
+        }
+    }
+    assert_eq!(taken, 1);
 }
 
 pub async fn rate_limit_counters_count_per_key(store: SharedStore) {
@@ -918,6 +1042,9 @@ macro_rules! store_contract {
             stale_holds_are_listed_per_user_until_they_end,
             concurrent_charges_succeed_exactly_as_often_as_the_balance_allows,
             rate_limit_counters_count_per_key,
+            idempotency_keys_are_held_answered_released_and_expire,
+            an_abandoned_claim_is_taken_over_by_the_same_request_only,
+            concurrent_claims_of_one_key_give_it_to_one,
             chats_are_created_once_per_id,
             chat_numbers_count_up_per_user_and_are_never_reused,
             concurrent_chat_numbers_are_all_different,

@@ -300,9 +300,11 @@ pub async fn stream_response(call: &Call<'_>) -> Result<Output, ApiError> {
     let (job, _chat) = message_job(call).await?;
     let running = reply::prepare(call.state, job, Delivery::Streamed).await?;
     let (sender, streamed) = Streamed::text_stream();
+    let finished = streamed.finished.clone();
     tokio::spawn(async move {
         let mut text = Text { sender: Some(sender) };
         match running.finish(&mut text).await {
+            Ok(replied) if !replied.left => finished.mark(),
             Ok(_) => {}
             Err(err) => {
                 tracing::warn!(error = %err, "dialect E stream ended by a model failure");

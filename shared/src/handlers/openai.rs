@@ -215,6 +215,7 @@ pub async fn chat_completions(call: &Call<'_>) -> Result<Output, ApiError> {
         let running = reply::prepare(call.state, job, Delivery::Streamed).await?;
         let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
         let (sender, streamed) = Streamed::event_stream();
+        let finished = streamed.finished.clone();
         tokio::spawn(async move {
             let mut chunks = Chunks { sender, head };
             let replied = match running.finish(&mut chunks).await {
@@ -239,6 +240,7 @@ pub async fn chat_completions(call: &Call<'_>) -> Result<Output, ApiError> {
                     "choices": [], "usage": usage_json(replied.usage)});
                 let _ = chunks.sender.send_data(data(&last.to_string())).await;
             }
+            finished.mark();
             let _ = chunks.sender.send_data(data("[DONE]")).await;
         });
         return Ok(Output::Streamed(streamed));

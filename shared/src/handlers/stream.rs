@@ -38,14 +38,15 @@ pub async fn stream_chat(call: &Call<'_>) -> Result<Output, ApiError> {
         None => json!({}),
     };
     let (sender, streamed) = Streamed::event_stream();
+    let finished = streamed.finished.clone();
     tokio::spawn(async move {
         let mut events = Events { sender, start };
         let last = match running.finish(&mut events).await {
             Ok(replied) if replied.left => return,
             Ok(replied) => match replied.stored {
-                Some(stored) => event(
-                    "done",
-                    &json!({
+                Some(stored) => {
+                    finished.mark();
+                    let done = json!({
                         "message_id": stored.reply.id,
                         "reply_to": stored.question.id,
                         "chat_id": stored.chat.id,
@@ -53,8 +54,9 @@ pub async fn stream_chat(call: &Call<'_>) -> Result<Output, ApiError> {
                         "tokens_remaining": stored.tokens_remaining,
                         // Cut at the time limit after text reached the client: kept and billed.
                         "partial": stored.reply.partial,
-                    }),
-                ),
+                    });
+                    event("done", &done)
+                }
                 None => return,
             },
             Err(err) => event("error", &ApiError::from(err).body()),

@@ -7,8 +7,8 @@ use crate::config::Config;
 use crate::http::reply::Reply;
 
 pub const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
-pub const ALLOWED_HEADERS: &str = "Authorization, Content-Type";
-pub const EXPOSED_HEADERS: &str = "Link, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining";
+pub const ALLOWED_HEADERS: &str = "Authorization, Content-Type, Idempotency-Key";
+pub const EXPOSED_HEADERS: &str = "Link, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, Idempotent-Replayed";
 
 fn allowed<'o>(config: &Config, origin: Option<&'o str>) -> Option<&'o str> {
     let origin = origin?;

@@ -9,6 +9,7 @@ pub mod cookie;
 pub mod cors;
 pub mod csrf;
 pub mod cursor;
+pub mod idempotency;
 pub mod pagination;
 pub mod reply;
 pub mod stream;

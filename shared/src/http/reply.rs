@@ -38,9 +38,9 @@ pub enum Payload {
     /// Every API answer: sent as `application/json`.
     Json(Value),
     /// A file served as it is (the web page's HTML, CSS and JavaScript, embedded
-    /// in the binary), with its media type.
+    /// in the binary), or a kept answer replayed, with its media type.
     Bytes {
-        content_type: &'static str,
+        content_type: Cow<'static, str>,
         bytes: Cow<'static, [u8]>,
     },
 }
@@ -55,7 +55,7 @@ impl Payload {
     }
 
     /// The `Content-Type` it is sent with, if it has a body.
-    pub fn content_type(&self) -> Option<&'static str> {
+    pub fn content_type(&self) -> Option<&str> {
         match self {
             Payload::Empty => None,
             Payload::Json(_) => Some("application/json"),
@@ -79,7 +79,7 @@ impl Reply {
         Self {
             status: StatusCode::OK,
             body: Payload::Bytes {
-                content_type,
+                content_type: Cow::Borrowed(content_type),
                 bytes: bytes.into(),
             },
             headers: Vec::new(),
@@ -120,7 +120,7 @@ impl From<ApiError> for Reply {
 
 impl Reply {
     pub fn into_response(self) -> Response<Body> {
-        let content_type = self.body.content_type();
+        let content_type = self.body.content_type().and_then(|t| HeaderValue::from_str(t).ok());
         let mut response = Response::new(match self.body {
             Payload::Empty => Body::Empty,
             Payload::Json(body) => Body::Text(body.to_string()),
@@ -129,7 +129,7 @@ impl Reply {
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         if let Some(content_type) = content_type {
-            headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            headers.insert(http::header::CONTENT_TYPE, content_type);
         }
         for (name, value) in self.headers {
             if let Ok(value) = HeaderValue::from_str(&value) {

@@ -1,6 +1,9 @@
 //! Responses written while they are produced: server-sent events for streamed
 //! replies, over Lambda response streaming (a Function URL in AWS).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::StatusCode;
 use lambda_http::lambda_runtime::streaming;
@@ -13,6 +16,24 @@ pub struct Streamed {
     pub status: StatusCode,
     pub headers: Vec<(&'static str, String)>,
     pub body: StreamBody,
+    /// Marked by the stream's writer once the answer it wrote is whole and final
+    /// (the reply delivered and paid for), before it ends the stream. A stream
+    /// that ends unmarked (an `error` event) is no answer to replay.
+    pub finished: Finished,
+}
+
+/// Whether a stream's writer finished its answer: see [`Streamed::finished`].
+#[derive(Clone, Debug, Default)]
+pub struct Finished(Arc<AtomicBool>);
+
+impl Finished {
+    pub fn mark(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    pub fn is_marked(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
 }
 
 impl Streamed {
@@ -31,6 +52,7 @@ impl Streamed {
                 status: StatusCode::OK,
                 headers,
                 body,
+                finished: Finished::default(),
             },
         )
     }
@@ -51,6 +73,7 @@ impl Streamed {
                 status: StatusCode::OK,
                 headers,
                 body,
+                finished: Finished::default(),
             },
         )
     }

@@ -135,6 +135,27 @@ fn parameter_schema(name: &str) -> RefOr<Schema> {
     }
 }
 
+/// The `Idempotency-Key` header of the routes that charge (API.md §6).
+fn idempotency_key_parameter() -> ParameterBuilder {
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Makes a retry safe: within 24 hours, the same key with the same request gets the first answer again \
+             (same ids, charged once; a stream as one body of all its events, with `Idempotent-Replayed: true`); \
+             with another request 422 `idempotency_key_reused`; while the first runs 409 `idempotency_in_progress`.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(crate::http::idempotency::MAX_KEY_CHARS))
+                .pattern(Some("^[ -~]+$"))
+                .build(),
+        ))
+}
+
 fn error_response(status: u16, error: &RefOr<Schema>) -> ResponseBuilder {
     let description = match status {
         400 => "Malformed JSON (not UTF-8, nested past 32 levels, or repeating a key in one object) or an invalid field (named in `field`).",
@@ -143,7 +164,8 @@ fn error_response(status: u16, error: &RefOr<Schema>) -> ResponseBuilder {
         403 => "Deactivated account, not an administrator, or (`csrf_failed`) a cookie-authenticated change without a browser's proof (Origin, Sec-Fetch-Site or Referer) of the API's own or an allowed origin.",
         404 => "Not found, or owned by someone else.",
         405 => "Wrong method.",
-        409 => "Conflict (taken username or email, nothing to regenerate, a password changed meanwhile, or `reply_conflict`: another reply to the same message was stored meanwhile, not charged).",
+        409 => "Conflict (taken username or email, nothing to regenerate, a password changed meanwhile, or `reply_conflict`: another reply to the same message was stored meanwhile, not charged; `idempotency_in_progress`: the first request with this Idempotency-Key is still running, see Retry-After).",
+        422 => "`idempotency_key_reused`: this Idempotency-Key was sent with a different request in the last 24 hours.",
         413 => "Body over 64 KiB, or a message over 16 000 characters.",
         415 => "The body is not JSON.",
         429 => "Rate limited; see Retry-After.",
@@ -189,6 +211,10 @@ fn build() -> utoipa::openapi::OpenApi {
         }
         if route.limit != Limit::None {
             statuses.push(429);
+        }
+        if route.charges() {
+            statuses.extend([409, 422]);
+            op = op.parameter(idempotency_key_parameter());
         }
         statuses.sort();
         statuses.dedup();

@@ -12,6 +12,7 @@ use crate::auth::{authenticate, authenticate_token, AuthError, Caller, Credentia
 use crate::error::ApiError;
 use crate::handlers::openai;
 use crate::http::call::{path_of, Call};
+use crate::http::idempotency::{self, Admission};
 use crate::http::reply::{Output, Payload, Reply};
 use crate::http::stream::{StreamBody, Streamed};
 use crate::http::{cookie, cors, csrf};
@@ -72,6 +73,7 @@ pub async fn handle_streaming(state: &AppState, request: Request, serve: Serve) 
                 status: reply.status,
                 headers,
                 body,
+                finished: Default::default(),
             }
         }
     };
@@ -213,7 +215,14 @@ async fn run(state: &AppState, route: &'static Route, request: Request, params: 
             let subject = format!("{window}:{}", call.user()?.id);
             count(&call, &subject, limit, &mut limit_headers).await?;
         }
-        (route.handler)(&call).await
+        if !route.charges() {
+            return (route.handler)(&call).await;
+        }
+        match idempotency::admit(&call, route).await? {
+            Admission::Replay(reply) => Ok(Output::Whole(reply)),
+            Admission::Run(None) => (route.handler)(&call).await,
+            Admission::Run(Some(keyed)) => keyed.keep((route.handler)(&call).await).await,
+        }
     }
     .await;
     match result {

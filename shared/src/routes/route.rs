@@ -229,6 +229,12 @@ impl Route {
         self
     }
 
+    /// Whether it charges the balance: the routes that call a model (and only
+    /// they) are limited per user. They take an `Idempotency-Key` (API.md §6).
+    pub fn charges(&self) -> bool {
+        self.limit == Limit::PerUser
+    }
+
     /// Both forms clients may call: the table's, and the one without a trailing
     /// slash (one form only when the path has none, or is `/`).
     pub fn paths(&self) -> Vec<&'static str> {

@@ -201,7 +201,7 @@ impl Page {
 /// piece of the core can be handed alone. Every method is one logical operation,
 /// atomic on its own.
 #[async_trait]
-pub trait Store: Accounts + Tokens + Balances + Limits + Chats + Messages {
+pub trait Store: Accounts + Tokens + Balances + Limits + Chats + Messages + IdempotencyKeys {
     /// `sqlite` or `dynamodb`, as `GET /api/health/` reports it.
     fn kind(&self) -> &'static str;
     async fn ping(&self) -> StoreResult<()>;
@@ -287,6 +287,61 @@ pub trait Limits: Send + Sync {
     /// Counts one hit on a rate-limit window and returns the hits so far; the counter
     /// may be dropped after `expires_at`.
     async fn count_hit(&self, key: &str, expires_at: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// A request sent with an `Idempotency-Key` (API.md §6): claimed before it runs,
+/// its answer kept while the key lives, so that a retry gets the first answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyedRequest {
+    pub user_id: Uuid,
+    /// SHA-256 (hex) of the route and the key: the key itself is never stored.
+    pub key_digest: String,
+    /// SHA-256 (hex) of what was asked (method, path, query and body): a retry
+    /// must ask the same.
+    pub request_digest: String,
+    /// This claim's own id: only the request that took it finishes or releases it.
+    pub claim: Uuid,
+    pub created_at: DateTime<Utc>,
+    /// Until then an unfinished claim is a request still running; past it, one
+    /// whose process ended without answering, and a retry may run in its place.
+    pub running_until: DateTime<Utc>,
+    /// When the key ends and may ask something else.
+    pub expires_at: DateTime<Utc>,
+    /// The first answer, once there is one.
+    pub answer: Option<KeptAnswer>,
+}
+
+/// An answer kept for replay: status, media type and body (always text: JSON,
+/// server-sent events or plain text).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeptAnswer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: String,
+}
+
+/// What `claim_key` found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Claim {
+    /// The key is this request's now.
+    Taken,
+    /// The key is held by this record (running, or answered).
+    Held(KeyedRequest),
+}
+
+/// Idempotency keys, per user.
+#[async_trait]
+pub trait IdempotencyKeys: Send + Sync {
+    /// Records `request` (running, no answer) unless the user's key is held: by an
+    /// unexpired record that asked something else or has an answer, or by one
+    /// still running at `now`. A record past `expires_at` holds nothing, nor does
+    /// one of the same request past `running_until` without an answer.
+    async fn claim_key(&self, request: &KeyedRequest, now: DateTime<Utc>) -> StoreResult<Claim>;
+    /// Keeps the answer of `request`'s claim, if the claim still holds the key.
+    async fn finish_key(&self, request: &KeyedRequest, answer: &KeptAnswer) -> StoreResult<()>;
+    /// Gives the key up (the request ended in a way a retry should redo), if
+    /// `request`'s claim still holds it.
+    async fn release_key(&self, request: &KeyedRequest) -> StoreResult<()>;
 }
 
 /// Chats (sessions) and their titles.

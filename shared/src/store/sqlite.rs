@@ -20,6 +20,8 @@ use super::{
 };
 use rusqlite::types::Value as SqlValue;
 
+mod idempotency_keys;
+
 const MIGRATIONS: &[&str] = &[
     include_str!("sqlite_migrations/001_initial.sql"),
     include_str!("sqlite_migrations/002_partial_replies.sql"),
@@ -27,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sqlite_migrations/004_reply_versions.sql"),
     include_str!("sqlite_migrations/005_admin_role.sql"),
     include_str!("sqlite_migrations/006_holds.sql"),
+    include_str!("sqlite_migrations/007_idempotency_keys.sql"),
 ];
 
 /// How long a statement waits for another process's write lock.

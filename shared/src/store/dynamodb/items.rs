@@ -11,7 +11,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::keys::{self, TimeKey};
-use crate::store::{AuthToken, Chat, Hold, Message, Role, StoreError, StoreResult, User};
+use crate::store::{AuthToken, Chat, Hold, KeptAnswer, KeyedRequest, Message, Role, StoreError, StoreResult, User};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -231,6 +231,69 @@ impl HoldItem {
             cost: self.cost,
             created_at: from_millis(self.created_at),
             stale_at: from_millis(self.stale_at),
+        }
+    }
+}
+
+/// `USER#<id>` / `IDEM#<key digest>`: an idempotency key, with its first answer
+/// once there is one. `expires_at` is the TTL (seconds); `expires_ms` the instant
+/// the store itself goes by, since DynamoDB drops expired items only eventually.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KeyedItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub user_id: Uuid,
+    pub key_digest: String,
+    pub request_digest: String,
+    pub claim: Uuid,
+    pub created_at: i64,
+    pub running_until: i64,
+    pub expires_ms: i64,
+    pub expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+impl KeyedItem {
+    /// A claim: the record without an answer.
+    pub fn claim(request: &KeyedRequest) -> Self {
+        Self {
+            pk: keys::user_pk(request.user_id),
+            sk: keys::idempotency_sk(&request.key_digest),
+            kind: "idempotency_key".into(),
+            user_id: request.user_id,
+            key_digest: request.key_digest.clone(),
+            request_digest: request.request_digest.clone(),
+            claim: request.claim,
+            created_at: millis(request.created_at),
+            running_until: millis(request.running_until),
+            expires_ms: millis(request.expires_at),
+            expires_at: ttl_seconds(request.expires_at),
+            status: None,
+            content_type: None,
+            body: None,
+        }
+    }
+
+    pub fn into_keyed(self) -> KeyedRequest {
+        KeyedRequest {
+            user_id: self.user_id,
+            key_digest: self.key_digest,
+            request_digest: self.request_digest,
+            claim: self.claim,
+            created_at: from_millis(self.created_at),
+            running_until: from_millis(self.running_until),
+            expires_at: from_millis(self.expires_ms),
+            answer: self.status.map(|status| KeptAnswer {
+                status,
+                content_type: self.content_type,
+                body: self.body.unwrap_or_default(),
+            }),
         }
     }
 }

@@ -34,6 +34,13 @@ pub const CHAT_NUMBER_PREFIX: &str = "CHATNO#";
 pub const MESSAGE_PREFIX: &str = "MSG#";
 /// A reply's hold in its user's partition (`store::Hold`).
 pub const HOLD_PREFIX: &str = "HOLD#";
+/// An idempotency key in its user's partition (`store::KeyedRequest`).
+pub const IDEMPOTENCY_PREFIX: &str = "IDEM#";
+
+/// An idempotency key's entry: by the key's digest, so the key is never stored.
+pub fn idempotency_sk(key_digest: &str) -> String {
+    format!("{IDEMPOTENCY_PREFIX}{key_digest}")
+}
 
 pub fn user_pk(id: Uuid) -> String {
     format!("USER#{id}")

@@ -7,6 +7,7 @@
 
 mod chats;
 mod holds;
+mod idempotency_keys;
 pub mod items;
 pub mod keys;
 mod messages;
@@ -27,8 +28,8 @@ use self::items::Item;
 use self::keys::{TimeKey, PK};
 use self::requests::{key, s, sdk_error};
 use super::{
-    Accounts, AuthToken, Balances, Chat, ChatQuery, Chats, Hold, Limits, Message, Messages, Page, ReplyOutcome,
-    Settled, Store, StoreResult, Tokens, User, UserChanges,
+    Accounts, AuthToken, Balances, Chat, ChatQuery, Chats, Claim, Hold, IdempotencyKeys, KeptAnswer, KeyedRequest,
+    Limits, Message, Messages, Page, ReplyOutcome, Settled, Store, StoreResult, Tokens, User, UserChanges,
 };
 
 #[derive(Clone, Debug)]
@@ -240,6 +241,21 @@ impl Balances for DynamoStore {
 
     async fn stale_holds(&self, user_id: Uuid, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Hold>> {
         traced("stale_holds", self.stale_holds(user_id, now, limit)).await
+    }
+}
+
+#[async_trait]
+impl IdempotencyKeys for DynamoStore {
+    async fn claim_key(&self, request: &KeyedRequest, now: DateTime<Utc>) -> StoreResult<Claim> {
+        traced("claim_key", self.claim_key(request, now)).await
+    }
+
+    async fn finish_key(&self, request: &KeyedRequest, answer: &KeptAnswer) -> StoreResult<()> {
+        traced("finish_key", self.finish_key(request, answer)).await
+    }
+
+    async fn release_key(&self, request: &KeyedRequest) -> StoreResult<()> {
+        traced("release_key", self.release_key(request)).await
     }
 }
 
