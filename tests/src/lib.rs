@@ -407,9 +407,24 @@ impl TestApp {
         token: &str,
         body: Value,
     ) -> http::Response<chatbot_core::http::stream::StreamBody> {
+        self.open_stream_with(path, token, body, &[]).await
+    }
+
+    /// The same with more headers (e.g. an `Idempotency-Key`).
+    pub async fn open_stream_with(
+        &self,
+        path: &str,
+        token: &str,
+        body: Value,
+        extra: &[(&str, &str)],
+    ) -> http::Response<chatbot_core::http::stream::StreamBody> {
+        let mut headers = json!({"authorization": format!("Token {token}"), "content-type": "application/json"});
+        for (name, value) in extra {
+            headers[name.to_ascii_lowercase()] = json!(value);
+        }
         let event = json!({
             "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
-            "headers": {"authorization": format!("Token {token}"), "content-type": "application/json"},
+            "headers": headers,
             "requestContext": {"accountId": "1", "apiId": "local", "domainName": "localhost", "domainPrefix": "localhost",
                 "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests"},
                 "requestId": "test", "routeKey": "$default", "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0},

@@ -36,8 +36,29 @@ impl Counted {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (Value, Vec<String>) {
+        self.call_keyed(function, method, path, token, None, body).await
+    }
+
+    /// The same, with an `Idempotency-Key` when `key` is one.
+    async fn call_keyed(
+        &mut self,
+        function: &str,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (Value, Vec<String>) {
         self.log.take();
-        let response = self.app.call(method, path, token, body).await;
+        let auth = token.map(|token| format!("Token {token}"));
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(auth) = &auth {
+            headers.push(("authorization", auth));
+        }
+        if let Some(key) = key {
+            headers.push(("idempotency-key", key));
+        }
+        let response = self.app.call_with(method, path, &headers, body).await;
         assert!(
             response.status < 300,
             "{method} {path}: {} {}",
@@ -309,6 +330,48 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
         "no chats: the write window, the partition, then one batch"
     );
 
+    let granted = granted_actions();
+    for (function, actions) in &c.used {
+        let allowed = granted.get(function).cloned().unwrap_or_default();
+        let missing: Vec<_> = actions.difference(&allowed).collect();
+        assert!(missing.is_empty(), "{function} uses {missing:?} without the permission");
+    }
+}
+
+/// An `Idempotency-Key` costs a charging route two writes, the claim and the kept
+/// answer; its retry costs authentication, the rate window and the refused claim
+/// (which hands back the kept answer), and no model call or charge.
+#[tokio::test]
+async fn an_idempotency_key_costs_two_writes_and_a_retry_four_requests() {
+    let mut c = Counted::new().await;
+    let token = c.app.register("kay").await;
+    let t = Some(token.as_str());
+    // Each to a chat of its own, so both create one.
+    let ask = || json!({"content": "hi", "chat_id": uuid::Uuid::now_v7().to_string()});
+    let (_, plain) = c.call("send-chat", "POST", "/api/chats/", t, Some(ask())).await;
+    let body = ask();
+    let (first, keyed) = c
+        .call_keyed("send-chat", "POST", "/api/chats/", t, Some("k"), Some(body.clone()))
+        .await;
+    assert_eq!(keyed.len(), plain.len() + 2, "{plain:?} then {keyed:?}");
+    assert_eq!(
+        names(&keyed)[3],
+        "PutItem",
+        "the claim, after auth and the window: {keyed:?}"
+    );
+    assert_eq!(names(&keyed).last(), Some(&"UpdateItem"), "the answer kept last");
+    let (retry, ops) = c
+        .call_keyed("send-chat", "POST", "/api/chats/", t, Some("k"), Some(body))
+        .await;
+    assert_eq!(retry, first);
+    let ops = names(&ops);
+    // A DynamoDB-compatible server that does not return the holder on a refused
+    // put (ReturnValuesOnConditionCheckFailure) costs one GetItem more.
+    assert!(
+        ops == ["GetItem", "GetItem", "UpdateItem", "PutItem"]
+            || ops == ["GetItem", "GetItem", "UpdateItem", "PutItem", "GetItem"],
+        "{ops:?}"
+    );
     let granted = granted_actions();
     for (function, actions) in &c.used {
         let allowed = granted.get(function).cloned().unwrap_or_default();

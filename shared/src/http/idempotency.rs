@@ -23,7 +23,6 @@ use super::call::Call;
 use super::reply::{Output, Payload, Reply};
 use super::stream::Streamed;
 use crate::error::ApiError;
-use crate::routes::Route;
 use crate::store::{Claim, KeptAnswer, KeyedRequest, Store};
 
 /// The request header, as HTTP/2 and API Gateway deliver it (lower case).
@@ -99,8 +98,9 @@ fn request_digest(call: &Call<'_>) -> String {
 
 /// Claims the request's key, or answers for it: the first answer (same request),
 /// 422 `idempotency_key_reused` (another request), 409 `idempotency_in_progress`
-/// (the first still running). Call it once the caller is known.
-pub async fn admit(call: &Call<'_>, route: &Route) -> Result<Admission, ApiError> {
+/// (the first still running). `route` is the route's pattern (a key is the
+/// user's on one route). Call it once the caller is known.
+pub async fn admit(call: &Call<'_>, route: &str) -> Result<Admission, ApiError> {
     let Some(key) = key_of(call)? else {
         return Ok(Admission::Run(None));
     };
@@ -108,7 +108,11 @@ pub async fn admit(call: &Call<'_>, route: &Route) -> Result<Admission, ApiError
     let config = &call.state.config;
     let request = KeyedRequest {
         user_id: user.id,
-        key_digest: digest(&[route.method.as_bytes(), route.path.as_bytes(), key.as_bytes()]),
+        key_digest: digest(&[
+            call.request.method().as_str().as_bytes(),
+            route.as_bytes(),
+            key.as_bytes(),
+        ]),
         request_digest: request_digest(call),
         claim: Uuid::now_v7(),
         created_at: call.now,

@@ -218,7 +218,7 @@ async fn run(state: &AppState, route: &'static Route, request: Request, params: 
         if !route.charges() {
             return (route.handler)(&call).await;
         }
-        match idempotency::admit(&call, route).await? {
+        match idempotency::admit(&call, route.path).await? {
             Admission::Replay(reply) => Ok(Output::Whole(reply)),
             Admission::Run(None) => (route.handler)(&call).await,
             Admission::Run(Some(keyed)) => keyed.keep((route.handler)(&call).await).await,
