@@ -4,6 +4,7 @@ Usage: openai_client.py BASE_URL TOKEN MODEL. Exits non-zero on the first
 mismatch; prints one line per check.
 """
 import sys
+import uuid
 
 import openai
 
@@ -33,6 +34,22 @@ text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 check("a streamed completion", all(c.object == "chat.completion.chunk" for c in chunks) and len(chunks) >= 2, chunks)
 check("the stream says the same", text == completion.choices[0].message.content, (text, completion.choices[0].message.content))
 check("the stream ends with usage", chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0)
+
+# A retry under one Idempotency-Key gets the first answer, not a second reply.
+key = {"Idempotency-Key": str(uuid.uuid4())}
+first = client.chat.completions.create(model=model, messages=messages, max_tokens=8, extra_headers=key)
+again = client.chat.completions.with_raw_response.create(model=model, messages=messages, max_tokens=8, extra_headers=key)
+check("a retried completion is the first one", again.parse().id == first.id, (again.parse().id, first.id))
+check("the retry says it is a replay", again.headers.get("idempotent-replayed") == "true", dict(again.headers))
+streamed_key = {"Idempotency-Key": str(uuid.uuid4())}
+first_chunks = list(client.chat.completions.create(model=model, messages=messages, max_tokens=8, stream=True, extra_headers=streamed_key))
+again_chunks = list(client.chat.completions.create(model=model, messages=messages, max_tokens=8, stream=True, extra_headers=streamed_key))
+check("a retried stream is the first one", [c.model_dump() for c in again_chunks] == [c.model_dump() for c in first_chunks])
+try:
+    client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Other"}], extra_headers=key)
+    check("a key reused for another request is refused", False)
+except openai.UnprocessableEntityError as err:
+    check("a key reused for another request is refused", err.status_code == 422 and err.code == "idempotency_key_reused", err.body)
 
 try:
     client.chat.completions.create(model="nobody/nothing", messages=messages)
