@@ -2,8 +2,8 @@
 //! run against each backend by `store_contract!`.
 
 use chatbot_core::store::{
-    AuthToken, Chat, ChatQuery, Claim, Hold, KeptAnswer, KeyedRequest, Message, Page, PasswordChange, ReplyOutcome,
-    Role, Settled, Store, StoreError, User, UserChanges,
+    ApiKey, AuthToken, Chat, ChatQuery, Claim, Hold, KeptAnswer, KeyedRequest, Message, Page, PasswordChange,
+    ReplyOutcome, Role, Settled, Store, StoreError, User, UserChanges,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -383,6 +383,55 @@ pub async fn concurrent_charges_succeed_exactly_as_often_as_the_balance_allows(s
     assert_eq!(successes, 5);
     assert_eq!(balance_of(&store, &alice).await, (0, 500, 5));
     assert_eq!(store.stale_holds(alice.id, at(10), 100).await.unwrap().len(), 5);
+}
+
+fn api_key(owner: &User, name: &str, minute: i64) -> ApiKey {
+    ApiKey {
+        id: Uuid::now_v7(),
+        user_id: owner.id,
+        name: name.to_string(),
+        digest: format!("digest of {name} {}", Uuid::now_v7()),
+        created_at: at(minute),
+        last_used_at: None,
+        requests: 0,
+    }
+}
+
+pub async fn api_keys_authenticate_count_their_use_and_are_revoked(store: SharedStore) {
+    let (alice, bob) = (saved_user(&store, "alice").await, saved_user(&store, "bob").await);
+    let (first, second, theirs) = (
+        api_key(&alice, "laptop", 1),
+        api_key(&alice, "ci", 2),
+        api_key(&bob, "b", 1),
+    );
+    for key in [&second, &first, &theirs] {
+        store.create_api_key(key).await.unwrap();
+    }
+    assert_eq!(
+        store.api_keys_of(alice.id).await.unwrap(),
+        [first.clone(), second.clone()]
+    );
+    let (user, id) = store.use_api_key(&first.digest, at(5)).await.unwrap().unwrap();
+    assert_eq!((user.id, id), (alice.id, first.id));
+    store.use_api_key(&first.digest, at(6)).await.unwrap().unwrap();
+    let listed = store.api_keys_of(alice.id).await.unwrap();
+    assert_eq!((listed[0].requests, listed[0].last_used_at), (2, Some(at(6))));
+    assert_eq!((listed[1].requests, listed[1].last_used_at), (0, None));
+    assert!(store.use_api_key("no such digest", at(6)).await.unwrap().is_none());
+    // Revoked at once, and only by its owner.
+    assert!(!store.delete_api_key(bob.id, first.id).await.unwrap());
+    assert!(store.delete_api_key(alice.id, first.id).await.unwrap());
+    assert!(!store.delete_api_key(alice.id, first.id).await.unwrap());
+    assert!(store.use_api_key(&first.digest, at(7)).await.unwrap().is_none());
+    assert_eq!(store.api_keys_of(alice.id).await.unwrap(), [second.clone()]);
+    // All of a user's at once (deactivation); another user's stay.
+    store.delete_api_keys_of(alice.id).await.unwrap();
+    assert!(store.use_api_key(&second.digest, at(8)).await.unwrap().is_none());
+    assert!(store.api_keys_of(alice.id).await.unwrap().is_empty());
+    assert!(store.use_api_key(&theirs.digest, at(8)).await.unwrap().is_some());
+    // And with the account.
+    store.delete_user(bob.id).await.unwrap();
+    assert!(store.use_api_key(&theirs.digest, at(9)).await.unwrap().is_none());
 }
 
 /// A claim of `owner`'s key `key` for the request `request`, made at minute
@@ -1042,6 +1091,7 @@ macro_rules! store_contract {
             stale_holds_are_listed_per_user_until_they_end,
             concurrent_charges_succeed_exactly_as_often_as_the_balance_allows,
             rate_limit_counters_count_per_key,
+            api_keys_authenticate_count_their_use_and_are_revoked,
             idempotency_keys_are_held_answered_released_and_expire,
             an_abandoned_claim_is_taken_over_by_the_same_request_only,
             concurrent_claims_of_one_key_give_it_to_one,

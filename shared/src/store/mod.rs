@@ -201,7 +201,7 @@ impl Page {
 /// piece of the core can be handed alone. Every method is one logical operation,
 /// atomic on its own.
 #[async_trait]
-pub trait Store: Accounts + Tokens + Balances + Limits + Chats + Messages + IdempotencyKeys {
+pub trait Store: Accounts + Tokens + ApiKeys + Balances + Limits + Chats + Messages + IdempotencyKeys {
     /// `sqlite` or `dynamodb`, as `GET /api/health/` reports it.
     fn kind(&self) -> &'static str;
     async fn ping(&self) -> StoreResult<()>;
@@ -238,6 +238,35 @@ pub trait Tokens: Send + Sync {
     async fn delete_token(&self, digest: &str) -> StoreResult<()>;
     /// Revokes every token of a user but `keep`.
     async fn delete_tokens_of(&self, user_id: Uuid, keep: Option<&str>) -> StoreResult<()>;
+}
+
+/// A personal API key (API.md §7): authenticates `/v1/*` only, for its owner.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    /// SHA-256 of the key, hex; the key itself is shown once and never stored.
+    pub digest: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Requests it authenticated.
+    pub requests: i64,
+}
+
+/// Personal API keys, stored as digests.
+#[async_trait]
+pub trait ApiKeys: Send + Sync {
+    async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()>;
+    /// The user's keys, oldest first.
+    async fn api_keys_of(&self, user_id: Uuid) -> StoreResult<Vec<ApiKey>>;
+    /// Revokes the user's key `id` at once; false when the user has no such key.
+    async fn delete_api_key(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool>;
+    /// Revokes every key of the user.
+    async fn delete_api_keys_of(&self, user_id: Uuid) -> StoreResult<()>;
+    /// The owner of the key with this digest and the key's id, counting the use
+    /// (`requests` + 1, `last_used_at` = `now`); `None` for no such key.
+    async fn use_api_key(&self, digest: &str, now: DateTime<Utc>) -> StoreResult<Option<(User, Uuid)>>;
 }
 
 /// One reply's charge while the reply is under way (API.md §6, ARCHITECTURE.md "The

@@ -20,6 +20,7 @@ use super::{
 };
 use rusqlite::types::Value as SqlValue;
 
+mod api_keys;
 mod idempotency_keys;
 
 const MIGRATIONS: &[&str] = &[
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sqlite_migrations/005_admin_role.sql"),
     include_str!("sqlite_migrations/006_holds.sql"),
     include_str!("sqlite_migrations/007_idempotency_keys.sql"),
+    include_str!("sqlite_migrations/008_api_keys.sql"),
 ];
 
 /// How long a statement waits for another process's write lock.

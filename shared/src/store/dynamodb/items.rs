@@ -11,7 +11,9 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::keys::{self, TimeKey};
-use crate::store::{AuthToken, Chat, Hold, KeptAnswer, KeyedRequest, Message, Role, StoreError, StoreResult, User};
+use crate::store::{
+    ApiKey, AuthToken, Chat, Hold, KeptAnswer, KeyedRequest, Message, Role, StoreError, StoreResult, User,
+};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -193,6 +195,67 @@ impl TokenItem {
             created_at: millis(token.created_at),
             expires_ms: millis(token.expires_at),
             expires_at: ttl_seconds(token.expires_at),
+        }
+    }
+}
+
+/// A personal API key: `APIKEY#<digest>` / `APIKEY` (found by digest, what
+/// authentication reads) and its entry `USER#<id>` / `APIKEY#<key id>` (listed
+/// and revoked by owner; it carries the counters).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApiKeyItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub digest: String,
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<i64>,
+    #[serde(default)]
+    pub requests: i64,
+}
+
+impl ApiKeyItem {
+    pub fn lookup(key: &ApiKey) -> Self {
+        Self::build(key, keys::api_key_pk(&key.digest), keys::API_KEY.into(), "api_key")
+    }
+
+    pub fn entry(key: &ApiKey) -> Self {
+        Self::build(
+            key,
+            keys::user_pk(key.user_id),
+            keys::api_key_entry_sk(key.id),
+            "api_key_entry",
+        )
+    }
+
+    fn build(key: &ApiKey, pk: String, sk: String, kind: &str) -> Self {
+        Self {
+            pk,
+            sk,
+            kind: kind.into(),
+            id: key.id,
+            user_id: key.user_id,
+            name: key.name.clone(),
+            digest: key.digest.clone(),
+            created_at: millis(key.created_at),
+            last_used_at: key.last_used_at.map(millis),
+            requests: key.requests,
+        }
+    }
+
+    pub fn into_api_key(self) -> ApiKey {
+        ApiKey {
+            id: self.id,
+            user_id: self.user_id,
+            name: self.name,
+            digest: self.digest,
+            created_at: from_millis(self.created_at),
+            last_used_at: self.last_used_at.map(from_millis),
+            requests: self.requests,
         }
     }
 }

@@ -34,8 +34,20 @@ pub const CHAT_NUMBER_PREFIX: &str = "CHATNO#";
 pub const MESSAGE_PREFIX: &str = "MSG#";
 /// A reply's hold in its user's partition (`store::Hold`).
 pub const HOLD_PREFIX: &str = "HOLD#";
+/// A personal API key: found by digest (`APIKEY#<digest>` / `APIKEY`) and listed in
+/// its owner's partition (`USER#<id>` / `APIKEY#<key id>`, with its counters).
+pub const API_KEY: &str = "APIKEY";
+pub const API_KEY_PREFIX: &str = "APIKEY#";
 /// An idempotency key in its user's partition (`store::KeyedRequest`).
 pub const IDEMPOTENCY_PREFIX: &str = "IDEM#";
+
+pub fn api_key_pk(digest: &str) -> String {
+    format!("{API_KEY_PREFIX}{digest}")
+}
+
+pub fn api_key_entry_sk(id: Uuid) -> String {
+    format!("{API_KEY_PREFIX}{id}")
+}
 
 /// An idempotency key's entry: by the key's digest, so the key is never stored.
 pub fn idempotency_sk(key_digest: &str) -> String {

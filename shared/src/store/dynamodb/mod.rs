@@ -5,6 +5,7 @@
 //! local secondary indexes, which can be read consistently too: a chat created or
 //! ended a moment ago is seen by the next request, whichever container serves it.
 
+mod api_keys;
 mod chats;
 mod holds;
 mod idempotency_keys;
@@ -28,8 +29,9 @@ use self::items::Item;
 use self::keys::{TimeKey, PK};
 use self::requests::{key, s, sdk_error};
 use super::{
-    Accounts, AuthToken, Balances, Chat, ChatQuery, Chats, Claim, Hold, IdempotencyKeys, KeptAnswer, KeyedRequest,
-    Limits, Message, Messages, Page, ReplyOutcome, Settled, Store, StoreResult, Tokens, User, UserChanges,
+    Accounts, ApiKey, ApiKeys, AuthToken, Balances, Chat, ChatQuery, Chats, Claim, Hold, IdempotencyKeys, KeptAnswer,
+    KeyedRequest, Limits, Message, Messages, Page, ReplyOutcome, Settled, Store, StoreResult, Tokens, User,
+    UserChanges,
 };
 
 #[derive(Clone, Debug)]
@@ -241,6 +243,29 @@ impl Balances for DynamoStore {
 
     async fn stale_holds(&self, user_id: Uuid, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Hold>> {
         traced("stale_holds", self.stale_holds(user_id, now, limit)).await
+    }
+}
+
+#[async_trait]
+impl ApiKeys for DynamoStore {
+    async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        traced("create_api_key", self.create_api_key(key)).await
+    }
+
+    async fn api_keys_of(&self, user_id: Uuid) -> StoreResult<Vec<ApiKey>> {
+        traced("api_keys_of", self.api_keys_of(user_id)).await
+    }
+
+    async fn delete_api_key(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
+        traced("delete_api_key", self.delete_api_key(user_id, id)).await
+    }
+
+    async fn delete_api_keys_of(&self, user_id: Uuid) -> StoreResult<()> {
+        traced("delete_api_keys_of", self.delete_api_keys_of(user_id)).await
+    }
+
+    async fn use_api_key(&self, digest: &str, now: DateTime<Utc>) -> StoreResult<Option<(User, Uuid)>> {
+        traced("use_api_key", self.use_api_key(digest, now)).await
     }
 }
 

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, Transact
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::items::{from_item, millis, number, to_item, ttl_seconds, ClaimItem, TokenItem, UserItem};
+use super::items::{from_item, millis, number, to_item, ttl_seconds, ApiKeyItem, ClaimItem, TokenItem, UserItem};
 use super::keys::{self, EXPIRES_AT, PK, SK};
 use super::requests::{
     cancellation_reasons, classify, delete_keys, internal, is_condition_failed, key, key_of, n, query_all, s,
@@ -251,6 +251,9 @@ impl DynamoStore {
                 }
             } else if let Some(digest) = sk.strip_prefix(keys::TOKEN_PREFIX) {
                 doomed.push(key(keys::token_pk(digest), keys::TOKEN));
+            } else if sk.starts_with(keys::API_KEY_PREFIX) {
+                let entry: ApiKeyItem = from_item(item.clone())?;
+                doomed.push(key(keys::api_key_pk(&entry.digest), keys::API_KEY));
             } else if let Some(chat) = sk.strip_prefix(keys::CHAT_PREFIX) {
                 let chat = Uuid::parse_str(chat).map_err(|_| internal(format!("a chat entry {sk:?}")))?;
                 chats.push(chat);
