@@ -150,6 +150,9 @@ impl From<AuthError> for ApiError {
             ),
             AuthError::InvalidToken => Self::unauthenticated("Invalid or expired token."),
             AuthError::Deactivated => Self::forbidden("account_deactivated", "This account has been deactivated."),
+            AuthError::ApiKeyNotAccepted => Self::unauthenticated(
+                "Personal API keys (sk-cb-…) authenticate the OpenAI-compatible routes (/v1/) only; sign in for a token.",
+            ),
             AuthError::Invalid { field, message } => Self::invalid_field(&field, message),
             AuthError::Hashing(cause) => Self::internal(cause),
             AuthError::Store(err) => err.into(),

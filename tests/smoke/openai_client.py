@@ -1,7 +1,8 @@
 """The official OpenAI Python client against our OpenAI-compatible API.
 
-Usage: openai_client.py BASE_URL TOKEN MODEL. Exits non-zero on the first
-mismatch; prints one line per check.
+Usage: openai_client.py BASE_URL TOKEN MODEL [API_KEY]. Exits non-zero on the
+first mismatch; prints one line per check. With API_KEY (a personal `sk-cb-` key),
+the client is checked with it too.
 """
 import sys
 import uuid
@@ -9,6 +10,7 @@ import uuid
 import openai
 
 base_url, token, model = sys.argv[1:4]
+api_key = sys.argv[4] if len(sys.argv) > 4 else None
 client = openai.OpenAI(base_url=base_url, api_key=token, max_retries=0)
 
 
@@ -62,3 +64,9 @@ try:
     check("a wrong key is refused", False)
 except openai.AuthenticationError as err:
     check("a wrong key is refused", err.status_code == 401)
+
+if api_key:
+    keyed = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0)
+    check("a personal API key lists models", model in [m.id for m in keyed.models.list()])
+    answer = keyed.chat.completions.create(model=model, messages=messages, max_tokens=8)
+    check("a personal API key gets a completion", answer.choices[0].message.role == "assistant", answer)

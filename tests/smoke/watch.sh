@@ -84,8 +84,14 @@ check "activate as an admin" 200 -X POST -H "Authorization: Token $token2" "$bas
 check "stream a reply" 200 -H "Authorization: Token $token2" "${json[@]}" -d '{"content":"stream please"}' "$base/api/chats/stream/"
 grep -q "^event: done" "$scratch/body" || { failed=$((failed + 1)); echo "FAIL stream: $(cat "$scratch/body")" >&2; }
 
-# The official OpenAI client (in .venv, whose python3 is first on PATH).
-if python3 tests/smoke/openai_client.py "$base/v1" "$token2" flan-t5/flan-t5-small; then
+# A personal API key for the OpenAI client: /v1 only.
+check "create a personal API key" 201 -H "Authorization: Token $token2" "${json[@]}" -d '{"name":"smoke"}' "$base/api/keys/"
+api_key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["key"])' "$scratch/body")
+check "the key is refused outside /v1" 401 -H "Authorization: Bearer $api_key" "$base/api/chats/"
+
+# The official OpenAI client (in .venv, whose python3 is first on PATH), with a
+# token and with the personal API key.
+if python3 tests/smoke/openai_client.py "$base/v1" "$token2" flan-t5/flan-t5-small "$api_key"; then
   passed=$((passed + 1))
 else
   failed=$((failed + 1))

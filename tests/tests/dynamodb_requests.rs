@@ -308,8 +308,10 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
             "GetItem",
             "GetItem",
             "GetItem",
-            "UpdateItem"
-        ]
+            "UpdateItem",
+            "Query"
+        ],
+        "…the profile's update, then the query for API keys to revoke (none here)"
     );
     let (_, ops) = c
         .call("activate-user", "POST", "/api/users/bob/activate/", Some(&root), None)
@@ -371,6 +373,45 @@ async fn an_idempotency_key_costs_two_writes_and_a_retry_four_requests() {
         ops == ["GetItem", "GetItem", "UpdateItem", "PutItem"]
             || ops == ["GetItem", "GetItem", "UpdateItem", "PutItem", "GetItem"],
         "{ops:?}"
+    );
+    let granted = granted_actions();
+    for (function, actions) in &c.used {
+        let allowed = granted.get(function).cloned().unwrap_or_default();
+        let missing: Vec<_> = actions.difference(&allowed).collect();
+        assert!(missing.is_empty(), "{function} uses {missing:?} without the permission");
+    }
+}
+
+/// Personal API keys: creating one is a count and a transaction, authenticating
+/// with one is three requests like a token's two plus the counters' update, and
+/// revoking is a read and a transaction.
+#[tokio::test]
+async fn api_keys_cost_a_few_requests_within_their_functions_grants() {
+    let mut c = Counted::new().await;
+    let token = c.app.register("kay").await;
+    let t = Some(token.as_str());
+    let (created, ops) = c
+        .call("api-keys", "POST", "/api/keys/", t, Some(json!({"name": "ci"})))
+        .await;
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "UpdateItem", "Query", "TransactWriteItems"],
+        "auth, the write window, the count, the key and its entry"
+    );
+    let (_, ops) = c.call("api-keys", "GET", "/api/keys/", t, None).await;
+    assert_eq!(names(&ops), ["GetItem", "GetItem", "Query"]);
+    let key = created["key"].as_str().unwrap();
+    let (_, ops) = c.call("openai-api", "GET", "/v1/models", Some(key), None).await;
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "UpdateItem", "GetItem"],
+        "lookup, counters, owner"
+    );
+    let revoke = format!("/api/keys/{}/", created["key_id"].as_str().unwrap());
+    let (_, ops) = c.call("api-keys", "DELETE", &revoke, t, None).await;
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "UpdateItem", "GetItem", "TransactWriteItems"]
     );
     let granted = granted_actions();
     for (function, actions) in &c.used {

@@ -2,6 +2,7 @@
 //! their OpenAPI schemas, so the published document cannot drift from the code.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod chats;
 pub mod dialect_b;
 pub mod dialect_d;

@@ -6,7 +6,9 @@ pub mod username;
 
 use chrono::{DateTime, Utc};
 
-use crate::store::{StoreError, Tokens, User};
+use uuid::Uuid;
+
+use crate::store::{ApiKeys, StoreError, Tokens, User};
 
 /// The authenticated caller.
 #[derive(Clone, Debug)]
@@ -26,7 +28,12 @@ pub enum Credential {
     Header,
     /// The session cookie (API.md §4, cookie authentication).
     Cookie,
+    /// A personal API key (this one), in the header, on `/v1/*` only.
+    ApiKey(Uuid),
 }
+
+/// How a personal API key begins, so that clients and scanners can tell one.
+pub const API_KEY_PREFIX: &str = "sk-cb-";
 
 /// Why a request is not let in.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +48,9 @@ pub enum AuthError {
     InvalidToken,
     #[error("the account is deactivated")]
     Deactivated,
+    /// A personal API key on a route other than `/v1/*`.
+    #[error("an API key outside /v1")]
+    ApiKeyNotAccepted,
     /// A username, email or password that breaks the account rules; `message` says
     /// which rule, for the client.
     #[error("{field}: {message}")]
@@ -94,5 +104,23 @@ pub async fn authenticate_token(
         user,
         token_digest,
         credential,
+    })
+}
+
+/// Resolves a personal API key to its active owner, counting the use.
+pub async fn authenticate_api_key(
+    keys: &dyn ApiKeys,
+    presented: &str,
+    now: DateTime<Utc>,
+) -> Result<Caller, AuthError> {
+    let digest = token::digest(presented);
+    let (user, key_id) = keys.use_api_key(&digest, now).await?.ok_or(AuthError::InvalidToken)?;
+    if !user.is_active {
+        return Err(AuthError::Deactivated);
+    }
+    Ok(Caller {
+        user,
+        token_digest: digest,
+        credential: Credential::ApiKey(key_id),
     })
 }

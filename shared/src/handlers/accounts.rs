@@ -301,6 +301,11 @@ pub(crate) async fn change_active(call: &Call<'_>, active: bool) -> Result<User,
         ..UserChanges::default()
     };
     store.update_user(user.id, &changes).await?;
+    if !active {
+        // Deactivation revokes personal API keys for good (API.md §7); tokens
+        // only wait (403) for a reactivation.
+        store.delete_api_keys_of(user.id).await?;
+    }
     changes.apply_to(&mut user);
     Ok(user)
 }

@@ -1,6 +1,7 @@
 //! One async function per route operation, over a parsed [`Call`](crate::http::call::Call).
 
 pub mod accounts;
+pub mod api_keys;
 pub mod chats;
 pub mod dialect_b;
 pub mod dialect_d;

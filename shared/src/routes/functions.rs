@@ -191,9 +191,10 @@ pub const FUNCTIONS: &[Function] = &[
     Function::new("delete-me")
         .description("Delete the account with all its data")
         .dynamodb(&[GetItem, UpdateItem, Query, BatchWriteItem]),
+    // Deactivation revokes the user's API keys: a query and a batch delete.
     Function::new("deactivate-user")
         .description("Deactivate a user (admins only)")
-        .dynamodb(&[GetItem, UpdateItem]),
+        .dynamodb(&[GetItem, UpdateItem, Query, BatchWriteItem]),
     Function::new("activate-user")
         .description("Reactivate a user (admins only)")
         .dynamodb(&[GetItem, UpdateItem]),
@@ -246,6 +247,9 @@ pub const FUNCTIONS: &[Function] = &[
         .indexes()
         .reads_keys()
         .invokes_inference(),
+    Function::new("api-keys")
+        .description("Create, list and revoke personal API keys")
+        .dynamodb(&[GetItem, PutItem, UpdateItem, DeleteItem, Query]),
     Function::new("get-tokens")
         .description("The token balance")
         .dynamodb(BALANCE),

@@ -120,7 +120,7 @@ fn parameter_schema(name: &str) -> RefOr<Schema> {
             .into()
     };
     match name {
-        "chat_id" | "message_id" | "session_id" => ObjectBuilder::new()
+        "chat_id" | "message_id" | "session_id" | "key_id" => ObjectBuilder::new()
             .schema_type(Type::String)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
             .build()

@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use lambda_http::{Body, Request, Response};
 
-use crate::auth::{authenticate, authenticate_token, AuthError, Caller, Credential};
+use crate::auth::{
+    authenticate, authenticate_api_key, authenticate_token, token, AuthError, Caller, Credential, API_KEY_PREFIX,
+};
 use crate::error::ApiError;
 use crate::handlers::openai;
 use crate::http::call::{path_of, Call};
@@ -146,9 +148,17 @@ async fn respond(state: &AppState, request: Request, serve: Serve) -> Output {
 /// The caller, by the `Authorization` header or else by the session cookie. A
 /// header always wins (an API client's explicit choice); a cookie-authenticated
 /// request must first pass the cross-site request check.
-async fn authenticate_call(call: &Call<'_>) -> Result<Caller, ApiError> {
+/// A personal API key is let in only where `api_keys` (the OpenAI-compatible routes).
+async fn authenticate_call(call: &Call<'_>, api_keys: bool) -> Result<Caller, ApiError> {
     let state = call.state;
     if let Some(header) = call.header("authorization") {
+        let presented = token::from_authorization(Some(header))?;
+        if presented.starts_with(API_KEY_PREFIX) {
+            if !api_keys {
+                return Err(AuthError::ApiKeyNotAccepted.into());
+            }
+            return Ok(authenticate_api_key(state.store.as_ref(), presented, call.now).await?);
+        }
         return Ok(authenticate(state.store.as_ref(), Some(header), call.now).await?);
     }
     let name = &state.config.session_cookie.name;
@@ -197,7 +207,7 @@ async fn run(state: &AppState, route: &'static Route, request: Request, params: 
             .await?;
         }
         if route.access == Access::User {
-            call.caller = Some(authenticate_call(&call).await?);
+            call.caller = Some(authenticate_call(&call, route.takes_api_keys()).await?);
         }
         // After authentication: a caller without credentials learns only that (401).
         if let Some(zone) = call.query_param("tz") {

@@ -235,6 +235,12 @@ impl Route {
         self.limit == Limit::PerUser
     }
 
+    /// Whether a personal API key authenticates it: the OpenAI-compatible
+    /// routes only (API.md §7).
+    pub fn takes_api_keys(&self) -> bool {
+        self.path.starts_with("/v1/")
+    }
+
     /// Both forms clients may call: the table's, and the one without a trailing
     /// slash (one form only when the path has none, or is `/`).
     pub fn paths(&self) -> Vec<&'static str> {

@@ -6,13 +6,16 @@
 
 use super::route::{described, handler, json, list, media, Limit, Route};
 use crate::api::accounts::*;
+use crate::api::api_keys::*;
 use crate::api::chats::*;
 use crate::api::dialect_b::*;
 use crate::api::dialect_d::*;
 use crate::api::dialect_e::*;
 use crate::api::meta::*;
 use crate::api::Notice;
-use crate::handlers::{accounts, chats, dialect_b, dialect_d, dialect_e, messages, meta, openai, page, stream};
+use crate::handlers::{
+    accounts, api_keys, chats, dialect_b, dialect_d, dialect_e, messages, meta, openai, page, stream,
+};
 
 /// The errors every route that calls a model can answer.
 const MODEL_ERRORS: &[u16] = &[402, 404, 502, 503, 504];
@@ -152,6 +155,20 @@ pub const ROUTES: &[Route] = &[
     .request(json::<RegenerateRequest>())
     .response(200, json::<RegeneratedView>())
     .errors(AGAIN_ERRORS),
+    Route::new("POST", "/api/keys/", "api-keys", handler!(api_keys::create_key))
+        .summary("Create a personal API key for /v1/ (shown only in this answer)")
+        .limit(Limit::Write)
+        .request(json::<CreateApiKeyRequest>())
+        .response(201, json::<CreatedApiKey>())
+        .errors(&[409]),
+    Route::new("GET", "/api/keys/", "api-keys", handler!(api_keys::list_keys))
+        .summary("The caller's personal API keys, oldest first")
+        .response(200, list::<ApiKeyView>()),
+    Route::new("DELETE", "/api/keys/{key_id}/", "api-keys", handler!(api_keys::revoke_key))
+        .summary("Revoke a personal API key at once")
+        .limit(Limit::Write)
+        .response(200, json::<Notice>())
+        .errors(&[404]),
     Route::new("GET", "/api/tokens/", "get-tokens", handler!(meta::get_tokens))
         .summary("The token balance")
         .response(200, json::<TokensView>()),
