@@ -40,29 +40,39 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
 # outage (503). The fault suite sets the default itself.
 export DYNAMODB_TIMEOUT_MS=60000
 
+# Each step's start, with the seconds since this script began: where CI's time goes.
+step() { echo "--- [${SECONDS}s] $*"; }
+
 # Build every function first: cargo lambda watch compiles lazily, and a cold
 # build of the whole workspace takes longer than a smoke test should wait.
+step "build the functions"
 cargo build --workspace --bins
 
+step "smoke: SQLite"
 tests/smoke/watch.sh
 # The same smoke test on DynamoDB: the functions create the table on start.
+step "smoke: DynamoDB"
 STORE=dynamodb TABLE_NAME="chatbot-smoke-$$" tests/smoke/watch.sh
 # Flan-T5 with random weights at flan-t5-small's shapes on the README's stack
 # (infra/run-local.sh, dev profile): one chat answered within a liveness bound,
 # and the offline first start's one-line message.
+step "Flan-T5 on the local stack"
 tests/smoke/flan-t5-local.sh
 # Schemathesis over every operation of the OpenAPI document, on SQLite then on
 # DynamoDB (moto), 50 examples per operation from a fixed seed: 3-4 minutes
 # for both on 2 cores (infra/fuzz-api.sh).
+step "fuzz"
 infra/fuzz-api.sh
 # A short bounded load test on each store (infra/load.sh; the full run is in
 # BENCHMARKS.md): many users' mixed traffic, then the exact accounting of their
 # messages and balances. About 15 s on SQLite and 40 s on moto here.
+step "load"
 infra/load.sh --users 8 --requests 300 --seconds 120
 STORE=dynamodb infra/load.sh --users 8 --requests 300 --seconds 120
 # The browser tests (headless Chromium), when there is one or CI may install it;
 # said out loud when skipped: cookie authentication, and the web chat page at /
 # (about a minute together once the functions are built).
+step "browser"
 if [[ -x /usr/bin/chromium || "${CI:-}" == "true" ]]; then
   tests/browser/run.sh
 else
@@ -70,11 +80,13 @@ else
 fi
 
 # Flan-T5 and the inference function on arm64 under qemu (skips without the tools outside CI).
+step "arm64"
 tests/arm64/run.sh
 
 # The API suites once more with the DynamoDB store (a fresh table per test app),
 # then every suite. The full run goes last, so its summary is the run's closing
 # line; a failure of the first still fails the script.
+step "the API suites on DynamoDB, then every suite"
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
   TEST_STORE=dynamodb cargo nextest run -p chatbot-tests -E 'binary(/^(api_|dialect_|cookie_)/)' --no-fail-fast || status=$?
@@ -83,4 +95,5 @@ else
   TEST_STORE=dynamodb cargo test -p chatbot-tests --test 'api_*' --test 'dialect_*' --test 'cookie_*' --no-fail-fast || status=$?
   cargo test --workspace --no-fail-fast || status=$?
 fi
+step "done"
 exit "$status"
