@@ -1,5 +1,5 @@
 //! `chatbot-admin`: the operator command that grants, revokes and lists the admin
-//! role (README, "Accounts"). It opens the store the API's functions use, from the
+//! role (docs/operations.md, "Admins"). It opens the store the API's functions use, from the
 //! same settings, with the operator's own credentials: no route and no setting can
 //! make an account an admin.
 

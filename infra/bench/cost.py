@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """What API requests and Flan-T5 replies cost on AWS at list prices, from the
-measured figures below (README "Cost per request" explains each one). Edit MIX,
+measured figures below (docs/deployment.md, "Cost per request", explains each one). Edit MIX,
 REQUESTS, REPLIES or the assumptions and run it again for your own traffic:
 
-    python3 infra/bench/cost.py            # the README's table, as Markdown
+    python3 infra/bench/cost.py            # the table of docs/deployment.md, as Markdown
 
 Formula, per route r with n_r requests (its share of the mix times REQUESTS):
   API Gateway   n_r x HTTP_API_PER_REQUEST
@@ -80,7 +80,7 @@ REQUESTS = 100_000
 
 # Flan-T5-base replies, per FLAN_T5_QUANTIZE setting: seconds to encode a 95-token
 # prompt and decoding tokens/s, medians of one run on the x86-64 VM, 2 threads
-# (BENCHMARKS.md, "Issue 13, second pass": f32 and q8_0 measured side by side).
+# (BENCHMARKS.md, "Against PyTorch: encoder and decoding": f32 and q8_0 side by side).
 REPLIES = 10_000
 REPLY_TOKENS = 64
 FLAN_T5 = {

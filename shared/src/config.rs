@@ -203,7 +203,7 @@ impl Config {
                 "ADMIN_USERNAMES",
                 &names,
                 "no longer read: admin is a role stored on the account; grant it with \
-                 `chatbot-admin grant USERNAME` (README, Accounts) and remove this setting",
+                 `chatbot-admin grant USERNAME` (docs/operations.md, Admins) and remove this setting",
             ));
         }
         let display_time_zone = {

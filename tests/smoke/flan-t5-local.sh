@@ -6,7 +6,7 @@
 # inference function loaded and that one chat answers 201 within
 # FLAN_T5_CHAT_BOUND_SECS (default 45: a liveness bound under the 60 s provider
 # timeout, not a speed measurement; an engine built at opt-level 0 needs minutes
-# for such a reply, README.md "Flan-T5"). First, without starting anything, that
+# for such a reply, docs/flan-t5.md). First, without starting anything, that
 # an offline first start says in one line that the weights could not be
 # downloaded and remembers it (infra/flan-t5-weights.sh). Stops what it started.
 set -euo pipefail

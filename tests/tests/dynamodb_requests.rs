@@ -1,6 +1,7 @@
-//! What each route costs in DynamoDB requests (the README lists these numbers), on
-//! the local endpoint: an SDK interceptor logs every request the store sends. Each
-//! route's DynamoDB actions must also be granted to its function in template.yaml.
+//! What each route costs in DynamoDB requests (docs/architecture.md, "Requests per
+//! route", lists these numbers), on the local endpoint: an SDK interceptor logs every
+//! request the store sends. Each route's DynamoDB actions must also be granted to its
+//! function in template.yaml.
 
 use chatbot_tests::dynamodb::{logged_store, RequestLog};
 use chatbot_tests::TestApp;
@@ -553,7 +554,7 @@ async fn dialect_e_routes_need_only_their_functions_grants() {
 }
 
 /// The operator command runs with the operator's credentials, not a function's
-/// role, so no policy in the template grants it anything: README ("Accounts")
+/// role, so no policy in the template grants it anything: docs/operations.md ("Admins")
 /// lists what it needs, DescribeTable (opening) and these.
 #[tokio::test]
 async fn the_operator_command_reads_and_updates_profiles_and_scans_to_list() {

@@ -107,7 +107,7 @@ async fn a_stream_url_that_is_not_http_stops_the_start() {
 }
 
 /// The budget is 100 KB gzipped; uncompressed bytes bound that from above, so
-/// this needs no gzip at hand (README's "The web page" gives the gzipped figure).
+/// this needs no gzip at hand (docs/web-page.md gives the gzipped figure).
 #[tokio::test]
 async fn the_page_and_its_assets_stay_under_100_kb_even_uncompressed() {
     let app = TestApp::new().await;

@@ -1,4 +1,4 @@
-//! Key formats of the single table (README "DynamoDB"): every partition and sort key
+//! Key formats of the single table (docs/architecture.md, "DynamoDB"): every partition and sort key
 //! the store writes is built here, so the layout is readable in one place.
 
 use chrono::{DateTime, Utc};

@@ -1,4 +1,4 @@
-//! The DynamoDB store: one table, one item per record (README "DynamoDB" lists the
+//! The DynamoDB store: one table, one item per record (docs/architecture.md, "DynamoDB", lists the
 //! item types, keys, indexes and the requests each route costs).
 //!
 //! Every read that decides something is strongly consistent, and the indexes are
