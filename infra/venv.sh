@@ -110,3 +110,21 @@ venv_require() {
   # remembered by bash at their old place: forget them.
   hash -r
 }
+
+# npm_require PACKAGE@VERSION…: npm packages into .venv/npm (kept between runs,
+# gone with .venv), each installed once; their commands are in .venv/npm/node_modules/.bin.
+npm_require() {
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "npm not found: install Node.js 18 or later with npm (Debian/Ubuntu: apt-get install nodejs npm)" >&2
+    return 1
+  fi
+  local dir="$VENV_DIR/npm" spec missing=()
+  for spec in "$@"; do
+    # The name is the spec without its version (a scoped @org/name keeps its @).
+    [[ -f "$dir/node_modules/${spec%@*}/package.json" ]] || missing+=("$spec")
+  done
+  ((${#missing[@]})) || return 0
+  echo "Installing ${missing[*]} into .venv/npm (once)…" >&2
+  mkdir -p "$dir"
+  npm install --prefix "$dir" --no-audit --no-fund --silent "${missing[@]}"
+}

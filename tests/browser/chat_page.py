@@ -90,6 +90,21 @@ def wait_until(page, expression, timeout=20_000):
         time.sleep(0.1)
 
 
+# What axe-core checks: WCAG 2.0 and 2.1, levels A and AA, and its best practices.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+
+def accessible(page, checks, view):
+    """Runs axe-core (AXE_JS, from run.sh) on the page as it is now: it must find
+    nothing. Put in through DevTools, as the page's policy allows no other script."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        with open(os.environ["AXE_JS"], encoding="utf-8") as source:
+            page.evaluate(source.read() + "\n;0")
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+    found = [f"{v['id']} ({v['impact']}) at {[n['target'] for n in v['nodes'][:3]]}" for v in result["violations"]]
+    checks.expect(f"axe finds nothing on the {view}", not found, "; ".join(found))
+
+
 def entries(page):
     return page.eval_on_selector_all(".chat-entry", "es => es.map(e => e.textContent)")
 
@@ -113,10 +128,12 @@ def run(page, context, api, artifacts, checks):
     assets = {url: h for url, h in seen.items() if url.startswith("/assets/")}
     expect("script and style come from hashed asset URLs", len(assets) >= 2, list(seen))
     expect("assets are immutable", all("immutable" in h.get("cache-control", "") for h in assets.values()), assets)
+    accessible(page, checks, "sign-in view")
 
     # Register: the answer's token signs the page in.
     page.click("#tab-register")
     page.fill("#auth-username", user)
+    accessible(page, checks, "registration view")
     page.fill("#auth-email", f"{user}@example.com")
     page.fill("#auth-password", PASSWORD)
     page.click("#auth-submit")
@@ -211,6 +228,7 @@ def run(page, context, api, artifacts, checks):
     page.click(".versions summary")
     os.makedirs(artifacts, exist_ok=True)
     page.screenshot(path=os.path.join(artifacts, "chat-page.png"))
+    accessible(page, checks, "chat view (a reply with an earlier version, the editor closed)")
 
     # Rename.
     page.once("dialog", lambda d: d.accept("Bedtime"))
@@ -252,6 +270,7 @@ def run(page, context, api, artifacts, checks):
     expect("402 explained", "balance is too low" in page.inner_text("#notice"), page.inner_text("#notice"))
     expect("the question is kept in the box", page.input_value("#input") == "One more", page.input_value("#input"))
     expect("no empty chat left behind", call_api(api, "GET", "/api/chats/", token)[1] == [])
+    accessible(page, checks, "chat view with a notice")
 
     # Phone width: the chat list slides over the chat.
     page.set_viewport_size({"width": 390, "height": 844})
@@ -260,6 +279,7 @@ def run(page, context, api, artifacts, checks):
     page.click("#open-sidebar")
     wait_until(page, "document.querySelector('#sidebar').getBoundingClientRect().left >= 0")
     expect("the list opens over the chat", sidebar_x() > 0)
+    accessible(page, checks, "phone-width chat list")
     page.click("#close-sidebar")
     expect("nothing wider than the phone", page.evaluate("document.documentElement.scrollWidth") <= 390,
            page.evaluate("document.documentElement.scrollWidth"))
@@ -271,6 +291,7 @@ def run(page, context, api, artifacts, checks):
     page.keyboard.press("Enter")
     page.wait_for_selector("#auth:not([hidden])")
     expect("401 explained", "session has ended" in page.inner_text("#auth-error"), page.inner_text("#auth-error"))
+    accessible(page, checks, "sign-in view with an error")
 
     csp = [p for p in problems if "Content Security Policy" in p]
     expect("nothing broke the policy", not csp, csp)

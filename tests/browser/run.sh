@@ -25,6 +25,9 @@ started=$(date +%s)
 # shellcheck source=infra/venv.sh
 . infra/venv.sh
 venv_require playwright
+# axe-core, the accessibility engine chat_page.py runs on each view of the page.
+npm_require axe-core@4
+export AXE_JS="$VENV_DIR/npm/node_modules/axe-core/axe.min.js"
 PYTHON=python3
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 
