@@ -3,7 +3,7 @@
 
 use chatbot_core::store::{
     ApiKey, AuthToken, Chat, ChatQuery, Claim, Hold, KeptAnswer, KeyedRequest, Message, Page, PasswordChange,
-    ReplyOutcome, Role, Settled, Store, StoreError, User, UserChanges,
+    ReplyOutcome, Role, Settled, Spent, Store, StoreError, User, UserChanges,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -308,6 +308,110 @@ pub fn hold(owner: &User, cost: i64, stale_minute: i64) -> Hold {
     }
 }
 
+/// What a kept charge bought: `model` (of provider `p`), at minute `minute` of `at`,
+/// 3 prompt and 5 completion tokens, no key.
+pub fn spent(model: &str, minute: i64) -> Spent {
+    Spent {
+        at: at(minute),
+        provider: "p".into(),
+        model: model.into(),
+        key_id: None,
+        prompt_tokens: 3,
+        completion_tokens: 5,
+    }
+}
+
+pub async fn usage_counts_what_kept_charges_bought_by_hour_model_and_key(store: SharedStore) {
+    let (alice, bob) = (saved_user(&store, "alice").await, saved_user(&store, "bob").await);
+    let key = Uuid::now_v7();
+    let settled = |cost: i64, spent: Spent, owner: &User| {
+        let store = store.clone();
+        let hold = hold(owner, cost, 100);
+        async move {
+            assert!(store.charge(&hold).await.unwrap());
+            assert_eq!(store.settle(&hold, &spent).await.unwrap(), Settled::Now);
+            // Ended once: a second settle counts nothing more.
+            assert_eq!(store.settle(&hold, &spent).await.unwrap(), Settled::Before);
+        }
+    };
+    settled(100, spent("small", 1), &alice).await;
+    settled(100, spent("small", 59), &alice).await;
+    settled(
+        40,
+        Spent {
+            key_id: Some(key),
+            ..spent("small", 30)
+        },
+        &alice,
+    )
+    .await;
+    settled(100, spent("base", 61), &alice).await;
+    settled(100, spent("small", 1), &bob).await;
+    // A refunded charge counts nothing.
+    let refunded = hold(&alice, 100, 100);
+    assert!(store.charge(&refunded).await.unwrap());
+    store.refund(&refunded).await.unwrap();
+    let buckets = store.usage_of(alice.id, at(0), at(120)).await.unwrap();
+    let summary: Vec<_> = buckets
+        .iter()
+        .map(|b| {
+            (
+                b.hour,
+                b.model.as_str(),
+                b.key_id,
+                b.requests,
+                b.tokens_charged,
+                b.prompt_tokens,
+                b.completion_tokens,
+            )
+        })
+        .collect();
+    let mut summary = summary;
+    summary.sort_by_key(|row| (row.0, row.1, row.2));
+    assert_eq!(
+        summary,
+        [
+            (at(0), "small", None, 2, 200, 6, 10),
+            (at(0), "small", Some(key), 1, 40, 3, 5),
+            (at(60), "base", None, 1, 100, 3, 5),
+        ]
+    );
+    assert!(buckets.iter().all(|b| b.user_id == alice.id && b.provider == "p"));
+    // The usage adds up to the balance's spent.
+    let charged: i64 = buckets.iter().map(|b| b.tokens_charged).sum();
+    assert_eq!(charged, store.user_by_id(alice.id).await.unwrap().unwrap().spent);
+    // Hours are [from, to).
+    assert_eq!(store.usage_of(alice.id, at(0), at(60)).await.unwrap().len(), 2);
+    assert_eq!(store.usage_of(alice.id, at(60), at(61)).await.unwrap().len(), 1);
+    assert!(store.usage_of(alice.id, at(120), at(180)).await.unwrap().is_empty());
+    let everyone = store.usage_of_everyone(at(0), at(60)).await.unwrap();
+    let mut users: Vec<Uuid> = everyone.iter().map(|b| b.user_id).collect();
+    users.dedup();
+    assert_eq!(everyone.len(), 3);
+    assert!(users.contains(&bob.id) && users.contains(&alice.id));
+    // A stored reply counts as well.
+    let chat = chat(&alice, 0);
+    store.create_chat(&chat).await.unwrap();
+    let question = message(&chat, Role::User, "q", 0);
+    store.add_message(&question).await.unwrap();
+    let paid = hold(&alice, 100, 100);
+    assert!(store.charge(&paid).await.unwrap());
+    let answer = Message {
+        reply_to: Some(question.id),
+        ..message(&chat, Role::Assistant, "a", 1)
+    };
+    let outcome = store
+        .add_reply(&answer, &question, &[], &paid, &spent("base", 62))
+        .await
+        .unwrap();
+    assert_eq!(outcome, ReplyOutcome::Stored);
+    let base = store.usage_of(alice.id, at(60), at(120)).await.unwrap();
+    assert_eq!((base.len(), base[0].requests, base[0].tokens_charged), (1, 2, 200));
+    // Usage goes with the account.
+    store.delete_user(alice.id).await.unwrap();
+    assert!(store.usage_of(alice.id, at(0), at(120)).await.unwrap().is_empty());
+}
+
 async fn balance_of(store: &SharedStore, user: &User) -> (i64, i64, i64) {
     let after = store.user_by_id(user.id).await.unwrap().unwrap();
     (after.tokens, after.spent, after.requests)
@@ -327,8 +431,8 @@ pub async fn charges_take_from_the_balance_and_never_overdraw(store: SharedStore
     assert_eq!(store.refund(&third).await.unwrap(), Settled::Before);
     assert_eq!(balance_of(&store, &alice).await, (300, 200, 1));
     // Settled, a hold keeps its charge, and no refund can take it back after.
-    assert_eq!(store.settle(&first).await.unwrap(), Settled::Now);
-    assert_eq!(store.settle(&first).await.unwrap(), Settled::Before);
+    assert_eq!(store.settle(&first, &spent("m", 0)).await.unwrap(), Settled::Now);
+    assert_eq!(store.settle(&first, &spent("m", 0)).await.unwrap(), Settled::Before);
     assert_eq!(store.refund(&first).await.unwrap(), Settled::Before);
     assert_eq!(balance_of(&store, &alice).await, (300, 200, 1));
     // A missing account cannot be charged, and nothing is created for it.
@@ -423,7 +527,10 @@ pub async fn api_keys_authenticate_count_their_use_and_are_revoked(store: Shared
     assert!(store.delete_api_key(alice.id, first.id).await.unwrap());
     assert!(!store.delete_api_key(alice.id, first.id).await.unwrap());
     assert!(store.use_api_key(&first.digest, at(7)).await.unwrap().is_none());
-    assert_eq!(store.api_keys_of(alice.id).await.unwrap(), std::slice::from_ref(&second));
+    assert_eq!(
+        store.api_keys_of(alice.id).await.unwrap(),
+        std::slice::from_ref(&second)
+    );
     // All of a user's at once (deactivation); another user's stay.
     store.delete_api_keys_of(alice.id).await.unwrap();
     assert!(store.use_api_key(&second.digest, at(8)).await.unwrap().is_none());
@@ -938,7 +1045,10 @@ pub async fn a_reply_is_kept_only_over_the_version_it_read(store: SharedStore) {
     let a1 = reply("a1", 1);
     let a1_hold = paid().await;
     assert_eq!(
-        store.add_reply(&a1, &question, &[], &a1_hold).await.unwrap(),
+        store
+            .add_reply(&a1, &question, &[], &a1_hold, &spent("m", 0))
+            .await
+            .unwrap(),
         ReplyOutcome::Stored
     );
     assert_eq!(store.refund(&a1_hold).await.unwrap(), Settled::Before);
@@ -951,11 +1061,17 @@ pub async fn a_reply_is_kept_only_over_the_version_it_read(store: SharedStore) {
     let current = store.replies_to(c.id, question.id).await.unwrap();
     let a3_hold = paid().await;
     assert_eq!(
-        store.add_reply(&a2, &read, &current, &paid().await).await.unwrap(),
+        store
+            .add_reply(&a2, &read, &current, &paid().await, &spent("m", 0))
+            .await
+            .unwrap(),
         ReplyOutcome::Stored
     );
     assert_eq!(
-        store.add_reply(&a3, &read, &current, &a3_hold).await.unwrap(),
+        store
+            .add_reply(&a3, &read, &current, &a3_hold, &spent("m", 0))
+            .await
+            .unwrap(),
         ReplyOutcome::Raced
     );
     // The loser's hold is still open, for its request to refund.
@@ -968,7 +1084,7 @@ pub async fn a_reply_is_kept_only_over_the_version_it_read(store: SharedStore) {
     let now_current: Vec<_> = now_current.into_iter().filter(|m| !m.superseded).collect();
     assert_eq!(
         store
-            .add_reply(&reply("unpaid", 4), &read_again, &now_current, &late)
+            .add_reply(&reply("unpaid", 4), &read_again, &now_current, &late, &spent("m", 0))
             .await
             .unwrap(),
         ReplyOutcome::Unpaid
@@ -997,7 +1113,7 @@ pub async fn a_reply_is_kept_only_over_the_version_it_read(store: SharedStore) {
     store.delete_chat(c.id).await.unwrap();
     assert_eq!(
         store
-            .add_reply(&reply("a4", 4), &edited, &[], &paid().await)
+            .add_reply(&reply("a4", 4), &edited, &[], &paid().await, &spent("m", 0))
             .await
             .unwrap(),
         ReplyOutcome::QuestionGone
@@ -1092,6 +1208,7 @@ macro_rules! store_contract {
             concurrent_charges_succeed_exactly_as_often_as_the_balance_allows,
             rate_limit_counters_count_per_key,
             api_keys_authenticate_count_their_use_and_are_revoked,
+            usage_counts_what_kept_charges_bought_by_hour_model_and_key,
             idempotency_keys_are_held_answered_released_and_expire,
             an_abandoned_claim_is_taken_over_by_the_same_request_only,
             concurrent_claims_of_one_key_give_it_to_one,

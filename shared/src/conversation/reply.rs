@@ -24,12 +24,13 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use std::time::Duration;
 use tokio::time::Instant;
+use uuid::Uuid;
 
 use super::{balance, new_message, owned_chat, ChatError, Kept, Target};
 use crate::billing::{self, Price};
 use crate::llm::{context, title, Choice, Chunk, ChunkStream, GenerateRequest, ProviderError, Turn, Usage};
 use crate::state::AppState;
-use crate::store::{Chat, Hold, Message, ReplyOutcome, Role, Settled, StoreError, User};
+use crate::store::{Chat, Hold, Message, ReplyOutcome, Role, Settled, Spent, StoreError, User};
 
 /// What the model is asked to answer.
 // One per request and moved once: boxing the large variant would save nothing.
@@ -58,6 +59,8 @@ pub struct Job {
     pub choice: Choice,
     /// The client's cap on the reply's length, where its API has one.
     pub max_new_tokens: Option<u32>,
+    /// The personal API key that asked, if one did: its usage is counted by key.
+    pub key_id: Option<Uuid>,
 }
 
 /// How the model's answer is taken.
@@ -117,6 +120,7 @@ pub struct Running {
     user: User,
     /// The charge, until the reply's write or a refund ends it.
     hold: Hold,
+    key_id: Option<Uuid>,
     choice: Choice,
     /// None for a conversation the client holds.
     pub stored: Option<Stored>,
@@ -179,6 +183,7 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
         ask,
         choice,
         max_new_tokens,
+        key_id,
     } = job;
     // A chat that is someone else's is refused before anything is charged.
     let existing = match &ask {
@@ -243,6 +248,7 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
         state: state.clone(),
         user,
         hold,
+        key_id,
         choice,
         stored,
         chunks: Box::pin(futures::stream::empty()),
@@ -338,7 +344,7 @@ impl Running {
         let Some(stored) = self.stored.take() else {
             // Nothing stores a conversation the client holds: the charge is kept
             // by ending its hold.
-            match self.state.store.settle(&self.hold).await {
+            match self.state.store.settle(&self.hold, &self.spent(usage)).await {
                 Ok(Settled::Now) => {}
                 Ok(Settled::Before) => return Err(unpaid()),
                 // The text is ready: hand it over. Had the settle not landed, the
@@ -357,12 +363,12 @@ impl Running {
             });
         };
         let reply = reply_message(&self.state, &self.choice, &stored, text.clone(), left || cut);
-        match store_reply(&self.state, &stored, &self.hold, &reply).await {
+        match store_reply(&self.state, &stored, &self.hold, &reply, &self.spent(usage)).await {
             Ok(()) => {}
             // The user deleted the chat (or the account) while its reply streamed:
             // the text that reached the client is paid for.
             Err(ChatError::NotFound) if delivered => {
-                if let Err(err) = self.state.store.settle(&self.hold).await {
+                if let Err(err) = self.state.store.settle(&self.hold, &self.spent(usage)).await {
                     tracing::warn!(hold_id = %self.hold.id, error = %err, "a deleted chat's delivered reply was not settled: it is refunded when stale");
                 }
                 return Err(ChatError::NotFound);
@@ -437,6 +443,18 @@ impl Running {
 
     /// The model failed: the charge goes back (once), a new chat is titled from its
     /// first words, and the error names the kept question for a later regenerate.
+    /// What the charge bought, for the usage: this model, this key, these tokens.
+    fn spent(&self, usage: Usage) -> Spent {
+        Spent {
+            at: self.state.now(),
+            provider: self.choice.provider.id().to_string(),
+            model: self.choice.model.clone(),
+            key_id: self.key_id,
+            prompt_tokens: i64::from(usage.prompt_tokens),
+            completion_tokens: i64::from(usage.completion_tokens),
+        }
+    }
+
     async fn fail(mut self, error: ProviderError) -> ChatError {
         let provider = self.choice.provider.id().to_string();
         tracing::warn!(%provider, %error, "model call failed");
@@ -463,9 +481,19 @@ impl Running {
 /// Stores the model's reply to the question as its current version, superseding
 /// the earlier ones, unless another reply to it was stored since it was read (two
 /// regenerations at once: the first to finish wins, the other is `ReplyRaced`).
-async fn store_reply(state: &AppState, stored: &Stored, hold: &Hold, reply: &Message) -> Result<(), ChatError> {
+async fn store_reply(
+    state: &AppState,
+    stored: &Stored,
+    hold: &Hold,
+    reply: &Message,
+    spent: &Spent,
+) -> Result<(), ChatError> {
     let current: Vec<Message> = stored.earlier.iter().filter(|m| !m.superseded).cloned().collect();
-    match state.store.add_reply(reply, &stored.question, &current, hold).await? {
+    match state
+        .store
+        .add_reply(reply, &stored.question, &current, hold, spent)
+        .await?
+    {
         ReplyOutcome::Stored => Ok(()),
         ReplyOutcome::Raced => Err(ChatError::ReplyRaced),
         ReplyOutcome::QuestionGone => Err(ChatError::NotFound),
@@ -686,6 +714,7 @@ mod tests {
             },
             choice: choice.clone(),
             max_new_tokens: None,
+            key_id: None,
         }
     }
 

@@ -91,6 +91,7 @@ pub async fn send_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
         ask: Ask::Message { target, content },
         choice,
         max_new_tokens: None,
+        key_id: call.api_key(),
     };
     let (sent, usage) = reply::whole_in_chat(call.state, job).await?;
     let reply = ReplyView {

@@ -109,6 +109,7 @@ pub async fn chat(call: &Call<'_>) -> Result<Reply, ApiError> {
         ask: Ask::Message { target, content },
         choice,
         max_new_tokens: None,
+        key_id: call.api_key(),
     };
     let (sent, _usage) = reply::whole_in_chat(call.state, job).await?;
     let history_length = call

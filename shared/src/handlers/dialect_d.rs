@@ -45,6 +45,7 @@ async fn prompt(call: &Call<'_>, provider: &str) -> Result<Reply, ApiError> {
         },
         choice,
         max_new_tokens: None,
+        key_id: call.api_key(),
     };
     let (sent, _usage) = reply::whole_in_chat(call.state, job).await?;
     Reply::created(PromptResponse {

@@ -274,6 +274,7 @@ async fn message_job(call: &Call<'_>) -> Result<(Job, Chat), ApiError> {
         },
         choice,
         max_new_tokens: None,
+        key_id: call.api_key(),
     };
     Ok((job, chat))
 }

@@ -137,6 +137,7 @@ pub(crate) async fn answer_again(
         ask: Ask::Again { chat, question, edit },
         choice,
         max_new_tokens: None,
+        key_id: call.api_key(),
     };
     let (
         StoredReply {

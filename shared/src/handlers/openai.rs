@@ -210,6 +210,7 @@ pub async fn chat_completions(call: &Call<'_>) -> Result<Output, ApiError> {
         ask: Ask::Conversation { turns },
         choice,
         max_new_tokens,
+        key_id: call.api_key(),
     };
     if body.stream {
         let running = reply::prepare(call.state, job, Delivery::Streamed).await?;

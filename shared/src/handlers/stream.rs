@@ -31,6 +31,7 @@ pub async fn stream_chat(call: &Call<'_>) -> Result<Output, ApiError> {
         ask: Ask::Message { target, content },
         choice,
         max_new_tokens: None,
+        key_id: call.api_key(),
     };
     let running = reply::prepare(call.state, job, Delivery::Streamed).await?;
     let start = match &running.stored {

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::body::parse_json;
 pub use crate::auth::Caller;
+use crate::auth::Credential;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::User;
@@ -59,6 +60,14 @@ impl<'a> Call<'a> {
         self.caller
             .as_ref()
             .ok_or_else(|| ApiError::unauthenticated("Authentication credentials were not provided."))
+    }
+
+    /// The personal API key that authenticated the request, if one did.
+    pub fn api_key(&self) -> Option<Uuid> {
+        match self.caller.as_ref()?.credential {
+            Credential::ApiKey(id) => Some(id),
+            _ => None,
+        }
     }
 
     pub fn user(&self) -> Result<&User, ApiError> {

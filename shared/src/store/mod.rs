@@ -201,7 +201,9 @@ impl Page {
 /// piece of the core can be handed alone. Every method is one logical operation,
 /// atomic on its own.
 #[async_trait]
-pub trait Store: Accounts + Tokens + ApiKeys + Balances + Limits + Chats + Messages + IdempotencyKeys {
+pub trait Store:
+    Accounts + Tokens + ApiKeys + Balances + UsageLog + Limits + Chats + Messages + IdempotencyKeys
+{
     /// `sqlite` or `dynamodb`, as `GET /api/health/` reports it.
     fn kind(&self) -> &'static str;
     async fn ping(&self) -> StoreResult<()>;
@@ -284,6 +286,43 @@ pub struct Hold {
     pub stale_at: DateTime<Utc>,
 }
 
+/// What a kept charge bought. The step that ends the charge's hold keeping it
+/// (`add_reply`, `settle`) adds it to the payer's usage in the same atomic step, so
+/// usage adds up to the balance's `spent` (API.md §7).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spent {
+    /// When the reply ended; counted in its UTC hour.
+    pub at: DateTime<Utc>,
+    pub provider: String,
+    pub model: String,
+    /// The personal API key that asked, if one did.
+    pub key_id: Option<Uuid>,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+}
+
+/// One user's usage of one model (through one key, or none) in one UTC hour.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageBucket {
+    pub user_id: Uuid,
+    /// The hour's start, UTC.
+    pub hour: DateTime<Utc>,
+    pub provider: String,
+    pub model: String,
+    pub key_id: Option<Uuid>,
+    pub requests: i64,
+    /// The balance it took (the holds' costs).
+    pub tokens_charged: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+}
+
+/// The start of the UTC hour `at` falls in: the bucket a charge is counted in.
+pub fn usage_hour(at: DateTime<Utc>) -> DateTime<Utc> {
+    let ms = at.timestamp_millis();
+    DateTime::from_timestamp_millis(ms - ms.rem_euclid(3_600_000)).unwrap_or(at)
+}
+
 /// How a hold ended, when one thing tried to end it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Settled {
@@ -303,11 +342,21 @@ pub trait Balances: Send + Sync {
     /// Gives the hold's charge back and ends it, as one atomic step, unless it has
     /// ended already. A hold whose user is gone just ends.
     async fn refund(&self, hold: &Hold) -> StoreResult<Settled>;
-    /// Ends the hold and keeps its charge: a reply delivered but not stored (the
-    /// OpenAI-compatible completions).
-    async fn settle(&self, hold: &Hold) -> StoreResult<Settled>;
+    /// Ends the hold and keeps its charge, counting it as `spent` in the usage: a
+    /// reply delivered but not stored (the OpenAI-compatible completions).
+    async fn settle(&self, hold: &Hold, spent: &Spent) -> StoreResult<Settled>;
     /// The user's holds that are stale at `now`, oldest first, at most `limit`.
     async fn stale_holds(&self, user_id: Uuid, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Hold>>;
+}
+
+/// Usage: what kept charges bought, by hour, model and key.
+#[async_trait]
+pub trait UsageLog: Send + Sync {
+    /// The user's buckets of the hours in `[from, to)`, by hour.
+    async fn usage_of(&self, user_id: Uuid, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<UsageBucket>>;
+    /// Every user's buckets of the hours in `[from, to)`. For the administrators'
+    /// view only (on DynamoDB it reads the whole table).
+    async fn usage_of_everyone(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<UsageBucket>>;
 }
 
 /// Rate-limit counters shared by every container.
@@ -413,14 +462,16 @@ pub trait Messages: Send + Sync {
     /// Saves content, edit time and the superseded flag.
     async fn update_message(&self, message: &Message) -> StoreResult<()>;
     /// Stores `reply` as the current answer to `question`, supersedes `earlier` (its
-    /// replies current when `question` was read) and ends `hold` (the reply's charge),
-    /// as one atomic step taken only while `question.reply_version` is still the
-    /// stored one, which it advances, and while the hold is open.
+    /// replies current when `question` was read), ends `hold` (the reply's charge)
+    /// and counts it as `spent` in the usage, as one atomic step taken only while
+    /// `question.reply_version` is still the stored one, which it advances, and
+    /// while the hold is open.
     async fn add_reply(
         &self,
         reply: &Message,
         question: &Message,
         earlier: &[Message],
         hold: &Hold,
+        spent: &Spent,
     ) -> StoreResult<ReplyOutcome>;
 }

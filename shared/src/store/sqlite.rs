@@ -16,12 +16,13 @@ use uuid::Uuid;
 
 use super::{
     Accounts, AuthToken, Balances, Chat, ChatQuery, Chats, Hold, Limits, Message, Messages, Page, ReplyOutcome, Role,
-    Settled, Store, StoreError, StoreResult, Tokens, User, UserChanges,
+    Settled, Spent, Store, StoreError, StoreResult, Tokens, User, UserChanges,
 };
 use rusqlite::types::Value as SqlValue;
 
 mod api_keys;
 mod idempotency_keys;
+mod usage;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("sqlite_migrations/001_initial.sql"),
@@ -32,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sqlite_migrations/006_holds.sql"),
     include_str!("sqlite_migrations/007_idempotency_keys.sql"),
     include_str!("sqlite_migrations/008_api_keys.sql"),
+    include_str!("sqlite_migrations/009_usage.sql"),
 ];
 
 /// How long a statement waits for another process's write lock.
@@ -518,14 +520,18 @@ impl Balances for SqliteStore {
         .await
     }
 
-    async fn settle(&self, hold: &Hold) -> StoreResult<Settled> {
-        let hold = hold.clone();
+    async fn settle(&self, hold: &Hold, spent: &Spent) -> StoreResult<Settled> {
+        let (hold, spent) = (hold.clone(), spent.clone());
         self.run("settle", move |conn| {
-            Ok(if end_hold(conn, &hold)? {
-                Settled::Now
-            } else {
-                Settled::Before
-            })
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sqlite_error)?;
+            if !end_hold(&tx, &hold)? {
+                return Ok(Settled::Before);
+            }
+            usage::add_usage(&tx, &hold, &spent)?;
+            tx.commit().map_err(sqlite_error)?;
+            Ok(Settled::Now)
         })
         .await
     }
@@ -775,8 +781,9 @@ impl Messages for SqliteStore {
         question: &Message,
         earlier: &[Message],
         hold: &Hold,
+        spent: &Spent,
     ) -> StoreResult<ReplyOutcome> {
-        let (reply, question, hold) = (reply.clone(), question.clone(), hold.clone());
+        let (reply, question, hold, spent) = (reply.clone(), question.clone(), hold.clone(), spent.clone());
         let earlier: Vec<String> = earlier.iter().map(|m| m.id.to_string()).collect();
         self.run("add_reply", move |conn| {
             let tx = conn
@@ -810,6 +817,7 @@ impl Messages for SqliteStore {
             if !end_hold(&tx, &hold)? {
                 return Ok(ReplyOutcome::Unpaid);
             }
+            usage::add_usage(&tx, &hold, &spent)?;
             insert_message(&tx, &reply)?;
             for id in &earlier {
                 tx.execute(

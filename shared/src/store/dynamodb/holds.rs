@@ -13,7 +13,7 @@ use super::items::{from_item, millis, to_item, HoldItem};
 use super::keys;
 use super::requests::{internal, is_condition_failed, key, n, query_all, sdk_error};
 use super::DynamoStore;
-use crate::store::{Hold, Settled, StoreResult};
+use crate::store::{Hold, Settled, Spent, StoreResult};
 
 /// The actions of a charge, in order: a failed condition's index says which.
 const BALANCE_ACTION: usize = 0;
@@ -85,11 +85,21 @@ impl DynamoStore {
             None => Ok(Settled::Now),
             Some(HOLD_ACTION) => Ok(Settled::Before),
             // The account is gone (deleted while its reply ran): the hold just ends.
-            Some(_) => self.settle(hold).await,
+            Some(_) => self.end(hold).await,
         }
     }
 
-    pub(super) async fn settle(&self, hold: &Hold) -> StoreResult<Settled> {
+    /// Ends the hold and keeps its charge, counted as `spent` in the usage.
+    pub(super) async fn settle(&self, hold: &Hold, spent: &Spent) -> StoreResult<Settled> {
+        let actions = vec![self.hold_end(hold)?, self.usage_add(hold, spent)?];
+        match self.transact("settle", actions).await? {
+            None => Ok(Settled::Now),
+            Some(_) => Ok(Settled::Before),
+        }
+    }
+
+    /// Ends the hold, nothing more: an account deleted with its reply under way.
+    async fn end(&self, hold: &Hold) -> StoreResult<Settled> {
         let result = self
             .client
             .delete_item()

@@ -38,6 +38,8 @@ pub const HOLD_PREFIX: &str = "HOLD#";
 /// its owner's partition (`USER#<id>` / `APIKEY#<key id>`, with its counters).
 pub const API_KEY: &str = "APIKEY";
 pub const API_KEY_PREFIX: &str = "APIKEY#";
+/// A usage bucket in its user's partition (`store::UsageBucket`), by hour first.
+pub const USAGE_PREFIX: &str = "USAGE#";
 /// An idempotency key in its user's partition (`store::KeyedRequest`).
 pub const IDEMPOTENCY_PREFIX: &str = "IDEM#";
 
@@ -47,6 +49,18 @@ pub fn api_key_pk(digest: &str) -> String {
 
 pub fn api_key_entry_sk(id: Uuid) -> String {
     format!("{API_KEY_PREFIX}{id}")
+}
+
+/// The sort key of a usage bucket: its hour's start (epoch milliseconds, padded so
+/// they sort as numbers), then what it counts.
+pub fn usage_sk(hour_ms: i64, provider: &str, model: &str, key_id: Option<Uuid>) -> String {
+    let key = key_id.map(|id| id.to_string()).unwrap_or_default();
+    format!("{}#{key}#{provider}#{model}", usage_hour_key(hour_ms))
+}
+
+/// The part of a usage sort key that bounds a range of hours.
+pub fn usage_hour_key(hour_ms: i64) -> String {
+    format!("{USAGE_PREFIX}{hour_ms:015}")
 }
 
 /// An idempotency key's entry: by the key's digest, so the key is never stored.

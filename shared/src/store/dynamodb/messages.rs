@@ -8,7 +8,7 @@ use super::items::{from_item, message_time_key, to_item, MessageItem};
 use super::keys::{self, TimeKey, BY_REPLY, BY_TIME, PK, REPLY_KEY, TIME_KEY};
 use super::requests::{internal, is_condition_failed, key, n, query_all, s, sdk_error, Update};
 use super::DynamoStore;
-use crate::store::{Hold, Message, Page, ReplyOutcome, StoreResult};
+use crate::store::{Hold, Message, Page, ReplyOutcome, Spent, StoreResult};
 
 /// The attribute of a user message that `add_reply` checks and advances.
 const REPLY_VERSION: &str = "reply_version";
@@ -51,6 +51,7 @@ impl DynamoStore {
         question: &Message,
         earlier: &[Message],
         hold: &Hold,
+        spent: &Spent,
     ) -> StoreResult<ReplyOutcome> {
         let chat_pk = keys::chat_pk(question.chat_id);
         let chat_exists = ConditionCheck::builder()
@@ -86,6 +87,7 @@ impl DynamoStore {
                 .put(self.put(to_item(&MessageItem::new(reply))?, Some("attribute_not_exists(pk)"))?)
                 .build(),
             self.hold_end(hold)?,
+            self.usage_add(hold, spent)?,
         ];
         for old in earlier {
             let superseded = Update::new()

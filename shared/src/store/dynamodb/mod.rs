@@ -14,6 +14,7 @@ pub mod keys;
 mod messages;
 pub mod requests;
 pub mod table;
+mod usage;
 mod users;
 
 use async_trait::async_trait;
@@ -30,8 +31,8 @@ use self::keys::{TimeKey, PK};
 use self::requests::{key, s, sdk_error};
 use super::{
     Accounts, ApiKey, ApiKeys, AuthToken, Balances, Chat, ChatQuery, Chats, Claim, Hold, IdempotencyKeys, KeptAnswer,
-    KeyedRequest, Limits, Message, Messages, Page, ReplyOutcome, Settled, Store, StoreResult, Tokens, User,
-    UserChanges,
+    KeyedRequest, Limits, Message, Messages, Page, ReplyOutcome, Settled, Spent, Store, StoreResult, Tokens,
+    UsageBucket, UsageLog, User, UserChanges,
 };
 
 #[derive(Clone, Debug)]
@@ -237,8 +238,8 @@ impl Balances for DynamoStore {
         traced("refund", self.refund(hold)).await
     }
 
-    async fn settle(&self, hold: &Hold) -> StoreResult<Settled> {
-        traced("settle", self.settle(hold)).await
+    async fn settle(&self, hold: &Hold, spent: &Spent) -> StoreResult<Settled> {
+        traced("settle", self.settle(hold, spent)).await
     }
 
     async fn stale_holds(&self, user_id: Uuid, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Hold>> {
@@ -281,6 +282,17 @@ impl IdempotencyKeys for DynamoStore {
 
     async fn release_key(&self, request: &KeyedRequest) -> StoreResult<()> {
         traced("release_key", self.release_key(request)).await
+    }
+}
+
+#[async_trait]
+impl UsageLog for DynamoStore {
+    async fn usage_of(&self, user_id: Uuid, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<UsageBucket>> {
+        traced("usage_of", self.usage_of(user_id, from, to)).await
+    }
+
+    async fn usage_of_everyone(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Vec<UsageBucket>> {
+        traced("usage_of_everyone", self.usage_of_everyone(from, to)).await
     }
 }
 
@@ -342,8 +354,9 @@ impl Messages for DynamoStore {
         question: &Message,
         earlier: &[Message],
         hold: &Hold,
+        spent: &Spent,
     ) -> StoreResult<ReplyOutcome> {
-        traced("add_reply", self.add_reply(reply, question, earlier, hold)).await
+        traced("add_reply", self.add_reply(reply, question, earlier, hold, spent)).await
     }
 
     async fn message(&self, chat_id: Uuid, id: Uuid) -> StoreResult<Option<Message>> {
