@@ -18,3 +18,4 @@ pub mod secrets;
 pub mod state;
 pub mod store;
 pub mod time;
+pub mod usage;

@@ -71,7 +71,7 @@ fn days_before(day: NaiveDate, n: u64) -> NaiveDate {
 
 /// Midnight of `day` in `zone`; on a day whose midnight a DST jump skips, the first
 /// instant that exists.
-fn start_of_day(day: NaiveDate, zone: Tz) -> DateTime<Utc> {
+pub fn start_of_day(day: NaiveDate, zone: Tz) -> DateTime<Utc> {
     let mut local = day.and_time(NaiveTime::MIN);
     for _ in 0..48 {
         if let Some(instant) = zone.from_local_datetime(&local).earliest() {

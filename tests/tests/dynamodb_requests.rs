@@ -178,8 +178,8 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
         .await;
     assert_eq!(
         names(&ops),
-        ["GetItem", "GetItem", "UpdateItem", "Query", "TransactWriteItems", "DeleteItem"],
-        "auth, the rate-limit hit, the stale holds, the charge and its hold, the hold settled: completions are stateless"
+        ["GetItem", "GetItem", "UpdateItem", "Query", "TransactWriteItems", "TransactWriteItems"],
+        "auth, the rate-limit hit, the stale holds, the charge and its hold, the hold settled with its usage: completions are stateless"
     );
     let (_, ops) = c.call("openai-api", "GET", "/v1/models", t, None).await;
     assert_eq!(ops.len(), 2);
@@ -375,6 +375,31 @@ async fn an_idempotency_key_costs_two_writes_and_a_retry_four_requests() {
             || ops == ["GetItem", "GetItem", "UpdateItem", "PutItem", "GetItem"],
         "{ops:?}"
     );
+    let granted = granted_actions();
+    for (function, actions) in &c.used {
+        let allowed = granted.get(function).cloned().unwrap_or_default();
+        let missing: Vec<_> = actions.difference(&allowed).collect();
+        assert!(missing.is_empty(), "{function} uses {missing:?} without the permission");
+    }
+}
+
+/// A usage report is two queries (the buckets, the keys' names); the admins' view
+/// is a scan and one read per user listed.
+#[tokio::test]
+async fn usage_reports_cost_two_queries_and_the_admins_view_a_scan() {
+    let mut c = Counted::new().await;
+    let token = c.app.register("uma").await;
+    c.app.chat(&token, "hello").await;
+    let (report, ops) = c.call("get-usage", "GET", "/api/usage/", Some(&token), None).await;
+    assert_eq!(report["total"]["requests"], 1);
+    assert_eq!(names(&ops), ["GetItem", "GetItem", "Query", "Query"]);
+    let root = c.app.register("root").await;
+    chatbot_admin::grant(c.app.state.store.as_ref(), "root").await.unwrap();
+    let (view, ops) = c
+        .call("admin-usage", "GET", "/api/admin/usage/", Some(&root), None)
+        .await;
+    assert_eq!(view["users"][0]["username"], "uma");
+    assert_eq!(names(&ops), ["GetItem", "GetItem", "Scan", "GetItem"]);
     let granted = granted_actions();
     for (function, actions) in &c.used {
         let allowed = granted.get(function).cloned().unwrap_or_default();

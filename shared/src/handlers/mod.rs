@@ -11,3 +11,4 @@ pub mod meta;
 pub mod openai;
 pub mod page;
 pub mod stream;
+pub mod usage;

@@ -21,6 +21,8 @@ pub enum DynamoDb {
     ConditionCheckItem,
     Query,
     BatchWriteItem,
+    /// The whole table: only the administrators' usage view.
+    Scan,
 }
 
 impl DynamoDb {
@@ -34,6 +36,7 @@ impl DynamoDb {
             DynamoDb::ConditionCheckItem => "dynamodb:ConditionCheckItem",
             DynamoDb::Query => "dynamodb:Query",
             DynamoDb::BatchWriteItem => "dynamodb:BatchWriteItem",
+            DynamoDb::Scan => "dynamodb:Scan",
         }
     }
 }
@@ -250,6 +253,13 @@ pub const FUNCTIONS: &[Function] = &[
     Function::new("api-keys")
         .description("Create, list and revoke personal API keys")
         .dynamodb(&[GetItem, PutItem, UpdateItem, DeleteItem, Query]),
+    Function::new("get-usage")
+        .description("The caller's usage by day, model and API key")
+        .dynamodb(&[GetItem, Query]),
+    // Every user's usage is a scan of the table: an operator's view.
+    Function::new("admin-usage")
+        .description("Every user's usage totals (admins only)")
+        .dynamodb(&[GetItem, Scan]),
     Function::new("get-tokens")
         .description("The token balance")
         .dynamodb(BALANCE),

@@ -129,6 +129,11 @@ fn parameter_schema(name: &str) -> RefOr<Schema> {
         "id" | "conversation_id" => number(1, i64::MAX),
         "limit" => number(1, MAX_LIMIT as i64),
         "period" => strings(&["today", "yesterday", "week"]),
+        "from" | "to" => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+            .build()
+            .into(),
         "all" => strings(&["true", "false", "1", "0", "yes", "no"]),
         "tz" => utoipa::openapi::Ref::from_schema_name(TIME_ZONE).into(),
         _ => string_schema(),

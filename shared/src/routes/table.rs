@@ -12,9 +12,10 @@ use crate::api::dialect_b::*;
 use crate::api::dialect_d::*;
 use crate::api::dialect_e::*;
 use crate::api::meta::*;
+use crate::api::usage::*;
 use crate::api::Notice;
 use crate::handlers::{
-    accounts, api_keys, chats, dialect_b, dialect_d, dialect_e, messages, meta, openai, page, stream,
+    accounts, api_keys, chats, dialect_b, dialect_d, dialect_e, messages, meta, openai, page, stream, usage,
 };
 
 /// The errors every route that calls a model can answer.
@@ -26,6 +27,17 @@ const AGAIN_ERRORS: &[u16] = &[402, 404, 409, 502, 503, 504];
 const PAGING: [(&str, &str); 2] = [
     ("limit", "Page size, 1–100 (default 20)."),
     ("cursor", "The next page's cursor, from the Link header."),
+];
+
+const USAGE_SPAN: [(&str, &str); 2] = [
+    (
+        "from",
+        "The first day, YYYY-MM-DD in the display zone (default: 29 days before `to`).",
+    ),
+    (
+        "to",
+        "The last day, included (default: today); at most 366 days in all.",
+    ),
 ];
 
 pub const ROUTES: &[Route] = &[
@@ -169,6 +181,15 @@ pub const ROUTES: &[Route] = &[
         .limit(Limit::Write)
         .response(200, json::<Notice>())
         .errors(&[404]),
+    Route::new("GET", "/api/usage/", "get-usage", handler!(usage::get_usage))
+        .summary("What the balance was spent on, by day, model and API key")
+        .response(200, json::<UsageReport>())
+        .query(&USAGE_SPAN),
+    Route::new("GET", "/api/admin/usage/", "admin-usage", handler!(usage::get_admin_usage))
+        .summary("Every user's usage totals (admins only)")
+        .response(200, json::<AdminUsageReport>())
+        .errors(&[403])
+        .query(&USAGE_SPAN),
     Route::new("GET", "/api/tokens/", "get-tokens", handler!(meta::get_tokens))
         .summary("The token balance")
         .response(200, json::<TokensView>()),

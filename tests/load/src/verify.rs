@@ -122,6 +122,21 @@ async fn stored_matches(store: &dyn Store, user: &UserModel, cost: i64) -> Resul
             cost * (stored + in_deleted)
         ));
     }
+    // The usage records every kept charge once: over all time it is the balance's.
+    let until = chrono::Utc::now() + chrono::Duration::days(1);
+    let buckets = store
+        .usage_of(account.id, chrono::DateTime::UNIX_EPOCH, until)
+        .await
+        .map_err(fail)?;
+    let (charged, counted) = buckets
+        .iter()
+        .fold((0, 0), |(c, r), b| (c + b.tokens_charged, r + b.requests));
+    if (charged, counted) != (account.spent, account.requests) {
+        return Err(format!(
+            "{name}: the usage counts {charged} tokens over {counted} requests, the balance {} over {}",
+            account.spent, account.requests
+        ));
+    }
     for (id, _) in &user.deleted {
         let chat_id = parse(id)?;
         let left = store.list_messages(chat_id, Page::first(1)).await.map_err(fail)?;

@@ -125,7 +125,7 @@ impl DynamoStore {
                 buckets.push(bucket(item)?);
             }
         }
-        buckets.sort_by(|a, b| (a.hour, a.user_id).cmp(&(b.hour, b.user_id)));
+        buckets.sort_by_key(|b| (b.hour, b.user_id));
         Ok(buckets)
     }
 }
