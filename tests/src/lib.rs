@@ -324,6 +324,7 @@ pub fn concrete_path(pattern: &str, chat_id: &str, message_id: &str, number: i64
     pattern
         .replace("{chat_id}", chat_id)
         .replace("{message_id}", message_id)
+        .replace("{key_id}", message_id)
         .replace("{username}", "somebody")
         .replace("{conversation_id}", &number.to_string())
         .replace("{id}", &number.to_string())

@@ -148,6 +148,7 @@ proptest! {
                 .path
                 .replace("{chat_id}", &uuid)
                 .replace("{message_id}", &uuid)
+                .replace("{key_id}", &uuid)
                 .replace("{conversation_id}", &number.to_string())
                 .replace("{id}", &number.to_string())
                 .replace("{username}", &username)
@@ -159,7 +160,7 @@ proptest! {
                     prop_assert_eq!((found.method, found.path), (route.method, route.path), "{}", path);
                     for (name, value) in &params {
                         let expected = match name.as_str() {
-                            "chat_id" | "message_id" => uuid.clone(),
+                            "chat_id" | "message_id" | "key_id" => uuid.clone(),
                             "username" | "file" => username.clone(),
                             _ => number.to_string(),
                         };
