@@ -147,6 +147,18 @@ struct Activations {
     d: Vec<f32>,
 }
 
+/// One block as candle's `BlockQ8_0::from_float` quantizes it; returns the
+/// scale (f16-rounded, widened).
+fn quantize_block(x: &[f32], qs: &mut [i8]) -> f32 {
+    let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
+    let scale = amax / 127.0;
+    let inverse = if scale != 0.0 { 1.0 / scale } else { 0.0 };
+    for (q, v) in qs.iter_mut().zip(x) {
+        *q = (v * inverse).round() as i8;
+    }
+    f16::from_f32(scale).to_f32()
+}
+
 /// Rows of input per quantizing task.
 const QUANTIZE_ROWS_PER_TASK: usize = 8;
 
@@ -160,13 +172,13 @@ fn quantize(x: &[f32], k: usize) -> Activations {
     let mut d = vec![0f32; m * kb];
     let row = |(x, (qs, d)): (&[f32], (&mut [i8], &mut [f32]))| {
         for ((x, qs), d) in x.chunks_exact(QK).zip(qs.chunks_exact_mut(QK)).zip(d.iter_mut()) {
-            let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
-            let scale = amax / 127.0;
-            let inverse = if scale != 0.0 { 1.0 / scale } else { 0.0 };
-            *d = f16::from_f32(scale).to_f32();
-            for (q, v) in qs.iter_mut().zip(x) {
-                *q = (v * inverse).round() as i8;
+            #[cfg(target_arch = "x86_64")]
+            if available() {
+                // SAFETY: AVX2 and FMA are there; both blocks hold 32 values.
+                *d = unsafe { avx2::quantize_block(x.as_ptr(), qs.as_mut_ptr()) };
+                continue;
             }
+            *d = quantize_block(x, qs);
         }
     };
     if m < 2 * QUANTIZE_ROWS_PER_TASK {
@@ -276,7 +288,36 @@ impl SendPtr {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::{Activations, Tile, MR, NR, QK};
+    use half::f16;
     use std::arch::x86_64::*;
+
+    /// [`super::quantize_block`] on 32 values at `x`, written to `qs`.
+    /// `f32::round` (half away from zero) is `trunc(y ± (0.5 - 2⁻²⁵))`:
+    /// below a half the sum stays under the next integer, from a half on it
+    /// reaches it (at exactly one half by rounding to even), so the bytes are
+    /// candle's.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn quantize_block(x: *const f32, qs: *mut i8) -> f32 {
+        let sign = _mm256_set1_ps(-0.0);
+        let v = [0, 8, 16, 24].map(|i| _mm256_loadu_ps(x.add(i)));
+        let abs = v.map(|v| _mm256_andnot_ps(sign, v));
+        let m = _mm256_max_ps(_mm256_max_ps(abs[0], abs[1]), _mm256_max_ps(abs[2], abs[3]));
+        let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        let amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+        let scale = amax / 127.0;
+        let inverse = _mm256_set1_ps(if scale != 0.0 { 1.0 / scale } else { 0.0 });
+        let below_half = _mm256_set1_ps(0.5 - f32::EPSILON / 4.0);
+        let q = v.map(|v| {
+            let y = _mm256_mul_ps(v, inverse);
+            let half = _mm256_or_ps(below_half, _mm256_and_ps(y, sign));
+            _mm256_cvttps_epi32(_mm256_add_ps(y, half))
+        });
+        let words = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        let bytes = _mm256_permutevar8x32_epi32(words, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(qs as *mut __m256i, bytes);
+        f16::from_f32(scale).to_f32()
+    }
 
     /// Rows `r0..r0 + mr` of the input against one column of tiles (8
     /// output rows), writing the first `cols` of them.
@@ -379,11 +420,37 @@ mod tests {
     #[test]
     fn quantizes_rows_as_candle_does() {
         use candle_core::quantized::k_quants::{BlockQ8_0, GgmlType};
-        let x = random(3, 96).flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let x = random(4, 96).flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let mut x = x;
         x[32..64].iter_mut().for_each(|v| *v = 0.0); // a block of zeros
+                                                     // A block whose scale is 1: halves that round away from zero, and
+                                                     // the floats either side of them.
+        x[192] = 127.0;
+        for (i, v) in [
+            2.5f32,
+            -2.5,
+            0.5,
+            -0.5,
+            126.5,
+            3.5,
+            2.4999998,
+            2.5000002,
+            -0.49999997,
+            0.0,
+        ]
+        .iter()
+        .enumerate()
+        {
+            x[193 + i] = *v;
+        }
         let ours = quantize(&x, 96);
         for (r, row) in x.chunks_exact(96).enumerate() {
+            // The portable block quantizer too.
+            for (b, block) in row.chunks_exact(32).enumerate() {
+                let mut qs = [0i8; 32];
+                assert_eq!(quantize_block(block, &mut qs), ours.d[r * 3 + b]);
+                assert_eq!(&qs[..], &ours.qs[r * 96 + b * 32..r * 96 + (b + 1) * 32]);
+            }
             let mut blocks = vec![BlockQ8_0::zeros(); 3];
             BlockQ8_0::from_float(row, &mut blocks);
             let mut theirs = vec![0f32; 96];
