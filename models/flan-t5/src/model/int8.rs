@@ -120,17 +120,20 @@ impl PackedQ8 {
             d: [0.0; NR],
         };
         let mut tiles = vec![empty; n.div_ceil(NR) * kb];
-        for (t, group) in rows.chunks(NR).enumerate() {
-            for (c, row) in group.iter().enumerate() {
-                for (b, block) in row.chunks_exact(BLOCK_BYTES).enumerate() {
-                    let tile = &mut tiles[t * kb + b];
-                    tile.d[c] = f16::from_le_bytes([block[0], block[1]]).to_f32();
-                    for (i, &q) in block[2..].iter().enumerate() {
-                        tile.qs[(i / 4) * NR * 4 + c * 4 + i % 4] = q as i8;
+        // In parallel: at load, base's 0.2 GB of q8_0 weights took ~0.4 s on one core.
+        tiles
+            .par_chunks_mut(kb)
+            .zip(rows.par_chunks(NR))
+            .for_each(|(tiles, group)| {
+                for (c, row) in group.iter().enumerate() {
+                    for (tile, block) in tiles.iter_mut().zip(row.chunks_exact(BLOCK_BYTES)) {
+                        tile.d[c] = f16::from_le_bytes([block[0], block[1]]).to_f32();
+                        for (i, &q) in block[2..].iter().enumerate() {
+                            tile.qs[(i / 4) * NR * 4 + c * 4 + i % 4] = q as i8;
+                        }
                     }
                 }
-            }
-        }
+            });
         Ok(Self { n, k, tiles })
     }
 
