@@ -272,8 +272,18 @@ use avx2::block as kernel;
 /// Never called: [`available`] is false off x86-64.
 #[cfg(not(target_arch = "x86_64"))]
 #[allow(clippy::too_many_arguments)]
-unsafe fn kernel(_: &[Tile], _: &Activations, _: usize, _: usize, _: usize, _: *mut f32, _: usize, _: usize, _: usize) {
-    unreachable!("int8 kernels are x86-64 only")
+unsafe fn kernel(
+    _: &[Tile],
+    acts: &Activations,
+    _: usize,
+    _: usize,
+    _: usize,
+    _: *mut f32,
+    _: usize,
+    _: usize,
+    _: usize,
+) {
+    unreachable!("int8 kernels are x86-64 only ({} inputs)", acts.qs.len() + acts.d.len())
 }
 
 #[derive(Clone, Copy)]
