@@ -138,7 +138,7 @@ impl PackedQ8 {
     }
 
     /// Output rows (the joined parts' together).
-    #[cfg(test)]
+    #[cfg(all(test, target_arch = "x86_64"))]
     fn rows(&self) -> usize {
         self.n
     }
