@@ -144,6 +144,8 @@ def main():
     ap.add_argument("--python", help="interpreter with torch and transformers")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--json", help="also write all raw results here")
+    ap.add_argument("--baseline", help="another build of examples/bench (e.g. the code before a change): its "
+                    "quantized --modes run too, as candle-MODE@baseline, alternated with the rest")
     args = ap.parse_args()
 
     python = torch_python(args.python)
@@ -176,6 +178,8 @@ def main():
                 unique_vocabulary(ct2_dir / "shared_vocabulary.json")
         torches = [f"pytorch/{t}" for t in args.torch_threads]
         impls = torches + [f"ct2-{ct}" for ct in args.ct2] + [f"candle-{m}" for m in args.modes]
+        if args.baseline:
+            impls += [f"candle-{m}@baseline" for m in args.modes if m != "f32"]
         runs = {name: [] for name in impls}
         load_before = os.getloadavg()
         for r in range(args.rounds):
@@ -196,17 +200,19 @@ def main():
                     cmd = [python, str(CRATE / "bench" / "ct2_worker.py"), str(model_dir / f"ct2-{ct}"), *common,
                            str(logits)]
                 else:
-                    mode, _, pool = name.removeprefix("candle-").partition("/")
+                    mode, _, build = name.removeprefix("candle-").partition("@")
+                    mode, _, pool = mode.partition("/")
                     run_env = dict(env, CANDLE_NUM_THREADS=pool or "1")
-                    cmd = [bench, "run", str(model_dir), "--quantize", mode,
+                    cmd = [args.baseline if build else bench, "run", str(model_dir), "--quantize", mode,
                            "--prompt", common[0], "--steps", common[1], "--repeats", common[2], "--logits", str(logits)]
                 res = measure(cmd, run_env)
+                res["loadavg"] = os.getloadavg()[0]
                 res["first_logits"] = read_f32(logits)
                 runs[name].append(res)
                 print(f"{size} round {r + 1} {name}: load {res['load_s']:.2f} s, "
                       f"encode {statistics.median(res['encode_ms']):.1f} ms, "
                       f"decode {statistics.median(res['decode_tok_s']):.1f} tok/s, "
-                      f"peak {res['peak_rss_mib']:.0f} MiB", file=sys.stderr)
+                      f"peak {res['peak_rss_mib']:.0f} MiB, load average {res['loadavg']:.2f}", file=sys.stderr)
         load_after = os.getloadavg()
         reference = torches[0] if torches else "candle-f32"
         ref_tokens = runs[reference][0]["tokens"]
@@ -227,7 +233,7 @@ def main():
             if name == "ct2-int8" and "ct2-float32" in runs:
                 f32 = runs["ct2-float32"][0]
                 summary[name]["tokens_equal_to_ct2_float32"] = leading_equal(first["tokens"], f32["tokens"])
-            if name.startswith("candle-q") and "candle-f32" in runs:
+            if name.startswith("candle-q") and "candle-f32" in runs and "candle-f32" != name:
                 f32 = runs["candle-f32"][0]
                 summary[name]["tokens_equal_to_candle_f32"] = leading_equal(first["tokens"], f32["tokens"])
                 summary[name]["first_step_max_logit_diff_vs_f32"] = max(

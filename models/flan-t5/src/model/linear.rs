@@ -5,6 +5,7 @@
 //! candle's x86 kernels also multiply the quantized weights with int8
 //! activations (VNNI), which speeds up the encoder's larger matmuls.
 
+use super::int8::{self, PackedQ8};
 use super::product::{self, Orientation};
 use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QStorage, QTensor};
 use candle_core::{Device, Module, Result, Tensor};
@@ -142,6 +143,12 @@ pub enum Rows {
     One,
 }
 
+/// A weight as read: f32, or quantized.
+enum Loaded {
+    Dense(Tensor),
+    Quantized(Arc<QTensor>),
+}
+
 /// `y = x Wᵀ` for a weight stored as (out, in), like `nn.Linear(bias=False)`.
 #[derive(Debug, Clone)]
 pub enum Proj {
@@ -154,35 +161,56 @@ pub enum Proj {
     /// cut into blocks of output rows that the pool multiplies side by side
     /// (see [`split_by_output_rows`]).
     QuantizedBlocks(Vec<QMatMul>),
+    /// A q8_0 weight repacked for the AVX2 int8 kernel ([`int8`]).
+    Int8(Arc<PackedQ8>),
+}
+
+/// Whether a q8_0 weight multiplying `rows` rows per call goes to the
+/// AVX2 kernel of [`int8`] rather than to candle: on x86-64 with AVX2,
+/// except prompts where candle has its AVX-512 VNNI tiles.
+fn takes_int8(dtype: GgmlDType, rows: Rows) -> bool {
+    dtype == GgmlDType::Q8_0 && int8::available() && (rows == Rows::One || !int8::candle_has_vnni_tiles())
 }
 
 impl Proj {
     /// Reads `{vb}.weight` of shape (out, in) in the form `loader` asks for,
     /// laid out for multiplying `rows` rows per call.
     pub fn new(d_in: usize, d_out: usize, rows: Rows, loader: &ProjLoader, vb: VarBuilder) -> Result<Self> {
+        match Self::load(d_in, d_out, loader, vb)? {
+            Loaded::Quantized(q) => Self::quantized(q, rows),
+            Loaded::Dense(weight) => Self::dense(weight, rows),
+        }
+    }
+
+    /// `{vb}.weight` (out, in), quantized when `loader` asks for it and a
+    /// ggml block fits its width.
+    fn load(d_in: usize, d_out: usize, loader: &ProjLoader, vb: VarBuilder) -> Result<Loaded> {
         let name = format!("{}.weight", vb.prefix());
         if let Some(q) = loader.read_prequantized(&name, (d_out, d_in))? {
-            return Self::quantized(Arc::new(q), rows);
+            return Ok(Loaded::Quantized(Arc::new(q)));
         }
         let weight = vb.get((d_out, d_in), "weight")?;
         let Some(q) = loader.quantize else {
-            return Self::dense(weight, rows);
+            return Ok(Loaded::Dense(weight));
         };
         let dtype = [q.ggml(), GgmlDType::Q8_0]
             .into_iter()
             .find(|d| d_in.is_multiple_of(d.block_size()));
         let Some(dtype) = dtype else {
             // No ggml block fits this width; exactness over speed.
-            return Self::dense(weight, rows);
+            return Ok(Loaded::Dense(weight));
         };
         let q = Arc::new(QTensor::quantize(&weight, dtype)?);
         if let Some(record) = &loader.record {
             record.lock().expect("record lock").push((name, q.clone()));
         }
-        Self::quantized(q, rows)
+        Ok(Loaded::Quantized(q))
     }
 
     fn quantized(q: Arc<QTensor>, rows: Rows) -> Result<Self> {
+        if takes_int8(q.dtype(), rows) {
+            return Ok(Self::Int8(Arc::new(PackedQ8::new(&[&q])?)));
+        }
         Ok(match rows {
             Rows::Many => Self::Quantized(QMatMul::from_arc(q)?),
             // One block per thread: every block's call quantizes the input
@@ -228,6 +256,7 @@ impl Module for Proj {
                 y.reshape(out_dims)
             }
             Self::Quantized(q) => quantized_rows(q, x),
+            Self::Int8(w) => int8::matmul(w, &x.contiguous()?),
             Self::QuantizedBlocks(blocks) => {
                 let x = x.contiguous()?;
                 let outputs = blocks
@@ -312,9 +341,28 @@ impl Joined {
     /// Reads `{part}.weight` of shape (width, d_in) for each `(width, part)`.
     pub fn new(d_in: usize, parts: &[(usize, VarBuilder)], rows: Rows, loader: &ProjLoader) -> Result<Self> {
         if loader.quantize.is_some() {
-            return parts
+            let loaded = parts
                 .iter()
-                .map(|(width, vb)| Proj::new(d_in, *width, rows, loader, vb.clone()))
+                .map(|(width, vb)| Proj::load(d_in, *width, loader, vb.clone()))
+                .collect::<Result<Vec<_>>>()?;
+            let int8_parts: Vec<&QTensor> = loaded
+                .iter()
+                .filter_map(|l| match l {
+                    Loaded::Quantized(q) if takes_int8(q.dtype(), rows) => Some(q.as_ref()),
+                    _ => None,
+                })
+                .collect();
+            if int8_parts.len() == loaded.len() {
+                // One repacked weight: the input is quantized once and every
+                // part's rows are streamed in one pass over the pool.
+                return Ok(Self::One(Proj::Int8(Arc::new(PackedQ8::new(&int8_parts)?))));
+            }
+            return loaded
+                .into_iter()
+                .map(|l| match l {
+                    Loaded::Quantized(q) => Proj::quantized(q, rows),
+                    Loaded::Dense(weight) => Proj::dense(weight, rows),
+                })
                 .collect::<Result<Vec<_>>>()
                 .map(Self::Separate);
         }
@@ -438,10 +486,17 @@ mod tests {
             // Quantized: kept apart, and their outputs side by side in order.
             let loader = ProjLoader::new(Some(Quantization::Q8_0));
             let joined = Joined::new(64, &named, rows, &loader).unwrap();
-            assert!(
-                matches!(joined, Joined::Separate(_)),
-                "quantized weights are kept apart"
-            );
+            if takes_int8(GgmlDType::Q8_0, rows) {
+                assert!(
+                    matches!(joined, Joined::One(Proj::Int8(_))),
+                    "q8_0 weights for the int8 kernel are joined"
+                );
+            } else {
+                assert!(
+                    matches!(joined, Joined::Separate(_)),
+                    "quantized weights for candle are kept apart"
+                );
+            }
             let each: Vec<Tensor> = named
                 .iter()
                 .map(|(width, vb)| {
@@ -476,10 +531,14 @@ mod tests {
                 let Some(parts) = split_by_output_rows(&whole, blocks).unwrap() else {
                     assert_eq!(expected_blocks, 1, "{dtype:?}: {d_out} rows kept whole");
                     let proj = Proj::quantized(Arc::new(whole), Rows::One).unwrap();
-                    assert!(
-                        matches!(proj, Proj::Quantized(_)),
-                        "a weight in one piece is not wrapped"
-                    );
+                    if takes_int8(dtype, Rows::One) {
+                        assert!(matches!(proj, Proj::Int8(_)), "q8_0 goes to the int8 kernel");
+                    } else {
+                        assert!(
+                            matches!(proj, Proj::Quantized(_)),
+                            "a weight in one piece is not wrapped"
+                        );
+                    }
                     continue;
                 };
                 let rows: Vec<usize> = parts.iter().map(|p| p.shape().dims2().unwrap().0).collect();

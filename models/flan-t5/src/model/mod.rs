@@ -10,6 +10,7 @@ mod encoder;
 mod fast_exp;
 mod feed_forward;
 mod gelu;
+mod int8;
 mod layer_norm;
 mod linear;
 mod multi_head;

@@ -1,0 +1,565 @@
+//! q8_0 products on x86-64 CPUs with AVX2 but no AVX-512 VNNI, for any
+//! number of rows: an int8 GEMM for the encoder and a bandwidth-bound GEMV
+//! for decoding, from one kernel.
+//!
+//! candle's fast x86 q8_0 path (weights repacked into 16-row tiles) needs
+//! AVX-512 VNNI; without it candle multiplies q8_0 weights one 32-value
+//! block pair at a time (two f16 conversions, two sign operations and a
+//! horizontal sum per dot product), and the flan-t5 q8_0 encoder ran 4–6×
+//! slower than the f32 one on an AVX2-only EPYC (BENCHMARKS.md, "Flan-T5
+//! int8: encoder and decode bandwidth").
+//!
+//! Here the weight is repacked once at load into [`Tile`]s: 8 output rows ×
+//! one 32-value block, with the 8 rows' bytes interleaved 4 at a time so
+//! that one 256-bit `maddubs` multiplies 4 inputs into 8 outputs, and the
+//! block scales widened to f32. Each input row is quantized once per call
+//! to q8_0 exactly as candle does it (same scale, same rounding), so every
+//! block's integer dot product is the one candle computes; only the f32
+//! summation of the scaled block sums runs in another order (rounding
+//! level). The sign trick (`|w|` times `sign(a, w)`) keeps `maddubs`'
+//! pairwise sums within i16 (2·127·128 < 32768) at full 8-bit precision.
+//! Up to [`MR`] input rows share each weight tile load, and the work is
+//! split by output tiles over the rayon pool.
+
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Result, Tensor};
+use half::f16;
+use rayon::prelude::*;
+
+/// Output rows per tile (one 256-bit register of i32 or f32).
+const NR: usize = 8;
+/// Inputs per q8_0 block.
+const QK: usize = 32;
+/// Bytes of one q8_0 block: an f16 scale and 32 signed bytes.
+const BLOCK_BYTES: usize = 2 + QK;
+/// Input rows multiplied against one tile load.
+const MR: usize = 4;
+
+/// One q8_0 block of 8 output rows: `qs[s][c][j]` is row `c`'s input
+/// `4s + j` of the block, and `d[c]` its scale.
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+struct Tile {
+    qs: [i8; QK * NR],
+    d: [f32; NR],
+}
+
+/// A q8_0 weight (n, k) repacked for [`matmul`].
+#[derive(Debug)]
+pub struct PackedQ8 {
+    n: usize,
+    k: usize,
+    /// `[n.div_ceil(8)][k / 32]`; rows past `n` are zero.
+    tiles: Vec<Tile>,
+}
+
+impl std::fmt::Debug for Tile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tile")
+    }
+}
+
+/// Whether this CPU runs [`matmul`] (AVX2 and FMA).
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether candle's own repacked q8_0 tiles (AVX-512 VNNI) serve many-row
+/// products on this CPU; they did the encoder in 22 / 49 ms (small / base)
+/// where measured, so prompts stay with them there.
+pub fn candle_has_vnni_tiles() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vnni")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+impl PackedQ8 {
+    /// Repacks q8_0 weights (each (n_i, k), rows in order) as one weight
+    /// whose output rows are theirs one after the other.
+    pub fn new(parts: &[&QTensor]) -> Result<Self> {
+        let mut rows: Vec<&[u8]> = Vec::new();
+        let mut datas = Vec::with_capacity(parts.len());
+        let mut k = None;
+        for q in parts {
+            if q.dtype() != GgmlDType::Q8_0 {
+                candle_core::bail!("PackedQ8 takes q8_0 weights, not {:?}", q.dtype());
+            }
+            let (n_i, k_i) = q.shape().dims2()?;
+            if *k.get_or_insert(k_i) != k_i {
+                candle_core::bail!("joined weights of {} and {k_i} inputs", k.unwrap_or(0));
+            }
+            datas.push((n_i, q.data()?));
+        }
+        let k = k.unwrap_or(0);
+        if k == 0 || !k.is_multiple_of(QK) {
+            candle_core::bail!("a q8_0 weight of {k} inputs");
+        }
+        let kb = k / QK;
+        let row_bytes = kb * BLOCK_BYTES;
+        for (n_i, data) in &datas {
+            if data.len() != n_i * row_bytes {
+                candle_core::bail!("a q8_0 ({n_i}, {k}) weight of {} bytes", data.len());
+            }
+            rows.extend(data.chunks_exact(row_bytes));
+        }
+        let n = rows.len();
+        let empty = Tile {
+            qs: [0; QK * NR],
+            d: [0.0; NR],
+        };
+        let mut tiles = vec![empty; n.div_ceil(NR) * kb];
+        // In parallel: at load, base's 0.2 GB of q8_0 weights took ~0.4 s on one core.
+        tiles
+            .par_chunks_mut(kb)
+            .zip(rows.par_chunks(NR))
+            .for_each(|(tiles, group)| {
+                for (c, row) in group.iter().enumerate() {
+                    for (tile, block) in tiles.iter_mut().zip(row.chunks_exact(BLOCK_BYTES)) {
+                        tile.d[c] = f16::from_le_bytes([block[0], block[1]]).to_f32();
+                        for (i, &q) in block[2..].iter().enumerate() {
+                            tile.qs[(i / 4) * NR * 4 + c * 4 + i % 4] = q as i8;
+                        }
+                    }
+                }
+            });
+        Ok(Self { n, k, tiles })
+    }
+
+    /// Output rows (the joined parts' together).
+    #[cfg(all(test, target_arch = "x86_64"))]
+    fn rows(&self) -> usize {
+        self.n
+    }
+}
+
+/// Input rows quantized to q8_0: `qs` (m, k) and one f32 scale per block.
+struct Activations {
+    qs: Vec<i8>,
+    d: Vec<f32>,
+}
+
+/// One block as candle's `BlockQ8_0::from_float` quantizes it; returns the
+/// scale (f16-rounded, widened).
+fn quantize_block(x: &[f32], qs: &mut [i8]) -> f32 {
+    let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
+    let scale = amax / 127.0;
+    let inverse = if scale != 0.0 { 1.0 / scale } else { 0.0 };
+    for (q, v) in qs.iter_mut().zip(x) {
+        *q = (v * inverse).round() as i8;
+    }
+    f16::from_f32(scale).to_f32()
+}
+
+/// Rows of input per quantizing task.
+const QUANTIZE_ROWS_PER_TASK: usize = 8;
+
+/// Quantizes each row of `x` (m, k) in 32-value blocks exactly as candle's
+/// `BlockQ8_0::from_float` does (scale amax/127 rounded to f16; values
+/// rounded with the unrounded scale's inverse).
+fn quantize(x: &[f32], k: usize) -> Activations {
+    let m = x.len() / k;
+    let kb = k / QK;
+    let mut qs = vec![0i8; m * k];
+    let mut d = vec![0f32; m * kb];
+    let row = |(x, (qs, d)): (&[f32], (&mut [i8], &mut [f32]))| {
+        for ((x, qs), d) in x.chunks_exact(QK).zip(qs.chunks_exact_mut(QK)).zip(d.iter_mut()) {
+            #[cfg(target_arch = "x86_64")]
+            if available() {
+                // SAFETY: AVX2 and FMA are there; both blocks hold 32 values.
+                *d = unsafe { avx2::quantize_block(x.as_ptr(), qs.as_mut_ptr()) };
+                continue;
+            }
+            *d = quantize_block(x, qs);
+        }
+    };
+    if m < 2 * QUANTIZE_ROWS_PER_TASK {
+        x.chunks_exact(k)
+            .zip(qs.chunks_exact_mut(k).zip(d.chunks_exact_mut(kb)))
+            .for_each(row);
+    } else {
+        x.par_chunks(k * QUANTIZE_ROWS_PER_TASK)
+            .zip(
+                qs.par_chunks_mut(k * QUANTIZE_ROWS_PER_TASK)
+                    .zip(d.par_chunks_mut(kb * QUANTIZE_ROWS_PER_TASK)),
+            )
+            .for_each(|(x, (qs, d))| {
+                x.chunks_exact(k)
+                    .zip(qs.chunks_exact_mut(k).zip(d.chunks_exact_mut(kb)))
+                    .for_each(row)
+            });
+    }
+    Activations { qs, d }
+}
+
+/// Fewest weight bytes a task streams, so that a decoding step's hand-over
+/// to another thread (microseconds) stays small beside its work.
+const MIN_TASK_BYTES: usize = 64 * 1024;
+
+/// `x` (…, k) times the packed weight: (…, n). Call only where
+/// [`available`] is true.
+pub fn matmul(w: &PackedQ8, x: &Tensor) -> Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let k = *dims.last().unwrap_or(&0);
+    if k != w.k {
+        candle_core::bail!("cannot multiply (…, {k}) by a q8_0 weight with {} inputs", w.k);
+    }
+    let x = x.flatten_all()?.to_vec1::<f32>()?;
+    let m = x.len() / k;
+    let out = matmul_slices(w, &x, m);
+    let mut out_dims = dims;
+    *out_dims.last_mut().expect("rank >= 1") = w.n;
+    Tensor::from_vec(out, out_dims, &Device::Cpu)
+}
+
+fn matmul_slices(w: &PackedQ8, x: &[f32], m: usize) -> Vec<f32> {
+    assert!(available(), "int8::matmul needs AVX2 and FMA");
+    let (n, k) = (w.n, w.k);
+    let kb = k / QK;
+    let acts = quantize(x, k);
+    let mut out = vec![0f32; m * n];
+    let n_tiles = n.div_ceil(NR);
+    if m == 0 || n_tiles == 0 {
+        return out;
+    }
+    let tile_bytes = kb * std::mem::size_of::<Tile>();
+    let threads = rayon::current_num_threads().max(1);
+    // At least a task per thread; several when there are many rows, so
+    // that work stealing evens out a core lost to another process.
+    let tasks = if m <= MR { threads } else { threads * 4 };
+    let per_task = n_tiles
+        .div_ceil(tasks)
+        .max(MIN_TASK_BYTES.div_ceil(tile_bytes * m.min(MR)))
+        .min(n_tiles);
+    let out_ptr = SendPtr(out.as_mut_ptr());
+    let run = |first: usize| {
+        let last = (first + per_task).min(n_tiles);
+        for t in first..last {
+            let tiles = &w.tiles[t * kb..(t + 1) * kb];
+            let cols = (n - t * NR).min(NR);
+            let mut r0 = 0;
+            while r0 < m {
+                let mr = (m - r0).min(MR);
+                // SAFETY: available() holds (asserted above); each task
+                // writes only its own tiles' columns of `out`.
+                unsafe { kernel(tiles, &acts, k, r0, mr, out_ptr.get(), n, t * NR, cols) };
+                r0 += mr;
+            }
+        }
+    };
+    if per_task >= n_tiles {
+        run(0);
+    } else {
+        (0..n_tiles).into_par_iter().step_by(per_task).for_each(run);
+    }
+    out
+}
+
+#[cfg(target_arch = "x86_64")]
+use avx2::block as kernel;
+
+/// Never called: [`available`] is false off x86-64.
+#[cfg(not(target_arch = "x86_64"))]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel(
+    _: &[Tile],
+    acts: &Activations,
+    _: usize,
+    _: usize,
+    _: usize,
+    _: *mut f32,
+    _: usize,
+    _: usize,
+    _: usize,
+) {
+    unreachable!("int8 kernels are x86-64 only ({} inputs)", acts.qs.len() + acts.d.len())
+}
+
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: the tasks write disjoint columns of the buffer it points into,
+// which outlives them.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+impl SendPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{Activations, Tile, MR, NR, QK};
+    use half::f16;
+    use std::arch::x86_64::*;
+
+    /// [`super::quantize_block`] on 32 values at `x`, written to `qs`.
+    /// `f32::round` (half away from zero) is `trunc(y ± (0.5 - 2⁻²⁵))`:
+    /// below a half the sum stays under the next integer, from a half on it
+    /// reaches it (at exactly one half by rounding to even), so the bytes are
+    /// candle's.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn quantize_block(x: *const f32, qs: *mut i8) -> f32 {
+        let sign = _mm256_set1_ps(-0.0);
+        let v = [0, 8, 16, 24].map(|i| _mm256_loadu_ps(x.add(i)));
+        let abs = v.map(|v| _mm256_andnot_ps(sign, v));
+        let m = _mm256_max_ps(_mm256_max_ps(abs[0], abs[1]), _mm256_max_ps(abs[2], abs[3]));
+        let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        let amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+        let scale = amax / 127.0;
+        let inverse = _mm256_set1_ps(if scale != 0.0 { 1.0 / scale } else { 0.0 });
+        let below_half = _mm256_set1_ps(0.5 - f32::EPSILON / 4.0);
+        let q = v.map(|v| {
+            let y = _mm256_mul_ps(v, inverse);
+            let half = _mm256_or_ps(below_half, _mm256_and_ps(y, sign));
+            _mm256_cvttps_epi32(_mm256_add_ps(y, half))
+        });
+        let words = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+        let bytes = _mm256_permutevar8x32_epi32(words, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(qs as *mut __m256i, bytes);
+        f16::from_f32(scale).to_f32()
+    }
+
+    /// Rows `r0..r0 + mr` of the input against one column of tiles (8
+    /// output rows), writing the first `cols` of them.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn block(
+        tiles: &[Tile],
+        acts: &Activations,
+        k: usize,
+        r0: usize,
+        mr: usize,
+        out: *mut f32,
+        n: usize,
+        col0: usize,
+        cols: usize,
+    ) {
+        match mr {
+            4 => rows::<4>(tiles, acts, k, r0, out, n, col0, cols),
+            3 => rows::<3>(tiles, acts, k, r0, out, n, col0, cols),
+            2 => rows::<2>(tiles, acts, k, r0, out, n, col0, cols),
+            _ => rows::<1>(tiles, acts, k, r0, out, n, col0, cols),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn rows<const R: usize>(
+        tiles: &[Tile],
+        acts: &Activations,
+        k: usize,
+        r0: usize,
+        out: *mut f32,
+        n: usize,
+        col0: usize,
+        cols: usize,
+    ) {
+        debug_assert!(R <= MR);
+        let kb = k / QK;
+        let ones = _mm256_set1_epi16(1);
+        let mut sums = [_mm256_setzero_ps(); R];
+        let qs = acts.qs.as_ptr().add(r0 * k);
+        let ds = acts.d.as_ptr().add(r0 * kb);
+        for (b, tile) in tiles.iter().enumerate() {
+            let mut dots = [_mm256_setzero_si256(); R];
+            for s in 0..QK / 4 {
+                let w = _mm256_load_si256(tile.qs.as_ptr().add(s * NR * 4) as *const __m256i);
+                let magnitude = _mm256_abs_epi8(w);
+                for (r, dot) in dots.iter_mut().enumerate() {
+                    let four = (qs.add(r * k + b * QK + s * 4) as *const i32).read_unaligned();
+                    let signed = _mm256_sign_epi8(_mm256_set1_epi32(four), w);
+                    let pairs = _mm256_maddubs_epi16(magnitude, signed);
+                    *dot = _mm256_add_epi32(*dot, _mm256_madd_epi16(pairs, ones));
+                }
+            }
+            let dw = _mm256_load_ps(tile.d.as_ptr());
+            for (r, (sum, dot)) in sums.iter_mut().zip(dots).enumerate() {
+                let scale = _mm256_mul_ps(dw, _mm256_set1_ps(*ds.add(r * kb + b)));
+                *sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), scale, *sum);
+            }
+        }
+        for (r, sum) in sums.iter().enumerate() {
+            let dst = out.add((r0 + r) * n + col0);
+            if cols == NR {
+                _mm256_storeu_ps(dst, *sum);
+            } else {
+                let mut lanes = [0f32; NR];
+                _mm256_storeu_ps(lanes.as_mut_ptr(), *sum);
+                std::ptr::copy_nonoverlapping(lanes.as_ptr(), dst, cols);
+            }
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    /// The exact value of every output in f64: the dequantized weight times
+    /// the input quantized as candle quantizes it.
+    fn reference(w: &QTensor, x: &[f32], m: usize) -> Vec<f64> {
+        let (n, k) = w.shape().dims2().unwrap();
+        let wf = w.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
+        let acts = quantize(x, k);
+        let mut out = vec![0f64; m * n];
+        for r in 0..m {
+            for c in 0..n {
+                out[r * n + c] = (0..k)
+                    .map(|i| wf[c][i] as f64 * acts.qs[r * k + i] as f64 * acts.d[r * (k / QK) + i / QK] as f64)
+                    .sum();
+            }
+        }
+        out
+    }
+
+    fn random(rows: usize, cols: usize) -> Tensor {
+        Tensor::randn(0f32, 1f32, (rows, cols), &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn quantizes_rows_as_candle_does() {
+        use candle_core::quantized::k_quants::{BlockQ8_0, GgmlType};
+        let x = random(4, 96).flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let mut x = x;
+        x[32..64].iter_mut().for_each(|v| *v = 0.0); // a block of zeros
+                                                     // A block whose scale is 1: halves that round away from zero, and
+                                                     // the floats either side of them.
+        x[192] = 127.0;
+        for (i, v) in [
+            2.5f32,
+            -2.5,
+            0.5,
+            -0.5,
+            126.5,
+            3.5,
+            2.4999998,
+            2.5000002,
+            -0.49999997,
+            0.0,
+        ]
+        .iter()
+        .enumerate()
+        {
+            x[193 + i] = *v;
+        }
+        let ours = quantize(&x, 96);
+        for (r, row) in x.chunks_exact(96).enumerate() {
+            // The portable block quantizer too.
+            for (b, block) in row.chunks_exact(32).enumerate() {
+                let mut qs = [0i8; 32];
+                assert_eq!(quantize_block(block, &mut qs), ours.d[r * 3 + b]);
+                assert_eq!(&qs[..], &ours.qs[r * 96 + b * 32..r * 96 + (b + 1) * 32]);
+            }
+            let mut blocks = vec![BlockQ8_0::zeros(); 3];
+            BlockQ8_0::from_float(row, &mut blocks);
+            let mut theirs = vec![0f32; 96];
+            BlockQ8_0::to_float(&blocks, &mut theirs);
+            let mine: Vec<f32> = (0..96)
+                .map(|i| ours.qs[r * 96 + i] as f32 * ours.d[r * 3 + i / 32])
+                .collect();
+            assert_eq!(mine, theirs, "row {r}");
+        }
+    }
+
+    #[test]
+    fn products_equal_the_exact_result_to_f32_rounding() {
+        assert!(available(), "the x86-64 machines this runs on have AVX2 and FMA");
+        // Rows below, at and above the 4-row step and one thread's share;
+        // outputs that fill whole 8-row tiles and ones that do not; one
+        // block of inputs and several.
+        for (m, n, k) in [
+            (1, 8, 32),
+            (1, 13, 64),
+            (3, 40, 96),
+            (5, 64, 128),
+            (37, 100, 256),
+            (95, 384, 512),
+        ] {
+            let wf = random(n, k);
+            let w = QTensor::quantize(&wf, GgmlDType::Q8_0).unwrap();
+            let x = random(m, k);
+            let packed = PackedQ8::new(&[&w]).unwrap();
+            let ours = matmul(&packed, &x).unwrap().to_vec2::<f32>().unwrap();
+            assert_eq!((ours.len(), ours[0].len()), (m, n));
+            let xs = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let expected = reference(&w, &xs, m);
+            // Bound: each of k/32 block sums is exact; the f32 scaling and
+            // summing err by a few ulps of the absolute terms.
+            let wq = w.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
+            for r in 0..m {
+                for c in 0..n {
+                    let magnitude: f64 = (0..k).map(|i| (wq[c][i] as f64 * xs[r * k + i] as f64).abs()).sum();
+                    let bound = 1e-6 * magnitude.max(1.0) * (k / QK) as f64;
+                    let (a, b) = (ours[r][c] as f64, expected[r * n + c]);
+                    assert!((a - b).abs() <= bound, "({m},{n},{k}) [{r}][{c}]: {a} vs {b}");
+                }
+            }
+            // And candle's own q8_0 product to its rounding.
+            let candle = candle_core::quantized::QMatMul::from_qtensor(w).unwrap();
+            let theirs = candle_core::Module::forward(&candle, &x)
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            for r in 0..m {
+                for c in 0..n {
+                    let (a, b) = (ours[r][c], theirs[r][c]);
+                    assert!(
+                        (a - b).abs() <= 1e-3 * b.abs().max(1.0),
+                        "({m},{n},{k}) [{r}][{c}]: {a} vs candle {b}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn joined_weights_give_each_parts_outputs_side_by_side() {
+        assert!(available(), "the x86-64 machines this runs on have AVX2 and FMA");
+        let parts: Vec<QTensor> = [24, 40, 12]
+            .iter()
+            .map(|&n| QTensor::quantize(&random(n, 64), GgmlDType::Q8_0).unwrap())
+            .collect();
+        let x = random(6, 64);
+        let joined = PackedQ8::new(&parts.iter().collect::<Vec<_>>()).unwrap();
+        assert_eq!(joined.rows(), 76);
+        let ours = matmul(&joined, &x).unwrap().to_vec2::<f32>().unwrap();
+        let mut column = 0;
+        for part in &parts {
+            let alone = matmul(&PackedQ8::new(&[part]).unwrap(), &x)
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap();
+            for (r, row) in alone.iter().enumerate() {
+                assert_eq!(&ours[r][column..column + row.len()], &row[..]);
+            }
+            column += part.shape().dims2().unwrap().0;
+        }
+    }
+
+    #[test]
+    fn bad_weights_are_errors() {
+        let q4 = QTensor::quantize(&random(8, 256), GgmlDType::Q4K).unwrap();
+        assert!(PackedQ8::new(&[&q4]).is_err());
+        let a = QTensor::quantize(&random(8, 64), GgmlDType::Q8_0).unwrap();
+        let b = QTensor::quantize(&random(8, 96), GgmlDType::Q8_0).unwrap();
+        assert!(PackedQ8::new(&[&a, &b]).is_err());
+        if available() {
+            let packed = PackedQ8::new(&[&a]).unwrap();
+            assert!(matmul(&packed, &random(2, 96)).is_err());
+        }
+    }
+}
