@@ -87,7 +87,10 @@ fn every_relative_link_and_anchor_resolves() {
     let root = root();
     let mut files = Vec::new();
     markdown_files(&root, &mut files);
-    assert!(files.iter().any(|f| f.ends_with("README.md")), "no README.md under {root:?}");
+    assert!(
+        files.iter().any(|f| f.ends_with("README.md")),
+        "no README.md under {root:?}"
+    );
     let mut broken = Vec::new();
     let mut checked = 0;
     for file in &files {
@@ -119,7 +122,10 @@ fn every_relative_link_and_anchor_resolves() {
             }
         }
     }
-    assert!(checked > 20, "only {checked} relative links found: is the parser right?");
+    assert!(
+        checked > 20,
+        "only {checked} relative links found: is the parser right?"
+    );
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
 
