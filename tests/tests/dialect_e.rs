@@ -5,7 +5,7 @@
 
 use chatbot_core::llm::ProviderError;
 use chatbot_tests::{assert_error, Behaviour, Browser, TestApp};
-use serde_json::{json, Value};
+use serde_json::json;
 
 const CLIENT: &str = chatbot_tests::E_CLIENT_ORIGIN;
 const PASSWORD: &str = chatbot_tests::BROWSER_PASSWORD;
