@@ -25,12 +25,16 @@ class FakeOllama(BaseHTTPRequestHandler):
         """The streamed reply to `request`, piece by piece."""
         return PIECES
 
+    def answer(self, request):
+        """The whole reply to a request that does not stream (the chat's title)."""
+        return "A Story"
+
     def do_POST(self):
         length = int(self.headers.get("content-length", "0"))
         request = json.loads(self.rfile.read(length) or b"{}")
         base = {"model": request.get("model", "llama3"), "created_at": "2026-01-01T00:00:00Z"}
         if not request.get("stream"):
-            body = json.dumps(dict(base, message={"role": "assistant", "content": "A Story"}, done=True,
+            body = json.dumps(dict(base, message={"role": "assistant", "content": self.answer(request)}, done=True,
                                    done_reason="stop", prompt_eval_count=3, eval_count=2)).encode()
             self.send_response(200)
             self.send_header("content-type", "application/json")

@@ -8,6 +8,8 @@
 # - chat_page.py: the web chat page the API serves at / (register, log in, a
 #   streamed reply, switch model, edit and regenerate, rename, search, delete,
 #   phone width, log out), leaving a screenshot in target/test-artifacts/.
+# With --readme-picture it runs neither, and readme_picture.py makes the README's
+# picture (docs/chat-page.png) with a scripted model instead.
 # A fake Ollama server (in drive.py) is the model, so replies are known and arrive
 # in timed pieces; the tiny Flan-T5 fixture is the second model.
 #
@@ -58,6 +60,12 @@ export CORS_ALLOWED_ORIGINS="http://$page_host:$page_port"
 export AUTH_RATE_LIMIT_PER_MINUTE=100
 # Four replies' worth: the chat page test spends it all, then meets 402.
 export INITIAL_TOKENS=400
+# `run.sh --readme-picture` makes docs/chat-page.png instead of running the tests.
+picture=false
+if [[ "${1:-}" == "--readme-picture" ]]; then
+  picture=true
+  export INITIAL_TOKENS=4000
+fi
 
 PORT=$api_port infra/run-local.sh --ignore-changes >"$scratch/watch.log" 2>&1 &
 watch_pid=$!
@@ -82,6 +90,11 @@ for _ in $(seq 1 900); do
   sleep 1
 done
 [[ $up == true ]] || { tail -50 "$scratch/watch.log" >&2; echo "the API did not start" >&2; exit 1; }
+
+if [[ $picture == true ]]; then
+  "$PYTHON" tests/browser/readme_picture.py "$api" "$ollama_port" docs/chat-page.png
+  exit
+fi
 
 status=0
 "$PYTHON" tests/browser/drive.py "$page" "$api" "$ollama_port" || status=$?

@@ -435,3 +435,45 @@ impl TestApp {
         chatbot_core::routes::handle_streaming(&self.state, request, Serve::All).await
     }
 }
+
+/// The origin dialect E's web client is served from in tests (the default allowed one).
+pub const E_CLIENT_ORIGIN: &str = "http://localhost:5173";
+/// The password `Browser::sign_up_and_in` registers with.
+pub const BROWSER_PASSWORD: &str = "correct horse 42";
+
+/// A browser running dialect E's client: its cookie jar's `sessionid`, and the
+/// page's origin on every request, as browsers send it.
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
+    pub cookie: Option<String>,
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Self { app, cookie: None }
+    }
+
+    /// One request with the jar's cookie (beside another site's), keeping what the
+    /// answer sets or clears.
+    pub async fn send(&mut self, method: &str, path: &str, body: Option<Value>) -> TestResponse {
+        let mut headers = vec![("origin", E_CLIENT_ORIGIN)];
+        let cookie = self.cookie.clone().map(|c| format!("theme=dark; {c}"));
+        if let Some(cookie) = &cookie {
+            headers.push(("cookie", cookie));
+        }
+        let response = self.app.call_with(method, path, &headers, body).await;
+        for set in response.set_cookies() {
+            let pair = set.split(';').next().unwrap().to_string();
+            self.cookie = if pair.ends_with('=') { None } else { Some(pair) };
+        }
+        response
+    }
+
+    /// Registers `name` through E's routes and logs in: the jar holds its cookie.
+    pub async fn sign_up_and_in(&mut self, name: &str) {
+        let body = json!({"username": name, "email": format!("{name}@example.com"), "password": BROWSER_PASSWORD});
+        assert_eq!(self.send("POST", "/auth/register/", Some(body)).await.status, 201);
+        let body = json!({"username": name, "password": BROWSER_PASSWORD});
+        assert_eq!(self.send("POST", "/auth/login/", Some(body)).await.status, 200);
+    }
+}

@@ -4,45 +4,11 @@
 //! failed models). Runs on SQLite, and on DynamoDB with `TEST_STORE=dynamodb`.
 
 use chatbot_core::llm::ProviderError;
-use chatbot_tests::{assert_error, Behaviour, TestApp};
-use serde_json::{json, Value};
+use chatbot_tests::{assert_error, Behaviour, Browser, TestApp};
+use serde_json::json;
 
-/// The origin E's client is served from in these tests (the default allowed one).
-const CLIENT: &str = "http://localhost:5173";
-const PASSWORD: &str = "correct horse 42";
-
-/// A browser-like session: the cookie jar's `sessionid` and the page's origin.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookie: Option<String>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Self { app, cookie: None }
-    }
-
-    async fn send(&mut self, method: &str, path: &str, body: Option<Value>) -> chatbot_tests::TestResponse {
-        let mut headers = vec![("origin", CLIENT)];
-        let cookie = self.cookie.clone().map(|c| format!("theme=dark; {c}"));
-        if let Some(cookie) = &cookie {
-            headers.push(("cookie", cookie));
-        }
-        let response = self.app.call_with(method, path, &headers, body).await;
-        for set in response.set_cookies() {
-            let pair = set.split(';').next().unwrap().to_string();
-            self.cookie = if pair.ends_with('=') { None } else { Some(pair) };
-        }
-        response
-    }
-
-    async fn sign_up_and_in(&mut self, name: &str) {
-        let body = json!({"username": name, "email": format!("{name}@example.com"), "password": PASSWORD});
-        assert_eq!(self.send("POST", "/auth/register/", Some(body)).await.status, 201);
-        let body = json!({"username": name, "password": PASSWORD});
-        assert_eq!(self.send("POST", "/auth/login/", Some(body)).await.status, 200);
-    }
-}
+const CLIENT: &str = chatbot_tests::E_CLIENT_ORIGIN;
+const PASSWORD: &str = chatbot_tests::BROWSER_PASSWORD;
 
 #[tokio::test]
 async fn the_clients_whole_flow_works_with_the_cookie_alone() {

@@ -101,8 +101,13 @@ pub struct EMessagesResponse {
 /// `message` is 400 "No message provided".
 #[derive(Deserialize, ToSchema)]
 pub struct EMessageRequest {
+    /// A transcript, as E's client sends it: `user: …` / `bot: …` lines, the new
+    /// question last. The question (what follows the last `user:` line, or the
+    /// whole message without one) is stored and answered; it must not be blank and
+    /// has at most 16 000 characters (413 otherwise). The earlier lines are not
+    /// needed: the model's context is the stored thread.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 16000, pattern = r"\S")]
+    #[schema(min_length = 1, pattern = r"\S")]
     pub message: Option<String>,
     /// Optional, as in the canonical routes; the configured default otherwise.
     #[serde(default)]

@@ -12,15 +12,18 @@ use crate::llm::ProviderError;
 use crate::state::AppState;
 use crate::store::{Chat, Message, Role, StoreError, User};
 
-/// Which chat a message goes to.
+/// Which chat a message goes to. One rule for every surface (docs/dialects.md,
+/// "Which chat a message goes to"): only an id the client names itself creates a
+/// chat; a chat the server found for the request is never made again.
 #[derive(Clone, Copy, Debug)]
 pub enum Target {
     /// The user's open chat, or a new one.
     Open,
-    /// This chat; created with this id if it does not exist yet.
+    /// This chat, named by the client (the canonical routes' and dialect D's
+    /// `chat_id`); created with this id if it does not exist (API.md §2).
     Id(Uuid),
-    /// This chat, which must still exist (an id the client found earlier, e.g. by
-    /// its number): `NotFound` if it was deleted meanwhile, never a new chat.
+    /// This chat, which must still exist (one the server found, e.g. by its number
+    /// for dialects B and E): `NotFound` if it was deleted meanwhile, never a new chat.
     Existing(Uuid),
 }
 

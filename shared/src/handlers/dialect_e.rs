@@ -165,10 +165,7 @@ async fn thread(call: &Call<'_>) -> Result<Chat, ApiError> {
     let number = call.path_number("id")?;
     numbered_chat(call.state, call.user()?, number)
         .await
-        .map_err(|err| match err {
-            ChatError::NotFound => ApiError::not_found("Thread not found"),
-            other => other.into(),
-        })
+        .map_err(thread_gone)
 }
 
 /// `GET /chat/threads/{id}/messages/`: the newest messages, oldest first, with
@@ -251,16 +248,42 @@ pub async fn delete_all_threads(call: &Call<'_>) -> Result<Reply, ApiError> {
     })
 }
 
+/// The question in E's `message`, which is a transcript (API.md §4): E's client
+/// sends the whole conversation so far, one `user: …` / `bot: …` line per turn
+/// joined by `\n`, ending with the new question. As E's backend did, the question
+/// is what follows `user:` on the last line that starts with it; unlike E's, which
+/// kept only that line, it runs on to the next `bot:` line or the end, so a
+/// question of several lines stays whole. A `message` without such a line is the
+/// question whole. The earlier turns are not needed: the model's context comes
+/// from the stored thread.
+pub fn question_in(message: &str) -> &str {
+    const USER: &str = "user:";
+    let Some(start) = message
+        .match_indices('\n')
+        .map(|(at, _)| at + 1)
+        .chain(std::iter::once(0))
+        .filter(|&at| message[at..].starts_with(USER))
+        .max()
+    else {
+        return message.trim();
+    };
+    let rest = &message[start + USER.len()..];
+    let end = rest.find("\nbot:").unwrap_or(rest.len());
+    rest[..end].trim()
+}
+
 /// The job both message routes run: the body is checked before the thread is
 /// looked up, as E's server did.
 async fn message_job(call: &Call<'_>) -> Result<(Job, Chat), ApiError> {
     let request: EMessageRequest = body(call)?;
     let no_message = || ApiError::bad_request("missing_field", "No message provided").with("field", "message");
-    let content = request
+    let question = request
         .message
-        .filter(|m| !m.trim().is_empty())
+        .as_deref()
+        .map(question_in)
+        .filter(|q| !q.is_empty())
         .ok_or_else(no_message)?;
-    let content = message_content(&content, "message")?;
+    let content = message_content(question, "message")?;
     let choice = call
         .state
         .llm
@@ -269,7 +292,9 @@ async fn message_job(call: &Call<'_>) -> Result<(Job, Chat), ApiError> {
     let job = Job {
         user: call.user()?.clone(),
         ask: Ask::Message {
-            target: Target::Id(chat.id),
+            // The thread was found by its number: deleted since, it is a 404,
+            // never a new chat under the old id.
+            target: Target::Existing(chat.id),
             content,
         },
         choice,
@@ -279,11 +304,19 @@ async fn message_job(call: &Call<'_>) -> Result<(Job, Chat), ApiError> {
     Ok((job, chat))
 }
 
+/// A thread deleted while its message was on the way is E's 404.
+fn thread_gone(err: ChatError) -> ApiError {
+    match err {
+        ChatError::NotFound => ApiError::not_found("Thread not found"),
+        other => other.into(),
+    }
+}
+
 /// `POST /chat/response/{id}/`: the whole reply. A model failure is its 502/503/504
 /// error (the question is kept), never an empty answer.
 pub async fn respond(call: &Call<'_>) -> Result<Reply, ApiError> {
     let (job, chat) = message_job(call).await?;
-    let (stored, _usage) = reply::whole_in_chat(call.state, job).await?;
+    let (stored, _usage) = reply::whole_in_chat(call.state, job).await.map_err(thread_gone)?;
     Reply::ok(EResponse {
         response: stored.reply.content,
         thread_id: chat.number,
@@ -299,7 +332,9 @@ pub async fn respond(call: &Call<'_>) -> Result<Reply, ApiError> {
 /// taking a cut reply for a whole one.
 pub async fn stream_response(call: &Call<'_>) -> Result<Output, ApiError> {
     let (job, _chat) = message_job(call).await?;
-    let running = reply::prepare(call.state, job, Delivery::Streamed).await?;
+    let running = reply::prepare(call.state, job, Delivery::Streamed)
+        .await
+        .map_err(thread_gone)?;
     let (sender, streamed) = Streamed::text_stream();
     let finished = streamed.finished.clone();
     tokio::spawn(async move {
@@ -330,5 +365,53 @@ impl Listener for Text {
             Some(sender) => sender.send_data(bytes::Bytes::from(text.to_string())).await.is_ok(),
             None => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::question_in;
+
+    #[test]
+    fn the_question_is_what_follows_the_last_user_line() {
+        // E's client: every turn so far, then the new question.
+        assert_eq!(question_in("user: Hello"), "Hello");
+        assert_eq!(
+            question_in("user: Hi\nbot: Hello! How can I help?\nuser: What is Rust?"),
+            "What is Rust?"
+        );
+        // A reply of several lines, and a reply that mentions `user:` inside a line.
+        assert_eq!(
+            question_in("user: a\nbot: one\ntwo\nbot said user: no\nuser:  the new one  "),
+            "the new one"
+        );
+        // A question of several lines stays whole (E kept only its first line).
+        assert_eq!(
+            question_in("user: a\nbot: b\nuser: first line\nsecond line"),
+            "first line\nsecond line"
+        );
+        // A transcript that ends with a reply: the last question, without it.
+        assert_eq!(question_in("user: q\nbot: r"), "q");
+    }
+
+    #[test]
+    fn a_message_without_a_user_line_is_the_question_whole() {
+        assert_eq!(question_in("Hello"), "Hello");
+        assert_eq!(question_in("  two\nlines  "), "two\nlines");
+        assert_eq!(
+            question_in("User: capitalised is not E's prefix"),
+            "User: capitalised is not E's prefix"
+        );
+        assert_eq!(
+            question_in(" user: indented is not either"),
+            "user: indented is not either"
+        );
+    }
+
+    #[test]
+    fn an_empty_question_is_empty() {
+        assert_eq!(question_in("user:"), "");
+        assert_eq!(question_in("user: hi\nbot: hello\nuser:   "), "");
+        assert_eq!(question_in(""), "");
     }
 }
