@@ -12,6 +12,7 @@ use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFo
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
+use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
     ComponentsBuilder, Content, HttpMethod, InfoBuilder, OpenApiBuilder, PathItem, PathsBuilder, RefOr, Required,
     ResponseBuilder, Schema,
@@ -22,7 +23,7 @@ use crate::error::ApiError;
 use crate::http::call::Call;
 use crate::http::pagination::MAX_LIMIT;
 use crate::http::reply::Reply;
-use crate::routes::{json, Access, Body, Errors, Limit, ROUTES};
+use crate::routes::{json, Access, Body, Errors, Limit, Surface, ROUTES};
 
 /// `GET /api/openapi.json`.
 pub async fn serve(_call: &Call<'_>) -> Result<Reply, ApiError> {
@@ -165,7 +166,8 @@ fn build() -> utoipa::openapi::OpenApi {
     for route in ROUTES.iter().filter(|r| r.in_openapi) {
         let doc = &route.doc;
         let mut op = OperationBuilder::new()
-            .operation_id(Some(route.function))
+            .operation_id(Some(route.operation_id()))
+            .tag(route.surface.expect("a documented route has a surface").tag())
             .summary(Some(route.summary))
             .response(doc.status.to_string(), success(doc.response, &mut schemas));
         if let Some((status, body)) = doc.also {
@@ -270,6 +272,12 @@ fn build() -> utoipa::openapi::OpenApi {
         )
         .paths(paths.build())
         .components(Some(components.build()))
+        .tags(Some(Surface::ALL.map(|surface| {
+            TagBuilder::new()
+                .name(surface.tag())
+                .description(Some(surface.description()))
+                .build()
+        })))
         .build()
 }
 
@@ -287,7 +295,13 @@ mod tests {
         for route in ROUTES {
             let op = &doc["paths"][route.path][route.method.to_lowercase()];
             if route.in_openapi {
-                assert_eq!(op["operationId"], route.function, "{} {}", route.method, route.path);
+                assert_eq!(
+                    op["operationId"],
+                    route.operation_id(),
+                    "{} {}",
+                    route.method,
+                    route.path
+                );
             } else {
                 assert!(
                     op.is_null(),
@@ -297,6 +311,42 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// `openapi-spec-validator` and client generators need each `operationId` once
+    /// (it names a generated function), and a tag for each surface groups them.
+    #[test]
+    fn operation_ids_are_unique_and_tags_name_the_surfaces() {
+        let doc = document();
+        let mut ids = std::collections::BTreeSet::new();
+        let mut tagged = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap();
+                assert!(ids.insert(id.to_string()), "{method} {path}: operationId {id} twice");
+                assert!(
+                    id.chars().all(|c| c.is_ascii_alphanumeric()) && id.starts_with(method.as_str()),
+                    "{id}"
+                );
+                let tags = op["tags"].as_array().unwrap();
+                assert_eq!(tags.len(), 1, "{method} {path}");
+                tagged.insert(tags[0].as_str().unwrap().to_string());
+            }
+        }
+        assert_eq!(ids.len(), ROUTES.iter().filter(|r| r.in_openapi).count());
+        let declared: std::collections::BTreeSet<String> = doc["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(tagged, declared, "every declared tag is used, every used tag declared");
+        assert_eq!(
+            doc["paths"]["/api/chats/{chat_id}/"]["patch"]["operationId"],
+            "patchApiChatsChatId"
+        );
+        assert_eq!(doc["paths"]["/v1/chat/completions"]["post"]["tags"][0], "openai");
+        assert_eq!(doc["paths"]["/chat/threads/new/"]["post"]["tags"][0], "threads");
     }
 
     /// Found by the fuzz run (infra/fuzz-api.sh): the OpenAI routes' errors were
