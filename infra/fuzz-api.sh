@@ -31,6 +31,10 @@ trap local_api_stop EXIT
 examples="${FUZZ_EXAMPLES:-50}"
 seed="${FUZZ_SEED:-20261130}"
 request_timeout="${FUZZ_REQUEST_TIMEOUT:-30}"
+checks="${FUZZ_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance}"
+# More schemathesis options, for a targeted run while working on one route, e.g.
+# FUZZ_ARGS='--include-path-regex ^/api/me' (split on spaces).
+read -r -a extra <<<"${FUZZ_ARGS:-}"
 
 # Generated requests come fast: the limits would answer most of them 429 (a
 # documented answer, but one that hides the route behind it).
@@ -95,10 +99,10 @@ PY
   # Every operation runs as this user, except those that would end the session
   # for all that follow (log out, delete the account): the in-process suites
   # cover them.
-  if ! FUZZ_MODELS="$models" SCHEMATHESIS_HOOKS="$PWD/infra/fuzz_hooks.py" schemathesis run "$spec" \
+  if ! FUZZ_MODELS="$models" FUZZ_SPEC="$spec" SCHEMATHESIS_HOOKS="$PWD/infra/fuzz_hooks.py" schemathesis run "$spec" \
     --url "$base" \
     --header "Authorization: Token $token" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+    --checks "$checks" \
     --max-examples "$examples" \
     --seed "$seed" \
     --phases examples,fuzzing \
@@ -111,7 +115,8 @@ PY
     --exclude-name 'DELETE /auth/delete/' \
     --suppress-health-check all \
     --generation-database none \
-    --no-color; then
+    --no-color \
+    "${extra[@]}"; then
     # The functions' own view of what went wrong (watch's log is removed on
     # exit): all but the per-request lines, then the last requests.
     grep -v '"level":"INFO"' "$local_api_log" | tail -80 >&2

@@ -96,13 +96,25 @@ pub struct UpdateProfileRequest {
     #[serde(default, deserialize_with = "super::present")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
-    /// An IANA zone name, or `null` for the server's default.
+    /// An IANA zone name, or `null` (or a blank string) for the server's default.
     #[serde(default, deserialize_with = "super::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = zone_or_default)]
     pub time_zone: Option<Option<String>>,
     /// Changing the password signs out every other token.
     #[serde(default)]
     pub password: Option<PasswordChange>,
+}
+
+/// The profile's `time_zone`: a zone (the `TimeZone` component), or `null` or a
+/// blank string for the default.
+fn zone_or_default() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+    AnyOfBuilder::new()
+        .item(utoipa::openapi::Ref::from_schema_name("TimeZone"))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^\s*$")))
+        .build()
+        .into()
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -90,16 +90,42 @@ fn string_schema() -> RefOr<Schema> {
 /// The name of the component every `tz` parameter refers to.
 const TIME_ZONE: &str = "TimeZone";
 
-/// An IANA zone name, as `tz` and the profile's `time_zone` take: the list the API
-/// knows, so generated requests (and clients) can tell a valid one.
+/// An IANA zone name, as `tz` and the profile's `time_zone` take: a string the
+/// server checks against the tz database it was built with. Not the list itself
+/// (some 600 names, with aliases such as `GMT0` that clash as enum keys in
+/// generated clients): its shape, examples and where the names are listed.
 fn time_zone_schema() -> RefOr<Schema> {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .description(Some("An IANA time zone name."))
-        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())))
+        .format(Some(SchemaFormat::Custom(TIME_ZONE_FORMAT.into())))
+        .min_length(Some(1))
+        .max_length(Some(TIME_ZONE_MAX_CHARS))
+        .pattern(Some(TIME_ZONE_PATTERN))
+        .description(Some(
+            "An IANA time zone name, such as `Europe/Paris`: one of the tz database's names \
+             (<https://www.iana.org/time-zones>; listed at <https://en.wikipedia.org/wiki/List_of_tz_database_time_zones>), \
+             matched exactly (case included). Any other is 400 `invalid_field`.",
+        ))
+        .examples(TIME_ZONE_EXAMPLES)
         .build()
         .into()
 }
+
+/// The `format` of [`time_zone_schema`], for tools that generate values of it
+/// (infra/fuzz_hooks.py draws them from the examples).
+const TIME_ZONE_FORMAT: &str = "iana-time-zone";
+/// What every zone name looks like (a test checks each one the server knows).
+const TIME_ZONE_PATTERN: &str = "^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$";
+/// Longer than any zone name.
+const TIME_ZONE_MAX_CHARS: usize = 64;
+const TIME_ZONE_EXAMPLES: [&str; 6] = [
+    "Europe/Paris",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+    "America/Argentina/Buenos_Aires",
+    "UTC",
+];
 
 /// A path or query parameter's schema: what the API accepts for it, so a value
 /// the document allows is one the API takes (ids, numbers, flags and zones are
@@ -396,11 +422,38 @@ mod tests {
         );
         let tz = parameter("/api/chats/", "get", "tz");
         assert_eq!(tz["$ref"], "#/components/schemas/TimeZone");
-        let zones = doc["components"]["schemas"]["TimeZone"]["enum"].as_array().unwrap();
-        for zone in zones {
-            assert!(crate::time::parse_zone(zone.as_str().unwrap(), "tz").is_ok(), "{zone}");
+    }
+
+    /// The time zone is a checked string, not an enum of every name (which made
+    /// openapi-python-client fail on keys such as `GMT0`): every name the server
+    /// takes fits the schema, and its examples are names the server takes.
+    #[test]
+    fn the_time_zone_schema_fits_every_zone_the_server_takes() {
+        let zone = &document()["components"]["schemas"]["TimeZone"];
+        assert!(zone.get("enum").is_none());
+        assert_eq!(zone["pattern"], TIME_ZONE_PATTERN);
+        assert_eq!(zone["format"], TIME_ZONE_FORMAT);
+        // TIME_ZONE_PATTERN, spelled out.
+        let fits = |name: &str| {
+            name.len() <= TIME_ZONE_MAX_CHARS
+                && name.starts_with(|c: char| c.is_ascii_alphabetic())
+                && name.split('/').all(|part| {
+                    !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "_+-".contains(c))
+                })
+        };
+        for zone in chrono_tz::TZ_VARIANTS {
+            assert!(fits(zone.name()), "{}", zone.name());
         }
-        assert!(zones.contains(&Value::from("Europe/Paris")));
+        let examples = zone["examples"].as_array().unwrap();
+        assert!(!examples.is_empty());
+        for example in examples {
+            let name = example.as_str().unwrap();
+            assert!(fits(name) && crate::time::parse_zone(name, "tz").is_ok(), "{name}");
+        }
+        assert!(zone["description"]
+            .as_str()
+            .unwrap()
+            .contains("https://www.iana.org/time-zones"));
     }
 
     /// Found by the fuzz run: bodies the document allowed (a blank message, a
