@@ -31,7 +31,7 @@ trap local_api_stop EXIT
 examples="${FUZZ_EXAMPLES:-50}"
 seed="${FUZZ_SEED:-20261130}"
 request_timeout="${FUZZ_REQUEST_TIMEOUT:-30}"
-checks="${FUZZ_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance}"
+checks="${FUZZ_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,positive_data_acceptance,negative_data_rejection}"
 # More schemathesis options, for a targeted run while working on one route, e.g.
 # FUZZ_ARGS='--include-path-regex ^/api/me' (split on spaces).
 read -r -a extra <<<"${FUZZ_ARGS:-}"

@@ -102,7 +102,7 @@ pub struct EMessagesResponse {
 #[derive(Deserialize, ToSchema)]
 pub struct EMessageRequest {
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 16000, pattern = r"\S")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 16000, pattern = r"\S")]
     pub message: Option<String>,
     /// Optional, as in the canonical routes; the configured default otherwise.
     #[serde(default)]
@@ -126,7 +126,7 @@ pub struct EResponse {
 #[derive(Deserialize, ToSchema)]
 pub struct ETitleRequest {
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
 }
 

@@ -7,6 +7,7 @@ pub mod dialect_b;
 pub mod dialect_d;
 pub mod dialect_e;
 pub mod meta;
+pub mod openai;
 
 use serde::{Deserialize, Deserializer};
 

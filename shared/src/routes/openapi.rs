@@ -33,7 +33,54 @@ pub async fn serve(_call: &Call<'_>) -> Result<Reply, ApiError> {
 /// The document as JSON, built once per process.
 pub fn document() -> &'static Value {
     static DOCUMENT: OnceLock<Value> = OnceLock::new();
-    DOCUMENT.get_or_init(|| serde_json::to_value(build()).expect("an OpenAPI document serializes"))
+    DOCUMENT.get_or_init(|| {
+        let mut doc = serde_json::to_value(build()).expect("an OpenAPI document serializes");
+        state_requirements(&mut doc);
+        doc
+    })
+}
+
+/// What the handlers require that a derived schema cannot say: one field or
+/// another (a message unless the session ends; a username or an email), and a
+/// body at all where it has required fields (an absent body reads as `{}`).
+fn state_requirements(doc: &mut Value) {
+    let present = |field: &str| serde_json::json!({"required": [field], "properties": {field: {"type": "string", "pattern": "\\S"}}});
+    let either = [
+        (
+            "SendChatRequest",
+            serde_json::json!([present("content"), {"required": ["end_session"], "properties": {"end_session": {"const": true}}}]),
+        ),
+        (
+            "LoginRequest",
+            serde_json::json!([present("username"), present("email")]),
+        ),
+    ];
+    for (name, any_of) in either {
+        doc["components"]["schemas"][name]["anyOf"] = any_of;
+    }
+    let schemas = doc["components"]["schemas"].clone();
+    let needs_fields = |body: &Value| {
+        let name = body["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"));
+        name.is_some_and(|name| {
+            let schema = &schemas[name];
+            schema["required"].as_array().is_some_and(|r| !r.is_empty()) || schema.get("anyOf").is_some()
+        })
+    };
+    for item in doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+    {
+        for op in item.as_object_mut().into_iter().flat_map(|ops| ops.values_mut()) {
+            if let Some(body) = op.get_mut("requestBody") {
+                if needs_fields(body) {
+                    body["required"] = Value::Bool(true);
+                }
+            }
+        }
+    }
 }
 
 /// A JSON body's schema: a registered component's reference, an array of one, or a

@@ -206,7 +206,7 @@ pub const ROUTES: &[Route] = &[
         .summary("OpenAI-compatible chat completions, streamed or whole")
         .limit(Limit::PerUser)
         .openai_errors()
-        .request(described("OpenAI's chat completion request (model as provider/model)."))
+        .request(json::<crate::api::openai::ChatCompletionRequest>())
         .response(
             200,
             media(
