@@ -41,7 +41,8 @@ pub fn document() -> &'static Value {
 }
 
 /// What the handlers require that a derived schema cannot say: one field or
-/// another (a message unless the session ends; a username or an email), and a
+/// another (a message unless the session ends; a username or an email; a title
+/// or an end to a chat), and a
 /// body at all where it has required fields (an absent body reads as `{}`).
 fn state_requirements(doc: &mut Value) {
     let present = |field: &str| serde_json::json!({"required": [field], "properties": {field: {"type": "string", "pattern": "\\S"}}});
@@ -53,6 +54,13 @@ fn state_requirements(doc: &mut Value) {
         (
             "LoginRequest",
             serde_json::json!([present("username"), present("email")]),
+        ),
+        (
+            "UpdateChatRequest",
+            serde_json::json!([
+                {"required": ["title"], "properties": {"title": {"type": "string"}}},
+                {"required": ["end_session"], "properties": {"end_session": {"type": "boolean"}}},
+            ]),
         ),
     ];
     for (name, any_of) in either {
@@ -205,6 +213,11 @@ fn parameter_schema(name: &str) -> RefOr<Schema> {
         "period" => strings(&["today", "yesterday", "week"]),
         "all" => strings(&["true", "false", "1", "0", "yes", "no"]),
         "tz" => utoipa::openapi::Ref::from_schema_name(TIME_ZONE).into(),
+        "search" => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(crate::handlers::chats::MAX_SEARCH_CHARS))
+            .build()
+            .into(),
         _ => string_schema(),
     }
 }
@@ -527,6 +540,32 @@ mod tests {
             schemas["RegisterRequest"]["properties"]["password"]["minLength"],
             password
         );
+    }
+
+    /// Found by schemathesis' positive_data_acceptance: `{}` was a valid body of
+    /// `POST /api/chats/` (and of login, of thread titles…) by the document, and a
+    /// 400 by the server.
+    #[test]
+    fn bodies_say_which_fields_the_handlers_require() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        let body = |path: &str, method: &str| doc["paths"][path][method]["requestBody"].clone();
+        assert_eq!(body("/api/chats/", "post")["required"], true);
+        assert_eq!(
+            schemas["SendChatRequest"]["anyOf"][1]["properties"]["end_session"]["const"],
+            true
+        );
+        assert_eq!(schemas["LoginRequest"]["anyOf"].as_array().map(Vec::len), Some(2));
+        assert_eq!(body("/chat/threads/{id}/update-title/", "put")["required"], true);
+        assert_eq!(schemas["ETitleRequest"]["required"][0], "title");
+        assert_eq!(
+            schemas["RegenerateConversationRequest"]["required"][0],
+            "conversation_id"
+        );
+        assert_eq!(schemas["ChatCompletionRequest"]["properties"]["n"]["maximum"], 1);
+        // All-optional bodies may be left out: the server reads none as `{}`.
+        assert!(body("/api/chats/{chat_id}/regenerate/", "post")["required"].is_null());
+        assert!(body("/api/me/", "patch")["required"].is_null());
     }
 
     #[test]
