@@ -187,8 +187,11 @@ def _documented_refusal(response):
       string never is;
     - a provider or model: the catalog is the deployment's (GET /api/models/),
       so the document names no enum, and a provider/model pair must match;
-    - dialect E's register answers a taken username or email 400 (its original's
-      status), and uniqueness is no schema's to state;
+    - dialect E's register answers a taken username or email 400, and its login
+      wrong credentials 400 (its original's statuses): uniqueness and passwords
+      are no schema's to state;
+    - a whole number written with a fraction (`4.0`) where the server reads an
+      integer: JSON Schema's `integer` includes it, serde's integers do not;
     - OpenAI's rule that the last message is the user's, which JSON Schema
       cannot say of an array's last item."""
     if response.status_code != 400:
@@ -209,6 +212,10 @@ def _documented_refusal(response):
         return "a provider/model not in the deployment's catalog"
     if path.startswith("/auth/register") and code in ("username_taken", "email_taken"):
         return "dialect E's 400 for a taken name"
+    if path.startswith("/auth/login") and code == "invalid_credentials":
+        return "dialect E's 400 for wrong credentials"
+    if "floating point" in str(error.get("error", error.get("message", ""))):
+        return "an integer written as 4.0"
     if path.startswith("/v1/chat/completions") and field == "messages":
         return "OpenAI's last message not the user's"
     return None

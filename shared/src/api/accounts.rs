@@ -125,6 +125,8 @@ fn zone_or_default() -> utoipa::openapi::schema::Schema {
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub old: String,
+    /// At least 8 characters, as at registration.
+    #[schema(min_length = 8, max_length = 1024)]
     pub new: String,
 }
 

@@ -75,7 +75,7 @@ fn required_chat_number() -> utoipa::openapi::schema::Schema {
 
 fn number_schema(nullable: bool) -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
-    AnyOfBuilder::new()
+    let mut schema = AnyOfBuilder::new()
         .item(
             ObjectBuilder::new()
                 .schema_type(Type::Integer)
@@ -88,12 +88,13 @@ fn number_schema(nullable: bool) -> utoipa::openapi::schema::Schema {
                 .pattern(Some("^[0-9]*[1-9][0-9]*$"))
                 .max_length(Some(18)),
         )
-        .item(ObjectBuilder::new().schema_type(if nullable { Type::Null } else { Type::Integer }))
         .description(Some(
             "A chat number (1, 2, 3…), as a JSON number or a string of digits.",
-        ))
-        .build()
-        .into()
+        ));
+    if nullable {
+        schema = schema.item(ObjectBuilder::new().schema_type(Type::Null));
+    }
+    schema.build().into()
 }
 
 /// The answer of `POST /api/chat/`: B's fields and C's together.
