@@ -189,7 +189,8 @@ def _documented_refusal(response):
       so the document names no enum, and a provider/model pair must match;
     - dialect E's register answers a taken username or email 400, and its login
       wrong credentials 400 (its original's statuses): uniqueness and passwords
-      are no schema's to state;
+      are no schema's to state; nor is the current password a profile change
+      must give (`password.old`);
     - a whole number written with a fraction (`4.0`) where the server reads an
       integer: JSON Schema's `integer` includes it, serde's integers do not;
     - OpenAI's rule that the last message is the user's, which JSON Schema
@@ -212,6 +213,8 @@ def _documented_refusal(response):
         return "a provider/model not in the deployment's catalog"
     if path.startswith("/auth/register") and code in ("username_taken", "email_taken"):
         return "dialect E's 400 for a taken name"
+    if field == "password.old":
+        return "a wrong current password"
     if path.startswith("/auth/login") and code == "invalid_credentials":
         return "dialect E's 400 for wrong credentials"
     if "floating point" in str(error.get("error", error.get("message", ""))):
