@@ -26,6 +26,9 @@ venv_spec() {
     openai) echo 'openai>=1.40,<4' ;;
     playwright) echo 'playwright>=1.40,<2' ;;
     schemathesis) echo 'schemathesis>=4.32,<5' ;;
+    # infra/check-contract.sh: the OpenAPI document's validator and a client generator.
+    openapi-spec-validator) echo 'openapi-spec-validator>=0.7,<1' ;;
+    openapi-python-client) echo 'openapi-python-client>=0.24,<1' ;;
     *)
       echo "infra/venv.sh: no requirement for $1" >&2
       return 1
@@ -41,7 +44,17 @@ venv_alone() {
   case $1 in
     aws-sam-cli) echo sam ;;
     checkov) echo checkov ;;
+    # Pins httpx, attrs and pydantic; the client it generates is type-checked in
+    # its venv, which has what that client imports.
+    openapi-python-client) echo openapi-python-client ;;
     *) return 1 ;;
+  esac
+}
+
+# venv_alone_with NAME: what else goes into a tool's own venv beside it.
+venv_alone_with() {
+  case $1 in
+    openapi-python-client) echo 'mypy>=1.10,<2' ;;
   esac
 }
 
@@ -96,7 +109,8 @@ venv_require() {
       alone="$VENV_DIR/alone/$name"
       rm -rf "$alone"
       "$VENV_DIR/bin/python" -m venv "$alone" &&
-        "$alone/bin/python" -m pip install --quiet --disable-pip-version-check "$spec" &&
+        # shellcheck disable=SC2046 # one requirement or none
+        "$alone/bin/python" -m pip install --quiet --disable-pip-version-check "$spec" $(venv_alone_with "$name") &&
         ln -sf "../alone/$name/bin/$command" "$VENV_DIR/bin/$command" || return 1
     else
       shared+=("$spec")

@@ -1,5 +1,7 @@
 //! `cargo xtask gen` writes what the route table determines; `cargo xtask check`
-//! fails, naming each stale file, when a committed file differs from it (CI).
+//! fails, naming each stale file, when a committed file differs from it (CI);
+//! `cargo xtask openapi` prints the OpenAPI document the API serves at
+//! `/api/openapi.json`, for generating clients without a running server.
 
 use std::process::ExitCode;
 
@@ -42,8 +44,13 @@ fn main() -> ExitCode {
             }
             Err(err) => fail(err),
         },
+        Some("openapi") => {
+            let doc = chatbot_core::routes::openapi::document();
+            println!("{doc:#}");
+            ExitCode::SUCCESS
+        }
         _ => {
-            eprintln!("usage: cargo xtask gen | check");
+            eprintln!("usage: cargo xtask gen | check | openapi");
             ExitCode::from(2)
         }
     }

@@ -16,7 +16,11 @@ pub struct RegisterRequest {
     /// At least 8 characters.
     #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
+    /// An address (`name@domain.tld`, at most 254 bytes); blank is none. The
+    /// pattern is what `validate_email` takes (one `@`, a dot inside the domain,
+    /// no spaces) around the spaces it trims.
     #[serde(default)]
+    #[schema(max_length = 254, pattern = r"^\s*([^@\s]+@[^@\s.][^@\s]*\.[^@\s]*[^@\s.])?\s*$")]
     pub email: Option<String>,
 }
 
@@ -92,23 +96,37 @@ impl ProfileView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProfileRequest {
-    /// A new address, or `null` to remove it.
+    /// A new address, or `null` (or blank) to remove it.
     #[serde(default, deserialize_with = "super::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 254, pattern = r"^\s*([^@\s]+@[^@\s.][^@\s]*\.[^@\s]*[^@\s.])?\s*$")]
     pub email: Option<Option<String>>,
-    /// An IANA zone name, or `null` for the server's default.
+    /// An IANA zone name, or `null` (or a blank string) for the server's default.
     #[serde(default, deserialize_with = "super::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = zone_or_default)]
     pub time_zone: Option<Option<String>>,
     /// Changing the password signs out every other token.
     #[serde(default)]
     pub password: Option<PasswordChange>,
 }
 
+/// The profile's `time_zone`: a zone (the `TimeZone` component), or `null` or a
+/// blank string for the default.
+fn zone_or_default() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+    AnyOfBuilder::new()
+        .item(utoipa::openapi::Ref::from_schema_name("TimeZone"))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^\s*$")))
+        .build()
+        .into()
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub old: String,
+    /// At least 8 characters, as at registration.
+    #[schema(min_length = 8, max_length = 1024)]
     pub new: String,
 }
 

@@ -8,8 +8,9 @@ use utoipa::ToSchema;
 /// `POST /api/conversations/create/`; the body may be empty.
 #[derive(Deserialize, ToSchema, Default)]
 pub struct CreateConversationRequest {
-    /// The title; without one, the first message names the chat.
+    /// The title (1–200 characters); without one, the first message names the chat.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
 }
 
@@ -50,16 +51,50 @@ pub struct ConversationList {
 pub struct DialectChatRequest {
     /// The message; at most 16 000 characters.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 16000, pattern = r"\S")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 16000, pattern = r"\S")]
     pub message: Option<String>,
     /// A chat number, as a JSON number or a string of digits.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = chat_number)]
     pub conversation_id: Option<Value>,
     #[serde(default)]
     pub provider: Option<String>,
     #[serde(default)]
     pub model: Option<String>,
+}
+
+/// A chat number as B's clients send it: a JSON number or a string of digits, 1 or
+/// more (`null`: none).
+fn chat_number() -> utoipa::openapi::schema::Schema {
+    number_schema(true)
+}
+
+fn required_chat_number() -> utoipa::openapi::schema::Schema {
+    number_schema(false)
+}
+
+fn number_schema(nullable: bool) -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+    let mut schema = AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(i64::MAX)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[0-9]*[1-9][0-9]*$"))
+                .max_length(Some(18)),
+        )
+        .description(Some(
+            "A chat number (1, 2, 3…), as a JSON number or a string of digits.",
+        ));
+    if nullable {
+        schema = schema.item(ObjectBuilder::new().schema_type(Type::Null));
+    }
+    schema.build().into()
 }
 
 /// The answer of `POST /api/chat/`: B's fields and C's together.
@@ -105,7 +140,7 @@ pub struct ConversationMessages {
 pub struct RenameConversationRequest {
     /// 1–200 characters.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
 }
 
@@ -121,7 +156,7 @@ pub struct RenamedConversation {
 pub struct RegenerateConversationRequest {
     /// A chat number, as a JSON number or a string of digits.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = required_chat_number, required = true)]
     pub conversation_id: Option<Value>,
     #[serde(default)]
     pub provider: Option<String>,

@@ -15,7 +15,7 @@ pub struct PromptRequest {
     pub chat_id: Option<String>,
     /// The message; at most 16 000 characters.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 16000, pattern = r"\S")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 16000, pattern = r"\S")]
     pub content: Option<String>,
     /// A model of the route's provider.
     #[serde(default)]

@@ -107,7 +107,7 @@ pub struct EMessageRequest {
     /// has at most 16 000 characters (413 otherwise). The earlier lines are not
     /// needed: the model's context is the stored thread.
     #[serde(default)]
-    #[schema(min_length = 1, pattern = r"\S")]
+    #[schema(value_type = String, required = true, min_length = 1, pattern = r"\S")]
     pub message: Option<String>,
     /// Optional, as in the canonical routes; the configured default otherwise.
     #[serde(default)]
@@ -131,7 +131,7 @@ pub struct EResponse {
 #[derive(Deserialize, ToSchema)]
 pub struct ETitleRequest {
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"\S")]
     pub title: Option<String>,
 }
 

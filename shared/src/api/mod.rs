@@ -8,6 +8,7 @@ pub mod dialect_b;
 pub mod dialect_d;
 pub mod dialect_e;
 pub mod meta;
+pub mod openai;
 pub mod usage;
 
 use serde::{Deserialize, Deserializer};

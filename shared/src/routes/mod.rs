@@ -19,6 +19,6 @@ pub use functions::{function, DynamoDb, Function, FALLBACK_FUNCTION, FUNCTIONS};
 pub use lookup::{lookup, match_path, Lookup};
 pub use pipeline::{handle, handle_streaming, Serve};
 pub use route::{
-    described, json, list, media, Access, Body, Doc, Errors, Handler, HandlerFuture, Limit, Route, SchemaFn,
+    described, json, list, media, Access, Body, Doc, Errors, Handler, HandlerFuture, Limit, Route, SchemaFn, Surface,
 };
 pub use table::ROUTES;

@@ -12,6 +12,7 @@ use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFo
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
+use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
     ComponentsBuilder, Content, HttpMethod, InfoBuilder, OpenApiBuilder, PathItem, PathsBuilder, RefOr, Required,
     ResponseBuilder, Schema,
@@ -22,7 +23,7 @@ use crate::error::ApiError;
 use crate::http::call::Call;
 use crate::http::pagination::MAX_LIMIT;
 use crate::http::reply::Reply;
-use crate::routes::{json, Access, Body, Errors, Limit, ROUTES};
+use crate::routes::{json, Access, Body, Errors, Limit, Surface, ROUTES};
 
 /// `GET /api/openapi.json`.
 pub async fn serve(_call: &Call<'_>) -> Result<Reply, ApiError> {
@@ -32,7 +33,62 @@ pub async fn serve(_call: &Call<'_>) -> Result<Reply, ApiError> {
 /// The document as JSON, built once per process.
 pub fn document() -> &'static Value {
     static DOCUMENT: OnceLock<Value> = OnceLock::new();
-    DOCUMENT.get_or_init(|| serde_json::to_value(build()).expect("an OpenAPI document serializes"))
+    DOCUMENT.get_or_init(|| {
+        let mut doc = serde_json::to_value(build()).expect("an OpenAPI document serializes");
+        state_requirements(&mut doc);
+        doc
+    })
+}
+
+/// What the handlers require that a derived schema cannot say: one field or
+/// another (a message unless the session ends; a username or an email; a title
+/// or an end to a chat), and a
+/// body at all where it has required fields (an absent body reads as `{}`).
+fn state_requirements(doc: &mut Value) {
+    let present = |field: &str| serde_json::json!({"required": [field], "properties": {field: {"type": "string", "pattern": "\\S"}}});
+    let either = [
+        (
+            "SendChatRequest",
+            serde_json::json!([present("content"), {"required": ["end_session"], "properties": {"end_session": {"const": true}}}]),
+        ),
+        (
+            "LoginRequest",
+            serde_json::json!([present("username"), present("email")]),
+        ),
+        (
+            "UpdateChatRequest",
+            serde_json::json!([
+                {"required": ["title"], "properties": {"title": {"type": "string"}}},
+                {"required": ["end_session"], "properties": {"end_session": {"type": "boolean"}}},
+            ]),
+        ),
+    ];
+    for (name, any_of) in either {
+        doc["components"]["schemas"][name]["anyOf"] = any_of;
+    }
+    let schemas = doc["components"]["schemas"].clone();
+    let needs_fields = |body: &Value| {
+        let name = body["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"));
+        name.is_some_and(|name| {
+            let schema = &schemas[name];
+            schema["required"].as_array().is_some_and(|r| !r.is_empty()) || schema.get("anyOf").is_some()
+        })
+    };
+    for item in doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+    {
+        for op in item.as_object_mut().into_iter().flat_map(|ops| ops.values_mut()) {
+            if let Some(body) = op.get_mut("requestBody") {
+                if needs_fields(body) {
+                    body["required"] = Value::Bool(true);
+                }
+            }
+        }
+    }
 }
 
 /// A JSON body's schema: a registered component's reference, an array of one, or a
@@ -89,16 +145,42 @@ fn string_schema() -> RefOr<Schema> {
 /// The name of the component every `tz` parameter refers to.
 const TIME_ZONE: &str = "TimeZone";
 
-/// An IANA zone name, as `tz` and the profile's `time_zone` take: the list the API
-/// knows, so generated requests (and clients) can tell a valid one.
+/// An IANA zone name, as `tz` and the profile's `time_zone` take: a string the
+/// server checks against the tz database it was built with. Not the list itself
+/// (some 600 names, with aliases such as `GMT0` that clash as enum keys in
+/// generated clients): its shape, examples and where the names are listed.
 fn time_zone_schema() -> RefOr<Schema> {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .description(Some("An IANA time zone name."))
-        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())))
+        .format(Some(SchemaFormat::Custom(TIME_ZONE_FORMAT.into())))
+        .min_length(Some(1))
+        .max_length(Some(TIME_ZONE_MAX_CHARS))
+        .pattern(Some(TIME_ZONE_PATTERN))
+        .description(Some(
+            "An IANA time zone name, such as `Europe/Paris`: one of the tz database's names \
+             (<https://www.iana.org/time-zones>; listed at <https://en.wikipedia.org/wiki/List_of_tz_database_time_zones>), \
+             matched exactly (case included). Any other is 400 `invalid_field`.",
+        ))
+        .examples(TIME_ZONE_EXAMPLES)
         .build()
         .into()
 }
+
+/// The `format` of [`time_zone_schema`], for tools that generate values of it
+/// (infra/fuzz_hooks.py draws them from the examples).
+const TIME_ZONE_FORMAT: &str = "iana-time-zone";
+/// What every zone name looks like (a test checks each one the server knows).
+const TIME_ZONE_PATTERN: &str = "^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$";
+/// Longer than any zone name.
+const TIME_ZONE_MAX_CHARS: usize = 64;
+const TIME_ZONE_EXAMPLES: [&str; 6] = [
+    "Europe/Paris",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+    "America/Argentina/Buenos_Aires",
+    "UTC",
+];
 
 /// A path or query parameter's schema: what the API accepts for it, so a value
 /// the document allows is one the API takes (ids, numbers, flags and zones are
@@ -136,6 +218,11 @@ fn parameter_schema(name: &str) -> RefOr<Schema> {
             .into(),
         "all" => strings(&["true", "false", "1", "0", "yes", "no"]),
         "tz" => utoipa::openapi::Ref::from_schema_name(TIME_ZONE).into(),
+        "search" => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(crate::handlers::chats::MAX_SEARCH_CHARS))
+            .build()
+            .into(),
         _ => string_schema(),
     }
 }
@@ -192,7 +279,8 @@ fn build() -> utoipa::openapi::OpenApi {
     for route in ROUTES.iter().filter(|r| r.in_openapi) {
         let doc = &route.doc;
         let mut op = OperationBuilder::new()
-            .operation_id(Some(route.function))
+            .operation_id(Some(route.operation_id()))
+            .tag(route.surface.expect("a documented route has a surface").tag())
             .summary(Some(route.summary))
             .response(doc.status.to_string(), success(doc.response, &mut schemas));
         if let Some((status, body)) = doc.also {
@@ -301,6 +389,12 @@ fn build() -> utoipa::openapi::OpenApi {
         )
         .paths(paths.build())
         .components(Some(components.build()))
+        .tags(Some(Surface::ALL.map(|surface| {
+            TagBuilder::new()
+                .name(surface.tag())
+                .description(Some(surface.description()))
+                .build()
+        })))
         .build()
 }
 
@@ -318,7 +412,13 @@ mod tests {
         for route in ROUTES {
             let op = &doc["paths"][route.path][route.method.to_lowercase()];
             if route.in_openapi {
-                assert_eq!(op["operationId"], route.function, "{} {}", route.method, route.path);
+                assert_eq!(
+                    op["operationId"],
+                    route.operation_id(),
+                    "{} {}",
+                    route.method,
+                    route.path
+                );
             } else {
                 assert!(
                     op.is_null(),
@@ -328,6 +428,42 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// `openapi-spec-validator` and client generators need each `operationId` once
+    /// (it names a generated function), and a tag for each surface groups them.
+    #[test]
+    fn operation_ids_are_unique_and_tags_name_the_surfaces() {
+        let doc = document();
+        let mut ids = std::collections::BTreeSet::new();
+        let mut tagged = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap();
+                assert!(ids.insert(id.to_string()), "{method} {path}: operationId {id} twice");
+                assert!(
+                    id.chars().all(|c| c.is_ascii_alphanumeric()) && id.starts_with(method.as_str()),
+                    "{id}"
+                );
+                let tags = op["tags"].as_array().unwrap();
+                assert_eq!(tags.len(), 1, "{method} {path}");
+                tagged.insert(tags[0].as_str().unwrap().to_string());
+            }
+        }
+        assert_eq!(ids.len(), ROUTES.iter().filter(|r| r.in_openapi).count());
+        let declared: std::collections::BTreeSet<String> = doc["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(tagged, declared, "every declared tag is used, every used tag declared");
+        assert_eq!(
+            doc["paths"]["/api/chats/{chat_id}/"]["patch"]["operationId"],
+            "patchApiChatsChatId"
+        );
+        assert_eq!(doc["paths"]["/v1/chat/completions"]["post"]["tags"][0], "openai");
+        assert_eq!(doc["paths"]["/chat/threads/new/"]["post"]["tags"][0], "threads");
     }
 
     /// Found by the fuzz run (infra/fuzz-api.sh): the OpenAI routes' errors were
@@ -377,11 +513,38 @@ mod tests {
         );
         let tz = parameter("/api/chats/", "get", "tz");
         assert_eq!(tz["$ref"], "#/components/schemas/TimeZone");
-        let zones = doc["components"]["schemas"]["TimeZone"]["enum"].as_array().unwrap();
-        for zone in zones {
-            assert!(crate::time::parse_zone(zone.as_str().unwrap(), "tz").is_ok(), "{zone}");
+    }
+
+    /// The time zone is a checked string, not an enum of every name (which made
+    /// openapi-python-client fail on keys such as `GMT0`): every name the server
+    /// takes fits the schema, and its examples are names the server takes.
+    #[test]
+    fn the_time_zone_schema_fits_every_zone_the_server_takes() {
+        let zone = &document()["components"]["schemas"]["TimeZone"];
+        assert!(zone.get("enum").is_none());
+        assert_eq!(zone["pattern"], TIME_ZONE_PATTERN);
+        assert_eq!(zone["format"], TIME_ZONE_FORMAT);
+        // TIME_ZONE_PATTERN, spelled out.
+        let fits = |name: &str| {
+            name.len() <= TIME_ZONE_MAX_CHARS
+                && name.starts_with(|c: char| c.is_ascii_alphabetic())
+                && name.split('/').all(|part| {
+                    !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "_+-".contains(c))
+                })
+        };
+        for zone in chrono_tz::TZ_VARIANTS {
+            assert!(fits(zone.name()), "{}", zone.name());
         }
-        assert!(zones.contains(&Value::from("Europe/Paris")));
+        let examples = zone["examples"].as_array().unwrap();
+        assert!(!examples.is_empty());
+        for example in examples {
+            let name = example.as_str().unwrap();
+            assert!(fits(name) && crate::time::parse_zone(name, "tz").is_ok(), "{name}");
+        }
+        assert!(zone["description"]
+            .as_str()
+            .unwrap()
+            .contains("https://www.iana.org/time-zones"));
     }
 
     /// Found by the fuzz run: bodies the document allowed (a blank message, a
@@ -408,6 +571,32 @@ mod tests {
             schemas["RegisterRequest"]["properties"]["password"]["minLength"],
             password
         );
+    }
+
+    /// Found by schemathesis' positive_data_acceptance: `{}` was a valid body of
+    /// `POST /api/chats/` (and of login, of thread titles…) by the document, and a
+    /// 400 by the server.
+    #[test]
+    fn bodies_say_which_fields_the_handlers_require() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        let body = |path: &str, method: &str| doc["paths"][path][method]["requestBody"].clone();
+        assert_eq!(body("/api/chats/", "post")["required"], true);
+        assert_eq!(
+            schemas["SendChatRequest"]["anyOf"][1]["properties"]["end_session"]["const"],
+            true
+        );
+        assert_eq!(schemas["LoginRequest"]["anyOf"].as_array().map(Vec::len), Some(2));
+        assert_eq!(body("/chat/threads/{id}/update-title/", "put")["required"], true);
+        assert_eq!(schemas["ETitleRequest"]["required"][0], "title");
+        assert_eq!(
+            schemas["RegenerateConversationRequest"]["required"][0],
+            "conversation_id"
+        );
+        assert_eq!(schemas["ChatCompletionRequest"]["properties"]["n"]["maximum"], 1);
+        // All-optional bodies may be left out: the server reads none as `{}`.
+        assert!(body("/api/chats/{chat_id}/regenerate/", "post")["required"].is_null());
+        assert!(body("/api/me/", "patch")["required"].is_null());
     }
 
     #[test]

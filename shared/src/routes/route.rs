@@ -45,6 +45,65 @@ pub enum Errors {
     OpenAi,
 }
 
+/// The API surface a route belongs to: its tag in the OpenAPI document, so a
+/// generated client groups each surface's operations (the canonical API by
+/// resource, the OpenAI-compatible routes, and each dialect by what it serves).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Surface {
+    /// Canonical: register, log in and out, the profile, admin switches.
+    Accounts,
+    /// Canonical: chats, their messages, replies and streams.
+    Chats,
+    /// Canonical: the balance, the models, health and the document itself.
+    Service,
+    /// `/v1/…`, for OpenAI's SDKs.
+    OpenAi,
+    /// Dialect B (Gemini conversations by number), whose `POST /api/chat/` dialect C shares.
+    Conversations,
+    /// Dialect D: a prompt route per provider, chats by client-chosen UUID and by day.
+    Prompts,
+    /// Dialect E: Ollama-style threads and cookie sessions.
+    Threads,
+}
+
+impl Surface {
+    pub const ALL: [Surface; 7] = [
+        Surface::Accounts,
+        Surface::Chats,
+        Surface::Service,
+        Surface::OpenAi,
+        Surface::Conversations,
+        Surface::Prompts,
+        Surface::Threads,
+    ];
+
+    /// The tag's name.
+    pub const fn tag(self) -> &'static str {
+        match self {
+            Surface::Accounts => "accounts",
+            Surface::Chats => "chats",
+            Surface::Service => "service",
+            Surface::OpenAi => "openai",
+            Surface::Conversations => "conversations",
+            Surface::Prompts => "prompts",
+            Surface::Threads => "threads",
+        }
+    }
+
+    /// The tag's description, for a reader choosing a surface.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Surface::Accounts => "The canonical API: register, log in and out, the profile, and (admins) deactivating users.",
+            Surface::Chats => "The canonical API: chats and their messages; send, stream, edit, regenerate, rename, end, delete.",
+            Surface::Service => "The canonical API: the token balance, the models on offer, health, and this document.",
+            Surface::OpenAi => "OpenAI-compatible chat completions and model list, for OpenAI's SDKs (errors in OpenAI's shape; model as `provider/model`).",
+            Surface::Conversations => "Dialect B: Gemini-style conversations named by number. Its `POST /api/chat/` is also dialect C's (which otherwise uses the canonical register and balance routes).",
+            Surface::Prompts => "Dialect D: one prompt route per provider, chats named by a client-chosen UUID, chats by day; each route also under `/api/`.",
+            Surface::Threads => "Dialect E: Ollama-style threads named by number, and accounts signed in with a session cookie (`/auth/`, `/chat/`).",
+        }
+    }
+}
+
 /// The future a [`Handler`] returns: boxed, so handlers of different types fit
 /// one table, and `Send`, as `lambda_http` requires.
 pub type HandlerFuture<'c> = Pin<Box<dyn Future<Output = Result<Output, ApiError>> + Send + 'c>>;
@@ -140,6 +199,8 @@ pub struct Route {
     pub errors: Errors,
     pub handler: Handler,
     pub doc: Doc,
+    /// Its tag in the OpenAPI document; every route the document lists has one.
+    pub surface: Option<Surface>,
     /// Whether the OpenAPI document lists it: every API route does. The web page's
     /// routes do not (see [`Route::page`]).
     pub in_openapi: bool,
@@ -159,6 +220,7 @@ impl Route {
             errors: Errors::Api,
             handler,
             in_openapi: true,
+            surface: None,
             doc: Doc {
                 request: None,
                 status: 200,
@@ -168,6 +230,11 @@ impl Route {
                 query: &[],
             },
         }
+    }
+
+    pub const fn surface(mut self, surface: Surface) -> Self {
+        self.surface = Some(surface);
+        self
     }
 
     pub const fn summary(mut self, summary: &'static str) -> Self {
@@ -239,6 +306,27 @@ impl Route {
     /// routes only (API.md §7).
     pub fn takes_api_keys(&self) -> bool {
         self.path.starts_with("/v1/")
+    }
+
+    /// The OpenAPI `operationId`: the method and the path's words in lowerCamelCase
+    /// (`PATCH /api/chats/{chat_id}/` is `patchApiChatsChatId`), so it reads as the
+    /// request it names, is unique because method and path are, and a route keeps
+    /// its name while others come and go (a generated client's function names
+    /// stay).
+    pub fn operation_id(&self) -> String {
+        let mut id = self.method.to_ascii_lowercase();
+        for word in self
+            .path
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            let mut chars = word.chars();
+            if let Some(first) = chars.next() {
+                id.push(first.to_ascii_uppercase());
+                id.push_str(&chars.as_str().to_ascii_lowercase());
+            }
+        }
+        id
     }
 
     /// Both forms clients may call: the table's, and the one without a trailing

@@ -4,7 +4,7 @@
 //! OpenAPI document is built from it at run time. A new function also needs its
 //! entry in [`FUNCTIONS`](super::FUNCTIONS) (description, IAM, streaming).
 
-use super::route::{described, handler, json, list, media, Limit, Route};
+use super::route::{described, handler, json, list, media, Limit, Route, Surface};
 use crate::api::accounts::*;
 use crate::api::api_keys::*;
 use crate::api::chats::*;
@@ -42,6 +42,7 @@ const USAGE_SPAN: [(&str, &str); 2] = [
 
 pub const ROUTES: &[Route] = &[
     Route::new("POST", "/api/register/", "register", handler!(accounts::register))
+        .surface(Surface::Accounts)
         .summary("Create an account and get a token")
         .public()
         .limit(Limit::PerIp)
@@ -49,6 +50,7 @@ pub const ROUTES: &[Route] = &[
         .response(201, json::<AuthResponse>())
         .errors(&[409]),
     Route::new("POST", "/api/login/", "login", handler!(accounts::login))
+        .surface(Surface::Accounts)
         .summary("Exchange a username or email and password for a token")
         .public()
         .limit(Limit::PerIp)
@@ -56,19 +58,23 @@ pub const ROUTES: &[Route] = &[
         .response(200, json::<AuthResponse>())
         .errors(&[401, 403]),
     Route::new("POST", "/api/logout/", "logout", handler!(accounts::logout))
+        .surface(Surface::Accounts)
         .summary("Revoke the presented token (or all, with ?all=true)")
         .response(200, json::<Notice>())
         .query(&[("all", "true revokes every token of the user.")]),
     Route::new("GET", "/api/me/", "get-me", handler!(accounts::get_me))
+        .surface(Surface::Accounts)
         .summary("The caller's profile")
         .response(200, json::<ProfileView>()),
     Route::new("PATCH", "/api/me/", "update-me", handler!(accounts::update_me))
+        .surface(Surface::Accounts)
         .summary("Change email, time zone or password")
         .limit(Limit::Write)
         .request(json::<UpdateProfileRequest>())
         .response(200, json::<ProfileView>())
         .errors(&[409]),
     Route::new("DELETE", "/api/me/", "delete-me", handler!(accounts::delete_me))
+        .surface(Surface::Accounts)
         .summary("Delete the account with all its data")
         .limit(Limit::Write)
         .response(200, json::<Notice>()),
@@ -78,6 +84,7 @@ pub const ROUTES: &[Route] = &[
         "deactivate-user",
         handler!(accounts::deactivate_user),
     )
+    .surface(Surface::Accounts)
     .summary("Deactivate a user (admins only)")
     .limit(Limit::Write)
     .response(200, json::<AccountStatusView>())
@@ -88,11 +95,13 @@ pub const ROUTES: &[Route] = &[
         "activate-user",
         handler!(accounts::activate_user),
     )
+    .surface(Surface::Accounts)
     .summary("Reactivate a user (admins only)")
     .limit(Limit::Write)
     .response(200, json::<AccountStatusView>())
     .errors(&[403, 404]),
     Route::new("POST", "/api/chats/", "send-chat", handler!(chats::send_chat))
+        .surface(Surface::Chats)
         .summary("Send a message and get the model's reply, or end the session")
         .limit(Limit::PerUser)
         .request(json::<SendChatRequest>())
@@ -100,6 +109,7 @@ pub const ROUTES: &[Route] = &[
         .also(200, json::<SendChatOrEnd>())
         .errors(MODEL_ERRORS),
     Route::new("GET", "/api/chats/", "list-chats", handler!(chats::list_chats))
+        .surface(Surface::Chats)
         .summary("The caller's chats, newest first, with their conversations")
         .limit(Limit::Search)
         .response(200, list::<ChatView>())
@@ -117,20 +127,24 @@ pub const ROUTES: &[Route] = &[
             PAGING[1],
         ]),
     Route::new("DELETE", "/api/chats/", "delete-all-chats", handler!(chats::delete_all_chats))
+        .surface(Surface::Chats)
         .summary("Delete every chat of the caller")
         .limit(Limit::Write)
         .response(200, json::<DeletedChatsResponse>()),
     Route::new("GET", "/api/chats/{chat_id}/", "get-chat", handler!(chats::get_chat))
+        .surface(Surface::Chats)
         .summary("One chat with its conversation")
         .response(200, json::<ChatView>())
         .errors(&[404]),
     Route::new("PATCH", "/api/chats/{chat_id}/", "update-chat", handler!(chats::update_chat))
+        .surface(Surface::Chats)
         .summary("Rename a chat, or end or reopen it")
         .limit(Limit::Write)
         .request(json::<UpdateChatRequest>())
         .response(200, json::<ChatView>())
         .errors(&[404]),
     Route::new("DELETE", "/api/chats/{chat_id}/", "delete-chat", handler!(chats::delete_chat))
+        .surface(Surface::Chats)
         .summary("Delete one chat")
         .limit(Limit::Write)
         .response(200, json::<Notice>())
@@ -141,6 +155,7 @@ pub const ROUTES: &[Route] = &[
         "list-messages",
         handler!(messages::list_messages),
     )
+    .surface(Surface::Chats)
     .summary("A chat's messages, oldest first")
     .response(200, list::<MessageView>())
     .errors(&[404])
@@ -151,6 +166,7 @@ pub const ROUTES: &[Route] = &[
         "edit-message",
         handler!(messages::edit_message),
     )
+    .surface(Surface::Chats)
     .summary("Edit a message, optionally answering it again")
     .limit(Limit::PerUser)
     .request(json::<EditMessageRequest>())
@@ -162,50 +178,61 @@ pub const ROUTES: &[Route] = &[
         "regenerate-reply",
         handler!(messages::regenerate),
     )
+    .surface(Surface::Chats)
     .summary("Answer the chat's last user message again")
     .limit(Limit::PerUser)
     .request(json::<RegenerateRequest>())
     .response(200, json::<RegeneratedView>())
     .errors(AGAIN_ERRORS),
     Route::new("POST", "/api/keys/", "api-keys", handler!(api_keys::create_key))
+        .surface(Surface::Accounts)
         .summary("Create a personal API key for /v1/ (shown only in this answer)")
         .limit(Limit::Write)
         .request(json::<CreateApiKeyRequest>())
         .response(201, json::<CreatedApiKey>())
         .errors(&[409]),
     Route::new("GET", "/api/keys/", "api-keys", handler!(api_keys::list_keys))
+        .surface(Surface::Accounts)
         .summary("The caller's personal API keys, oldest first")
         .response(200, list::<ApiKeyView>()),
     Route::new("DELETE", "/api/keys/{key_id}/", "api-keys", handler!(api_keys::revoke_key))
+        .surface(Surface::Accounts)
         .summary("Revoke a personal API key at once")
         .limit(Limit::Write)
         .response(200, json::<Notice>())
         .errors(&[404]),
     Route::new("GET", "/api/usage/", "get-usage", handler!(usage::get_usage))
+        .surface(Surface::Service)
         .summary("What the balance was spent on, by day, model and API key")
         .response(200, json::<UsageReport>())
         .query(&USAGE_SPAN),
     Route::new("GET", "/api/admin/usage/", "admin-usage", handler!(usage::get_admin_usage))
+        .surface(Surface::Service)
         .summary("Every user's usage totals (admins only)")
         .response(200, json::<AdminUsageReport>())
         .errors(&[403])
         .query(&USAGE_SPAN),
     Route::new("GET", "/api/tokens/", "get-tokens", handler!(meta::get_tokens))
+        .surface(Surface::Service)
         .summary("The token balance")
         .response(200, json::<TokensView>()),
     Route::new("GET", "/api/models/", "list-models", handler!(meta::list_models))
+        .surface(Surface::Service)
         .summary("Every provider/model and whether it is available")
         .response(200, list::<ModelView>()),
     Route::new("GET", "/api/openapi.json", "get-openapi", handler!(super::openapi::serve))
+        .surface(Surface::Service)
         .summary("This document")
         .public()
         .response(200, described("This document.")),
     Route::new("GET", "/api/health/", "health", handler!(meta::health))
+        .surface(Surface::Service)
         .summary("Liveness and store reachability")
         .public()
         .response(200, json::<HealthView>())
         .errors(&[503]),
     Route::new("POST", "/api/chats/stream/", "stream-chat", handler!(stream::stream_chat))
+        .surface(Surface::Chats)
         .summary("Send a message and stream the reply as server-sent events")
         .limit(Limit::PerUser)
         .request(json::<SendChatRequest>())
@@ -218,10 +245,11 @@ pub const ROUTES: &[Route] = &[
         )
         .errors(MODEL_ERRORS),
     Route::new("POST", "/v1/chat/completions", "openai-api", handler!(openai::chat_completions))
+        .surface(Surface::OpenAi)
         .summary("OpenAI-compatible chat completions, streamed or whole")
         .limit(Limit::PerUser)
         .openai_errors()
-        .request(described("OpenAI's chat completion request (model as provider/model)."))
+        .request(json::<crate::api::openai::ChatCompletionRequest>())
         .response(
             200,
             media(
@@ -231,6 +259,7 @@ pub const ROUTES: &[Route] = &[
         )
         .errors(&[402, 502, 503, 504]),
     Route::new("GET", "/v1/models", "openai-api", handler!(openai::list_models))
+        .surface(Surface::OpenAi)
         .summary("OpenAI-compatible model list")
         .openai_errors()
         .response(
@@ -244,11 +273,13 @@ pub const ROUTES: &[Route] = &[
         "create-chat",
         handler!(dialect_b::create_conversation),
     )
+    .surface(Surface::Conversations)
     .summary("Dialect B: start an empty conversation (the open chat from now on)")
     .limit(Limit::Write)
     .request(json::<CreateConversationRequest>())
     .response(200, json::<CreatedConversation>()),
     Route::new("GET", "/api/conversations/", "list-chats", handler!(dialect_b::list_conversations))
+        .surface(Surface::Conversations)
         .summary("Dialect B: the caller's conversations, newest first")
         .limit(Limit::Search)
         .response(200, json::<ConversationList>())
@@ -261,6 +292,7 @@ pub const ROUTES: &[Route] = &[
             PAGING[1],
         ]),
     Route::new("POST", "/api/chat/", "send-chat", handler!(dialect_b::chat))
+        .surface(Surface::Conversations)
         .summary("Dialects B and C: send a message to a conversation (by number) or to the open chat; 200")
         .limit(Limit::PerUser)
         .request(json::<DialectChatRequest>())
@@ -272,6 +304,7 @@ pub const ROUTES: &[Route] = &[
         "list-messages",
         handler!(dialect_b::conversation_messages),
     )
+    .surface(Surface::Conversations)
     .summary("Dialect B: a conversation's messages, oldest first, with Gemini's role names")
     .response(200, json::<ConversationMessages>())
     .errors(&[404]),
@@ -281,6 +314,7 @@ pub const ROUTES: &[Route] = &[
         "update-chat",
         handler!(dialect_b::rename_conversation),
     )
+    .surface(Surface::Conversations)
     .summary("Dialect B: rename a conversation")
     .limit(Limit::Write)
     .request(json::<RenameConversationRequest>())
@@ -292,11 +326,13 @@ pub const ROUTES: &[Route] = &[
         "delete-chat",
         handler!(dialect_b::delete_conversation),
     )
+    .surface(Surface::Conversations)
     .summary("Dialect B: delete a conversation")
     .limit(Limit::Write)
     .response(200, json::<Notice>())
     .errors(&[404]),
     Route::new("POST", "/api/chat/regenerate/", "regenerate-reply", handler!(dialect_b::regenerate))
+        .surface(Surface::Conversations)
         .summary("Dialect B: answer a conversation's last message again")
         .limit(Limit::PerUser)
         .request(json::<RegenerateConversationRequest>())
@@ -307,12 +343,14 @@ pub const ROUTES: &[Route] = &[
     // are the canonical ones.)
     // Dialect D (API.md §4): GPT/Gemini by route, also under /api/.
     Route::new("POST", "/prompt_gpt/", "send-chat", handler!(dialect_d::prompt_gpt))
+        .surface(Surface::Prompts)
         .summary("Dialect D: ask OpenAI in a chat (a client-chosen UUID); 201 {reply}")
         .limit(Limit::PerUser)
         .request(json::<PromptRequest>())
         .response(201, json::<PromptResponse>())
         .errors(MODEL_ERRORS),
     Route::new("POST", "/prompt_gemini/", "send-chat", handler!(dialect_d::prompt_gemini))
+        .surface(Surface::Prompts)
         .summary("Dialect D: ask Gemini in a chat (a client-chosen UUID); 201 {reply}")
         .limit(Limit::PerUser)
         .request(json::<PromptRequest>())
@@ -324,26 +362,32 @@ pub const ROUTES: &[Route] = &[
         "list-messages",
         handler!(messages::list_messages),
     )
+    .surface(Surface::Prompts)
     .summary("Dialect D: a chat's messages, oldest first")
     .response(200, list::<MessageView>())
     .errors(&[404])
     .query(&PAGING),
     Route::new("GET", "/todays_chat/", "list-chats", handler!(dialect_d::todays_chats))
+        .surface(Surface::Prompts)
         .summary("Dialect D: up to 10 chats started today, newest first (days of the display zone)")
         .response(200, list::<ChatView>()),
     Route::new("GET", "/yesterdays_chat/", "list-chats", handler!(dialect_d::yesterdays_chats))
+        .surface(Surface::Prompts)
         .summary("Dialect D: up to 10 chats started yesterday, newest first (days of the display zone)")
         .response(200, list::<ChatView>()),
     Route::new("GET", "/seven_days_chat/", "list-chats", handler!(dialect_d::seven_days_chats))
+        .surface(Surface::Prompts)
         .summary("Dialect D: up to 10 chats started the seven days before yesterday, newest first (days of the display zone)")
         .response(200, list::<ChatView>()),
     Route::new("POST", "/api/prompt_gpt/", "send-chat", handler!(dialect_d::prompt_gpt))
+        .surface(Surface::Prompts)
         .summary("Dialect D: ask OpenAI in a chat (a client-chosen UUID); 201 {reply}")
         .limit(Limit::PerUser)
         .request(json::<PromptRequest>())
         .response(201, json::<PromptResponse>())
         .errors(MODEL_ERRORS),
     Route::new("POST", "/api/prompt_gemini/", "send-chat", handler!(dialect_d::prompt_gemini))
+        .surface(Surface::Prompts)
         .summary("Dialect D: ask Gemini in a chat (a client-chosen UUID); 201 {reply}")
         .limit(Limit::PerUser)
         .request(json::<PromptRequest>())
@@ -355,21 +399,26 @@ pub const ROUTES: &[Route] = &[
         "list-messages",
         handler!(messages::list_messages),
     )
+    .surface(Surface::Prompts)
     .summary("Dialect D: a chat's messages, oldest first")
     .response(200, list::<MessageView>())
     .errors(&[404])
     .query(&PAGING),
     Route::new("GET", "/api/todays_chat/", "list-chats", handler!(dialect_d::todays_chats))
+        .surface(Surface::Prompts)
         .summary("Dialect D: up to 10 chats started today, newest first (days of the display zone)")
         .response(200, list::<ChatView>()),
     Route::new("GET", "/api/yesterdays_chat/", "list-chats", handler!(dialect_d::yesterdays_chats))
+        .surface(Surface::Prompts)
         .summary("Dialect D: up to 10 chats started yesterday, newest first (days of the display zone)")
         .response(200, list::<ChatView>()),
     Route::new("GET", "/api/seven_days_chat/", "list-chats", handler!(dialect_d::seven_days_chats))
+        .surface(Surface::Prompts)
         .summary("Dialect D: up to 10 chats started the seven days before yesterday, newest first (days of the display zone)")
         .response(200, list::<ChatView>()),
     // Dialect E (API.md §4): Ollama threads and cookie sessions.
     Route::new("POST", "/auth/register/", "register", handler!(dialect_e::register))
+        .surface(Surface::Threads)
         .summary("Dialect E: create an account (log in afterwards)")
         .public()
         .limit(Limit::PerIp)
@@ -377,6 +426,7 @@ pub const ROUTES: &[Route] = &[
         .response(201, json::<ERegisterResponse>())
         .errors(&[400]),
     Route::new("POST", "/auth/login/", "login", handler!(dialect_e::login))
+        .surface(Surface::Threads)
         .summary("Dialect E: log in; sets the HttpOnly session cookie and answers the token")
         .public()
         .limit(Limit::PerIp)
@@ -384,12 +434,15 @@ pub const ROUTES: &[Route] = &[
         .response(200, json::<ELoginResponse>())
         .errors(&[400, 403]),
     Route::new("POST", "/auth/logout/", "logout", handler!(dialect_e::logout))
+        .surface(Surface::Threads)
         .summary("Dialect E: revoke the presented token and clear the session cookie")
         .response(200, json::<Notice>()),
     Route::new("GET", "/auth/status/", "get-me", handler!(dialect_e::status))
+        .surface(Surface::Threads)
         .summary("Dialect E: whether the cookie (or token) is signed in: 200, else 401")
         .response(200, json::<EStatusResponse>()),
     Route::new("DELETE", "/auth/delete/", "delete-me", handler!(dialect_e::delete_account))
+        .surface(Surface::Threads)
         .summary("Dialect E: delete the account with all its data and clear the cookie")
         .limit(Limit::Write)
         .response(200, json::<Notice>()),
@@ -399,15 +452,18 @@ pub const ROUTES: &[Route] = &[
         "deactivate-user",
         handler!(dialect_e::deactivate),
     )
+    .surface(Surface::Threads)
     .summary("Dialect E: deactivate a user (admins only)")
     .limit(Limit::Write)
     .response(200, json::<EDeactivatedResponse>())
     .errors(&[403, 404]),
     Route::new("POST", "/chat/threads/new/", "create-chat", handler!(dialect_e::new_thread))
+        .surface(Surface::Threads)
         .summary("Dialect E: start an empty thread")
         .limit(Limit::Write)
         .response(201, json::<ENewThreadResponse>()),
     Route::new("GET", "/chat/threads/", "list-chats", handler!(dialect_e::list_threads))
+        .surface(Surface::Threads)
         .summary("Dialect E: the caller's threads, newest first")
         .response(200, json::<EThreadsResponse>())
         .query(&PAGING),
@@ -417,6 +473,7 @@ pub const ROUTES: &[Route] = &[
         "list-messages",
         handler!(dialect_e::list_thread_messages),
     )
+    .surface(Surface::Threads)
     .summary("Dialect E: a thread's newest messages, oldest first")
     .response(200, json::<EMessagesResponse>())
     .errors(&[404]),
@@ -426,6 +483,7 @@ pub const ROUTES: &[Route] = &[
         "update-chat",
         handler!(dialect_e::update_title),
     )
+    .surface(Surface::Threads)
     .summary("Dialect E: rename a thread")
     .limit(Limit::Write)
     .request(json::<ETitleRequest>())
@@ -437,6 +495,7 @@ pub const ROUTES: &[Route] = &[
         "delete-chat",
         handler!(dialect_e::delete_thread),
     )
+    .surface(Surface::Threads)
     .summary("Dialect E: delete a thread")
     .limit(Limit::Write)
     .response(200, json::<EStatusNotice>())
@@ -447,6 +506,7 @@ pub const ROUTES: &[Route] = &[
         "delete-chat",
         handler!(dialect_e::delete_thread),
     )
+    .surface(Surface::Threads)
     .summary("Dialect E: delete a thread (the POST E's own tests send)")
     .limit(Limit::Write)
     .response(200, json::<EStatusNotice>())
@@ -457,10 +517,12 @@ pub const ROUTES: &[Route] = &[
         "delete-all-chats",
         handler!(dialect_e::delete_all_threads),
     )
+    .surface(Surface::Threads)
     .summary("Dialect E: delete every thread of the caller")
     .limit(Limit::Write)
     .response(200, json::<EStatusNotice>()),
     Route::new("POST", "/chat/response/{id}/", "send-chat", handler!(dialect_e::respond))
+        .surface(Surface::Threads)
         .summary("Dialect E: send a message to a thread and get the whole reply")
         .limit(Limit::PerUser)
         .request(json::<EMessageRequest>())
@@ -472,6 +534,7 @@ pub const ROUTES: &[Route] = &[
         "stream-chat",
         handler!(dialect_e::stream_response),
     )
+    .surface(Surface::Threads)
     .summary("Dialect E: send a message to a thread and stream the reply as plain text")
     .limit(Limit::PerUser)
     .request(json::<EMessageRequest>())
@@ -520,6 +583,8 @@ mod tests {
                 route.function
             );
             assert_ne!(route.function, FALLBACK_FUNCTION, "{name}");
+            // A page is no part of the API's document, so of no surface.
+            assert_eq!(route.surface.is_some(), route.in_openapi, "{name}: .surface(…)");
         }
     }
 
