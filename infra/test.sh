@@ -65,10 +65,11 @@ step "fuzz"
 infra/fuzz-api.sh
 # A short bounded load test on each store (infra/load.sh; the full run is in
 # BENCHMARKS.md): many users' mixed traffic, then the exact accounting of their
-# messages and balances. About 15 s on SQLite and 40 s on moto here.
+# messages and balances. About 15 s on SQLite and 30 s on moto (fewer requests:
+# moto serves one at a time) here.
 step "load"
 infra/load.sh --users 8 --requests 300 --seconds 120
-STORE=dynamodb infra/load.sh --users 8 --requests 300 --seconds 120
+STORE=dynamodb infra/load.sh --users 8 --requests 200 --seconds 120
 # The browser tests (headless Chromium), when there is one or CI may install it;
 # said out loud when skipped: cookie authentication, and the web chat page at /
 # (about a minute together once the functions are built).
