@@ -180,6 +180,16 @@ def _answered_on_retry(request):
 SCHEMA_VALID_REJECTED = "ST202"
 
 
+def _whole_float(response, field):
+    """Whether the request's body gave `field` as a whole number with a fraction."""
+    try:
+        body = json.loads(response.request.body or b"null")
+    except (ValueError, TypeError):
+        return False
+    value = body.get(field) if isinstance(body, dict) else None
+    return isinstance(value, float) and value.is_integer()
+
+
 def _documented_refusal(response):
     """Why a schema-valid request's 400 is one the document cannot rule out, or
     None. Each is said in the document (the field's description) and counted:
@@ -194,7 +204,9 @@ def _documented_refusal(response):
     - a whole number written with a fraction (`4.0`) where the server reads an
       integer: JSON Schema's `integer` includes it, serde's integers do not;
     - OpenAI's rule that the last message is the user's, which JSON Schema
-      cannot say of an array's last item."""
+      cannot say of an array's last item;
+    - a usage report's span: `from` after `to`, or over 366 days, is one no
+      schema of two separate dates can rule out."""
     if response.status_code != 400:
         return None
     try:
@@ -217,11 +229,29 @@ def _documented_refusal(response):
         return "a wrong current password"
     if path.startswith("/auth/login") and code == "invalid_credentials":
         return "dialect E's 400 for wrong credentials"
-    if "floating point" in str(error.get("error", error.get("message", ""))):
+    if "floating point" in str(error.get("error", error.get("message", ""))) or _whole_float(response, field):
         return "an integer written as 4.0"
     if path.startswith("/v1/chat/completions") and field == "messages":
         return "OpenAI's last message not the user's"
+    if path.startswith("/api/usage") or path.startswith("/api/admin/usage"):
+        if field == "from":
+            return "a usage span from after to, or over 366 days"
     return None
+
+
+def _key_reused(response):
+    """A 422 `idempotency_key_reused`: the fuzzer draws keys from a small space and
+    sends one with another body, which API.md §6 answers 422 by design."""
+    if response.status_code != 422:
+        return False
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return False
+    if not isinstance(body, dict):
+        return False
+    error = body.get("error") if isinstance(body.get("error"), dict) else body
+    return error.get("code") == "idempotency_key_reused"
 
 
 @schemathesis.hook
@@ -231,6 +261,9 @@ def filter_failure(context, failure, case, response):
         if refusal:
             SET_ASIDE[f"400 to a schema-valid request: {refusal}"] += 1
             return False
+    if failure.code == SCHEMA_VALID_REJECTED and _key_reused(response):
+        SET_ASIDE["422: one Idempotency-Key the fuzzer sent with two requests"] += 1
+        return False
     watch_refused = response.status_code == 500 and WATCH_OWN_500 in response.content
     if watch_refused and _not_utf8(response.request.body):
         SET_ASIDE["watch's own 500 to a body not UTF-8"] += 1

@@ -192,3 +192,19 @@ async fn models_are_listed_the_openai_way_and_only_usable_ones() {
     assert_eq!(ids, ["scripted/echo", "scripted/echo-large"]);
     assert_eq!(response.body["data"][0]["owned_by"], "scripted");
 }
+
+/// OpenAI's API takes `"stream": null` as no stream (its document makes the field
+/// nullable); some clients send it.
+#[tokio::test]
+async fn a_null_stream_is_a_whole_answer() {
+    let app = TestApp::new().await;
+    let token = app.register("alice").await;
+    let body = json!({"model": "scripted/echo", "stream": null, "messages": [{"role": "user", "content": "Hi"}]});
+    let response = app.call("POST", "/v1/chat/completions", Some(&token), Some(body)).await;
+    assert_eq!(response.status, 200, "{}", response.text);
+    assert_eq!(response.body["object"], "chat.completion");
+    let body = json!({"model": "scripted/echo", "stream": "yes", "messages": [{"role": "user", "content": "Hi"}]});
+    let refused = app.call("POST", "/v1/chat/completions", Some(&token), Some(body)).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(refused.body["error"]["param"], "stream");
+}

@@ -29,8 +29,9 @@ use crate::store::Role;
 pub struct CompletionRequest {
     pub model: String,
     pub messages: Vec<InputMessage>,
+    /// `null` is no stream, as in OpenAI's API (its document makes it nullable).
     #[serde(default)]
-    pub stream: bool,
+    pub stream: Option<bool>,
     #[serde(default)]
     pub stream_options: Option<StreamOptions>,
     #[serde(default)]
@@ -212,7 +213,7 @@ pub async fn chat_completions(call: &Call<'_>) -> Result<Output, ApiError> {
         max_new_tokens,
         key_id: call.api_key(),
     };
-    if body.stream {
+    if body.stream.unwrap_or(false) {
         let running = reply::prepare(call.state, job, Delivery::Streamed).await?;
         let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
         let (sender, streamed) = Streamed::event_stream();
