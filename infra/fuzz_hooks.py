@@ -180,6 +180,17 @@ def _answered_on_retry(request):
 SCHEMA_VALID_REJECTED = "ST202"
 
 
+def _error_of(response):
+    """The error object of an answer, in this API's shape or OpenAI's, or None."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    return body.get("error") if isinstance(body.get("error"), dict) else body
+
+
 def _whole_float(response, field):
     """Whether the request's body gave `field` as a whole number with a fraction."""
     try:
@@ -209,13 +220,9 @@ def _documented_refusal(response):
       schema of two separate dates can rule out."""
     if response.status_code != 400:
         return None
-    try:
-        body = json.loads(response.content)
-    except ValueError:
+    error = _error_of(response)
+    if error is None:
         return None
-    if not isinstance(body, dict):
-        return None
-    error = body.get("error") if isinstance(body.get("error"), dict) else body
     field = error.get("field", error.get("param")) or ""
     code = error.get("code")
     path = urlsplit(response.request.url).path
@@ -244,14 +251,8 @@ def _key_reused(response):
     sends one with another body, which API.md §6 answers 422 by design."""
     if response.status_code != 422:
         return False
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        return False
-    if not isinstance(body, dict):
-        return False
-    error = body.get("error") if isinstance(body.get("error"), dict) else body
-    return error.get("code") == "idempotency_key_reused"
+    error = _error_of(response)
+    return error is not None and error.get("code") == "idempotency_key_reused"
 
 
 @schemathesis.hook

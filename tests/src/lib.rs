@@ -347,6 +347,24 @@ pub fn assert_error(response: &TestResponse, status: u16) -> String {
 }
 
 impl TestApp {
+    /// Adds OpenAI as a provider (model `gpt-4o-mini`, key `sk-test`) whose API is a
+    /// fake server that answers what each test tells it, with `timeout` as the
+    /// provider's time limit.
+    pub async fn with_fake_openai(self, timeout: std::time::Duration) -> (Self, fake_http::FakeServer) {
+        let server = fake_http::FakeServer::start().await;
+        let keys = Arc::new(chatbot_core::llm::keys::StaticKeys::new(HashMap::from([(
+            "OPENAI_API_KEY".to_string(),
+            "sk-test".to_string(),
+        )])));
+        let provider = Arc::new(chatbot_core::llm::remote::openai::OpenAi::new(
+            &server.url,
+            vec!["gpt-4o-mini".into()],
+            keys,
+            timeout,
+        ));
+        (self.with_provider(provider), server)
+    }
+
     /// Adds `provider` to the app's dispatch, replacing one with the same id.
     pub fn with_provider(mut self, provider: Arc<dyn Provider>) -> Self {
         let mut providers = self.state.llm.providers().to_vec();

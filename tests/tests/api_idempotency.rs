@@ -2,15 +2,12 @@
 //! charge, on every route that charges, whole or streamed; another request under
 //! the key is 422, a retry while the first runs 409; failures give the key up.
 
-use chatbot_core::llm::keys::StaticKeys;
-use chatbot_core::llm::remote::openai::OpenAi;
 use chatbot_core::llm::ProviderError;
 use chatbot_tests::fake_http::{FakeServer, Part};
 use chatbot_tests::{assert_error, events, wire, Behaviour, ScriptedAs, TestApp, TestResponse};
 use chrono::{Duration as Days, Utc};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -392,18 +389,7 @@ async fn a_key_outlives_the_process_that_answered_it() {
 }
 
 async fn with_openai() -> (TestApp, String, FakeServer) {
-    let server = FakeServer::start().await;
-    let keys = Arc::new(StaticKeys::new(HashMap::from([(
-        "OPENAI_API_KEY".to_string(),
-        "sk-test".to_string(),
-    )])));
-    let provider = Arc::new(OpenAi::new(
-        &server.url,
-        vec!["gpt-4o-mini".into()],
-        keys,
-        Duration::from_secs(60),
-    ));
-    let app = TestApp::new().await.with_provider(provider);
+    let (app, server) = TestApp::new().await.with_fake_openai(Duration::from_secs(60)).await;
     let token = app.register("alice").await;
     (app, token, server)
 }

@@ -1,15 +1,11 @@
 //! `POST /api/chats/stream/`: replies as server-sent events, stored and billed when
 //! the stream ends; failures refunded; a client that leaves keeps a partial reply.
 
-use chatbot_core::llm::keys::StaticKeys;
-use chatbot_core::llm::remote::openai::OpenAi;
 use chatbot_core::llm::ProviderError;
 use chatbot_tests::fake_http::{FakeServer, Part};
 use chatbot_tests::{assert_error, events, wire, Behaviour, TestApp};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 async fn with_openai() -> (TestApp, String, FakeServer) {
@@ -18,18 +14,10 @@ async fn with_openai() -> (TestApp, String, FakeServer) {
 
 /// The same with some settings changed.
 async fn with_openai_and(vars: &[(&str, &str)]) -> (TestApp, String, FakeServer) {
-    let server = FakeServer::start().await;
-    let keys = Arc::new(StaticKeys::new(HashMap::from([(
-        "OPENAI_API_KEY".to_string(),
-        "sk-test".to_string(),
-    )])));
-    let provider = Arc::new(OpenAi::new(
-        &server.url,
-        vec!["gpt-4o-mini".into()],
-        keys,
-        Duration::from_secs(2),
-    ));
-    let app = TestApp::with_vars(vars).await.with_provider(provider);
+    let (app, server) = TestApp::with_vars(vars)
+        .await
+        .with_fake_openai(Duration::from_secs(2))
+        .await;
     let token = app.register("alice").await;
     (app, token, server)
 }

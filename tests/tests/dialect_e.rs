@@ -432,28 +432,13 @@ async fn account_deletion_and_deactivation_answer_e_s_messages() {
 
 mod streaming {
     use super::*;
-    use chatbot_core::llm::keys::StaticKeys;
-    use chatbot_core::llm::remote::openai::OpenAi;
     use chatbot_tests::fake_http::{FakeServer, Part};
     use chatbot_tests::wire;
     use http_body_util::BodyExt;
-    use std::collections::HashMap;
-    use std::sync::Arc;
     use std::time::Duration;
 
     async fn with_openai() -> (TestApp, String, FakeServer) {
-        let server = FakeServer::start().await;
-        let keys = Arc::new(StaticKeys::new(HashMap::from([(
-            "OPENAI_API_KEY".to_string(),
-            "sk-test".to_string(),
-        )])));
-        let provider = Arc::new(OpenAi::new(
-            &server.url,
-            vec!["gpt-4o-mini".into()],
-            keys,
-            Duration::from_secs(2),
-        ));
-        let app = TestApp::new().await.with_provider(provider);
+        let (app, server) = TestApp::new().await.with_fake_openai(Duration::from_secs(2)).await;
         let token = app.register("nora").await;
         app.call("POST", "/chat/threads/new/", Some(&token), None).await;
         (app, token, server)

@@ -333,12 +333,7 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
         "no chats: the write window, the partition, then one batch"
     );
 
-    let granted = granted_actions();
-    for (function, actions) in &c.used {
-        let allowed = granted.get(function).cloned().unwrap_or_default();
-        let missing: Vec<_> = actions.difference(&allowed).collect();
-        assert!(missing.is_empty(), "{function} uses {missing:?} without the permission");
-    }
+    assert_within_grants(&c.used);
 }
 
 /// An `Idempotency-Key` costs a charging route two writes, the claim and the kept
@@ -375,12 +370,7 @@ async fn an_idempotency_key_costs_two_writes_and_a_retry_four_requests() {
             || ops == ["GetItem", "GetItem", "UpdateItem", "PutItem", "GetItem"],
         "{ops:?}"
     );
-    let granted = granted_actions();
-    for (function, actions) in &c.used {
-        let allowed = granted.get(function).cloned().unwrap_or_default();
-        let missing: Vec<_> = actions.difference(&allowed).collect();
-        assert!(missing.is_empty(), "{function} uses {missing:?} without the permission");
-    }
+    assert_within_grants(&c.used);
 }
 
 /// A usage report is two queries (the buckets, the keys' names); the admins' view
@@ -400,12 +390,7 @@ async fn usage_reports_cost_two_queries_and_the_admins_view_a_scan() {
         .await;
     assert_eq!(view["users"][0]["username"], "uma");
     assert_eq!(names(&ops), ["GetItem", "GetItem", "Scan", "GetItem"]);
-    let granted = granted_actions();
-    for (function, actions) in &c.used {
-        let allowed = granted.get(function).cloned().unwrap_or_default();
-        let missing: Vec<_> = actions.difference(&allowed).collect();
-        assert!(missing.is_empty(), "{function} uses {missing:?} without the permission");
-    }
+    assert_within_grants(&c.used);
 }
 
 /// Personal API keys: creating one is a count and a transaction, authenticating
@@ -439,12 +424,7 @@ async fn api_keys_cost_a_few_requests_within_their_functions_grants() {
         names(&ops),
         ["GetItem", "GetItem", "UpdateItem", "GetItem", "TransactWriteItems"]
     );
-    let granted = granted_actions();
-    for (function, actions) in &c.used {
-        let allowed = granted.get(function).cloned().unwrap_or_default();
-        let missing: Vec<_> = actions.difference(&allowed).collect();
-        assert!(missing.is_empty(), "{function} uses {missing:?} without the permission");
-    }
+    assert_within_grants(&c.used);
 }
 
 /// The dialect routes (API.md §4): each on its operation's function, whose policy
@@ -516,12 +496,7 @@ async fn dialect_routes_stay_within_their_functions_grants() {
         "B's first message (the number: 2 reads), C's next one, rename, regenerate, D's prompt to a new chat, a day list of 2, delete"
     );
 
-    let granted = granted_actions();
-    for (function, actions) in &c.used {
-        let allowed = granted.get(function).cloned().unwrap_or_default();
-        let missing: Vec<_> = actions.difference(&allowed).collect();
-        assert!(missing.is_empty(), "{function} uses {missing:?} without the permission");
-    }
+    assert_within_grants(&c.used);
 }
 
 /// Dialect E's routes run on the functions the table gives them; each needs no
@@ -570,12 +545,7 @@ async fn dialect_e_routes_need_only_their_functions_grants() {
     let dana = c.app.register("dana").await;
     c.call("delete-me", "DELETE", "/auth/delete/", Some(&dana), None).await;
 
-    let granted = granted_actions();
-    for (function, actions) in &c.used {
-        let allowed = granted.get(function).cloned().unwrap_or_default();
-        let missing: Vec<_> = actions.difference(&allowed).collect();
-        assert!(missing.is_empty(), "{function} uses {missing:?} without the permission");
-    }
+    assert_within_grants(&c.used);
 }
 
 /// The operator command runs with the operator's credentials, not a function's
@@ -613,6 +583,16 @@ async fn the_operator_command_reads_and_updates_profiles_and_scans_to_list() {
 }
 
 /// Function binary → the DynamoDB actions its policies grant.
+/// Each function used no DynamoDB action its IAM policy in the template lacks.
+fn assert_within_grants(used: &BTreeMap<String, BTreeSet<String>>) {
+    let granted = granted_actions();
+    for (function, actions) in used {
+        let allowed = granted.get(function).cloned().unwrap_or_default();
+        let missing: Vec<_> = actions.difference(&allowed).collect();
+        assert!(missing.is_empty(), "{function} uses {missing:?} without the permission");
+    }
+}
+
 fn granted_actions() -> BTreeMap<String, BTreeSet<String>> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
     let template: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
