@@ -17,7 +17,7 @@ import urllib.request
 
 from playwright.sync_api import sync_playwright
 
-from drive import PIECES, FakeOllama, serve_ollama
+from drive import PIECES, FakeOllama, launch_chromium, serve_ollama
 
 PASSWORD = "correct horse 42"
 # Sent as a question and echoed in the reply: it must stay text in both.
@@ -309,11 +309,7 @@ def main():
         os.remove(failure_shot)
     warm_up(api)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )
+        browser = launch_chromium(p)
         context = browser.new_context(viewport={"width": 1100, "height": 720})
         page = context.new_page()
         page.set_default_timeout(20_000)

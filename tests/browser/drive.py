@@ -112,16 +112,22 @@ def check(outcome, cookies_during, cookies_after, cookie_name):
     return failures
 
 
+def launch_chromium(p):
+    """The system's Chromium, headless, without the background traffic a test
+    does not want (every browser script here starts it the same way)."""
+    return p.chromium.launch(
+        executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync"],
+    )
+
+
 def main():
     page_url, api_url, ollama_port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     cookie_name = os.environ.get("SESSION_COOKIE_NAME", "sessionid")
     server = serve_ollama(ollama_port) if ollama_port else None
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )
+        browser = launch_chromium(p)
         context = browser.new_context()
         page = context.new_page()
         page.goto(f"{page_url}?api={api_url}")

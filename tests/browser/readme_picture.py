@@ -11,7 +11,7 @@ import sys
 from playwright.sync_api import sync_playwright
 
 from chat_page import warm_up, wait_until
-from drive import FakeOllama, serve_ollama
+from drive import FakeOllama, launch_chromium, serve_ollama
 
 PASSWORD = "correct horse 42"
 
@@ -100,11 +100,7 @@ def main():
     serve_ollama(ollama_port, ScriptedOllama)
     warm_up(api)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )
+        browser = launch_chromium(p)
         page = browser.new_context(viewport={"width": 1100, "height": 720}).new_page()
         page.set_default_timeout(20_000)
         try:

@@ -71,16 +71,6 @@ impl AuthError {
     }
 }
 
-/// Resolves the `Authorization` header to an active user with one store read.
-pub async fn authenticate(
-    tokens: &dyn Tokens,
-    authorization: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<Caller, AuthError> {
-    let presented = token::from_authorization(authorization)?;
-    authenticate_token(tokens, presented, Credential::Header, now).await
-}
-
 /// Resolves a presented token (from the header or the session cookie) to an
 /// active user with one store read.
 pub async fn authenticate_token(

@@ -8,9 +8,7 @@ use std::time::Instant;
 
 use lambda_http::{Body, Request, Response};
 
-use crate::auth::{
-    authenticate, authenticate_api_key, authenticate_token, token, AuthError, Caller, Credential, API_KEY_PREFIX,
-};
+use crate::auth::{authenticate_api_key, authenticate_token, token, AuthError, Caller, Credential, API_KEY_PREFIX};
 use crate::error::ApiError;
 use crate::handlers::openai;
 use crate::http::call::{path_of, Call};
@@ -159,7 +157,7 @@ async fn authenticate_call(call: &Call<'_>, api_keys: bool) -> Result<Caller, Ap
             }
             return Ok(authenticate_api_key(state.store.as_ref(), presented, call.now).await?);
         }
-        return Ok(authenticate(state.store.as_ref(), Some(header), call.now).await?);
+        return Ok(authenticate_token(state.store.as_ref(), presented, Credential::Header, call.now).await?);
     }
     let name = &state.config.session_cookie.name;
     let Some(token) = cookie::value(call.request.headers(), name)? else {
