@@ -242,6 +242,11 @@ impl From<ChatError> for ApiError {
                 "reply_conflict",
                 "Another reply to this message was stored meanwhile; this one was not kept or charged.",
             ),
+            ChatError::BranchMoved => Self::new(
+                StatusCode::CONFLICT,
+                "branch_conflict",
+                "The chat's active branch was changed by another request meanwhile; nothing was changed or charged. Read the chat and try again.",
+            ),
             ChatError::Billing(err) => err.into(),
             ChatError::Store(err) => err.into(),
             ChatError::ReplyUnsure { kept, reply_id } => {

@@ -67,6 +67,7 @@ pub fn message(chat: &Chat, role: Role, content: &str, minutes: i64) -> Message 
         superseded: false,
         partial: false,
         reply_version: 0,
+        parent_id: None,
     }
 }
 
@@ -401,7 +402,7 @@ pub async fn usage_counts_what_kept_charges_bought_by_hour_model_and_key(store: 
         ..message(&chat, Role::Assistant, "a", 1)
     };
     let outcome = store
-        .add_reply(&answer, &question, &[], &paid, &spent("base", 62))
+        .add_reply(&answer, &question, &[], &[], &paid, &spent("base", 62))
         .await
         .unwrap();
     assert_eq!(outcome, ReplyOutcome::Stored);
@@ -1046,7 +1047,7 @@ pub async fn a_reply_is_kept_only_over_the_version_it_read(store: SharedStore) {
     let a1_hold = paid().await;
     assert_eq!(
         store
-            .add_reply(&a1, &question, &[], &a1_hold, &spent("m", 0))
+            .add_reply(&a1, &question, &[], &[], &a1_hold, &spent("m", 0))
             .await
             .unwrap(),
         ReplyOutcome::Stored
@@ -1062,14 +1063,14 @@ pub async fn a_reply_is_kept_only_over_the_version_it_read(store: SharedStore) {
     let a3_hold = paid().await;
     assert_eq!(
         store
-            .add_reply(&a2, &read, &current, &paid().await, &spent("m", 0))
+            .add_reply(&a2, &read, &current, &[], &paid().await, &spent("m", 0))
             .await
             .unwrap(),
         ReplyOutcome::Stored
     );
     assert_eq!(
         store
-            .add_reply(&a3, &read, &current, &a3_hold, &spent("m", 0))
+            .add_reply(&a3, &read, &current, &[], &a3_hold, &spent("m", 0))
             .await
             .unwrap(),
         ReplyOutcome::Raced
@@ -1084,7 +1085,14 @@ pub async fn a_reply_is_kept_only_over_the_version_it_read(store: SharedStore) {
     let now_current: Vec<_> = now_current.into_iter().filter(|m| !m.superseded).collect();
     assert_eq!(
         store
-            .add_reply(&reply("unpaid", 4), &read_again, &now_current, &late, &spent("m", 0))
+            .add_reply(
+                &reply("unpaid", 4),
+                &read_again,
+                &now_current,
+                &[],
+                &late,
+                &spent("m", 0)
+            )
             .await
             .unwrap(),
         ReplyOutcome::Unpaid
@@ -1113,7 +1121,7 @@ pub async fn a_reply_is_kept_only_over_the_version_it_read(store: SharedStore) {
     store.delete_chat(c.id).await.unwrap();
     assert_eq!(
         store
-            .add_reply(&reply("a4", 4), &edited, &[], &paid().await, &spent("m", 0))
+            .add_reply(&reply("a4", 4), &edited, &[], &[], &paid().await, &spent("m", 0))
             .await
             .unwrap(),
         ReplyOutcome::QuestionGone

@@ -126,6 +126,7 @@ async fn huge_chat(app: &TestApp, token: &str, count: usize) -> (String, Vec<Uui
             superseded: false,
             partial: false,
             reply_version: 0,
+            parent_id: None,
         };
         if role == Role::User {
             question = Some(message.id);

@@ -4,6 +4,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::conversation::pair_turns;
+use crate::conversation::tree::Tree;
 use crate::http::budget::Budget;
 use crate::llm::Usage;
 use crate::store::{Chat, Message};
@@ -193,6 +194,104 @@ impl MessageView {
             partial: message.partial,
         }
     }
+}
+
+/// Where a message sits among the messages with the same parent: 1-based.
+#[derive(Serialize, ToSchema, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BranchView {
+    pub index: usize,
+    pub count: usize,
+}
+
+/// A message of a chat's tree, as the messages list shows it.
+#[derive(Serialize, ToSchema)]
+pub struct TreeMessageView {
+    #[serde(flatten)]
+    pub message: MessageView,
+    /// The message this one follows; `null` for a chat's first message.
+    pub parent_id: Option<Uuid>,
+    /// Its place among its siblings (the messages with the same parent, oldest
+    /// first): versions of a reply, or questions edited as new branches.
+    pub branch: BranchView,
+    /// Every sibling's id, this message's included, oldest first.
+    pub sibling_ids: Vec<Uuid>,
+    /// On the chat's active branch (the one the model sees).
+    pub active: bool,
+}
+
+impl TreeMessageView {
+    pub fn build(message: &Message, tree: &Tree, zone: Tz) -> Self {
+        let placement = tree.placement(message.id);
+        let (parent_id, branch, sibling_ids) = match placement {
+            Some(p) => (
+                p.parent_id,
+                BranchView {
+                    index: p.index,
+                    count: p.count,
+                },
+                p.sibling_ids,
+            ),
+            None => (None, BranchView { index: 1, count: 1 }, vec![message.id]),
+        };
+        Self {
+            message: MessageView::build(message, zone),
+            parent_id,
+            branch,
+            sibling_ids,
+            active: !message.superseded,
+        }
+    }
+}
+
+/// `POST /api/chats/{chat_id}/messages/{message_id}/branches/`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBranchRequest {
+    /// The new question, beside the message named in the path.
+    #[schema(min_length = 1, max_length = 16000, pattern = r"\S")]
+    pub content: String,
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// A model of the provider, or `provider/model`.
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// A reply with what it cost.
+#[derive(Serialize, ToSchema)]
+pub struct AnsweredView {
+    #[serde(flatten)]
+    pub message: MessageView,
+    pub usage: Usage,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BranchCreatedResponse {
+    pub chat_id: Uuid,
+    /// The new user message.
+    pub message_id: Uuid,
+    pub parent_id: Option<Uuid>,
+    /// The new message's place among its siblings: the last.
+    pub branch: BranchView,
+    /// The model's answer, now the active branch's last message.
+    pub reply: AnsweredView,
+    pub tokens_remaining: i64,
+}
+
+/// `PUT /api/chats/{chat_id}/active/`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetActiveRequest {
+    /// Any message of the chat: the branch through it becomes the active one.
+    #[schema(format = Uuid)]
+    pub message_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ActiveBranchResponse {
+    pub chat_id: Uuid,
+    /// The active branch's last message: the newest message under the one named.
+    pub leaf_id: Uuid,
 }
 
 #[derive(Deserialize, ToSchema)]

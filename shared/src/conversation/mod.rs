@@ -4,6 +4,7 @@
 //! (`ChatError`); `crate::error` turns them into HTTP once, at the edge.
 
 pub mod reply;
+pub mod tree;
 
 use uuid::Uuid;
 
@@ -52,6 +53,10 @@ pub enum ChatError {
     /// written (two regenerations at once): this one was not kept, nor charged.
     #[error("another reply to the message was stored meanwhile")]
     ReplyRaced,
+    /// The chat's active branch was switched by another request since it was read:
+    /// nothing was changed or charged.
+    #[error("the chat's active branch changed meanwhile")]
+    BranchMoved,
     /// The store failed while the reply was written and cannot say yet whether the
     /// write landed: the reply `reply_id` to the kept question is either stored and
     /// paid for, or not stored and refunded (at once or once its hold is stale).
@@ -109,6 +114,7 @@ pub fn new_message(chat_id: Uuid, role: Role, content: String, at: chrono::DateT
         superseded: false,
         partial: false,
         reply_version: 0,
+        parent_id: None,
     }
 }
 

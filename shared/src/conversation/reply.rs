@@ -26,11 +26,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::tree::Tree;
 use super::{balance, new_message, owned_chat, ChatError, Kept, Target};
 use crate::billing::{self, Price};
 use crate::llm::{context, title, Choice, Chunk, ChunkStream, GenerateRequest, ProviderError, Turn, Usage};
 use crate::state::AppState;
-use crate::store::{Chat, Hold, Message, ReplyOutcome, Role, Settled, Spent, StoreError, User};
+use crate::store::{Chat, Hold, Message, ReplyOutcome, Role, Settled, Spent, StoreError, User, ROOT_PARENT};
 
 /// What the model is asked to answer.
 // One per request and moved once: boxing the large variant would save nothing.
@@ -46,6 +47,15 @@ pub enum Ask {
         chat: Chat,
         question: Message,
         edit: Option<String>,
+    },
+    /// A new user message beside the stored user message `of` of `chat` (the same
+    /// parent in the chat's `tree`): the branch through it becomes the active one,
+    /// `of` and everything under it stay as they are (API.md §7, branches).
+    Branch {
+        chat: Chat,
+        tree: Tree,
+        of: Uuid,
+        content: String,
     },
     /// A conversation the client holds and sends whole; nothing is stored
     /// (the OpenAI-compatible completions).
@@ -81,6 +91,8 @@ pub struct Stored {
     pub question: Message,
     /// Replies to `question` that the new one will supersede.
     earlier: Vec<Message>,
+    /// The messages that followed `earlier`: they will follow the new reply.
+    followers: Vec<Message>,
 }
 
 /// Where the reply's pieces go while the model writes them.
@@ -197,10 +209,13 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
     };
     let hold = billing::charge(state.store.as_ref(), user.id, price, state.now()).await?;
     let begun = async {
-        let (stored, turns) = match ask {
+        let cap = state.config.context_messages;
+        // `history`: the chat's messages the model may see, newest first, when
+        // storing the question read them already.
+        let (stored, history, turns) = match ask {
             Ask::Message { target, content } => {
-                let stored = store_question(state, &user, target, existing.flatten(), content).await?;
-                (Some(stored), None)
+                let (stored, history) = store_question(state, &user, target, existing.flatten(), content, cap).await?;
+                (Some(stored), Some(history), None)
             }
             Ask::Again {
                 chat,
@@ -212,20 +227,39 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
                     question.edited_at = Some(state.now());
                     state.store.update_message(&question).await?;
                 }
-                let earlier = state.store.replies_to(chat.id, question.id).await?;
+                let tree = Tree::new(state.store.chat_messages(chat.id).await?);
+                let (earlier, followers) = tree.answered_again(question.id);
                 let stored = Stored {
                     chat,
                     created: false,
                     question,
                     earlier,
+                    followers,
                 };
-                (Some(stored), None)
+                (Some(stored), None, None)
             }
-            Ask::Conversation { turns } => (None, Some(turns)),
+            Ask::Branch {
+                chat,
+                tree,
+                of,
+                content,
+            } => (Some(store_branch(state, chat, &tree, of, content).await?), None, None),
+            Ask::Conversation { turns } => (None, None, Some(turns)),
         };
-        let turns = match (&stored, turns) {
-            (Some(stored), _) => context_of(state, stored, &choice).await?,
-            (None, Some(turns)) => turns,
+        let turns = match (turns, &stored) {
+            (Some(turns), _) => turns,
+            (None, Some(stored)) => {
+                let history = match history {
+                    Some(history) => history,
+                    None => {
+                        state
+                            .store
+                            .recent_messages(stored.chat.id, Some(&stored.question), cap)
+                            .await?
+                    }
+                };
+                context_of(&history, &choice, cap)
+            }
             (None, None) => Vec::new(),
         };
         Ok::<_, ChatError>((stored, turns))
@@ -491,7 +525,7 @@ async fn store_reply(
     let current: Vec<Message> = stored.earlier.iter().filter(|m| !m.superseded).cloned().collect();
     match state
         .store
-        .add_reply(reply, &stored.question, &current, hold, spent)
+        .add_reply(reply, &stored.question, &current, &stored.followers, hold, spent)
         .await?
     {
         ReplyOutcome::Stored => Ok(()),
@@ -509,6 +543,7 @@ fn reply_message(state: &AppState, choice: &Choice, stored: &Stored, text: Strin
     reply.provider = Some(choice.provider.id().to_string());
     reply.model = Some(choice.model.clone());
     reply.reply_to = Some(stored.question.id);
+    reply.parent_id = Some(stored.question.id);
     reply
 }
 
@@ -526,27 +561,92 @@ async fn existing_chat(state: &AppState, user: &User, target: Target) -> Result<
     })
 }
 
-/// Stores `content` as the user's next message, creating the chat if needed.
+/// Stores `content` as the user's next message, creating the chat if needed; it
+/// follows the newest message of the chat's active branch. Also answers the
+/// context the model may see: the question and the `cap` messages before it,
+/// newest first (read once, before the question is stored).
 async fn store_question(
     state: &AppState,
     user: &User,
     target: Target,
     existing: Option<Chat>,
     content: String,
-) -> Result<Stored, ChatError> {
+    cap: usize,
+) -> Result<(Stored, Vec<Message>), ChatError> {
     let now = state.now();
-    let (chat, created) = match existing {
-        Some(chat) => (chat, false),
-        None => create_chat(state, user, target, now).await?,
+    let (chat, created, before) = match existing {
+        Some(chat) => {
+            let before = state.store.recent_messages(chat.id, None, cap).await?;
+            (chat, false, before)
+        }
+        None => {
+            let (chat, created) = create_chat(state, user, target, now).await?;
+            // A chat another request created a moment ago may have messages already.
+            let before = if created {
+                Vec::new()
+            } else {
+                state.store.recent_messages(chat.id, None, cap).await?
+            };
+            (chat, created, before)
+        }
     };
-    let question = new_message(chat.id, Role::User, content, now);
+    let mut question = new_message(chat.id, Role::User, content, now);
+    question.parent_id = Some(before.first().map_or(ROOT_PARENT, |m| m.id));
     state.store.add_message(&question).await?;
+    let mut history = Vec::with_capacity(before.len() + 1);
+    history.push(question.clone());
+    history.extend(before);
+    history.truncate(cap.max(1));
+    Ok((
+        Stored {
+            chat,
+            created,
+            question,
+            earlier: Vec::new(),
+            followers: Vec::new(),
+        },
+        history,
+    ))
+}
+
+/// Stores `content` as a new user message beside `of` (same parent) and makes the
+/// branch ending in it the active one, in one step; `of` and what is under it are
+/// kept, off the active branch.
+async fn store_branch(
+    state: &AppState,
+    chat: Chat,
+    tree: &Tree,
+    of: Uuid,
+    content: String,
+) -> Result<Stored, ChatError> {
+    let parent = tree.parent_of(of);
+    let mut question = new_message(chat.id, Role::User, content, state.now());
+    question.parent_id = Some(parent.unwrap_or(ROOT_PARENT));
+    let switch = tree.switch_to(parent);
+    if !state
+        .store
+        .switch_branch(chat.id, Some(&question), &switch.on, &switch.off)
+        .await?
+    {
+        return Err(branch_moved(state, &chat).await);
+    }
     Ok(Stored {
         chat,
-        created,
+        created: false,
         question,
         earlier: Vec::new(),
+        followers: Vec::new(),
     })
+}
+
+/// A switch found the chat changed since it was read: deleted (not found), or its
+/// active branch switched by another request (a conflict the client may retry).
+pub async fn branch_moved(state: &AppState, chat: &Chat) -> ChatError {
+    match state.store.chat(chat.id).await {
+        Ok(Some(_)) => ChatError::BranchMoved,
+        Ok(None) => ChatError::NotFound,
+        Err(err) => err.into(),
+    }
 }
 
 async fn create_chat(
@@ -575,27 +675,21 @@ async fn create_chat(
     }
 }
 
-/// The turns the model sees: the chat's newest ones up to the question, within
-/// the model's input budget.
-async fn context_of(state: &AppState, stored: &Stored, choice: &Choice) -> Result<Vec<Turn>, StoreError> {
+/// The turns the model sees: of `history` (the question and the messages before
+/// it on the active branch, newest first), the newest ones within the model's
+/// input budget.
+fn context_of(history: &[Message], choice: &Choice, cap: usize) -> Vec<Turn> {
     let provider = choice.provider.as_ref();
-    let cap = state.config.context_messages;
-    let history: Vec<Turn> = state
-        .store
-        .recent_messages(stored.chat.id, Some(&stored.question), cap)
-        .await?
-        .into_iter()
+    let history: Vec<Turn> = history
+        .iter()
         .map(|m| Turn {
             role: m.role,
-            content: m.content,
+            content: m.content.clone(),
         })
         .collect();
-    Ok(context::select(
-        &history,
-        provider.input_budget(&choice.model),
-        cap,
-        |text| provider.count_tokens(text),
-    ))
+    context::select(&history, provider.input_budget(&choice.model), cap, |text| {
+        provider.count_tokens(text)
+    })
 }
 
 /// Gives the charge of a failed request back. When the store refuses even that, the

@@ -3,6 +3,7 @@ use http::StatusCode;
 use crate::api::chats::*;
 use crate::conversation::owned_chat;
 use crate::conversation::reply::{self, Ask, Job, StoredReply};
+use crate::conversation::tree::{page_of, Tree};
 use crate::error::ApiError;
 use crate::http::body::message_content;
 use crate::http::call::Call;
@@ -10,22 +11,113 @@ use crate::http::cursor::List;
 use crate::http::pagination::{next_link, Pager};
 use crate::http::reply::Reply;
 use crate::llm::Choice;
-use crate::store::{Chat, Message, Role, User};
+use crate::store::{Chat, Message, Role, User, ROOT_PARENT};
+use uuid::Uuid;
 
+/// The chat's active branch, oldest first; `?branch=all`: every message of its tree.
 pub async fn list_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat = owned_chat(call.state, call.user()?, call.path_uuid("chat_id")?).await?;
+    let every = match call.query_param("branch") {
+        None | Some("active") => false,
+        Some("all") => true,
+        Some(_) => return Err(ApiError::invalid_field("branch", "`branch` must be `all` or `active`.")),
+    };
     let zone = call.display_zone()?;
     let pager = Pager::new(call, List::Messages { chat_id: chat.id }).await?;
-    let messages = call.state.store.list_messages(chat.id, pager.store_page()).await?;
+    let tree = Tree::new(call.state.store.chat_messages(chat.id).await?);
+    let messages = if every {
+        page_of(&tree, tree.messages().iter().collect(), pager.store_page())
+    } else {
+        page_of(&tree, tree.active(), pager.store_page())
+    };
     let (messages, mut paging) = pager.keep(messages, |m| m.id);
     let (views, _) = paging
         .budget
-        .take_leading(messages.iter().map(|m| MessageView::build(m, zone)));
+        .take_leading(messages.iter().map(|m| TreeMessageView::build(m, &tree, zone)));
     let next = paging.next_cursor(views.len());
     let reply = Reply::ok(views)?;
     Ok(match next {
         Some(cursor) => reply.with_header("link", next_link(call, &cursor)),
         None => reply,
+    })
+}
+
+/// A new question beside a user message, answered: the branch it starts becomes
+/// the active one (API.md §7).
+pub async fn create_branch(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let (chat_id, message_id) = (call.path_uuid("chat_id")?, call.path_uuid("message_id")?);
+    let body: CreateBranchRequest = call.json()?;
+    let user = call.user()?;
+    let chat = owned_chat(call.state, user, chat_id).await?;
+    let zone = call.display_zone()?;
+    let content = message_content(&body.content, "content")?;
+    let tree = Tree::new(call.state.store.chat_messages(chat.id).await?);
+    let of = tree
+        .get(message_id)
+        .ok_or_else(|| ApiError::not_found("Message not found."))?;
+    if of.role != Role::User {
+        return Err(ApiError::invalid_field(
+            "message_id",
+            "Only a user message can start a branch; a reply is answered again with regenerate.",
+        ));
+    }
+    let siblings = tree.placement(of.id).map_or(1, |p| p.count);
+    let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
+    let job = Job {
+        user: user.clone(),
+        ask: Ask::Branch {
+            chat,
+            tree,
+            of: message_id,
+            content,
+        },
+        choice,
+        max_new_tokens: None,
+        key_id: call.api_key(),
+    };
+    let (stored, usage) = reply::whole_in_chat(call.state, job).await?;
+    Reply::created(BranchCreatedResponse {
+        chat_id: stored.chat.id,
+        message_id: stored.question.id,
+        parent_id: stored.question.parent_id.filter(|p| *p != ROOT_PARENT),
+        branch: BranchView {
+            index: siblings + 1,
+            count: siblings + 1,
+        },
+        reply: AnsweredView {
+            message: MessageView::build(&stored.reply, zone),
+            usage,
+        },
+        tokens_remaining: stored.tokens_remaining,
+    })
+}
+
+/// Makes the branch through a message the active one: it ends at the newest
+/// message under it.
+pub async fn set_active(call: &Call<'_>) -> Result<Reply, ApiError> {
+    let chat_id = call.path_uuid("chat_id")?;
+    let body: SetActiveRequest = call.json()?;
+    let message_id = Uuid::parse_str(body.message_id.trim())
+        .map_err(|_| ApiError::invalid_field("message_id", "`message_id` must be a UUID."))?;
+    let chat = owned_chat(call.state, call.user()?, chat_id).await?;
+    let tree = Tree::new(call.state.store.chat_messages(chat.id).await?);
+    let leaf = tree
+        .newest_descendant(message_id)
+        .ok_or_else(|| ApiError::not_found("Message not found."))?
+        .id;
+    let switch = tree.switch_to(Some(leaf));
+    if !switch.is_empty()
+        && !call
+            .state
+            .store
+            .switch_branch(chat.id, None, &switch.on, &switch.off)
+            .await?
+    {
+        return Err(reply::branch_moved(call.state, &chat).await.into());
+    }
+    Reply::ok(ActiveBranchResponse {
+        chat_id: chat.id,
+        leaf_id: leaf,
     })
 }
 

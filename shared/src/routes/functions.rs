@@ -239,7 +239,7 @@ pub const FUNCTIONS: &[Function] = &[
         .indexes()
         .signs_cursors(),
     Function::new("edit-message")
-        .description("Edit a message, optionally answering it again")
+        .description("Edit a message (answering it again, or as a new branch) and switch branches")
         .dynamodb(CONVERSATION)
         .indexes()
         .reads_keys()

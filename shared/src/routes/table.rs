@@ -156,10 +156,17 @@ pub const ROUTES: &[Route] = &[
         handler!(messages::list_messages),
     )
     .surface(Surface::Chats)
-    .summary("A chat's messages, oldest first")
-    .response(200, list::<MessageView>())
+    .summary("A chat's active branch (or, with ?branch=all, every message of its tree), oldest first")
+    .response(200, list::<TreeMessageView>())
     .errors(&[404])
-    .query(&PAGING),
+    .query(&[
+        (
+            "branch",
+            "`active` (the default): the active branch, the messages the model sees; `all`: every message of the chat's tree.",
+        ),
+        PAGING[0],
+        PAGING[1],
+    ]),
     Route::new(
         "PATCH",
         "/api/chats/{chat_id}/messages/{message_id}/",
@@ -172,6 +179,25 @@ pub const ROUTES: &[Route] = &[
     .request(json::<EditMessageRequest>())
     .response(200, json::<EditMessageResponse>())
     .errors(AGAIN_ERRORS),
+    Route::new(
+        "POST",
+        "/api/chats/{chat_id}/messages/{message_id}/branches/",
+        "edit-message",
+        handler!(messages::create_branch),
+    )
+    .surface(Surface::Chats)
+    .summary("Ask a new question beside a user message: a new branch, answered and made active")
+    .limit(Limit::PerUser)
+    .request(json::<CreateBranchRequest>())
+    .response(201, json::<BranchCreatedResponse>())
+    .errors(AGAIN_ERRORS),
+    Route::new("PUT", "/api/chats/{chat_id}/active/", "edit-message", handler!(messages::set_active))
+        .surface(Surface::Chats)
+        .summary("Make the branch through a message the chat's active one")
+        .limit(Limit::Write)
+        .request(json::<SetActiveRequest>())
+        .response(200, json::<ActiveBranchResponse>())
+        .errors(&[404, 409]),
     Route::new(
         "POST",
         "/api/chats/{chat_id}/regenerate/",

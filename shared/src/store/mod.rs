@@ -139,6 +139,8 @@ impl Role {
 }
 
 /// One stored message: a user's turn, or one version of the assistant's reply to it.
+/// A chat's messages form a tree (`parent_id`); the messages of its active branch
+/// are the ones not `superseded`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
     pub id: Uuid,
@@ -151,14 +153,23 @@ pub struct Message {
     pub model: Option<String>,
     /// For a reply: the user message it answers.
     pub reply_to: Option<Uuid>,
-    /// A reply replaced by a regenerated one; kept and listed as an earlier version.
+    /// Off the chat's active branch: a reply replaced by a regenerated one (kept
+    /// and listed as an earlier version), or a message of a branch not shown now.
     pub superseded: bool,
     /// A streamed reply the client left before it was complete: kept as far as it got.
     pub partial: bool,
     /// For a user message: how many replies to it were stored, the version that
     /// `add_reply` checks and advances, so of two concurrent regenerations one wins.
     pub reply_version: i64,
+    /// The message this one follows in the chat's tree; `ROOT_PARENT` for a first
+    /// message (the chat's, or a branch's beside it); none for messages stored
+    /// before the tree existed, whose parents are derived from the order they
+    /// were written in (`conversation::tree`).
+    pub parent_id: Option<Uuid>,
 }
+
+/// The `parent_id` of a message that follows none: the nil UUID, which no message has.
+pub const ROOT_PARENT: Uuid = Uuid::nil();
 
 /// What `add_reply` did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -461,8 +472,23 @@ pub trait Messages: Send + Sync {
     async fn replies_to(&self, chat_id: Uuid, user_message: Uuid) -> StoreResult<Vec<Message>>;
     /// Saves content, edit time and the superseded flag.
     async fn update_message(&self, message: &Message) -> StoreResult<()>;
+    /// Every message of the chat, superseded ones too (its whole tree), oldest first.
+    async fn chat_messages(&self, chat_id: Uuid) -> StoreResult<Vec<Message>>;
+    /// Makes another branch of the chat the active one, as one atomic step: adds
+    /// `add` (a new message starting the branch) if given, puts the messages `on`
+    /// on the active branch and takes the messages `off` off it. False, and nothing
+    /// written, when the chat or one of the messages is gone (deleted meanwhile).
+    async fn switch_branch(
+        &self,
+        chat_id: Uuid,
+        add: Option<&Message>,
+        on: &[Message],
+        off: &[Message],
+    ) -> StoreResult<bool>;
     /// Stores `reply` as the current answer to `question`, supersedes `earlier` (its
-    /// replies current when `question` was read), ends `hold` (the reply's charge)
+    /// replies current when `question` was read), makes `followers` (the messages
+    /// that followed those replies on the active branch) follow `reply` instead,
+    /// ends `hold` (the reply's charge)
     /// and counts it as `spent` in the usage, as one atomic step taken only while
     /// `question.reply_version` is still the stored one, which it advances, and
     /// while the hold is open.
@@ -471,6 +497,7 @@ pub trait Messages: Send + Sync {
         reply: &Message,
         question: &Message,
         earlier: &[Message],
+        followers: &[Message],
         hold: &Hold,
         spent: &Spent,
     ) -> StoreResult<ReplyOutcome>;

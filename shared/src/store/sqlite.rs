@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sqlite_migrations/007_idempotency_keys.sql"),
     include_str!("sqlite_migrations/008_api_keys.sql"),
     include_str!("sqlite_migrations/009_usage.sql"),
+    include_str!("sqlite_migrations/011_message_tree.sql"),
 ];
 
 /// How long a statement waits for another process's write lock.
@@ -94,8 +95,8 @@ impl SqliteStore {
 
 fn insert_message(conn: &Connection, m: &Message) -> StoreResult<()> {
     conn.execute(
-        "INSERT INTO messages (id, chat_id, role, content, created_at, edited_at, provider, model, reply_to, superseded, partial, reply_version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO messages (id, chat_id, role, content, created_at, edited_at, provider, model, reply_to, superseded, partial, reply_version, parent_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             m.id.to_string(),
             m.chat_id.to_string(),
@@ -108,7 +109,8 @@ fn insert_message(conn: &Connection, m: &Message) -> StoreResult<()> {
             m.reply_to.map(|id| id.to_string()),
             m.superseded,
             m.partial,
-            m.reply_version
+            m.reply_version,
+            m.parent_id.map(|id| id.to_string())
         ],
     )
     .map_err(sqlite_error)?;
@@ -203,11 +205,12 @@ fn chat_from_row(row: &Row) -> rusqlite::Result<Chat> {
 }
 
 const MESSAGE_COLUMNS: &str =
-    "id, chat_id, role, content, created_at, edited_at, provider, model, reply_to, superseded, partial, reply_version";
+    "id, chat_id, role, content, created_at, edited_at, provider, model, reply_to, superseded, partial, reply_version, parent_id";
 
 fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
     let role: String = row.get("role")?;
     let reply_to: Option<String> = row.get("reply_to")?;
+    let parent_id: Option<String> = row.get("parent_id")?;
     Ok(Message {
         id: uuid_col(row, "id")?,
         chat_id: uuid_col(row, "chat_id")?,
@@ -221,6 +224,7 @@ fn message_from_row(row: &Row) -> rusqlite::Result<Message> {
         superseded: row.get("superseded")?,
         partial: row.get("partial")?,
         reply_version: row.get("reply_version")?,
+        parent_id: parent_id.and_then(|id| Uuid::parse_str(&id).ok()),
     })
 }
 
@@ -780,11 +784,13 @@ impl Messages for SqliteStore {
         reply: &Message,
         question: &Message,
         earlier: &[Message],
+        followers: &[Message],
         hold: &Hold,
         spent: &Spent,
     ) -> StoreResult<ReplyOutcome> {
         let (reply, question, hold, spent) = (reply.clone(), question.clone(), hold.clone(), spent.clone());
         let earlier: Vec<String> = earlier.iter().map(|m| m.id.to_string()).collect();
+        let followers: Vec<String> = followers.iter().map(|m| m.id.to_string()).collect();
         self.run("add_reply", move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -823,6 +829,14 @@ impl Messages for SqliteStore {
                 tx.execute(
                     "UPDATE messages SET superseded = 1 WHERE chat_id = ?1 AND id = ?2",
                     [&chat_id, id],
+                )
+                .map_err(sqlite_error)?;
+            }
+            let reply_id = reply.id.to_string();
+            for id in &followers {
+                tx.execute(
+                    "UPDATE messages SET parent_id = ?3 WHERE chat_id = ?1 AND id = ?2",
+                    [&chat_id, id, &reply_id],
                 )
                 .map_err(sqlite_error)?;
             }
@@ -897,6 +911,70 @@ impl Messages for SqliteStore {
                 .query_map(params![chat_id.to_string(), user_message.to_string()], message_from_row)
                 .map_err(sqlite_error)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(sqlite_error)
+        })
+        .await
+    }
+
+    async fn chat_messages(&self, chat_id: Uuid) -> StoreResult<Vec<Message>> {
+        self.run("chat_messages", move |conn| {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = ?1 ORDER BY created_at, id"
+                ))
+                .map_err(sqlite_error)?;
+            let rows = stmt
+                .query_map([chat_id.to_string()], message_from_row)
+                .map_err(sqlite_error)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(sqlite_error)
+        })
+        .await
+    }
+
+    async fn switch_branch(
+        &self,
+        chat_id: Uuid,
+        add: Option<&Message>,
+        on: &[Message],
+        off: &[Message],
+    ) -> StoreResult<bool> {
+        let add = add.cloned();
+        let flips: Vec<(String, bool)> = on
+            .iter()
+            .map(|m| (m.id.to_string(), false))
+            .chain(off.iter().map(|m| (m.id.to_string(), true)))
+            .collect();
+        self.run("switch_branch", move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sqlite_error)?;
+            let chat = chat_id.to_string();
+            let live = tx
+                .query_row("SELECT 1 FROM chats WHERE id = ?1", [&chat], |_| Ok(()))
+                .optional()
+                .map_err(sqlite_error)?
+                .is_some();
+            if !live {
+                return Ok(false);
+            }
+            if let Some(message) = &add {
+                insert_message(&tx, message)?;
+            }
+            for (id, superseded) in &flips {
+                let changed = tx
+                    .execute(
+                        // Only while placed as read: another switch that came first
+                        // makes this one change nothing.
+                        "UPDATE messages SET superseded = ?3 WHERE chat_id = ?1 AND id = ?2 AND superseded = NOT ?3",
+                        params![chat, id, superseded],
+                    )
+                    .map_err(sqlite_error)?;
+                if changed == 0 {
+                    // Dropping `tx` rolls back what was written.
+                    return Ok(false);
+                }
+            }
+            tx.commit().map_err(sqlite_error)?;
+            Ok(true)
         })
         .await
     }

@@ -462,6 +462,9 @@ pub struct MessageItem {
     /// Absent until a reply to this (user) message is stored: version 0.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub reply_version: i64,
+    /// Absent on a chat's first message and on items written before the tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -486,6 +489,7 @@ impl MessageItem {
             superseded: message.superseded,
             partial: message.partial,
             reply_version: message.reply_version,
+            parent_id: message.parent_id,
             time_key: message_time_key(message),
             reply_key: message
                 .reply_to
@@ -509,6 +513,7 @@ impl MessageItem {
             superseded: self.superseded,
             partial: self.partial,
             reply_version: self.reply_version,
+            parent_id: self.parent_id,
         })
     }
 }
@@ -549,6 +554,7 @@ mod tests {
             superseded,
             partial: false,
             reply_version: 0,
+            parent_id: None,
         }
     }
 

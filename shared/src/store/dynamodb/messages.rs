@@ -13,6 +13,9 @@ use crate::store::{Hold, Message, Page, ReplyOutcome, Spent, StoreResult};
 /// The attribute of a user message that `add_reply` checks and advances.
 const REPLY_VERSION: &str = "reply_version";
 
+/// DynamoDB's limit on the actions of one TransactWriteItems request.
+const MAX_TRANSACTION_ACTIONS: usize = 100;
+
 /// A message may be added to a chat whose record exists and is not being
 /// deleted (see `delete_chat`).
 const CHAT_LIVE: &str = "attribute_exists(pk) AND attribute_not_exists(#deleting)";
@@ -22,15 +25,8 @@ impl DynamoStore {
     /// arrives after its chat was deleted is refused, never left orphaned (as
     /// SQLite's foreign key refuses it). One transaction: a check and a put.
     pub(super) async fn add_message(&self, message: &Message) -> StoreResult<()> {
-        let chat_exists = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::chat_pk(message.chat_id), keys::CHAT)))
-            .condition_expression(CHAT_LIVE)
-            .expression_attribute_names("#deleting", keys::DELETING)
-            .build()
-            .map_err(|e| internal(format!("a message's chat check: {e}")))?;
         let actions = vec![
-            TransactWriteItem::builder().condition_check(chat_exists).build(),
+            self.chat_live(message.chat_id)?,
             TransactWriteItem::builder()
                 .put(self.put(to_item(&MessageItem::new(message))?, Some("attribute_not_exists(pk)"))?)
                 .build(),
@@ -44,23 +40,18 @@ impl DynamoStore {
 
     /// One transaction: the chat still exists; the question's `reply_version` is
     /// the one read, and advances; the reply is put; its hold ends; the earlier
-    /// replies (still there) are superseded and leave the `by_time` index.
+    /// replies (still there) are superseded and leave the `by_time` index; the
+    /// messages that followed them follow the reply.
     pub(super) async fn add_reply(
         &self,
         reply: &Message,
         question: &Message,
         earlier: &[Message],
+        followers: &[Message],
         hold: &Hold,
         spent: &Spent,
     ) -> StoreResult<ReplyOutcome> {
         let chat_pk = keys::chat_pk(question.chat_id);
-        let chat_exists = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(chat_pk.clone(), keys::CHAT)))
-            .condition_expression(CHAT_LIVE)
-            .expression_attribute_names("#deleting", keys::DELETING)
-            .build()
-            .map_err(|e| internal(format!("a reply's chat check: {e}")))?;
         let version = Update::new()
             .set(REPLY_VERSION, n(question.reply_version + 1))
             .name(PK)
@@ -81,7 +72,7 @@ impl DynamoStore {
             .build()
             .map_err(|e| internal(format!("a reply version update: {e}")))?;
         let mut actions = vec![
-            TransactWriteItem::builder().condition_check(chat_exists).build(),
+            self.chat_live(question.chat_id)?,
             TransactWriteItem::builder().update(advance).build(),
             TransactWriteItem::builder()
                 .put(self.put(to_item(&MessageItem::new(reply))?, Some("attribute_not_exists(pk)"))?)
@@ -90,19 +81,19 @@ impl DynamoStore {
             self.usage_add(hold, spent)?,
         ];
         for old in earlier {
-            let superseded = Update::new()
-                .set("superseded", AttributeValue::Bool(true))
-                .remove(TIME_KEY)
-                .name(PK);
+            actions.push(self.place(old, false, false)?);
+        }
+        for follower in followers {
+            let follows = Update::new().set("parent_id", s(reply.id.to_string())).name(PK);
             let update = TxUpdate::builder()
                 .table_name(&self.table)
-                .set_key(Some(key(chat_pk.clone(), keys::message_sk(old.id))))
-                .update_expression(superseded.expression())
+                .set_key(Some(key(chat_pk.clone(), keys::message_sk(follower.id))))
+                .update_expression(follows.expression())
                 .condition_expression("attribute_exists(#pk)")
-                .set_expression_attribute_names(Some(superseded.names.clone()))
-                .set_expression_attribute_values(superseded.values_or_none())
+                .set_expression_attribute_names(Some(follows.names.clone()))
+                .set_expression_attribute_values(follows.values_or_none())
                 .build()
-                .map_err(|e| internal(format!("a supersede update: {e}")))?;
+                .map_err(|e| internal(format!("a follower update: {e}")))?;
             actions.push(TransactWriteItem::builder().update(update).build());
         }
         match self.transact("add_reply", actions).await? {
@@ -114,6 +105,102 @@ impl DynamoStore {
             // The chat, the question or an earlier reply is gone: deleted meanwhile.
             Some(_) => Ok(ReplyOutcome::QuestionGone),
         }
+    }
+
+    /// Puts `message` on the chat's active branch (`on`) or takes it off, which
+    /// also takes it out of the `by_time` index; a message that is gone fails the
+    /// transaction, and so does one already placed so when `guarded` (another
+    /// switch came first).
+    fn place(&self, message: &Message, on: bool, guarded: bool) -> StoreResult<TransactWriteItem> {
+        let mut placed = Update::new().set("superseded", AttributeValue::Bool(!on)).name(PK);
+        let condition = if guarded {
+            // `superseded` was `on`: off the branch before being put on it.
+            placed = placed.value(":was", AttributeValue::Bool(on));
+            "attribute_exists(#pk) AND #superseded = :was"
+        } else {
+            "attribute_exists(#pk)"
+        };
+        placed = if on {
+            placed.set(TIME_KEY, s(TimeKey::of(message.created_at, message.id).render()))
+        } else {
+            placed.remove(TIME_KEY)
+        };
+        let update = TxUpdate::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::chat_pk(message.chat_id), keys::message_sk(message.id))))
+            .update_expression(placed.expression())
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(placed.names.clone()))
+            .set_expression_attribute_values(placed.values_or_none())
+            .build()
+            .map_err(|e| internal(format!("a branch update: {e}")))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Every message of the chat (one query, more pages for a long chat), oldest first.
+    pub(super) async fn chat_messages(&self, chat_id: Uuid) -> StoreResult<Vec<Message>> {
+        let items = query_all(self.prefixed(keys::chat_pk(chat_id), keys::MESSAGE_PREFIX)).await?;
+        let mut messages = items
+            .into_iter()
+            .map(|item| from_item::<MessageItem>(item)?.into_message())
+            .collect::<StoreResult<Vec<_>>>()?;
+        messages.sort_by_key(|m| (m.created_at, m.id));
+        Ok(messages)
+    }
+
+    /// One transaction (a chat check, the new message, the placements) while it
+    /// fits DynamoDB's 100 actions; a switch over a longer branch continues in
+    /// further transactions of the remaining placements, each checking the chat.
+    pub(super) async fn switch_branch(
+        &self,
+        chat_id: Uuid,
+        add: Option<&Message>,
+        on: &[Message],
+        off: &[Message],
+    ) -> StoreResult<bool> {
+        let mut placements = Vec::with_capacity(on.len() + off.len());
+        for message in on {
+            placements.push(self.place(message, true, true)?);
+        }
+        for message in off {
+            placements.push(self.place(message, false, true)?);
+        }
+        let mut added = add.map(|message| -> StoreResult<TransactWriteItem> {
+            Ok(TransactWriteItem::builder()
+                .put(self.put(to_item(&MessageItem::new(message))?, Some("attribute_not_exists(pk)"))?)
+                .build())
+        });
+        let mut rest = placements.into_iter().peekable();
+        loop {
+            let mut actions = vec![self.chat_live(chat_id)?];
+            if let Some(put) = added.take() {
+                actions.push(put?);
+            }
+            while actions.len() < MAX_TRANSACTION_ACTIONS {
+                match rest.next() {
+                    Some(action) => actions.push(action),
+                    None => break,
+                }
+            }
+            if self.transact("switch_branch", actions).await?.is_some() {
+                return Ok(false);
+            }
+            if rest.peek().is_none() {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// The condition that the chat exists and is not being deleted.
+    fn chat_live(&self, chat_id: Uuid) -> StoreResult<TransactWriteItem> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::chat_pk(chat_id), keys::CHAT)))
+            .condition_expression(CHAT_LIVE)
+            .expression_attribute_names("#deleting", keys::DELETING)
+            .build()
+            .map_err(|e| internal(format!("a chat check: {e}")))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     pub(super) async fn message(&self, chat_id: Uuid, id: Uuid) -> StoreResult<Option<Message>> {

@@ -353,10 +353,15 @@ impl Messages for DynamoStore {
         reply: &Message,
         question: &Message,
         earlier: &[Message],
+        followers: &[Message],
         hold: &Hold,
         spent: &Spent,
     ) -> StoreResult<ReplyOutcome> {
-        traced("add_reply", self.add_reply(reply, question, earlier, hold, spent)).await
+        traced(
+            "add_reply",
+            self.add_reply(reply, question, earlier, followers, hold, spent),
+        )
+        .await
     }
 
     async fn message(&self, chat_id: Uuid, id: Uuid) -> StoreResult<Option<Message>> {
@@ -377,5 +382,19 @@ impl Messages for DynamoStore {
 
     async fn update_message(&self, message: &Message) -> StoreResult<()> {
         traced("update_message", self.update_message(message)).await
+    }
+
+    async fn chat_messages(&self, chat_id: Uuid) -> StoreResult<Vec<Message>> {
+        traced("chat_messages", self.chat_messages(chat_id)).await
+    }
+
+    async fn switch_branch(
+        &self,
+        chat_id: Uuid,
+        add: Option<&Message>,
+        on: &[Message],
+        off: &[Message],
+    ) -> StoreResult<bool> {
+        traced("switch_branch", self.switch_branch(chat_id, add, on, off)).await
     }
 }
