@@ -3,7 +3,7 @@
 
 use chatbot_core::store::{
     ApiKey, AuthToken, Chat, ChatQuery, Claim, Hold, KeptAnswer, KeyedRequest, Message, Page, PasswordChange,
-    ReplyOutcome, Role, Settled, Spent, Store, StoreError, User, UserChanges,
+    ReplyOutcome, Role, Settled, Spent, Store, StoreError, User, UserChanges, ROOT_PARENT,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -1130,6 +1130,96 @@ pub async fn a_reply_is_kept_only_over_the_version_it_read(store: SharedStore) {
     assert!(store.replies_to(c.id, question.id).await.unwrap().is_empty());
 }
 
+/// The tree's operations: every message listed with its parent (a first message's
+/// `ROOT_PARENT` kept as such), a branch switched in one step that a second switch
+/// from the same reading cannot repeat, and a reply that takes over the messages
+/// that followed the one it replaced.
+pub async fn branches_switch_in_one_step_and_only_from_what_was_read(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let c = chat(&alice, 0);
+    store.create_chat(&c).await.unwrap();
+    let mut q1 = message(&c, Role::User, "q1", 0);
+    q1.parent_id = Some(ROOT_PARENT);
+    store.add_message(&q1).await.unwrap();
+    let mut a1 = message(&c, Role::Assistant, "a1", 1);
+    a1.reply_to = Some(q1.id);
+    a1.parent_id = Some(q1.id);
+    store.add_message(&a1).await.unwrap();
+    let mut q2 = message(&c, Role::User, "q2", 2);
+    q2.parent_id = Some(a1.id);
+    store.add_message(&q2).await.unwrap();
+    let all = store.chat_messages(c.id).await.unwrap();
+    assert_eq!(contents(&all), ["q1", "a1", "q2"]);
+    assert_eq!(all[0].parent_id, Some(ROOT_PARENT));
+    assert_eq!(all[2].parent_id, Some(a1.id));
+
+    // q2 edited as a branch: q2b added beside it, q2 off the active branch.
+    let mut q2b = message(&c, Role::User, "q2b", 3);
+    q2b.parent_id = Some(a1.id);
+    assert!(store
+        .switch_branch(c.id, Some(&q2b), &[], std::slice::from_ref(&q2))
+        .await
+        .unwrap());
+    assert_eq!(
+        contents(&store.list_messages(c.id, Page::first(10)).await.unwrap()),
+        ["q1", "a1", "q2b"]
+    );
+    assert_eq!(
+        contents(&store.recent_messages(c.id, None, 10).await.unwrap()),
+        ["q2b", "a1", "q1"]
+    );
+    // A second switch read before the first changes nothing, not even its new message.
+    let mut late = message(&c, Role::User, "late", 4);
+    late.parent_id = Some(a1.id);
+    assert!(!store
+        .switch_branch(c.id, Some(&late), &[], std::slice::from_ref(&q2))
+        .await
+        .unwrap());
+    let all = store.chat_messages(c.id).await.unwrap();
+    assert_eq!(contents(&all), ["q1", "a1", "q2", "q2b"]);
+    assert!(all[2].superseded && !all[3].superseded);
+    // Back to q2: on and off in one step, listed again in time order.
+    assert!(store
+        .switch_branch(c.id, None, std::slice::from_ref(&q2), std::slice::from_ref(&q2b))
+        .await
+        .unwrap());
+    assert_eq!(
+        contents(&store.list_messages(c.id, Page::first(10)).await.unwrap()),
+        ["q1", "a1", "q2"]
+    );
+
+    // a1 answered again: q2, which followed it, follows the new reply.
+    let mut a1b = message(&c, Role::Assistant, "a1b", 5);
+    a1b.reply_to = Some(q1.id);
+    a1b.parent_id = Some(q1.id);
+    let paid = hold(&alice, 10, 60);
+    assert!(store.charge(&paid).await.unwrap());
+    assert_eq!(
+        store
+            .add_reply(
+                &a1b,
+                &q1,
+                std::slice::from_ref(&a1),
+                std::slice::from_ref(&q2),
+                &paid,
+                &spent("m", 0)
+            )
+            .await
+            .unwrap(),
+        ReplyOutcome::Stored
+    );
+    let q2_now = store.message(c.id, q2.id).await.unwrap().unwrap();
+    assert_eq!(q2_now.parent_id, Some(a1b.id));
+    assert!(store.message(c.id, a1.id).await.unwrap().unwrap().superseded);
+
+    // Once the chat is gone, a switch writes nothing.
+    store.delete_chat(c.id).await.unwrap();
+    let mut after = message(&c, Role::User, "after", 6);
+    after.parent_id = Some(ROOT_PARENT);
+    assert!(!store.switch_branch(c.id, Some(&after), &[], &[]).await.unwrap());
+    assert!(store.chat_messages(c.id).await.unwrap().is_empty());
+}
+
 pub async fn edits_are_saved(store: SharedStore) {
     let alice = saved_user(&store, "alice").await;
     let c = chat(&alice, 0);
@@ -1232,6 +1322,7 @@ macro_rules! store_contract {
             recent_messages_are_the_newest_up_to_a_message,
             reply_versions_are_kept_and_superseded_ones_hidden,
             a_reply_is_kept_only_over_the_version_it_read,
+            branches_switch_in_one_step_and_only_from_what_was_read,
             edits_are_saved,
             deleting_a_chat_or_a_user_removes_everything_under_it,
             concurrent_appends_to_one_chat_are_all_kept_in_time_order,

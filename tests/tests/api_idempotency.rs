@@ -318,6 +318,11 @@ async fn every_route_that_charges_replays_its_first_answer() {
             format!("/api/chats/{chat_id}/messages/{question}/"),
             Some(json!({"content": "first, edited", "regenerate": true})),
         ),
+        (
+            "POST",
+            format!("/api/chats/{chat_id}/messages/{question}/branches/"),
+            Some(json!({"content": "first, as a branch"})),
+        ),
         ("POST", "/v1/chat/completions".into(), Some(v1)),
         ("POST", "/v1/chat/completions".into(), Some(v1_stream)),
         ("POST", "/api/chat/".into(), Some(json!({"message": "hello B"}))),

@@ -156,7 +156,7 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
     let (body, ops) = c.call("send-chat", "POST", "/api/chats/", t, Some(send.clone())).await;
     assert_eq!(
         ops.len(),
-        14,
+        13,
         "the first message of a chat (its number is one of them, and the query of stale holds): {ops:?}"
     );
     let chat_id = body["chat_id"].as_str().unwrap().to_string();
@@ -210,7 +210,11 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
         .unwrap()
         .to_string();
     let (_, ops) = c.call("list-messages", "GET", &next, t, None).await;
-    assert_eq!(ops.len(), 5, "a next page reads its cursor's record once");
+    assert_eq!(
+        ops.len(),
+        4,
+        "a next page finds its cursor in the chat's tree, read whole in one query"
+    );
 
     let rename = json!({"title": "Greetings"});
     let chat_path = format!("/api/chats/{chat_id}/");
@@ -241,6 +245,47 @@ async fn every_route_costs_a_small_fixed_number_of_requests() {
         .call("regenerate-reply", "POST", &regenerate, t, Some(json!({})))
         .await;
     assert_eq!(ops.len(), 12, "{ops:?}");
+    // A new branch beside the first question: the tree read once, the question
+    // added with the switch in one transaction.
+    let branch = format!("/api/chats/{chat_id}/messages/{message_id}/branches/");
+    let (created, ops) = c
+        .call(
+            "edit-message",
+            "POST",
+            &branch,
+            t,
+            Some(json!({"content": "hello, branch"})),
+        )
+        .await;
+    assert_eq!(created["branch"]["index"], 2, "{created}");
+    assert_eq!(ops.len(), 11, "a new branch: {ops:?}");
+    assert!(
+        ops.iter()
+            .any(|op| op.starts_with("TransactWriteItems(ConditionCheck,Put,Update")),
+        "the question and the switch in one step: {ops:?}"
+    );
+    let active = format!("/api/chats/{chat_id}/active/");
+    let (_, ops) = c
+        .call(
+            "edit-message",
+            "PUT",
+            &active,
+            t,
+            Some(json!({"message_id": message_id})),
+        )
+        .await;
+    assert_eq!(
+        names(&ops),
+        [
+            "GetItem",
+            "GetItem",
+            "UpdateItem",
+            "GetItem",
+            "Query",
+            "TransactWriteItems"
+        ],
+        "a switch: the tree read once, the switch written once"
+    );
     let end = json!({"end_session": true});
     let (_, ops) = c.call("send-chat", "POST", "/api/chats/", t, Some(end)).await;
     assert_eq!(
@@ -492,7 +537,7 @@ async fn dialect_routes_stay_within_their_functions_grants() {
     let b_delete = ops.len();
     assert_eq!(
         [b_first, c_next, b_rename, b_regenerate, d_prompt, d_today, b_delete],
-        [14, 11, 6, 13, 13, 5, 9],
+        [14, 11, 6, 13, 12, 5, 9],
         "B's first message (the number: 2 reads), C's next one, rename, regenerate, D's prompt to a new chat, a day list of 2, delete"
     );
 
