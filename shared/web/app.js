@@ -16,8 +16,6 @@ const state = {
   chatId: null,
   chatTitle: null,
   models: [],
-  // Earlier replies kept by a regenerate, by the reply they were replaced by.
-  versions: new Map(),
   busy: false,
   retryUntil: 0,
 };
@@ -267,7 +265,6 @@ function signOut(why) {
   state.token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   state.chatId = null;
-  state.versions.clear();
   $("app").hidden = true;
   $("auth").hidden = false;
   setAuthMode(false);
@@ -419,8 +416,6 @@ function messageView(m, lastUser, answered) {
   const meta = el("div", undefined, "meta");
   if (m.role === "assistant") {
     meta.append(el("span", [m.provider, m.model].filter(Boolean).join("/") + (m.partial ? " (cut short)" : "")));
-    const kept = state.versions.get(m.message_id);
-    if (kept && kept.length) item.append(versionsView(kept));
     if (lastUser && m.reply_to === lastUser.message_id) {
       meta.append(button("Regenerate", "regenerate", () => regenerate()));
     }
@@ -431,21 +426,34 @@ function messageView(m, lastUser, answered) {
       meta.append(button("Regenerate", "regenerate", () => regenerate()));
     }
   }
+  if (m.branch && m.branch.count > 1) meta.prepend(branchSwitcher(m));
   item.append(meta);
   return item;
 }
 
-// The replies a regenerate replaced, oldest first, each shown on demand.
-function versionsView(kept) {
-  const details = el("details", undefined, "versions");
-  details.append(el("summary", `${kept.length} earlier version${kept.length > 1 ? "s" : ""}`));
-  kept.forEach((v, n) => {
-    const version = el("div", undefined, "version");
-    version.append(el("div", `Version ${n + 1} · ${[v.provider, v.model].filter(Boolean).join("/")}`, "meta"));
-    version.append(renderMarkdown(el("div", undefined, "body"), v.content));
-    details.append(version);
+// ‹ 2/3 ›: the versions of a reply, or the questions edited into branches; the
+// arrows make the sibling's branch the chat's active one.
+function branchSwitcher(m) {
+  const { index, count } = m.branch;
+  const group = el("div", undefined, "branch");
+  group.setAttribute("role", "group");
+  group.setAttribute("aria-label", `Version ${index} of ${count}`);
+  const go = (to) => () => switchBranch(m.sibling_ids[to - 1]);
+  const back = button("\u2039", "branch-back", go(index - 1));
+  back.setAttribute("aria-label", "Previous version");
+  back.disabled = index <= 1;
+  const next = button("\u203a", "branch-next", go(index + 1));
+  next.setAttribute("aria-label", "Next version");
+  next.disabled = index >= count;
+  group.append(back, el("span", `${index}/${count}`, "branch-at"), next);
+  return group;
+}
+
+function switchBranch(messageId) {
+  return withBusy(async () => {
+    await api("PUT", `/api/chats/${state.chatId}/active/`, { message_id: messageId });
+    await loadMessages();
   });
-  return details;
 }
 
 function startEdit(item, m) {
@@ -455,7 +463,7 @@ function startEdit(item, m) {
   area.setAttribute("aria-label", "Edit message");
   editor.append(
     area,
-    button("Save and regenerate", "primary save-edit", () => saveEdit(m, area.value)),
+    button("Save as a new branch", "primary save-edit", () => saveEdit(m, area.value)),
     button("Cancel", "", () => editor.replaceWith(item)),
   );
   area.addEventListener("keydown", (e) => {
@@ -482,18 +490,16 @@ async function withBusy(work) {
   }
 }
 
+// The edited question goes beside the old one: a new branch, answered and shown;
+// the old one stays a click away (‹ ›).
 function saveEdit(m, content) {
   if (!content.trim()) return;
   return withBusy(async () => {
-    const answer = await api("PATCH", `/api/chats/${state.chatId}/messages/${m.message_id}/`, {
+    const answer = await api("POST", `/api/chats/${state.chatId}/messages/${m.message_id}/branches/`, {
       content,
-      regenerate: true,
       ...chosenModel(),
     });
-    if (answer.reply) {
-      keepVersions(answer.reply);
-      setBalance(answer.reply.tokens_remaining);
-    }
+    setBalance(answer.tokens_remaining);
     await loadMessages();
   });
 }
@@ -501,14 +507,9 @@ function saveEdit(m, content) {
 function regenerate() {
   return withBusy(async () => {
     const answer = await api("POST", `/api/chats/${state.chatId}/regenerate/`, chosenModel());
-    keepVersions(answer);
     setBalance(answer.tokens_remaining);
     await loadMessages();
   });
-}
-
-function keepVersions(reply) {
-  state.versions.set(reply.message_id, reply.versions || []);
 }
 
 // ---------------------------------------------------------------- sending

@@ -1,7 +1,7 @@
 """Drives the web chat page the API serves at / in headless Chromium (the system's
 browser, through playwright) as a person would: register, log out and in, send
 a message with the keyboard and watch the reply stream in, switch model and
-regenerate, edit and regenerate, rename, search, delete, delete all, phone
+regenerate and switch versions, edit as a branch and switch branches, rename, search, delete, delete all, phone
 width, an empty balance (402), log out, and a session ended elsewhere (401).
 Two models answer: the fake Ollama server below (streams in timed pieces,
 echoing the question) and the tiny Flan-T5 fixture through the inference
@@ -200,16 +200,25 @@ def run(page, context, api, artifacts, checks):
     page.wait_for_selector(".group h3:text('Today')")
     wait_until(page, "document.querySelectorAll('.chat-entry').length === 1")
 
-    # Switch model and regenerate: the earlier reply is kept as a version.
+    # Switch model and regenerate: the earlier reply is kept as a version (‹ 2/2 ›).
     page.select_option("#model", FLAN_T5)
     page.click(".message.assistant .regenerate")
-    page.wait_for_selector(".versions summary", timeout=60_000)
-    expect("one earlier version", page.inner_text(".versions summary") == "1 earlier version",
-           page.inner_text(".versions summary"))
+    page.wait_for_selector(".message.assistant .branch-at", timeout=60_000)
+    expect("the reply's second version", page.inner_text(".message.assistant .branch-at") == "2/2",
+           page.inner_text(".message.assistant .branch-at"))
     meta = page.inner_text(".message.assistant > .meta")
     expect("the new reply is Flan-T5's", FLAN_T5 in meta, meta)
+    wait_until(page, "!document.querySelector('#send').disabled")
+    # ‹ shows the first version again (Ollama's), › the second.
+    page.click(".message.assistant .branch-back")
+    wait_until(page, "document.querySelector('.message.assistant .branch-at').textContent === '1/2'"
+               " && document.querySelector('.message.assistant > .meta').textContent.includes('ollama')")
+    expect("the first version is the story", page.inner_text(".message.assistant .body").startswith(story),
+           page.inner_text(".message.assistant .body"))
+    page.click(".message.assistant .branch-next")
+    wait_until(page, "document.querySelector('.message.assistant .branch-at').textContent === '2/2'")
 
-    # Edit the question and regenerate, with Ollama again.
+    # Edit the question, with Ollama again: a new branch beside the old question.
     page.select_option("#model", OLLAMA)
     page.click(".message.user .edit")
     page.fill(".editor textarea", "Tell me another story")
@@ -220,15 +229,24 @@ def run(page, context, api, artifacts, checks):
         "document.querySelector('.message.user .body').textContent === 'Tell me another story'"
         " && document.querySelector('.message.assistant > .meta').textContent.includes('ollama')",
         timeout=60_000)
+    expect("the question's second branch", page.inner_text(".message.user .branch-at") == "2/2",
+           page.inner_text(".message.user .branch-at"))
+    expect("the new branch's reply has one version",
+           page.eval_on_selector_all(".message.assistant .branch", "es => es.length") == 0)
     tokens = call_api(api, "GET", "/api/tokens/", token)[1]["tokens"]
     expect("the balance shown is the account's", page.inner_text("#balance") == f"{tokens} tokens"
            and tokens < start, (page.inner_text("#balance"), tokens))
+    # Back to the first question's branch, with its two reply versions, and forth.
+    page.click(".message.user .branch-back")
+    wait_until(page, "document.querySelector('.message.user .body').textContent.startsWith('Tell me a story')"
+               " && document.querySelector('.message.assistant .branch-at').textContent === '2/2'")
+    accessible(page, checks, "chat view (a question and a reply with two versions each)")
+    page.click(".message.user .branch-next")
+    wait_until(page, "document.querySelector('.message.user .body').textContent === 'Tell me another story'")
 
     page.set_viewport_size({"width": 1100, "height": 720})
-    page.click(".versions summary")
     os.makedirs(artifacts, exist_ok=True)
     page.screenshot(path=os.path.join(artifacts, "chat-page.png"))
-    accessible(page, checks, "chat view (a reply with an earlier version, the editor closed)")
 
     # Rename.
     page.once("dialog", lambda d: d.accept("Bedtime"))

@@ -134,9 +134,9 @@ def make(page, api, out):
     send(page, "When do I need `move`?")
     wait_until(page, "document.querySelectorAll('.chat-entry').length === 3")
     page.locator(".regenerate").last.click()
-    page.wait_for_selector(".versions summary", timeout=300_000)
+    # The reply's switcher (‹ 2/2 ›) shows the regenerated version is there.
+    page.wait_for_selector(".message.assistant .branch-at", timeout=300_000)
     wait_until(page, "!document.querySelector('#send').disabled")
-    page.click(".versions summary")
     wait_until(page, "document.querySelector('#balance').textContent.includes('tokens')")
     # Tall enough for the whole conversation, its newest part in view.
     page.set_viewport_size({"width": 1100, "height": 1000})

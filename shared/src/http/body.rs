@@ -12,17 +12,53 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The longest message content, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 16_000;
 
+/// The largest body of an import (`POST /api/import/`): a whole export or a ChatGPT
+/// `conversations.json` up to this size in one call, below Lambda's 6 MB payload.
+pub const MAX_IMPORT_BYTES: usize = 5 * 1024 * 1024;
+
 /// Parses a JSON body. An empty body parses as `{}`, so routes whose fields are all
 /// optional accept no body; routes with required fields then report the missing one.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], content_type: Option<&str>) -> Result<T, ApiError> {
-    if bytes.len() > MAX_BODY_BYTES {
+    let blank = bytes.iter().all(u8::is_ascii_whitespace);
+    checked(bytes, content_type, MAX_BODY_BYTES, blank)?;
+    let bytes: &[u8] = if blank { b"{}" } else { bytes };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        // serde would read a struct from an array too; no client means that.
+        return Err(ApiError::bad_request("invalid_json", "The body must be a JSON object."));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(describe)?;
+    de.end()
+        .map_err(|_| ApiError::bad_request("invalid_json", "The body must be a single JSON value."))?;
+    Ok(value)
+}
+
+/// Parses a JSON document of any shape up to `limit` bytes (an import), with the
+/// same checks of size, media type, encoding and structure as every body.
+pub fn parse_document(bytes: &[u8], content_type: Option<&str>, limit: usize) -> Result<serde_json::Value, ApiError> {
+    checked(bytes, content_type, limit, false)?;
+    serde_json::from_slice(bytes).map_err(|err| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("The body is not valid JSON (line {}, column {}).", err.line(), err.column()),
+        )
+    })
+}
+
+/// Size, media type (not asked of a `blank` body), UTF-8 and structure.
+fn checked(bytes: &[u8], content_type: Option<&str>, limit: usize, blank: bool) -> Result<(), ApiError> {
+    if bytes.len() > limit {
+        let limit = if limit >= 1024 * 1024 {
+            format!("{} MiB", limit / (1024 * 1024))
+        } else {
+            format!("{} KiB", limit / 1024)
+        };
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
-            format!("The request body is larger than {} KiB.", MAX_BODY_BYTES / 1024),
+            format!("The request body is larger than {limit}."),
         ));
     }
-    let blank = bytes.iter().all(u8::is_ascii_whitespace);
     if !blank && !content_type.is_some_and(is_json_media_type) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -30,22 +66,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], content_type: Option<&str>)
             "Send the body as JSON with 'Content-Type: application/json'.",
         ));
     }
-    if !blank && bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        // serde would read a struct from an array too; no client means that.
-        return Err(ApiError::bad_request("invalid_json", "The body must be a JSON object."));
-    }
-    let bytes: &[u8] = if blank { b"{}" } else { bytes };
     // JSON is UTF-8 (RFC 8259). serde checks only the strings it reads, so a bad
     // byte in a field a route ignores would otherwise pass unseen.
     if std::str::from_utf8(bytes).is_err() {
         return Err(ApiError::bad_request("invalid_json", "The body is not UTF-8 text."));
     }
-    check_shape(bytes)?;
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(describe)?;
-    de.end()
-        .map_err(|_| ApiError::bad_request("invalid_json", "The body must be a single JSON value."))?;
-    Ok(value)
+    check_shape(bytes)
 }
 
 pub(crate) fn is_json_media_type(value: &str) -> bool {
@@ -173,6 +199,24 @@ mod tests {
         assert_eq!(
             parse_json::<Body>(br#"{"content":"x"} {}"#, JSON).unwrap_err().code,
             "invalid_json"
+        );
+    }
+
+    #[test]
+    fn a_document_may_be_any_json_up_to_its_own_limit() {
+        assert_eq!(parse_document(b"[1, {\"a\": 2}]", JSON, 100).unwrap()[1]["a"], 2);
+        let err = parse_document(&[b' '; 101], JSON, 100).unwrap_err();
+        assert_eq!((err.status.as_u16(), err.code), (413, "body_too_large"));
+        assert_eq!(parse_document(b"[1,", JSON, 100).unwrap_err().code, "invalid_json");
+        assert_eq!(parse_document(b"[]", Some("text/plain"), 100).unwrap_err().status.as_u16(), 415);
+        assert_eq!(parse_document(b"[\"\xff\"]", JSON, 100).unwrap_err().code, "invalid_json");
+        let err = parse_document(br#"{"a": 1, "a": 2}"#, JSON, 100).unwrap_err();
+        assert_eq!(err.status.as_u16(), 400);
+        assert!(
+            parse_document(&[b' '; 6 * 1024 * 1024 + 1], JSON, MAX_IMPORT_BYTES)
+                .unwrap_err()
+                .message
+                .contains("5 MiB")
         );
     }
 
