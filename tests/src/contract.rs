@@ -1220,6 +1220,50 @@ pub async fn branches_switch_in_one_step_and_only_from_what_was_read(store: Shar
     assert!(store.chat_messages(c.id).await.unwrap().is_empty());
 }
 
+/// An import writes a chat and its messages together; a chat whose id is taken
+/// is refused and writes no message.
+pub async fn an_imported_chat_is_written_with_its_messages(store: SharedStore) {
+    let alice = saved_user(&store, "alice").await;
+    let mut c = chat(&alice, 0);
+    c.number = store.next_chat_number(alice.id).await.unwrap();
+    c.end_time = Some(at(5));
+    let mut messages: Vec<Message> = (0..30)
+        .map(|n| {
+            message(
+                &c,
+                if n % 2 == 0 { Role::User } else { Role::Assistant },
+                &format!("m{n}"),
+                n,
+            )
+        })
+        .collect();
+    messages[0].parent_id = Some(ROOT_PARENT);
+    for n in 1..messages.len() {
+        messages[n].parent_id = Some(messages[n - 1].id);
+    }
+    messages[29].superseded = true;
+    store.import_chat(&c, &messages).await.unwrap();
+    assert_eq!(store.chat(c.id).await.unwrap(), Some(c.clone()));
+    assert_eq!(
+        store.chat_by_number(alice.id, c.number).await.unwrap().map(|x| x.id),
+        Some(c.id)
+    );
+    let stored = store.chat_messages(c.id).await.unwrap();
+    assert_eq!(stored, messages);
+    assert_eq!(store.list_messages(c.id, Page::first(100)).await.unwrap().len(), 29);
+    assert!(
+        store.open_chat(alice.id).await.unwrap().is_none(),
+        "an ended chat is not the open one"
+    );
+    // The same id again: refused, and no message of it written.
+    let again = message(&c, Role::User, "again", 40);
+    assert!(matches!(
+        store.import_chat(&c, std::slice::from_ref(&again)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(store.message(c.id, again.id).await.unwrap().is_none());
+}
+
 pub async fn edits_are_saved(store: SharedStore) {
     let alice = saved_user(&store, "alice").await;
     let c = chat(&alice, 0);
@@ -1323,6 +1367,7 @@ macro_rules! store_contract {
             reply_versions_are_kept_and_superseded_ones_hidden,
             a_reply_is_kept_only_over_the_version_it_read,
             branches_switch_in_one_step_and_only_from_what_was_read,
+            an_imported_chat_is_written_with_its_messages,
             edits_are_saved,
             deleting_a_chat_or_a_user_removes_everything_under_it,
             concurrent_appends_to_one_chat_are_all_kept_in_time_order,

@@ -438,6 +438,45 @@ async fn usage_reports_cost_two_queries_and_the_admins_view_a_scan() {
     assert_within_grants(&c.used);
 }
 
+/// An import is the chat number, the chat's transaction and one batch per 25
+/// messages per chat; an export page is a query of chats and one of each tree.
+#[tokio::test]
+async fn export_and_import_cost_a_few_requests_within_their_functions_grants() {
+    let mut c = Counted::new().await;
+    let token = c.app.register("ida").await;
+    let t = Some(token.as_str());
+    let messages: Vec<_> = (0..30)
+        .map(|n| {
+            json!({"id": format!("m{n}"), "parent_id": if n == 0 { Value::Null } else { json!(format!("m{}", n - 1)) },
+                        "role": if n % 2 == 0 { "user" } else { "assistant" }, "content": format!("text {n}")})
+        })
+        .collect();
+    let document = json!({"format": "chatbot-export", "version": 1, "chats": [{"title": "t", "messages": messages}]});
+    let (imported, ops) = c.call("import-chats", "POST", "/api/import/", t, Some(document)).await;
+    assert_eq!(imported["imported"], 1, "{imported}");
+    assert_eq!(
+        names(&ops),
+        [
+            "GetItem",
+            "GetItem",
+            "UpdateItem",
+            "UpdateItem",
+            "TransactWriteItems",
+            "BatchWriteItem",
+            "BatchWriteItem"
+        ],
+        "auth, the write window, the number, the chat, 30 messages in 2 batches"
+    );
+    let (exported, ops) = c.call("export-chats", "GET", "/api/export/", t, None).await;
+    assert_eq!(exported["chats"][0]["messages"].as_array().unwrap().len(), 30);
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "Query", "Query"],
+        "auth, the page of chats, each chat's tree"
+    );
+    assert_within_grants(&c.used);
+}
+
 /// Personal API keys: creating one is a count and a transaction, authenticating
 /// with one is three requests like a token's two plus the counters' update, and
 /// revoking is a read and a transaction.

@@ -4,6 +4,7 @@
 //! (`ChatError`); `crate::error` turns them into HTTP once, at the edge.
 
 pub mod reply;
+pub mod transfer;
 pub mod tree;
 
 use uuid::Uuid;

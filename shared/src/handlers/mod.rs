@@ -11,4 +11,5 @@ pub mod meta;
 pub mod openai;
 pub mod page;
 pub mod stream;
+pub mod transfer;
 pub mod usage;

@@ -40,7 +40,11 @@ pub fn parse_document(bytes: &[u8], content_type: Option<&str>, limit: usize) ->
     serde_json::from_slice(bytes).map_err(|err| {
         ApiError::bad_request(
             "invalid_json",
-            format!("The body is not valid JSON (line {}, column {}).", err.line(), err.column()),
+            format!(
+                "The body is not valid JSON (line {}, column {}).",
+                err.line(),
+                err.column()
+            ),
         )
     })
 }
@@ -208,16 +212,23 @@ mod tests {
         let err = parse_document(&[b' '; 101], JSON, 100).unwrap_err();
         assert_eq!((err.status.as_u16(), err.code), (413, "body_too_large"));
         assert_eq!(parse_document(b"[1,", JSON, 100).unwrap_err().code, "invalid_json");
-        assert_eq!(parse_document(b"[]", Some("text/plain"), 100).unwrap_err().status.as_u16(), 415);
-        assert_eq!(parse_document(b"[\"\xff\"]", JSON, 100).unwrap_err().code, "invalid_json");
+        assert_eq!(
+            parse_document(b"[]", Some("text/plain"), 100)
+                .unwrap_err()
+                .status
+                .as_u16(),
+            415
+        );
+        assert_eq!(
+            parse_document(b"[\"\xff\"]", JSON, 100).unwrap_err().code,
+            "invalid_json"
+        );
         let err = parse_document(br#"{"a": 1, "a": 2}"#, JSON, 100).unwrap_err();
         assert_eq!(err.status.as_u16(), 400);
-        assert!(
-            parse_document(&[b' '; 6 * 1024 * 1024 + 1], JSON, MAX_IMPORT_BYTES)
-                .unwrap_err()
-                .message
-                .contains("5 MiB")
-        );
+        assert!(parse_document(&[b' '; 6 * 1024 * 1024 + 1], JSON, MAX_IMPORT_BYTES)
+            .unwrap_err()
+            .message
+            .contains("5 MiB"));
     }
 
     #[test]

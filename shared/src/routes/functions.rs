@@ -253,6 +253,22 @@ pub const FUNCTIONS: &[Function] = &[
     Function::new("api-keys")
         .description("Create, list and revoke personal API keys")
         .dynamodb(&[GetItem, PutItem, UpdateItem, DeleteItem, Query]),
+    Function::new("export-chats")
+        .description("The caller's chats with their trees, as one document")
+        .dynamodb(&[GetItem, Query])
+        .indexes()
+        .signs_cursors(),
+    Function::new("import-chats")
+        .description("New chats from an export or a ChatGPT conversations.json")
+        .dynamodb(&[
+            GetItem,
+            PutItem,
+            UpdateItem,
+            DeleteItem,
+            Query,
+            ConditionCheckItem,
+            BatchWriteItem,
+        ]),
     Function::new("get-usage")
         .description("The caller's usage by day, model and API key")
         .dynamodb(&[GetItem, Query]),

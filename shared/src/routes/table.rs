@@ -12,10 +12,11 @@ use crate::api::dialect_b::*;
 use crate::api::dialect_d::*;
 use crate::api::dialect_e::*;
 use crate::api::meta::*;
+use crate::api::transfer::*;
 use crate::api::usage::*;
 use crate::api::Notice;
 use crate::handlers::{
-    accounts, api_keys, chats, dialect_b, dialect_d, dialect_e, messages, meta, openai, page, stream, usage,
+    accounts, api_keys, chats, dialect_b, dialect_d, dialect_e, messages, meta, openai, page, stream, transfer, usage,
 };
 
 /// The errors every route that calls a model can answer.
@@ -210,6 +211,19 @@ pub const ROUTES: &[Route] = &[
     .request(json::<RegenerateRequest>())
     .response(200, json::<RegeneratedView>())
     .errors(AGAIN_ERRORS),
+    Route::new("GET", "/api/export/", "export-chats", handler!(transfer::export_chats))
+        .surface(Surface::Chats)
+        .summary("Every chat of the caller with its whole tree, as one document (paged: next_cursor)")
+        .limit(Limit::Search)
+        .response(200, json::<ExportDocument>())
+        .query(&PAGING),
+    Route::new("POST", "/api/import/", "import-chats", handler!(transfer::import_chats))
+        .surface(Surface::Chats)
+        .summary("New chats from an export of this API or a ChatGPT conversations.json (up to 5 MiB; nothing charged)")
+        .limit(Limit::Write)
+        .request(json::<ImportDocument>())
+        .response(201, json::<ImportResponse>())
+        .errors(&[413]),
     Route::new("POST", "/api/keys/", "api-keys", handler!(api_keys::create_key))
         .surface(Surface::Accounts)
         .summary("Create a personal API key for /v1/ (shown only in this answer)")

@@ -443,6 +443,9 @@ pub trait Chats: Send + Sync {
     /// Fails with `Conflict { field: "chat_id" }` when the id exists (whoever owns it)
     /// and with `Conflict { field: "number" }` when the owner has a chat of that number.
     async fn create_chat(&self, chat: &Chat) -> StoreResult<()>;
+    /// Creates `chat` with its `messages` (an import): all of it, or nothing — a
+    /// store that cannot write it in one step removes what it wrote before failing.
+    async fn import_chat(&self, chat: &Chat, messages: &[Message]) -> StoreResult<()>;
     async fn chat(&self, id: Uuid) -> StoreResult<Option<Chat>>;
     /// The user's chat of that number.
     async fn chat_by_number(&self, user_id: Uuid, number: i64) -> StoreResult<Option<Chat>>;

@@ -93,6 +93,23 @@ impl SqliteStore {
     }
 }
 
+fn insert_chat(conn: &Connection, c: &Chat) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO chats (id, user_id, number, title, created_at, end_time)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            c.id.to_string(),
+            c.user_id.to_string(),
+            c.number,
+            c.title,
+            millis(c.created_at),
+            c.end_time.map(millis)
+        ],
+    )
+    .map_err(unique_violation)?;
+    Ok(())
+}
+
 fn insert_message(conn: &Connection, m: &Message) -> StoreResult<()> {
     conn.execute(
         "INSERT INTO messages (id, chat_id, role, content, created_at, edited_at, provider, model, reply_to, superseded, partial, reply_version, parent_id)
@@ -638,21 +655,20 @@ impl Chats for SqliteStore {
 
     async fn create_chat(&self, chat: &Chat) -> StoreResult<()> {
         let c = chat.clone();
-        self.run("create_chat", move |conn| {
-            conn.execute(
-                "INSERT INTO chats (id, user_id, number, title, created_at, end_time)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    c.id.to_string(),
-                    c.user_id.to_string(),
-                    c.number,
-                    c.title,
-                    millis(c.created_at),
-                    c.end_time.map(millis)
-                ],
-            )
-            .map_err(unique_violation)?;
-            Ok(())
+        self.run("create_chat", move |conn| insert_chat(conn, &c)).await
+    }
+
+    async fn import_chat(&self, chat: &Chat, messages: &[Message]) -> StoreResult<()> {
+        let (c, messages) = (chat.clone(), messages.to_vec());
+        self.run("import_chat", move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sqlite_error)?;
+            insert_chat(&tx, &c)?;
+            for message in &messages {
+                insert_message(&tx, message)?;
+            }
+            tx.commit().map_err(sqlite_error)
         })
         .await
     }

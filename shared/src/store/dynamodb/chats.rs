@@ -7,11 +7,13 @@ use uuid::Uuid;
 
 use aws_sdk_dynamodb::types::ReturnValue;
 
-use super::items::{chat_open_key, from_item, number, to_item, ChatItem, ChatNumberItem, Item};
+use super::items::{chat_open_key, from_item, number, to_item, ChatItem, ChatNumberItem, Item, MessageItem};
 use super::keys::{self, TimeKey, DELETING, OPEN_CHATS, OPEN_KEY, PK, SK, TIME_KEY};
-use super::requests::{delete_keys, internal, is_condition_failed, key, key_of, n, query_all, s, sdk_error, Update};
+use super::requests::{
+    delete_keys, internal, is_condition_failed, key, key_of, n, put_items, query_all, s, sdk_error, Update,
+};
 use super::DynamoStore;
-use crate::store::{Chat, ChatQuery, Page, StoreError, StoreResult};
+use crate::store::{Chat, ChatQuery, Message, Page, StoreError, StoreResult};
 
 /// Chat entries read per request while searching (the matches are picked in code).
 const SEARCH_PAGE: usize = 100;
@@ -61,6 +63,27 @@ impl DynamoStore {
             Some(2) => Err(StoreError::Conflict { field: "number" }),
             Some(_) => Err(StoreError::Conflict { field: "chat_id" }),
         }
+    }
+
+    /// The chat (one transaction, as `create_chat`), then its messages 25 to a
+    /// batch; should a batch fail, the chat is deleted with what was written.
+    pub(super) async fn import_chat(&self, chat: &Chat, messages: &[Message]) -> StoreResult<()> {
+        self.create_chat(chat).await?;
+        let items = messages
+            .iter()
+            .map(|message| to_item(&MessageItem::new(message)))
+            .collect::<StoreResult<Vec<_>>>();
+        let written = match items {
+            Ok(items) => put_items(&self.client, &self.table, items).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = written {
+            if let Err(undo) = self.delete_chat(chat.id).await {
+                tracing::error!(chat_id = %chat.id, error = %undo, "a failed import's chat was not removed");
+            }
+            return Err(err);
+        }
+        Ok(())
     }
 
     /// Follows the number's claim to the chat's entry: two reads.

@@ -313,6 +313,10 @@ impl Chats for DynamoStore {
         traced("create_chat", self.create_chat(chat)).await
     }
 
+    async fn import_chat(&self, chat: &Chat, messages: &[Message]) -> StoreResult<()> {
+        traced("import_chat", self.import_chat(chat, messages)).await
+    }
+
     async fn chat(&self, id: Uuid) -> StoreResult<Option<Chat>> {
         traced("chat", self.chat(id)).await
     }

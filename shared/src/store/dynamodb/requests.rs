@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 
 use super::items::Item;
@@ -114,17 +114,37 @@ pub async fn query_all(query: QueryFluentBuilder) -> StoreResult<Vec<Item>> {
 
 /// Deletes every key, 25 to a BatchWriteItem request.
 pub async fn delete_keys(client: &Client, table: &str, keys: Vec<Item>) -> StoreResult<()> {
-    for chunk in keys.chunks(BATCH_SIZE) {
-        let requests = chunk
-            .iter()
-            .map(|key| {
-                let delete = DeleteRequest::builder()
-                    .set_key(Some(key.clone()))
-                    .build()
-                    .map_err(|e| internal(format!("a delete request: {e}")))?;
-                Ok(WriteRequest::builder().delete_request(delete).build())
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
+    let requests = keys
+        .into_iter()
+        .map(|key| {
+            let delete = DeleteRequest::builder()
+                .set_key(Some(key))
+                .build()
+                .map_err(|e| internal(format!("a delete request: {e}")))?;
+            Ok(WriteRequest::builder().delete_request(delete).build())
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    write_batches(client, table, requests).await
+}
+
+/// Puts every item (new ones: a put replaces), 25 to a BatchWriteItem request.
+pub async fn put_items(client: &Client, table: &str, items: Vec<Item>) -> StoreResult<()> {
+    let requests = items
+        .into_iter()
+        .map(|item| {
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| internal(format!("a put request: {e}")))?;
+            Ok(WriteRequest::builder().put_request(put).build())
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    write_batches(client, table, requests).await
+}
+
+async fn write_batches(client: &Client, table: &str, mut requests: Vec<WriteRequest>) -> StoreResult<()> {
+    while !requests.is_empty() {
+        let rest = requests.split_off(requests.len().min(BATCH_SIZE));
         write_until_processed(requests, |batch| async move {
             let answer = client
                 .batch_write_item()
@@ -138,6 +158,7 @@ pub async fn delete_keys(client: &Client, table: &str, keys: Vec<Item>) -> Store
                 .unwrap_or_default())
         })
         .await?;
+        requests = rest;
     }
     Ok(())
 }

@@ -1,0 +1,7 @@
+//! The `import-chats` function: new chats from an export or a ChatGPT conversations.json. It serves the routes that name it in the
+//! route table (`shared/src/routes/table.rs`).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    chatbot_core::lambda::serve("import-chats").await
+}

@@ -1,0 +1,128 @@
+//! Export and import (API.md §7): the document `GET /api/export/` answers and
+//! `POST /api/import/` reads back, and the ChatGPT export it also reads.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// The caller's chats, newest first; `next_cursor` when more follow.
+#[derive(Serialize, ToSchema)]
+pub struct ExportDocument {
+    /// Always `chatbot-export`.
+    pub format: &'static str,
+    /// Always 1.
+    pub version: i64,
+    pub chats: Vec<ExportChat>,
+    /// Present when the export goes on: `GET /api/export/?cursor=<this>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ExportChat {
+    pub id: Uuid,
+    pub title: Option<String>,
+    /// ISO 8601, UTC.
+    pub created_at: String,
+    /// Every message of the chat's tree, parents before children.
+    pub messages: Vec<ExportMessage>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ExportMessage {
+    pub id: Uuid,
+    /// `null` for a first message.
+    pub parent_id: Option<Uuid>,
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+    /// ISO 8601, UTC.
+    pub created_at: String,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// On the chat's active branch.
+    pub active: bool,
+}
+
+/// What `POST /api/import/` reads: this API's export, or a ChatGPT data export's
+/// `conversations.json`. Documentation only: the handler reads the JSON itself to
+/// name where a problem is.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ImportDocument {
+    Own(ImportExport),
+    ChatGpt(Vec<ChatGptConversation>),
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ImportExport {
+    /// `chatbot-export`.
+    #[schema(pattern = "^chatbot-export$")]
+    pub format: String,
+    /// 1.
+    #[schema(minimum = 1, maximum = 1)]
+    pub version: i64,
+    /// At most 1000 chats and 20 000 messages in one import.
+    pub chats: Vec<ImportChat>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ImportChat {
+    pub title: Option<String>,
+    /// RFC 3339; the time of the import when absent.
+    pub created_at: Option<String>,
+    pub messages: Vec<ImportMessage>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ImportMessage {
+    /// Unique within its chat: what `parent_id` names.
+    pub id: String,
+    /// The `id` of a message listed before it in the same chat; null for a first message.
+    pub parent_id: Option<String>,
+    /// `user` or `assistant`.
+    #[schema(pattern = "^(user|assistant)$")]
+    pub role: String,
+    pub content: String,
+    /// RFC 3339; the chat's time when absent.
+    pub created_at: Option<String>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    /// Marks the active branch; the newest message's branch when none is marked.
+    pub active: Option<bool>,
+}
+
+/// One conversation of ChatGPT's `conversations.json`.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ChatGptConversation {
+    pub title: Option<String>,
+    /// Seconds since 1970.
+    pub create_time: Option<f64>,
+    /// The node shown last: its branch becomes the active one.
+    pub current_node: Option<String>,
+    /// The nodes by id; `parent` names another node of this mapping.
+    pub mapping: BTreeMap<String, ChatGptNode>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ChatGptNode {
+    pub parent: Option<String>,
+    /// `{author: {role}, content: {parts: [text…]}, create_time, metadata: {model_slug}}`;
+    /// only the user's and the assistant's messages with text are imported.
+    #[schema(value_type = Option<Object>)]
+    pub message: Option<serde_json::Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportResponse {
+    pub imported: usize,
+    /// The new chats, in the document's order.
+    pub chat_ids: Vec<Uuid>,
+}
