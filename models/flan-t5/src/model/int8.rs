@@ -151,12 +151,8 @@ impl PackedQ8 {
     }
 }
 
-/// Input rows quantized in 32-value blocks, one f32 scale per block; a
-/// value is `(q - offset) * d`. With offset 0, `qs` is (m, k) and `d`
-/// (m, k / 32), row-major. With offset 64 the rows go in groups of [`MR`]
-/// (the last one padded with zeros), interleaved as the unsigned kernel
-/// reads them, one stream: `qs[g][b][s][r][j]` is row `4g + r`'s input
-/// `32b + 4s + j`, and `d[g][b][r]` its block's scale.
+/// Input rows quantized in 32-value blocks: `qs` (m, k) and one f32 scale
+/// per block; a value is `(qs - offset) * d`.
 struct Activations {
     qs: Vec<i8>,
     d: Vec<f32>,
@@ -198,8 +194,8 @@ fn quantize_block(x: &[f32], qs: &mut [i8]) -> f32 {
     f16::from_f32(scale).to_f32()
 }
 
-/// Rows of input per quantizing task (a multiple of [`MR`]).
-const QUANTIZE_ROWS_PER_TASK: usize = 2 * MR;
+/// Rows of input per quantizing task.
+const QUANTIZE_ROWS_PER_TASK: usize = 8;
 
 /// Quantizes each row of `x` (m, k) in 32-value blocks: with `offset` 0
 /// exactly as candle's `BlockQ8_0::from_float` does (scale amax/127
@@ -208,56 +204,43 @@ const QUANTIZE_ROWS_PER_TASK: usize = 2 * MR;
 fn quantize(x: &[f32], k: usize, offset: i8) -> Activations {
     let m = x.len() / k;
     let kb = k / QK;
-    let rows = if offset == 0 { m } else { m.next_multiple_of(MR) };
-    // Padding rows: the shifted zero, scale 0.
-    let mut qs = vec![offset; rows * k];
-    let mut d = vec![0f32; rows * kb];
-    // Rows of x from the first of a chunk (a whole number of groups).
-    let chunk = |(x, (qs, d)): (&[f32], (&mut [i8], &mut [f32]))| {
-        let mut block = [0i8; QK];
-        for (r, x) in x.chunks_exact(k).enumerate() {
-            for (b, x) in x.chunks_exact(QK).enumerate() {
-                if offset == 0 {
-                    d[r * kb + b] = quantize_one(x, &mut qs[r * k + b * QK..][..QK], offset);
-                } else {
-                    let at = (r / MR * kb + b) * MR + r % MR;
-                    d[at] = quantize_one(x, &mut block, offset);
-                    for (s, four) in block.chunks_exact(4).enumerate() {
-                        qs[(r / MR * kb + b) * QK * MR + s * 4 * MR + r % MR * 4..][..4].copy_from_slice(four);
+    let mut qs = vec![0i8; m * k];
+    let mut d = vec![0f32; m * kb];
+    let row = |(x, (qs, d)): (&[f32], (&mut [i8], &mut [f32]))| {
+        for ((x, qs), d) in x.chunks_exact(QK).zip(qs.chunks_exact_mut(QK)).zip(d.iter_mut()) {
+            #[cfg(target_arch = "x86_64")]
+            if available() {
+                // SAFETY: AVX2 and FMA are there; both blocks hold 32 values.
+                *d = unsafe {
+                    if offset == 0 {
+                        avx2::quantize_block(x.as_ptr(), qs.as_mut_ptr())
+                    } else {
+                        avx2::quantize_block7(x.as_ptr(), qs.as_mut_ptr())
                     }
-                }
+                };
+                continue;
             }
+            assert_eq!(offset, 0, "7-bit activations are for the AVX2 kernel");
+            *d = quantize_block(x, qs);
         }
     };
     if m < 2 * QUANTIZE_ROWS_PER_TASK {
-        chunk((x, (&mut qs, &mut d)));
+        x.chunks_exact(k)
+            .zip(qs.chunks_exact_mut(k).zip(d.chunks_exact_mut(kb)))
+            .for_each(row);
     } else {
         x.par_chunks(k * QUANTIZE_ROWS_PER_TASK)
             .zip(
                 qs.par_chunks_mut(k * QUANTIZE_ROWS_PER_TASK)
                     .zip(d.par_chunks_mut(kb * QUANTIZE_ROWS_PER_TASK)),
             )
-            .for_each(chunk);
+            .for_each(|(x, (qs, d))| {
+                x.chunks_exact(k)
+                    .zip(qs.chunks_exact_mut(k).zip(d.chunks_exact_mut(kb)))
+                    .for_each(row)
+            });
     }
     Activations { qs, d, offset }
-}
-
-/// One 32-value block to `qs`: q8_0 as candle (offset 0) or 7 bits
-/// shifted (64); returns the scale.
-fn quantize_one(x: &[f32], qs: &mut [i8], offset: i8) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if available() {
-        // SAFETY: AVX2 and FMA are there; both blocks hold 32 values.
-        return unsafe {
-            if offset == 0 {
-                avx2::quantize_block(x.as_ptr(), qs.as_mut_ptr())
-            } else {
-                avx2::quantize_block7(x.as_ptr(), qs.as_mut_ptr())
-            }
-        };
-    }
-    assert_eq!(offset, 0, "7-bit activations are for the AVX2 kernel");
-    quantize_block(x, qs)
 }
 
 /// Fewest weight bytes a task streams, so that a decoding step's hand-over
@@ -434,8 +417,12 @@ mod avx2 {
                 _ => rows::<1>(tiles, acts, k, r0),
             }
         } else {
-            debug_assert_eq!(r0 % MR, 0);
-            rows_unsigned(tiles, acts, k, r0 / MR)
+            match mr {
+                4 => rows_unsigned::<4>(tiles, acts, k, r0),
+                3 => rows_unsigned::<3>(tiles, acts, k, r0),
+                2 => rows_unsigned::<2>(tiles, acts, k, r0),
+                _ => rows_unsigned::<1>(tiles, acts, k, r0),
+            }
         };
         for (r, sum) in acc.iter().take(mr).enumerate() {
             let dst = out.add((r0 + r) * n + col0);
@@ -449,39 +436,38 @@ mod avx2 {
         }
     }
 
-    /// Group `g` ([`MR`] rows) of 7-bit activations shifted to 1..=127
-    /// (unsigned, interleaved: see [`Activations`]) against one column of
-    /// tiles: `maddubs(a, w)`, the shift taken back by starting each
-    /// block's sums at 64 × `neg_sum`.
+    /// Rows `r0..r0 + R` of 7-bit activations shifted to 1..=127 (unsigned)
+    /// against one column of tiles: `maddubs(a, w)`, the shift taken back
+    /// by starting each block's sums at 64 × `neg_sum`. Returns [`MR`] sums
+    /// of which the first `R` are set.
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn rows_unsigned(tiles: &[Tile], acts: &Activations, k: usize, g: usize) -> [__m256; MR] {
+    unsafe fn rows_unsigned<const R: usize>(tiles: &[Tile], acts: &Activations, k: usize, r0: usize) -> [__m256; MR] {
         let kb = k / QK;
         let ones = _mm256_set1_epi16(1);
         let mut sums = [_mm256_setzero_ps(); MR];
-        debug_assert!(acts.qs.len() >= (g + 1) * kb * QK * MR);
-        let mut a = acts.qs.as_ptr().add(g * kb * QK * MR) as *const i32;
-        let mut ds = acts.d.as_ptr().add(g * kb * MR);
-        for tile in tiles {
+        let qs = acts.qs.as_ptr().add(r0 * k);
+        let ds = acts.d.as_ptr().add(r0 * kb);
+        for (b, tile) in tiles.iter().enumerate() {
             let start = _mm256_slli_epi32(
                 _mm256_cvtepi16_epi32(_mm_load_si128(tile.neg_sum.as_ptr() as *const __m128i)),
                 6,
             );
-            let mut dots = [start; MR];
+            let mut dots = [start; R];
+            let a = qs.add(b * QK);
             for s in 0..QK / 4 {
                 let w = _mm256_load_si256(tile.qs.as_ptr().add(s * NR * 4) as *const __m256i);
                 for (r, dot) in dots.iter_mut().enumerate() {
-                    let pairs = _mm256_maddubs_epi16(_mm256_set1_epi32(a.add(r).read_unaligned()), w);
+                    let four = (a.add(r * k + s * 4) as *const i32).read_unaligned();
+                    let pairs = _mm256_maddubs_epi16(_mm256_set1_epi32(four), w);
                     *dot = _mm256_add_epi32(*dot, _mm256_madd_epi16(pairs, ones));
                 }
-                a = a.add(MR);
             }
             let dw = _mm256_cvtph_ps(_mm_load_si128(tile.d.as_ptr() as *const __m128i));
             for (r, (sum, dot)) in sums.iter_mut().zip(dots).enumerate() {
-                let scale = _mm256_mul_ps(dw, _mm256_set1_ps(*ds.add(r)));
+                let scale = _mm256_mul_ps(dw, _mm256_set1_ps(*ds.add(r * kb + b)));
                 *sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), scale, *sum);
             }
-            ds = ds.add(MR);
         }
         sums
     }
@@ -535,26 +521,13 @@ mod tests {
             for c in 0..n {
                 out[r * n + c] = (0..k)
                     .map(|i| {
-                        let (q, d) = acts.get(r, i, k);
-                        wf[c][i] as f64 * (q as f64 - acts.offset as f64) * d as f64
+                        let q = acts.qs[r * k + i] as f64 - acts.offset as f64;
+                        wf[c][i] as f64 * q * acts.d[r * (k / QK) + i / QK] as f64
                     })
                     .sum();
             }
         }
         out
-    }
-
-    impl Activations {
-        /// Row `r`'s input `i` and its block's scale.
-        fn get(&self, r: usize, i: usize, k: usize) -> (i8, f32) {
-            let kb = k / QK;
-            if self.offset == 0 {
-                return (self.qs[r * k + i], self.d[r * kb + i / QK]);
-            }
-            let group_block = r / MR * kb + i / QK;
-            let q = self.qs[group_block * QK * MR + (i % QK) / 4 * 4 * MR + r % MR * 4 + i % 4];
-            (q, self.d[group_block * MR + r % MR])
-        }
     }
 
     fn random(rows: usize, cols: usize) -> Tensor {
@@ -617,22 +590,16 @@ mod tests {
         }
         let ours = quantize(&x, 64, 64);
         assert_eq!(ours.offset, 64);
-        let got: Vec<i8> = (1..8).map(|i| ours.get(1, i, 64).0).collect();
-        assert_eq!(got, [66, 62, 64, 64, 126, 68, 1]);
-        // Three rows padded to a group of four: shifted zeros, scale 0.
-        assert_eq!((ours.qs.len(), ours.d.len()), (4 * 64, 4 * 2));
-        assert_eq!((ours.get(3, 5, 64), ours.get(3, 40, 64)), ((64, 0.0), (64, 0.0)));
+        assert_eq!(&ours.qs[65..72], &[66, 62, 64, 64, 126, 68, 1]);
         for (r, row) in x.chunks_exact(64).enumerate() {
             for (b, block) in row.chunks_exact(32).enumerate() {
                 let mut qs = [0i8; 32];
-                let d = quantize_block7(block, &mut qs);
-                for (j, q) in qs.iter().enumerate() {
-                    assert_eq!(ours.get(r, b * 32 + j, 64), (*q, d), "row {r} input {}", b * 32 + j);
-                }
+                assert_eq!(quantize_block7(block, &mut qs), ours.d[r * 2 + b]);
+                assert_eq!(&qs[..], &ours.qs[r * 64 + b * 32..r * 64 + (b + 1) * 32]);
                 assert!(qs.iter().all(|q| (1..=127).contains(q)), "{qs:?}");
                 let amax = block.iter().fold(0f32, |a, v| a.max(v.abs()));
                 for (q, v) in qs.iter().zip(block) {
-                    let back = (*q as f32 - 64.0) * d;
+                    let back = (*q as f32 - 64.0) * ours.d[r * 2 + b];
                     assert!((back - v).abs() <= amax / 126.0 * 1.0001, "{v} -> {back}");
                 }
             }
@@ -650,7 +617,6 @@ mod tests {
             (1, 13, 64),
             (3, 40, 96),
             (5, 64, 128),
-            (8, 16, 32),
             (37, 100, 256),
             (95, 384, 512),
         ] {
