@@ -329,7 +329,11 @@ unsafe fn kernel(
     _: usize,
     _: usize,
 ) {
-    unreachable!("int8 kernels are x86-64 only ({} inputs)", acts.qs.len() + acts.d.len())
+    unreachable!(
+        "int8 kernels are x86-64 only ({} inputs, offset {})",
+        acts.qs.len() + acts.d.len(),
+        acts.offset
+    )
 }
 
 #[derive(Clone, Copy)]
