@@ -646,6 +646,47 @@ async function deleteConfirmed(question, path) {
 
 // ---------------------------------------------------------------- wiring
 
+// ---------------------------------------------------------------- export and import
+
+// Every page of the export joined into one document, saved as a file.
+function exportChats() {
+  return withBusy(async () => {
+    const chats = [];
+    let cursor = "";
+    do {
+      const query = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+      const page = await api("GET", `/api/export/?limit=100${query}`);
+      chats.push(...page.chats);
+      cursor = page.next_cursor || "";
+    } while (cursor);
+    const file = new Blob([JSON.stringify({ format: "chatbot-export", version: 1, chats })], {
+      type: "application/json",
+    });
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(file);
+    link.download = `chats-${new Date().toISOString().slice(0, 10)}.json`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  });
+}
+
+// An export of this page or ChatGPT's conversations.json: the server names any
+// problem, and nothing is stored then.
+function importChats(file) {
+  return withBusy(async () => {
+    let document;
+    try {
+      document = JSON.parse(await file.text());
+    } catch {
+      showNotice(`${file.name} is not a JSON file.`);
+      return;
+    }
+    const result = await api("POST", "/api/import/", document);
+    await refreshChats();
+    if (result.chat_ids.length) await openChat(result.chat_ids[0]);
+  });
+}
+
 function debounce(fn, ms) {
   let timer;
   return () => {
@@ -671,6 +712,13 @@ function wire() {
   $("delete-all").addEventListener("click", () =>
     deleteConfirmed("Delete every chat? This cannot be undone.", "/api/chats/"),
   );
+  $("export").addEventListener("click", exportChats);
+  $("import").addEventListener("click", () => $("import-file").click());
+  $("import-file").addEventListener("change", () => {
+    const [file] = $("import-file").files;
+    $("import-file").value = "";
+    if (file) importChats(file);
+  });
   $("logout").addEventListener("click", () => logOut());
   $("search").addEventListener("input", debounce(() => refreshChats().catch(report), 250));
   $("open-sidebar").addEventListener("click", () => document.body.classList.add("sidebar-open"));

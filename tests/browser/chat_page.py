@@ -1,7 +1,8 @@
 """Drives the web chat page the API serves at / in headless Chromium (the system's
 browser, through playwright) as a person would: register, log out and in, send
 a message with the keyboard and watch the reply stream in, switch model and
-regenerate and switch versions, edit as a branch and switch branches, rename, search, delete, delete all, phone
+regenerate and switch versions, edit as a branch and switch branches, rename, search, export,
+import, delete, delete all, phone
 width, an empty balance (402), log out, and a session ended elsewhere (401).
 Two models answer: the fake Ollama server below (streams in timed pieces,
 echoing the question) and the tiny Flan-T5 fixture through the inference
@@ -269,6 +270,25 @@ def run(page, context, api, artifacts, checks):
     page.fill("#search", "")
     wait_until(page, "document.querySelectorAll('.chat-entry').length === 2")
 
+    # Export every chat to a file: the page joins the export's pages into one document.
+    with page.expect_download() as downloaded:
+        page.click("#export")
+    exported_path = downloaded.value.path()
+    with open(exported_path, encoding="utf-8") as f:
+        exported = json.load(f)
+    expect("the export holds both chats with their trees",
+           exported.get("format") == "chatbot-export"
+           and sorted(c["title"] for c in exported["chats"]) == sorted(entries(page))
+           and all(c["messages"] for c in exported["chats"]), exported)
+    # A file that is not JSON is refused in words, and nothing changes.
+    not_json = os.path.join(artifacts, "not-json.json")
+    os.makedirs(artifacts, exist_ok=True)
+    with open(not_json, "w", encoding="utf-8") as f:
+        f.write("{ not json")
+    page.set_input_files("#import-file", not_json)
+    page.wait_for_selector("#notice:not([hidden])")
+    expect("a broken file explained", "not a JSON file" in page.inner_text("#notice"), page.inner_text("#notice"))
+
     # Delete the open (second) chat, then all.
     page.once("dialog", lambda d: d.accept())
     page.click("#delete-chat")
@@ -279,6 +299,14 @@ def run(page, context, api, artifacts, checks):
     page.wait_for_selector(".empty:text('No chats yet.')")
     expect("no chats left", call_api(api, "GET", "/api/chats/", token)[1] == [])
 
+    # Import the export: both chats come back, the first one opened.
+    page.set_input_files("#import-file", exported_path)
+    wait_until(page, "document.querySelectorAll('.chat-entry').length === 2", timeout=30_000)
+    expect("the imported chats are listed", sorted(entries(page)) == sorted(c["title"] for c in exported["chats"]),
+           entries(page))
+    page.wait_for_selector(".message.user")
+    imported = call_api(api, "GET", "/api/chats/", token)[1]
+
     # The balance is spent (run.sh starts accounts with four replies' worth): 402,
     # said in words, and the question stays in the box to send later.
     expect("spent", page.inner_text("#balance") == "0 tokens", page.inner_text("#balance"))
@@ -287,7 +315,7 @@ def run(page, context, api, artifacts, checks):
     page.wait_for_selector("#notice:not([hidden])")
     expect("402 explained", "balance is too low" in page.inner_text("#notice"), page.inner_text("#notice"))
     expect("the question is kept in the box", page.input_value("#input") == "One more", page.input_value("#input"))
-    expect("no empty chat left behind", call_api(api, "GET", "/api/chats/", token)[1] == [])
+    expect("no empty chat left behind", len(call_api(api, "GET", "/api/chats/", token)[1]) == len(imported))
     accessible(page, checks, "chat view with a notice")
 
     # Phone width: the chat list slides over the chat.
