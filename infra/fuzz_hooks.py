@@ -217,7 +217,11 @@ def _documented_refusal(response):
     - OpenAI's rule that the last message is the user's, which JSON Schema
       cannot say of an array's last item;
     - a usage report's span: `from` after `to`, or over 366 days, is one no
-      schema of two separate dates can rule out."""
+      schema of two separate dates can rule out;
+    - an import's references: a `parent_id` must name a message listed before it
+      in the same chat and ids must not repeat (own export), a node's `parent`
+      must name a node of the same mapping without loops and a message must have
+      an author's role (ChatGPT's): no JSON Schema relates one value to others."""
     if response.status_code != 400:
         return None
     error = _error_of(response)
@@ -243,6 +247,10 @@ def _documented_refusal(response):
     if path.startswith("/api/usage") or path.startswith("/api/admin/usage"):
         if field == "from":
             return "a usage span from after to, or over 366 days"
+    if path.startswith("/api/import") and (
+        field.endswith((".parent_id", ".id", ".parent", ".author.role")) or field.endswith(".mapping")
+    ):
+        return "an import's reference to another message or node"
     return None
 
 

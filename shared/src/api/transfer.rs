@@ -74,6 +74,7 @@ pub struct ImportExport {
 pub struct ImportChat {
     pub title: Option<String>,
     /// RFC 3339; the time of the import when absent.
+    #[schema(format = DateTime)]
     pub created_at: Option<String>,
     pub messages: Vec<ImportMessage>,
 }
@@ -90,6 +91,7 @@ pub struct ImportMessage {
     pub role: String,
     pub content: String,
     /// RFC 3339; the chat's time when absent.
+    #[schema(format = DateTime)]
     pub created_at: Option<String>,
     pub provider: Option<String>,
     pub model: Option<String>,
@@ -103,6 +105,7 @@ pub struct ImportMessage {
 pub struct ChatGptConversation {
     pub title: Option<String>,
     /// Seconds since 1970.
+    #[schema(minimum = 0, maximum = 99999999999.0)]
     pub create_time: Option<f64>,
     /// The node shown last: its branch becomes the active one.
     pub current_node: Option<String>,
@@ -114,10 +117,38 @@ pub struct ChatGptConversation {
 #[allow(dead_code)]
 pub struct ChatGptNode {
     pub parent: Option<String>,
-    /// `{author: {role}, content: {parts: [text…]}, create_time, metadata: {model_slug}}`;
-    /// only the user's and the assistant's messages with text are imported.
+    /// Null for the root; only the user's and the assistant's messages with text
+    /// are imported.
+    pub message: Option<ChatGptMessage>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ChatGptMessage {
+    pub author: ChatGptAuthor,
+    pub content: Option<ChatGptContent>,
+    /// Seconds since 1970.
+    #[schema(minimum = 0, maximum = 99999999999.0)]
+    pub create_time: Option<f64>,
+    /// `model_slug` names the model of a reply.
     #[schema(value_type = Option<Object>)]
-    pub message: Option<serde_json::Value>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ChatGptAuthor {
+    /// `user` and `assistant` are imported; other roles are skipped.
+    pub role: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ChatGptContent {
+    /// The text parts are joined; other parts (images: objects) are skipped.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub parts: Option<Vec<serde_json::Value>>,
+    pub text: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -210,12 +210,12 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
     let hold = billing::charge(state.store.as_ref(), user.id, price, state.now()).await?;
     let begun = async {
         let cap = state.config.context_messages;
-        // `history`: the chat's messages the model may see, newest first, when
-        // storing the question read them already.
+        // Each kind of question reads the chat once, and with it the history the
+        // model sees: the path to the question, newest first.
         let (stored, history, turns) = match ask {
             Ask::Message { target, content } => {
                 let (stored, history) = store_question(state, &user, target, existing.flatten(), content, cap).await?;
-                (Some(stored), Some(history), None)
+                (Some(stored), history, None)
             }
             Ask::Again {
                 chat,
@@ -229,6 +229,11 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
                 }
                 let tree = Tree::new(state.store.chat_messages(chat.id).await?);
                 let (earlier, followers) = tree.answered_again(question.id);
+                let mut history = tree.context_of(question.id, cap);
+                // The question as edited, not as read.
+                if let Some(first) = history.first_mut() {
+                    *first = question.clone();
+                }
                 let stored = Stored {
                     chat,
                     created: false,
@@ -236,31 +241,26 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
                     earlier,
                     followers,
                 };
-                (Some(stored), None, None)
+                (Some(stored), history, None)
             }
             Ask::Branch {
                 chat,
                 tree,
                 of,
                 content,
-            } => (Some(store_branch(state, chat, &tree, of, content).await?), None, None),
-            Ask::Conversation { turns } => (None, None, Some(turns)),
-        };
-        let turns = match (turns, &stored) {
-            (Some(turns), _) => turns,
-            (None, Some(stored)) => {
-                let history = match history {
-                    Some(history) => history,
-                    None => {
-                        state
-                            .store
-                            .recent_messages(stored.chat.id, Some(&stored.question), cap)
-                            .await?
-                    }
-                };
-                context_of(&history, &choice, cap)
+            } => {
+                let stored = store_branch(state, chat, &tree, of, content).await?;
+                let mut history = vec![stored.question.clone()];
+                if let Some(parent) = tree.parent_of(of) {
+                    history.extend(tree.context_of(parent, cap.saturating_sub(1)));
+                }
+                (Some(stored), history, None)
             }
-            (None, None) => Vec::new(),
+            Ask::Conversation { turns } => (None, Vec::new(), Some(turns)),
+        };
+        let turns = match turns {
+            Some(turns) => turns,
+            None => context_of(&history, &choice, cap),
         };
         Ok::<_, ChatError>((stored, turns))
     }
@@ -590,13 +590,18 @@ async fn store_question(
             (chat, created, before)
         }
     };
+    // The active branch's end among the newest messages: the question follows it,
+    // and the model sees the path to it (a regenerated reply is newer than what
+    // followed it, so time alone would put it last).
+    let recent = Tree::new(before);
+    let leaf = recent.leaf().map(|m| m.id);
     let mut question = new_message(chat.id, Role::User, content, now);
-    question.parent_id = Some(before.first().map_or(ROOT_PARENT, |m| m.id));
+    question.parent_id = Some(leaf.unwrap_or(ROOT_PARENT));
     state.store.add_message(&question).await?;
-    let mut history = Vec::with_capacity(before.len() + 1);
-    history.push(question.clone());
-    history.extend(before);
-    history.truncate(cap.max(1));
+    let mut history = vec![question.clone()];
+    if let Some(leaf) = leaf {
+        history.extend(recent.context_of(leaf, cap.saturating_sub(1)));
+    }
     Ok((
         Stored {
             chat,

@@ -329,11 +329,11 @@ fn chatgpt_message(node: &Value, at: &str) -> Result<Option<ChatGptMessage>, Imp
     // Text is in `parts` (strings among other kinds of part) or in `text`.
     let text = match content.and_then(|c| c.get("parts")) {
         Some(Value::Array(parts)) => parts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n\n"),
-        Some(_) => return Err(wrong(format!("{at}.content.parts"), "expected an array")),
-        None => match content.and_then(|c| c.get("text")) {
+        Some(Value::Null) | None => match content.and_then(|c| c.get("text")) {
             Some(Value::String(text)) => text.clone(),
             _ => String::new(),
         },
+        Some(_) => return Err(wrong(format!("{at}.content.parts"), "expected an array")),
     };
     if text.trim().is_empty() {
         return Ok(None);

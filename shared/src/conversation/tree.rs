@@ -122,6 +122,27 @@ impl Tree {
         active
     }
 
+    /// The active branch's last message: the newest active message that no active
+    /// message follows (a reply regenerated after what followed it is not one).
+    pub fn leaf(&self) -> Option<&Message> {
+        let mut followed = vec![false; self.messages.len()];
+        for (i, message) in self.messages.iter().enumerate() {
+            if let (false, Some(parent)) = (message.superseded, self.parents[i]) {
+                followed[parent] = true;
+            }
+        }
+        (0..self.messages.len())
+            .rev()
+            .find(|&i| !self.messages[i].superseded && !followed[i])
+            .map(|i| &self.messages[i])
+    }
+
+    /// What the model sees before answering `id`: the path to it, newest first,
+    /// at most `cap` messages.
+    pub fn context_of(&self, id: Uuid, cap: usize) -> Vec<Message> {
+        self.path_to(id).into_iter().rev().take(cap).cloned().collect()
+    }
+
     pub fn parent_of(&self, id: Uuid) -> Option<Uuid> {
         let i = *self.index.get(&id)?;
         self.parents[i].map(|p| self.messages[p].id)
@@ -421,6 +442,9 @@ mod tests {
         assert_eq!(contents(tree.active()), ["q1", "a1b", "q2", "a2"]);
         assert_eq!(tree.placement(a1b).unwrap().sibling_ids, vec![a1.unwrap(), a1b]);
         assert_eq!(tree.newest_descendant(q1).unwrap().id, a1b);
+        assert_eq!(tree.leaf().unwrap().content, "a2", "not a1b, the newest");
+        let context: Vec<String> = tree.context_of(a2.unwrap(), 3).into_iter().map(|m| m.content).collect();
+        assert_eq!(context, ["a2", "q2", "a1b"]);
         // Paging follows that order.
         let page = page_of(
             &tree,

@@ -43,7 +43,8 @@ pub fn document() -> &'static Value {
 /// What the handlers require that a derived schema cannot say: one field or
 /// another (a message unless the session ends; a username or an email; a title
 /// or an end to a chat), and a
-/// body at all where it has required fields (an absent body reads as `{}`).
+/// body at all where it has required fields or is one of several documents (an
+/// absent body reads as `{}`).
 fn state_requirements(doc: &mut Value) {
     let present = |field: &str| serde_json::json!({"required": [field], "properties": {field: {"type": "string", "pattern": "\\S"}}});
     let either = [
@@ -73,7 +74,9 @@ fn state_requirements(doc: &mut Value) {
             .and_then(|r| r.strip_prefix("#/components/schemas/"));
         name.is_some_and(|name| {
             let schema = &schemas[name];
-            schema["required"].as_array().is_some_and(|r| !r.is_empty()) || schema.get("anyOf").is_some()
+            schema["required"].as_array().is_some_and(|r| !r.is_empty())
+                || schema.get("anyOf").is_some()
+                || schema.get("oneOf").is_some()
         })
     };
     for item in doc["paths"]

@@ -214,7 +214,6 @@ pub const ROUTES: &[Route] = &[
     Route::new("GET", "/api/export/", "export-chats", handler!(transfer::export_chats))
         .surface(Surface::Chats)
         .summary("Every chat of the caller with its whole tree, as one document (paged: next_cursor)")
-        .limit(Limit::Search)
         .response(200, json::<ExportDocument>())
         .query(&PAGING),
     Route::new("POST", "/api/import/", "import-chats", handler!(transfer::import_chats))
