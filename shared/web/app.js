@@ -646,6 +646,51 @@ async function deleteConfirmed(question, path) {
 
 // ---------------------------------------------------------------- wiring
 
+// ---------------------------------------------------------------- keys and usage
+
+// Personal API keys (for /v1/ only) and what the balance went on, the last 30 days.
+async function loadAccountPanel() {
+  const [keys, usage] = await Promise.all([api("GET", "/api/keys/"), api("GET", "/api/usage/")]);
+  $("key-list").replaceChildren(
+    ...keys.map((key) => {
+      const item = el("li");
+      const used = key.requests === 1 ? "1 request" : `${key.requests} requests`;
+      const revoke = button("Revoke", "danger", () => revokeKey(key));
+      revoke.setAttribute("aria-label", `Revoke the key ${key.name}`);
+      item.append(el("span", `${key.name} · ${used}`), revoke);
+      return item;
+    }),
+  );
+  const total = usage.total;
+  $("usage-total").textContent = `Last 30 days: ${total.requests} replies, ${total.tokens_charged} tokens`;
+  $("usage-models").replaceChildren(
+    ...usage.by_model.map((m) => el("li", `${m.provider}/${m.model}: ${m.requests} · ${m.tokens_charged} tokens`)),
+  );
+}
+
+function createKey(event) {
+  event.preventDefault();
+  const name = $("key-name").value.trim();
+  if (!name) return;
+  return withBusy(async () => {
+    const created = await api("POST", "/api/keys/", { name });
+    $("key-name").value = "";
+    const shown = $("new-key");
+    shown.replaceChildren(el("span", "Copy it now, it is not shown again: "), el("code", created.key));
+    shown.hidden = false;
+    await loadAccountPanel();
+  });
+}
+
+function revokeKey(key) {
+  if (!confirm(`Revoke the key ${key.name}? Programs using it stop at once.`)) return;
+  return withBusy(async () => {
+    await api("DELETE", `/api/keys/${key.key_id}/`);
+    $("new-key").hidden = true;
+    await loadAccountPanel();
+  });
+}
+
 // ---------------------------------------------------------------- export and import
 
 // Every page of the export joined into one document, saved as a file.
@@ -712,6 +757,10 @@ function wire() {
   $("delete-all").addEventListener("click", () =>
     deleteConfirmed("Delete every chat? This cannot be undone.", "/api/chats/"),
   );
+  $("account-panel").addEventListener("toggle", () => {
+    if ($("account-panel").open) loadAccountPanel().catch(report);
+  });
+  $("key-form").addEventListener("submit", createKey);
   $("export").addEventListener("click", exportChats);
   $("import").addEventListener("click", () => $("import-file").click());
   $("import-file").addEventListener("change", () => {

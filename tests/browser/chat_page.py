@@ -1,7 +1,8 @@
 """Drives the web chat page the API serves at / in headless Chromium (the system's
 browser, through playwright) as a person would: register, log out and in, send
 a message with the keyboard and watch the reply stream in, switch model and
-regenerate and switch versions, edit as a branch and switch branches, rename, search, export,
+regenerate and switch versions, edit as a branch and switch branches, rename, search, API
+keys and usage, export,
 import, delete, delete all, phone
 width, an empty balance (402), log out, and a session ended elsewhere (401).
 Two models answer: the fake Ollama server below (streams in timed pieces,
@@ -35,10 +36,12 @@ class EchoingOllama(FakeOllama):
         return PIECES + ["\n\n**You said:** ", question]
 
 
-def call_api(api, method, path, token):
-    request = urllib.request.Request(api + path, method=method, headers={"Authorization": f"Token {token}"})
+def call_api(api, method, path, token, scheme="Token", timeout=30):
+    """One API call; a function's first call under `cargo lambda watch` builds it,
+    so calls to a function the page has not used yet get a longer `timeout`."""
+    request = urllib.request.Request(api + path, method=method, headers={"Authorization": f"{scheme} {token}"})
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read() or b"null")
@@ -270,8 +273,32 @@ def run(page, context, api, artifacts, checks):
     page.fill("#search", "")
     wait_until(page, "document.querySelectorAll('.chat-entry').length === 2")
 
+    # API keys and usage: a key is created and shown once, listed, and revoked.
+    page.click("#account-panel summary")
+    # (A function's first call under watch may build it: minutes on a busy machine.)
+    wait_until(page, "document.querySelector('#usage-total').textContent.includes('replies')", timeout=600_000)
+    usage = call_api(api, "GET", "/api/usage/", token, timeout=600)[1]
+    expect("the usage shown is the account's",
+           f"{usage['total']['requests']} replies" in page.inner_text("#usage-total")
+           and usage["total"]["requests"] > 0, (page.inner_text("#usage-total"), usage["total"]))
+    expect("usage by model", page.eval_on_selector_all("#usage-models li", "es => es.length")
+           == len(usage["by_model"]) > 0)
+    page.fill("#key-name", "laptop")
+    page.click("#key-form button")
+    page.wait_for_selector("#new-key:not([hidden]) code", timeout=600_000)
+    key = page.inner_text("#new-key code")
+    expect("the new key is shown once", key.startswith("sk-cb-"), key)
+    wait_until(page, "document.querySelectorAll('#key-list li').length === 1")
+    expect("the key works on /v1/", call_api(api, "GET", "/v1/models", key, "Bearer", timeout=600)[0] == 200)
+    accessible(page, checks, "chat view with the keys and usage panel open")
+    page.once("dialog", lambda d: d.accept())
+    page.click("#key-list li button")
+    wait_until(page, "document.querySelectorAll('#key-list li').length === 0")
+    expect("a revoked key is refused at once", call_api(api, "GET", "/v1/models", key, "Bearer")[0] == 401)
+    page.click("#account-panel summary")
+
     # Export every chat to a file: the page joins the export's pages into one document.
-    with page.expect_download() as downloaded:
+    with page.expect_download(timeout=600_000) as downloaded:
         page.click("#export")
     exported_path = downloaded.value.path()
     with open(exported_path, encoding="utf-8") as f:
@@ -301,7 +328,7 @@ def run(page, context, api, artifacts, checks):
 
     # Import the export: both chats come back, the first one opened.
     page.set_input_files("#import-file", exported_path)
-    wait_until(page, "document.querySelectorAll('.chat-entry').length === 2", timeout=30_000)
+    wait_until(page, "document.querySelectorAll('.chat-entry').length === 2", timeout=600_000)
     expect("the imported chats are listed", sorted(entries(page)) == sorted(c["title"] for c in exported["chats"]),
            entries(page))
     page.wait_for_selector(".message.user")
