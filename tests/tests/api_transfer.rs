@@ -29,9 +29,12 @@ async fn export_all(app: &TestApp, token: &str) -> Vec<Value> {
     }
 }
 
-/// A chat as ids cannot tell: its title, and each message's role, text, parent
-/// (by its place in the list) and whether it is on the active branch.
-fn shape(chat: &Value) -> (Value, Vec<(String, String, Option<usize>, bool)>) {
+/// A message as ids cannot tell: role, text, parent (by its place in the list),
+/// and whether it is on the active branch.
+type Shaped = (String, String, Option<usize>, bool);
+
+/// A chat as ids cannot tell: its title and its messages' shapes.
+fn shape(chat: &Value) -> (Value, Vec<Shaped>) {
     let messages = chat["messages"].as_array().unwrap();
     let place: HashMap<&str, usize> = messages
         .iter()
