@@ -10,5 +10,6 @@ pub mod messages;
 pub mod meta;
 pub mod openai;
 pub mod page;
+pub mod shares;
 pub mod stream;
 pub mod usage;
