@@ -595,7 +595,7 @@ pub async fn share_links_keep_their_snapshot_list_newest_first_and_are_revoked(s
     assert_eq!(store.shares_of(alice.id, after).await.unwrap(), newest_first[2..]);
     assert_eq!(
         store.shares_of(bob.id, Page::first(10)).await.unwrap(),
-        [theirs.clone()]
+        std::slice::from_ref(&theirs)
     );
     // Revoked by its owner only, at once.
     assert!(!store.delete_share(bob.id, &links[0].share_id).await.unwrap());
