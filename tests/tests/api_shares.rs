@@ -319,7 +319,11 @@ async fn a_chat_too_large_for_one_link_is_a_413_and_an_empty_chat_shares_nothing
         let message = Message {
             id: Uuid::now_v7(),
             chat_id: chat,
-            role: if i.is_multiple_of(2) { Role::User } else { Role::Assistant },
+            role: if i.is_multiple_of(2) {
+                Role::User
+            } else {
+                Role::Assistant
+            },
             content: long.clone(),
             created_at: chrono::Utc::now(),
             edited_at: None,
