@@ -1,5 +1,6 @@
 // The web chat page: a client of the canonical API and nothing else (token auth,
-// /api/chats/…, /api/chats/stream/, /api/models/, /api/tokens/), so it doubles as
+// /api/chats/…, /api/chats/stream/, /api/models/, /api/tokens/, /api/shares/ and,
+// at /s/{share_id}, /api/shared/…), so it doubles as
 // an example of how a client is meant to use it. Model text only ever reaches the
 // page as text nodes (see renderMarkdown): no HTML from a reply is parsed.
 "use strict";
@@ -377,6 +378,8 @@ function showChat(chatId, title) {
   $("chat-title").textContent = title || "New chat";
   $("rename").hidden = !chatId;
   $("delete-chat").hidden = !chatId;
+  $("share").hidden = !chatId;
+  closeShare();
   document.querySelectorAll(".chat-entry").forEach((e) => {
     e.toggleAttribute("aria-current", e.dataset.chatId === chatId);
   });
@@ -644,6 +647,108 @@ async function deleteConfirmed(question, path) {
   }
 }
 
+// ---------------------------------------------------------------- share links
+
+// `/s/{share_id}`: a shared chat, read without signing in. No token is sent.
+async function showShared(shareId) {
+  $("shared").hidden = false;
+  const box = $("shared-messages");
+  try {
+    const res = await fetch(`/api/shared/${encodeURIComponent(shareId)}/`, { credentials: "omit" });
+    if (!res.ok) throw await failure(res);
+    const shared = await res.json();
+    const title = shared.title || "Shared chat";
+    $("shared-title").textContent = title;
+    document.title = `${title} - Chatbot`;
+    $("shared-when").textContent = `Shared ${new Date(shared.shared_at).toLocaleString()}: a read-only copy of the chat as it was then.`;
+    box.replaceChildren(...shared.messages.map(sharedView));
+    if (!shared.messages.length) box.append(el("p", "This chat had no messages.", "empty"));
+  } catch (err) {
+    $("shared-title").textContent = "Link not found";
+    const gone = err instanceof ApiError && err.status === 404;
+    box.replaceChildren(el("p", gone ? "This link does not exist or was revoked." : `Could not load it (${err.message}).`, "empty"));
+  }
+}
+
+function sharedView(m) {
+  const item = el("article", undefined, `message ${m.role}`);
+  const body = el("div", undefined, "body");
+  if (m.role === "assistant") renderMarkdown(body, m.content);
+  else body.textContent = m.content;
+  item.append(body, el("div", new Date(m.created_at).toLocaleString(), "meta"));
+  return item;
+}
+
+function closeShare() {
+  $("share-panel").hidden = true;
+  $("share").setAttribute("aria-expanded", "false");
+  $("share-new").hidden = true;
+  $("share-status").textContent = "";
+}
+
+function toggleShare() {
+  if (!$("share-panel").hidden) return closeShare();
+  $("share-panel").hidden = false;
+  $("share").setAttribute("aria-expanded", "true");
+  loadShares().catch(report);
+}
+
+// The open chat's links (an account holds at most 100: one page).
+async function loadShares() {
+  const links = await api("GET", "/api/shares/?limit=100");
+  const list = $("share-list");
+  list.replaceChildren(...links.filter((l) => l.chat_id === state.chatId).map(shareEntry));
+  if (!list.children.length) list.append(el("li", "No links to this chat yet.", "empty"));
+}
+
+function shareEntry(link) {
+  const item = el("li", undefined, "share-entry");
+  const a = el("a", location.origin + link.url);
+  a.href = link.url;
+  a.target = "_blank";
+  a.rel = "noopener noreferrer";
+  const when = new Date(link.shared_at).toLocaleString();
+  const revoke = button("Revoke", "danger revoke", () => revokeShare(link.share_id));
+  revoke.setAttribute("aria-label", `Revoke the link shared ${when}`);
+  item.append(a, el("span", when), revoke);
+  return item;
+}
+
+async function createShare() {
+  try {
+    const link = await api("POST", `/api/chats/${state.chatId}/share/`);
+    $("share-url").value = location.origin + link.url;
+    $("share-new").hidden = false;
+    $("share-status").textContent = "Link created.";
+    await loadShares();
+  } catch (err) {
+    report(err);
+  }
+}
+
+async function copyShare() {
+  const input = $("share-url");
+  try {
+    await navigator.clipboard.writeText(input.value);
+    $("share-status").textContent = "Link copied.";
+  } catch (_) {
+    input.select();
+    $("share-status").textContent = "Press Ctrl+C to copy the selected link.";
+  }
+}
+
+async function revokeShare(shareId) {
+  if (!confirm("Revoke this link? Nobody can open it again.")) return;
+  try {
+    await api("DELETE", `/api/shares/${shareId}/`);
+    if ($("share-url").value.endsWith(`/s/${shareId}`)) $("share-new").hidden = true;
+    $("share-status").textContent = "Link revoked.";
+    await loadShares();
+  } catch (err) {
+    report(err);
+  }
+}
+
 // ---------------------------------------------------------------- wiring
 
 // ---------------------------------------------------------------- keys and usage
@@ -772,7 +877,12 @@ function wire() {
   $("search").addEventListener("input", debounce(() => refreshChats().catch(report), 250));
   $("open-sidebar").addEventListener("click", () => document.body.classList.add("sidebar-open"));
   $("close-sidebar").addEventListener("click", () => document.body.classList.remove("sidebar-open"));
-  if (state.token) enterApp();
+  $("share").addEventListener("click", toggleShare);
+  $("share-create").addEventListener("click", createShare);
+  $("share-copy").addEventListener("click", copyShare);
+  const shared = location.pathname.match(/^\/s\/([A-Za-z0-9_-]+)\/?$/);
+  if (shared) showShared(shared[1]);
+  else if (state.token) enterApp();
   else signOut("");
 }
 

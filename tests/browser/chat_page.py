@@ -1,9 +1,9 @@
 """Drives the web chat page the API serves at / in headless Chromium (the system's
 browser, through playwright) as a person would: register, log out and in, send
 a message with the keyboard and watch the reply stream in, switch model and
-regenerate and switch versions, edit as a branch and switch branches, rename, search, API
-keys and usage, export,
-import, delete, delete all, phone
+regenerate and switch versions, edit as a branch and switch branches, rename, share a link
+(opened without signing in, then revoked), search, API keys and usage, export, import,
+delete, delete all, phone
 width, an empty balance (402), log out, and a session ended elsewhere (401).
 Two models answer: the fake Ollama server below (streams in timed pieces,
 echoing the question) and the tiny Flan-T5 fixture through the inference
@@ -258,6 +258,49 @@ def run(page, context, api, artifacts, checks):
     page.wait_for_selector(".chat-entry:text('Bedtime')")
     expect("renamed", page.inner_text("#chat-title") == "Bedtime", page.inner_text("#chat-title"))
 
+    # Share the chat: a link, shown and copied, that opens without signing in
+    # (a new tab has no session), listed, then revoked.
+    page.click("#share")
+    page.wait_for_selector("#share-panel:not([hidden])")
+    page.wait_for_selector(".share-list .empty")
+    page.click("#share-create")
+    page.wait_for_selector("#share-new:not([hidden])")
+    wait_until(page, "document.querySelectorAll('.share-entry').length === 1")
+    url = page.input_value("#share-url")
+    expect("the link is this origin's /s/{share_id}", re.fullmatch(re.escape(api) + r"/s/[A-Za-z0-9_-]{43}", url), url)
+    page.click("#share-copy")
+    wait_until(page, "document.querySelector('#share-status').textContent.includes('op')")
+    copied = page.inner_text("#share-status")
+    clipboard = page.evaluate("navigator.clipboard.readText().catch(() => '')")
+    expect("the link is copied (or selected to copy)", clipboard == url or "Ctrl+C" in copied, (copied, clipboard))
+    accessible(page, checks, "share panel (a new link, the chat's links)")
+    reader = context.new_page()
+    reader.on("pageerror", lambda e: problems.append(f"shared view: {e}"))
+    reader.goto(url)
+    reader.wait_for_selector("#shared:not([hidden]) .message.assistant")
+    expect("the shared view needs no sign-in", reader.is_hidden("#auth") and reader.is_hidden("#app"))
+    expect("the shared view has the chat's title", reader.inner_text("#shared-title") == "Bedtime",
+           reader.inner_text("#shared-title"))
+    shared_messages = reader.eval_on_selector_all(".message .body", "es => es.map(e => e.textContent)")
+    expect("the shared view shows the chat's messages", len(shared_messages) == 2
+           and shared_messages[0] == "Tell me another story", shared_messages)
+    expect("no HTML from the shared reply", reader.eval_on_selector_all("#shared img", "es => es.length") == 0)
+    expect("nothing ran on the shared view", reader.evaluate("window.pwned") is None)
+    expect("no token on the shared view", reader.evaluate("sessionStorage.getItem('chatbot-token')") is None)
+    accessible(reader, checks, "shared view")
+    page.once("dialog", lambda d: d.accept())
+    page.click(".share-entry .revoke")
+    page.wait_for_selector(".share-list .empty")
+    expect("revoked: the new link is no longer offered", page.is_hidden("#share-new"))
+    reader.reload()
+    reader.wait_for_selector("#shared-messages .empty")
+    expect("a revoked link says so", reader.inner_text("#shared-title") == "Link not found"
+           and "revoked" in reader.inner_text("#shared-messages"), reader.inner_text("#shared-messages"))
+    accessible(reader, checks, "shared view of a revoked link")
+    reader.close()
+    page.click("#share")
+    page.wait_for_selector("#share-panel", state="hidden")
+
     # A second chat, then search.
     page.click("#new-chat")
     page.fill("#input", "Second question")
@@ -384,6 +427,7 @@ def main():
     with sync_playwright() as p:
         browser = launch_chromium(p)
         context = browser.new_context(viewport={"width": 1100, "height": 720})
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=api)
         page = context.new_page()
         page.set_default_timeout(20_000)
         try:

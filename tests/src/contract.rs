@@ -3,7 +3,8 @@
 
 use chatbot_core::store::{
     ApiKey, AuthToken, Chat, ChatQuery, Claim, Hold, KeptAnswer, KeyedRequest, Message, Page, PasswordChange,
-    ReplyOutcome, Role, Settled, Spent, Store, StoreError, User, UserChanges, ROOT_PARENT,
+    ReplyOutcome, Role, Settled, ShareLink, SharedMessage, Spent, Store, StoreError, User, UserChanges,
+    ROOT_PARENT,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -540,6 +541,86 @@ pub async fn api_keys_authenticate_count_their_use_and_are_revoked(store: Shared
     // And with the account.
     store.delete_user(bob.id).await.unwrap();
     assert!(store.use_api_key(&theirs.digest, at(9)).await.unwrap().is_none());
+}
+
+fn share_link(chat: &Chat, minute: i64) -> ShareLink {
+    ShareLink {
+        share_id: format!("share-{}", Uuid::new_v4().simple()),
+        id: Uuid::now_v7(),
+        user_id: chat.user_id,
+        chat_id: chat.id,
+        title: Some(format!("chat {}", chat.number)),
+        created_at: at(minute),
+    }
+}
+
+fn shared_message(role: &str, content: &str, minute: i64) -> SharedMessage {
+    SharedMessage {
+        role: role.into(),
+        content: content.into(),
+        created_at: at(minute),
+    }
+}
+
+pub async fn share_links_keep_their_snapshot_list_newest_first_and_are_revoked(store: SharedStore) {
+    let (alice, bob) = (saved_user(&store, "alice").await, saved_user(&store, "bob").await);
+    let (one, two, bobs) = (chat(&alice, 0), chat(&alice, 1), chat(&bob, 2));
+    for c in [&one, &two, &bobs] {
+        store.create_chat(c).await.unwrap();
+    }
+    let snapshot = vec![
+        shared_message("user", "hi \"there\" ✓", 1),
+        shared_message("assistant", "hello\n<b>", 2),
+    ];
+    let links: Vec<ShareLink> = (0..5)
+        .map(|i| share_link(if i % 2 == 0 { &one } else { &two }, i))
+        .collect();
+    for link in &links {
+        assert!(store.create_share(link, &snapshot).await.unwrap());
+    }
+    let theirs = share_link(&bobs, 3);
+    assert!(store.create_share(&theirs, &[]).await.unwrap());
+    // Anyone reads a link by its id; the snapshot comes back as stored.
+    let (found, messages) = store.shared(&links[1].share_id).await.unwrap().unwrap();
+    assert_eq!((found, messages), (links[1].clone(), snapshot.clone()));
+    assert_eq!(store.shared(&theirs.share_id).await.unwrap().unwrap().1, []);
+    assert!(store.shared("no-such-share").await.unwrap().is_none());
+    // Listed newest first, page by page, each user only their own.
+    let newest_first: Vec<ShareLink> = links.iter().rev().cloned().collect();
+    assert_eq!(store.shares_of(alice.id, Page::first(10)).await.unwrap(), newest_first);
+    let first = store.shares_of(alice.id, Page::first(2)).await.unwrap();
+    assert_eq!(first, newest_first[..2]);
+    let after = Page {
+        limit: 10,
+        after: Some(first[1].id),
+    };
+    assert_eq!(store.shares_of(alice.id, after).await.unwrap(), newest_first[2..]);
+    assert_eq!(
+        store.shares_of(bob.id, Page::first(10)).await.unwrap(),
+        std::slice::from_ref(&theirs)
+    );
+    // Revoked by its owner only, at once.
+    assert!(!store.delete_share(bob.id, &links[0].share_id).await.unwrap());
+    assert!(store.delete_share(alice.id, &links[0].share_id).await.unwrap());
+    assert!(!store.delete_share(alice.id, &links[0].share_id).await.unwrap());
+    assert!(store.shared(&links[0].share_id).await.unwrap().is_none());
+    assert_eq!(store.shares_of(alice.id, Page::first(10)).await.unwrap().len(), 4);
+    // A deleted chat takes its links; its messages' snapshot cannot be shared again.
+    store.delete_chat(two.id).await.unwrap();
+    for gone in [&links[1], &links[3]] {
+        assert!(store.shared(&gone.share_id).await.unwrap().is_none());
+    }
+    assert_eq!(
+        store.shares_of(alice.id, Page::first(10)).await.unwrap(),
+        [links[4].clone(), links[2].clone()]
+    );
+    assert!(!store.create_share(&share_link(&two, 9), &snapshot).await.unwrap());
+    // All chats, and the account, take theirs.
+    assert_eq!(store.delete_chats_of(alice.id).await.unwrap(), 1);
+    assert!(store.shared(&links[2].share_id).await.unwrap().is_none());
+    assert!(store.shares_of(alice.id, Page::first(10)).await.unwrap().is_empty());
+    store.delete_user(bob.id).await.unwrap();
+    assert!(store.shared(&theirs.share_id).await.unwrap().is_none());
 }
 
 /// A claim of `owner`'s key `key` for the request `request`, made at minute
@@ -1350,6 +1431,7 @@ macro_rules! store_contract {
             concurrent_charges_succeed_exactly_as_often_as_the_balance_allows,
             rate_limit_counters_count_per_key,
             api_keys_authenticate_count_their_use_and_are_revoked,
+            share_links_keep_their_snapshot_list_newest_first_and_are_revoked,
             usage_counts_what_kept_charges_bought_by_hour_model_and_key,
             idempotency_keys_are_held_answered_released_and_expire,
             an_abandoned_claim_is_taken_over_by_the_same_request_only,

@@ -318,6 +318,9 @@ impl TestApp {
     }
 }
 
+/// A well-formed share id that names no link.
+pub const SOME_SHARE_ID: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
 /// A route pattern with its parameters filled in: `chat_id`/`session_id`-style
 /// UUIDs, a chat number (dialects B and E), and a username.
 pub fn concrete_path(pattern: &str, chat_id: &str, message_id: &str, number: i64) -> String {
@@ -325,6 +328,7 @@ pub fn concrete_path(pattern: &str, chat_id: &str, message_id: &str, number: i64
         .replace("{chat_id}", chat_id)
         .replace("{message_id}", message_id)
         .replace("{key_id}", message_id)
+        .replace("{share_id}", SOME_SHARE_ID)
         .replace("{username}", "somebody")
         .replace("{conversation_id}", &number.to_string())
         .replace("{id}", &number.to_string())

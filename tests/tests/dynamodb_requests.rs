@@ -511,6 +511,55 @@ async fn api_keys_cost_a_few_requests_within_their_functions_grants() {
     assert_within_grants(&c.used);
 }
 
+/// Share links: sharing reads the chat and its messages and writes the link's
+/// three items in one transaction (with the chat's check); the public read is
+/// two GetItems (the snapshot, its owner) and nothing else; revoking is a read and
+/// a transaction; deleting the chat takes its links in its batches.
+#[tokio::test]
+async fn share_links_cost_a_few_requests_within_their_functions_grants() {
+    let mut c = Counted::new().await;
+    let token = c.app.register("sam").await;
+    let t = Some(token.as_str());
+    let chat = c.app.chat(&token, "hello").await["chat_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let share = format!("/api/chats/{chat}/share/");
+    let (created, ops) = c.call("shares", "POST", &share, t, None).await;
+    assert_eq!(
+        names(&ops),
+        [
+            "GetItem",
+            "GetItem",
+            "UpdateItem",
+            "GetItem",
+            "Query",
+            "Query",
+            "TransactWriteItems"
+        ],
+        "auth, the write window, the chat, the links' count, the messages, the link"
+    );
+    assert_eq!(ops.last().unwrap(), "TransactWriteItems(ConditionCheck,Put,Put,Put)");
+    let id = created["share_id"].as_str().unwrap();
+    let (_, ops) = c
+        .call("get-shared", "GET", &format!("/api/shared/{id}/"), None, None)
+        .await;
+    assert_eq!(names(&ops), ["GetItem", "GetItem"], "the snapshot, its owner");
+    let (_, ops) = c.call("shares", "GET", "/api/shares/", t, None).await;
+    assert_eq!(names(&ops), ["GetItem", "GetItem", "Query"]);
+    let (_, ops) = c.call("shares", "DELETE", &format!("/api/shares/{id}/"), t, None).await;
+    assert_eq!(
+        names(&ops),
+        ["GetItem", "GetItem", "UpdateItem", "GetItem", "TransactWriteItems"]
+    );
+    c.call("shares", "POST", &share, t, None).await;
+    let (_, ops) = c
+        .call("delete-chat", "DELETE", &format!("/api/chats/{chat}/"), t, None)
+        .await;
+    assert!(names(&ops).contains(&"BatchWriteItem"), "{ops:?}");
+    assert_within_grants(&c.used);
+}
+
 /// The dialect routes (API.md §4): each on its operation's function, whose policy
 /// must cover what it does.
 #[tokio::test]

@@ -149,6 +149,7 @@ proptest! {
                 .replace("{chat_id}", &uuid)
                 .replace("{message_id}", &uuid)
                 .replace("{key_id}", &uuid)
+                .replace("{share_id}", &username)
                 .replace("{conversation_id}", &number.to_string())
                 .replace("{id}", &number.to_string())
                 .replace("{username}", &username)
@@ -161,7 +162,7 @@ proptest! {
                     for (name, value) in &params {
                         let expected = match name.as_str() {
                             "chat_id" | "message_id" | "key_id" => uuid.clone(),
-                            "username" | "file" => username.clone(),
+                            "username" | "file" | "share_id" => username.clone(),
                             _ => number.to_string(),
                         };
                         prop_assert_eq!(value, &expected);

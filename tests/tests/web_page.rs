@@ -36,6 +36,27 @@ async fn the_page_is_html_revalidated_on_every_load_under_a_strict_policy() {
     }
 }
 
+/// A share link's page is the same page under the same policy: its script shows
+/// the snapshot without signing in (tests/browser/chat_page.py walks that).
+#[tokio::test]
+async fn a_share_links_page_is_the_same_page_under_the_same_policy() {
+    let app = TestApp::new().await;
+    let root = app.call("GET", "/", None, None).await;
+    let shared = app
+        .call("GET", &format!("/s/{}", chatbot_tests::SOME_SHARE_ID), None, None)
+        .await;
+    assert_eq!(shared.status, 200, "{}", shared.text);
+    assert_eq!(shared.text, root.text);
+    for header in [
+        "content-type",
+        "cache-control",
+        "content-security-policy",
+        "referrer-policy",
+    ] {
+        assert_eq!(shared.header(header), root.header(header), "{header}");
+    }
+}
+
 #[tokio::test]
 async fn assets_are_served_by_hashed_name_as_immutable_with_their_media_types() {
     let app = TestApp::new().await;

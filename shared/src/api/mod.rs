@@ -9,6 +9,7 @@ pub mod dialect_d;
 pub mod dialect_e;
 pub mod meta;
 pub mod openai;
+pub mod shares;
 pub mod transfer;
 pub mod usage;
 

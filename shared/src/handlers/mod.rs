@@ -10,6 +10,7 @@ pub mod messages;
 pub mod meta;
 pub mod openai;
 pub mod page;
+pub mod shares;
 pub mod stream;
 pub mod transfer;
 pub mod usage;

@@ -28,13 +28,18 @@ const DOMAIN: &[u8] = b"chatbot-api cursor v1";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum List {
     Chats,
-    Messages { chat_id: Uuid },
+    Messages {
+        chat_id: Uuid,
+    },
+    /// A user's share links.
+    Shares,
 }
 
 impl List {
     fn write_to(self, mac: &mut Hmac<Sha256>) {
         match self {
             List::Chats => mac.update(b"chats\0"),
+            List::Shares => mac.update(b"shares\0"),
             List::Messages { chat_id } => {
                 mac.update(b"messages\0");
                 mac.update(chat_id.as_bytes());

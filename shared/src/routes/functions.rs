@@ -269,6 +269,18 @@ pub const FUNCTIONS: &[Function] = &[
             ConditionCheckItem,
             BatchWriteItem,
         ]),
+    // A snapshot reads the chat's messages (by time), then writes the link's three
+    // items in one transaction that checks the chat is still there; revoking
+    // deletes them in another. UpdateItem: the write rate limit's counter.
+    Function::new("shares")
+        .description("Create, list and revoke share links")
+        .dynamodb(&[GetItem, Query, PutItem, UpdateItem, DeleteItem, ConditionCheckItem])
+        .indexes()
+        .signs_cursors(),
+    // Public: reads a snapshot and its owner's profile, nothing else.
+    Function::new("get-shared")
+        .description("A shared chat's snapshot, read without signing in")
+        .dynamodb(&[GetItem]),
     Function::new("get-usage")
         .description("The caller's usage by day, model and API key")
         .dynamodb(&[GetItem, Query]),

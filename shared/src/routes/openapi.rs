@@ -221,6 +221,12 @@ fn parameter_schema(name: &str) -> RefOr<Schema> {
             .into(),
         "all" => strings(&["true", "false", "1", "0", "yes", "no"]),
         "tz" => utoipa::openapi::Ref::from_schema_name(TIME_ZONE).into(),
+        // 256 random bits, base64url (API.md §7).
+        "share_id" => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(crate::handlers::shares::SHARE_ID_PATTERN))
+            .build()
+            .into(),
         "search" => ObjectBuilder::new()
             .schema_type(Type::String)
             .max_length(Some(crate::handlers::chats::MAX_SEARCH_CHARS))

@@ -12,11 +12,13 @@ use crate::api::dialect_b::*;
 use crate::api::dialect_d::*;
 use crate::api::dialect_e::*;
 use crate::api::meta::*;
+use crate::api::shares::*;
 use crate::api::transfer::*;
 use crate::api::usage::*;
 use crate::api::Notice;
 use crate::handlers::{
-    accounts, api_keys, chats, dialect_b, dialect_d, dialect_e, messages, meta, openai, page, stream, transfer, usage,
+    accounts, api_keys, chats, dialect_b, dialect_d, dialect_e, messages, meta, openai, page, shares, stream, transfer,
+    usage,
 };
 
 /// The errors every route that calls a model can answer.
@@ -239,6 +241,34 @@ pub const ROUTES: &[Route] = &[
         .summary("Revoke a personal API key at once")
         .limit(Limit::Write)
         .response(200, json::<Notice>())
+        .errors(&[404]),
+    Route::new(
+        "POST",
+        "/api/chats/{chat_id}/share/",
+        "shares",
+        handler!(shares::create_share),
+    )
+    .surface(Surface::Chats)
+    .summary("Share a read-only snapshot of a chat's current messages by a public link")
+    .limit(Limit::Write)
+    .response(201, json::<CreatedShare>())
+    .errors(&[404, 409, 413]),
+    Route::new("GET", "/api/shares/", "shares", handler!(shares::list_shares))
+        .surface(Surface::Chats)
+        .summary("The caller's share links, newest first")
+        .response(200, list::<ShareView>())
+        .query(&PAGING),
+    Route::new("DELETE", "/api/shares/{share_id}/", "shares", handler!(shares::revoke_share))
+        .surface(Surface::Chats)
+        .summary("Revoke a share link at once, for everyone")
+        .limit(Limit::Write)
+        .response(200, json::<Notice>())
+        .errors(&[404]),
+    Route::new("GET", "/api/shared/{share_id}/", "get-shared", handler!(shares::get_shared))
+        .surface(Surface::Chats)
+        .summary("A shared chat's snapshot, read without signing in")
+        .public()
+        .response(200, json::<SharedChatView>())
         .errors(&[404]),
     Route::new("GET", "/api/usage/", "get-usage", handler!(usage::get_usage))
         .surface(Surface::Service)
@@ -590,6 +620,10 @@ pub const ROUTES: &[Route] = &[
         .summary("The web chat page")
         .page()
         .response(200, described("text/html, revalidated on every load (no-cache).")),
+    Route::new("GET", "/s/{share_id}", "web-page", handler!(page::index))
+        .summary("The web chat page showing a shared chat, without signing in")
+        .page()
+        .response(200, described("text/html, the same page as `/`.")),
     Route::new("GET", "/assets/{file}", "web-page", handler!(page::asset))
         .summary("A file of the web chat page, by its content-hashed name")
         .page()

@@ -213,7 +213,7 @@ impl Page {
 /// atomic on its own.
 #[async_trait]
 pub trait Store:
-    Accounts + Tokens + ApiKeys + Balances + UsageLog + Limits + Chats + Messages + IdempotencyKeys
+    Accounts + Tokens + ApiKeys + Balances + UsageLog + Limits + Chats + Messages + IdempotencyKeys + Shares
 {
     /// `sqlite` or `dynamodb`, as `GET /api/health/` reports it.
     fn kind(&self) -> &'static str;
@@ -280,6 +280,60 @@ pub trait ApiKeys: Send + Sync {
     /// The owner of the key with this digest and the key's id, counting the use
     /// (`requests` + 1, `last_used_at` = `now`); `None` for no such key.
     async fn use_api_key(&self, digest: &str, now: DateTime<Utc>) -> StoreResult<Option<(User, Uuid)>>;
+}
+
+/// A share link (API.md §7): a read-only snapshot of a chat's messages, read by
+/// anyone who has its `share_id`, listed and revoked by its owner, and gone with
+/// the chat or the account.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShareLink {
+    /// The public, unguessable id in the link: 256 random bits, base64url.
+    pub share_id: String,
+    /// Orders the owner's links (UUID v7) and names one in a list's cursor.
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub chat_id: Uuid,
+    /// The chat's title when it was shared.
+    pub title: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One message of a share's snapshot.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SharedMessage {
+    pub role: String,
+    pub content: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The most bytes a share's snapshot (its messages as JSON) may take: a share is
+/// one DynamoDB item, and an item holds at most 400 KB with its other attributes.
+pub const MAX_SNAPSHOT_BYTES: usize = 350_000;
+
+/// The stored form of a snapshot: its messages as one JSON text (what
+/// `MAX_SNAPSHOT_BYTES` bounds).
+pub fn snapshot_json(messages: &[SharedMessage]) -> String {
+    serde_json::to_string(messages).unwrap_or_else(|_| "[]".into())
+}
+
+/// A snapshot read back from its stored form.
+pub fn snapshot_from_json(json: &str) -> StoreResult<Vec<SharedMessage>> {
+    serde_json::from_str(json).map_err(|e| StoreError::Internal(anyhow::anyhow!("a share's snapshot: {e}")))
+}
+
+/// Share links and their snapshots.
+#[async_trait]
+pub trait Shares: Send + Sync {
+    /// Stores the link with its snapshot (at most `MAX_SNAPSHOT_BYTES` as JSON),
+    /// on the condition that the chat still exists; false (nothing stored) when
+    /// it is gone or being deleted.
+    async fn create_share(&self, link: &ShareLink, messages: &[SharedMessage]) -> StoreResult<bool>;
+    /// The link with this public id and its snapshot, whoever asks.
+    async fn shared(&self, share_id: &str) -> StoreResult<Option<(ShareLink, Vec<SharedMessage>)>>;
+    /// The user's links, newest first, without their snapshots.
+    async fn shares_of(&self, user_id: Uuid, page: Page) -> StoreResult<Vec<ShareLink>>;
+    /// Revokes the user's link `share_id` at once; false when the user has none such.
+    async fn delete_share(&self, user_id: Uuid, share_id: &str) -> StoreResult<bool>;
 }
 
 /// One reply's charge while the reply is under way (API.md §6, ARCHITECTURE.md "The

@@ -22,6 +22,7 @@ use rusqlite::types::Value as SqlValue;
 
 mod api_keys;
 mod idempotency_keys;
+mod shares;
 mod usage;
 
 const MIGRATIONS: &[&str] = &[
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sqlite_migrations/007_idempotency_keys.sql"),
     include_str!("sqlite_migrations/008_api_keys.sql"),
     include_str!("sqlite_migrations/009_usage.sql"),
+    include_str!("sqlite_migrations/010_shares.sql"),
     include_str!("sqlite_migrations/011_message_tree.sql"),
 ];
 

@@ -389,13 +389,27 @@ impl DynamoStore {
             .buffer_unordered(PARALLEL_CHATS)
             .try_collect()
             .await?;
-        let keys = partitions
-            .iter()
-            .flatten()
-            .filter(|item| item.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str) != Some(keys::CHAT))
-            .map(key_of)
-            .collect::<StoreResult<Vec<_>>>()?;
-        delete_keys(&self.client, &self.table, keys).await
+        let mut doomed = Vec::new();
+        for item in partitions.iter().flatten() {
+            let sk = item.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str);
+            if sk == Some(keys::CHAT) {
+                continue;
+            }
+            if sk.is_some_and(|sk| sk.starts_with(keys::SHARE_PREFIX)) {
+                // A share link's mark: its snapshot (first, so the link stops
+                // working before anything else goes) and its owner's entry.
+                let text = |name: &str| {
+                    item.get(name)
+                        .and_then(|v| v.as_s().ok())
+                        .ok_or_else(|| internal(format!("a share's mark without {name}")))
+                };
+                doomed.insert(0, key(keys::shared_pk(text("share_id")?), keys::SHARE));
+                let owner = Uuid::parse_str(text("user_id")?).map_err(|_| internal("a share mark's user_id"))?;
+                doomed.push(key(keys::user_pk(owner), text(SK)?.clone()));
+            }
+            doomed.push(key_of(item)?);
+        }
+        delete_keys(&self.client, &self.table, doomed).await
     }
 
     /// Every item keyed by the chat, with just its key and (on the record) owner.
@@ -408,7 +422,7 @@ impl DynamoStore {
                 .expression_attribute_names("#pk", PK)
                 .expression_attribute_names("#sk", SK)
                 .expression_attribute_values(":pk", s(keys::chat_pk(id)))
-                .projection_expression("#pk, #sk, user_id, #number")
+                .projection_expression("#pk, #sk, user_id, #number, share_id")
                 .expression_attribute_names("#number", "number")
                 .consistent_read(true),
         )

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::keys::{self, TimeKey};
 use crate::store::{
-    ApiKey, AuthToken, Chat, Hold, KeptAnswer, KeyedRequest, Message, Role, StoreError, StoreResult, User,
+    ApiKey, AuthToken, Chat, Hold, KeptAnswer, KeyedRequest, Message, Role, ShareLink, StoreError, StoreResult, User,
 };
 
 pub type Item = HashMap<String, AttributeValue>;
@@ -256,6 +256,73 @@ impl ApiKeyItem {
             created_at: from_millis(self.created_at),
             last_used_at: self.last_used_at.map(from_millis),
             requests: self.requests,
+        }
+    }
+}
+
+/// A share link's three items (`keys::SHARE`): the snapshot `SHARED#<share_id>` /
+/// `SHARE` (with `snapshot`, the messages as JSON), the owner's entry and the
+/// chat's mark (without it).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ShareItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub share_id: String,
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub chat_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+}
+
+impl ShareItem {
+    pub fn snapshot(link: &ShareLink, snapshot: String) -> Self {
+        Self {
+            snapshot: Some(snapshot),
+            ..Self::build(link, keys::shared_pk(&link.share_id), keys::SHARE.into(), "share")
+        }
+    }
+
+    pub fn entry(link: &ShareLink) -> Self {
+        Self::build(
+            link,
+            keys::user_pk(link.user_id),
+            keys::share_sk(link.id),
+            "share_entry",
+        )
+    }
+
+    pub fn mark(link: &ShareLink) -> Self {
+        Self::build(link, keys::chat_pk(link.chat_id), keys::share_sk(link.id), "share_mark")
+    }
+
+    fn build(link: &ShareLink, pk: String, sk: String, kind: &str) -> Self {
+        Self {
+            pk,
+            sk,
+            kind: kind.into(),
+            share_id: link.share_id.clone(),
+            id: link.id,
+            user_id: link.user_id,
+            chat_id: link.chat_id,
+            title: link.title.clone(),
+            created_at: millis(link.created_at),
+            snapshot: None,
+        }
+    }
+
+    pub fn into_link(self) -> ShareLink {
+        ShareLink {
+            share_id: self.share_id,
+            id: self.id,
+            user_id: self.user_id,
+            chat_id: self.chat_id,
+            title: self.title,
+            created_at: from_millis(self.created_at),
         }
     }
 }

@@ -38,10 +38,25 @@ pub const HOLD_PREFIX: &str = "HOLD#";
 /// its owner's partition (`USER#<id>` / `APIKEY#<key id>`, with its counters).
 pub const API_KEY: &str = "APIKEY";
 pub const API_KEY_PREFIX: &str = "APIKEY#";
+/// A share link (`store::ShareLink`): its snapshot, found by the public id
+/// (`SHARED#<share_id>` / `SHARE`), its entry in the owner's partition
+/// (`USER#<id>` / `SHARE#<link id>`, listed newest first) and its mark in the
+/// chat's partition (`CHAT#<id>` / `SHARE#<link id>`, what deleting the chat finds).
+pub const SHARE: &str = "SHARE";
+pub const SHARE_PREFIX: &str = "SHARE#";
+pub const SHARED_PREFIX: &str = "SHARED#";
 /// A usage bucket in its user's partition (`store::UsageBucket`), by hour first.
 pub const USAGE_PREFIX: &str = "USAGE#";
 /// An idempotency key in its user's partition (`store::KeyedRequest`).
 pub const IDEMPOTENCY_PREFIX: &str = "IDEM#";
+
+pub fn shared_pk(share_id: &str) -> String {
+    format!("{SHARED_PREFIX}{share_id}")
+}
+
+pub fn share_sk(id: Uuid) -> String {
+    format!("{SHARE_PREFIX}{id}")
+}
 
 pub fn api_key_pk(digest: &str) -> String {
     format!("{API_KEY_PREFIX}{digest}")

@@ -13,6 +13,7 @@ pub mod items;
 pub mod keys;
 mod messages;
 pub mod requests;
+mod shares;
 pub mod table;
 mod usage;
 mod users;
@@ -31,8 +32,8 @@ use self::keys::{TimeKey, PK};
 use self::requests::{key, s, sdk_error};
 use super::{
     Accounts, ApiKey, ApiKeys, AuthToken, Balances, Chat, ChatQuery, Chats, Claim, Hold, IdempotencyKeys, KeptAnswer,
-    KeyedRequest, Limits, Message, Messages, Page, ReplyOutcome, Settled, Spent, Store, StoreResult, Tokens,
-    UsageBucket, UsageLog, User, UserChanges,
+    KeyedRequest, Limits, Message, Messages, Page, ReplyOutcome, Settled, ShareLink, SharedMessage, Shares, Spent,
+    Store, StoreResult, Tokens, UsageBucket, UsageLog, User, UserChanges,
 };
 
 #[derive(Clone, Debug)]
@@ -244,6 +245,25 @@ impl Balances for DynamoStore {
 
     async fn stale_holds(&self, user_id: Uuid, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Hold>> {
         traced("stale_holds", self.stale_holds(user_id, now, limit)).await
+    }
+}
+
+#[async_trait]
+impl Shares for DynamoStore {
+    async fn create_share(&self, link: &ShareLink, messages: &[SharedMessage]) -> StoreResult<bool> {
+        traced("create_share", self.create_share(link, messages)).await
+    }
+
+    async fn shared(&self, share_id: &str) -> StoreResult<Option<(ShareLink, Vec<SharedMessage>)>> {
+        traced("shared", self.shared(share_id)).await
+    }
+
+    async fn shares_of(&self, user_id: Uuid, page: Page) -> StoreResult<Vec<ShareLink>> {
+        traced("shares_of", self.shares_of(user_id, page)).await
+    }
+
+    async fn delete_share(&self, user_id: Uuid, share_id: &str) -> StoreResult<bool> {
+        traced("delete_share", self.delete_share(user_id, share_id)).await
     }
 }
 

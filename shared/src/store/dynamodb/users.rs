@@ -5,7 +5,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, Transact
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::items::{from_item, millis, number, to_item, ttl_seconds, ApiKeyItem, ClaimItem, TokenItem, UserItem};
+use super::items::{
+    from_item, millis, number, to_item, ttl_seconds, ApiKeyItem, ClaimItem, ShareItem, TokenItem, UserItem,
+};
 use super::keys::{self, EXPIRES_AT, PK, SK};
 use super::requests::{
     cancellation_reasons, classify, delete_keys, internal, is_condition_failed, key, key_of, n, query_all, s,
@@ -254,6 +256,11 @@ impl DynamoStore {
             } else if sk.starts_with(keys::API_KEY_PREFIX) {
                 let entry: ApiKeyItem = from_item(item.clone())?;
                 doomed.push(key(keys::api_key_pk(&entry.digest), keys::API_KEY));
+            } else if sk.starts_with(keys::SHARE_PREFIX) {
+                // Gone with its chat's partition already; here too, so no snapshot
+                // outlives its owner whatever happened to the chat.
+                let entry: ShareItem = from_item(item.clone())?;
+                doomed.push(key(keys::shared_pk(&entry.share_id), keys::SHARE));
             } else if let Some(chat) = sk.strip_prefix(keys::CHAT_PREFIX) {
                 let chat = Uuid::parse_str(chat).map_err(|_| internal(format!("a chat entry {sk:?}")))?;
                 chats.push(chat);
