@@ -3,8 +3,7 @@
 
 use chatbot_core::store::{
     ApiKey, AuthToken, Chat, ChatQuery, Claim, Hold, KeptAnswer, KeyedRequest, Message, Page, PasswordChange,
-    ReplyOutcome, Role, Settled, ShareLink, SharedMessage, Spent, Store, StoreError, User, UserChanges,
-    ROOT_PARENT,
+    ReplyOutcome, Role, Settled, ShareLink, SharedMessage, Spent, Store, StoreError, User, UserChanges, ROOT_PARENT,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -333,6 +333,7 @@ async fn a_chat_too_large_for_one_link_is_a_413_and_an_empty_chat_shares_nothing
             superseded: false,
             partial: false,
             reply_version: 0,
+            parent_id: None,
         };
         let store = app.state.store.clone();
         async move { store.add_message(&message).await.unwrap() }

@@ -1,4 +1,4 @@
-//! The `edit-message` function: edit a message, optionally answering it again. It serves the routes that name it in the
+//! The `edit-message` function: edit a message (answering it again, or as a new branch) and switch branches. It serves the routes that name it in the
 //! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]

@@ -11,6 +11,7 @@ use crate::api::shares::{share_url, CreatedShare, ShareView, SharedChatView, Sha
 use crate::api::Notice;
 use crate::auth::token;
 use crate::conversation::owned_chat;
+use crate::conversation::tree::Tree;
 use crate::error::ApiError;
 use crate::http::call::Call;
 use crate::http::cursor::List;
@@ -25,8 +26,6 @@ use http::StatusCode;
 pub const MAX_SHARES: usize = 100;
 /// A share id as this API makes them: 256 random bits, base64url without padding.
 pub const SHARE_ID_PATTERN: &str = "^[A-Za-z0-9_-]{43}$";
-/// Messages read from the store at once while taking a snapshot.
-const SNAPSHOT_PAGE: usize = 100;
 
 /// Whether `id` has the shape of a share id (anything else is no link: 404
 /// without a read, and no odd key ever reaches the store).
@@ -71,40 +70,33 @@ pub async fn create_share(call: &Call<'_>) -> Result<Reply, ApiError> {
     })
 }
 
-/// The chat's current messages, oldest first, page by page; 413 as soon as they
-/// pass `MAX_SNAPSHOT_BYTES` as stored (one DynamoDB item holds a snapshot).
+/// The chat's active branch, first to last (its tree read once); 413 as soon as
+/// it passes `MAX_SNAPSHOT_BYTES` as stored (one DynamoDB item holds a snapshot).
 async fn snapshot(call: &Call<'_>, chat_id: Uuid) -> Result<Vec<SharedMessage>, ApiError> {
+    let tree = Tree::new(call.state.store.chat_messages(chat_id).await?);
     let mut messages = Vec::new();
     // `[` and `]`, and a comma before every message but the first.
     let mut bytes = 2usize;
-    let mut page = Page::first(SNAPSHOT_PAGE);
-    loop {
-        let batch = call.state.store.list_messages(chat_id, page).await?;
-        let full = batch.len() == SNAPSHOT_PAGE;
-        page.after = batch.last().map(|m| m.id);
-        for message in batch {
-            let shared = SharedMessage {
-                role: message.role.as_str().to_string(),
-                content: message.content,
-                created_at: message.created_at,
-            };
-            bytes += serde_json::to_string(&shared).map_or(0, |json| json.len()) + usize::from(!messages.is_empty());
-            if bytes > MAX_SNAPSHOT_BYTES {
-                return Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "chat_too_large_to_share",
-                    format!(
-                        "This chat is too large to share: a link holds at most {MAX_SNAPSHOT_BYTES} bytes of messages. Share a shorter chat."
-                    ),
-                )
-                .with("max_bytes", MAX_SNAPSHOT_BYTES));
-            }
-            messages.push(shared);
+    for message in tree.active() {
+        let shared = SharedMessage {
+            role: message.role.as_str().to_string(),
+            content: message.content.clone(),
+            created_at: message.created_at,
+        };
+        bytes += serde_json::to_string(&shared).map_or(0, |json| json.len()) + usize::from(!messages.is_empty());
+        if bytes > MAX_SNAPSHOT_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "chat_too_large_to_share",
+                format!(
+                    "This chat is too large to share: a link holds at most {MAX_SNAPSHOT_BYTES} bytes of messages. Share a shorter chat."
+                ),
+            )
+            .with("max_bytes", MAX_SNAPSHOT_BYTES));
         }
-        if !full {
-            return Ok(messages);
-        }
+        messages.push(shared);
     }
+    Ok(messages)
 }
 
 /// `GET /api/shared/{share_id}/`, without authentication: the snapshot. An
