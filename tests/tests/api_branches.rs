@@ -386,3 +386,54 @@ async fn every_surface_sees_the_active_branch() {
         ["q1", "reply to: q1", "q2 again", "reply to: q2 again", "q3 via B"]
     );
 }
+
+/// A chat written before messages had parents (none stored, a regenerated reply
+/// kept as a superseded version) is read as one branch, its versions siblings,
+/// and branches from it like any other.
+#[tokio::test]
+async fn a_chat_stored_before_branches_is_one_branch_that_can_branch() {
+    use chatbot_core::store::Role;
+    use chatbot_tests::contract::{chat, message};
+    let app = TestApp::new().await;
+    let token = app.register("alice").await;
+    let store = app.state.store.clone();
+    let owner = store.user_by_username("alice").await.unwrap().unwrap();
+    let mut old = chat(&owner, 0);
+    old.number = store.next_chat_number(owner.id).await.unwrap();
+    store.create_chat(&old).await.unwrap();
+    let q1 = message(&old, Role::User, "q1", 1);
+    let mut a1 = message(&old, Role::Assistant, "a1", 2);
+    a1.reply_to = Some(q1.id);
+    a1.superseded = true;
+    let mut a1b = message(&old, Role::Assistant, "a1b", 3);
+    a1b.reply_to = Some(q1.id);
+    let q2 = message(&old, Role::User, "q2", 4);
+    let mut a2 = message(&old, Role::Assistant, "a2", 5);
+    a2.reply_to = Some(q2.id);
+    for m in [&q1, &a1, &a1b, &q2, &a2] {
+        assert_eq!(m.parent_id, None, "written as before branches");
+        store.add_message(m).await.unwrap();
+    }
+    let chat_id = old.id.to_string();
+    let active = messages(&app, &token, &chat_id, "").await;
+    assert_eq!(contents(&active), ["q1", "a1b", "q2", "a2"]);
+    assert_eq!(active[0]["parent_id"], Value::Null);
+    assert_eq!(active[1]["parent_id"], q1.id.to_string());
+    assert_eq!(active[1]["branch"], json!({"index": 2, "count": 2}));
+    assert_eq!(active[2]["parent_id"], a1b.id.to_string());
+    assert_eq!(active[3]["parent_id"], q2.id.to_string());
+    // The earlier version is a click away, and back.
+    activate(&app, &token, &chat_id, &a1.id.to_string()).await;
+    assert_eq!(contents(&messages(&app, &token, &chat_id, "").await), ["q1", "a1"]);
+    activate(&app, &token, &chat_id, &a1b.id.to_string()).await;
+    assert_eq!(
+        contents(&messages(&app, &token, &chat_id, "").await),
+        ["q1", "a1b", "q2", "a2"]
+    );
+    // A branch beside q2: the model sees q1 and the version shown, a1b.
+    let created = branch(&app, &token, &chat_id, &q2.id.to_string(), "q2 again").await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let seen = app.provider.reply_requests().pop().unwrap();
+    let seen: Vec<&str> = seen.turns.iter().map(|t| t.content.as_str()).collect();
+    assert_eq!(seen, ["q1", "a1b", "q2 again"]);
+}
