@@ -205,6 +205,9 @@ def run(page, context, api, artifacts, checks):
     wait_until(page, "document.querySelectorAll('.chat-entry').length === 1")
 
     # Switch model and regenerate: the earlier reply is kept as a version (‹ 2/2 ›).
+    # (The page stays busy until the send's follow-up reads are answered; a function's
+    # first call under watch may build it.)
+    wait_until(page, "!document.querySelector('#send').disabled", timeout=600_000)
     page.select_option("#model", FLAN_T5)
     page.click(".message.assistant .regenerate")
     page.wait_for_selector(".message.assistant .branch-at", timeout=60_000)
