@@ -566,7 +566,9 @@ function send(event) {
     } catch (err) {
       // A refused or failed request names the chat when the message was kept.
       if (err instanceof ApiError && err.body.chat_id) state.chatId = err.body.chat_id;
-      if (!state.chatId) {
+      // Refused before it was stored (402, 429…; in a new chat or an open one):
+      // the question goes back to the box to send later.
+      if (!(err instanceof ApiError && err.body.message_id)) {
         mine.remove();
         reply.remove();
         $("input").value = content;
