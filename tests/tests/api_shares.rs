@@ -2,7 +2,8 @@
 //! read without signing in, listed and revoked by its owner, and revoked with the
 //! chat, all chats or the account.
 
-use chatbot_core::store::{Message, Role, UserChanges, MAX_SNAPSHOT_BYTES};
+use chatbot_core::conversation::new_message;
+use chatbot_core::store::{Role, UserChanges, MAX_SNAPSHOT_BYTES};
 use chatbot_tests::{assert_error, TestApp, SOME_SHARE_ID};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -316,25 +317,12 @@ async fn a_chat_too_large_for_one_link_is_a_413_and_an_empty_chat_shares_nothing
     let long = "€".repeat(16_000);
     let fit = MAX_SNAPSHOT_BYTES / long.len();
     let add = |i: usize| {
-        let message = Message {
-            id: Uuid::now_v7(),
-            chat_id: chat,
-            role: if i.is_multiple_of(2) {
-                Role::User
-            } else {
-                Role::Assistant
-            },
-            content: long.clone(),
-            created_at: chrono::Utc::now(),
-            edited_at: None,
-            provider: None,
-            model: None,
-            reply_to: None,
-            superseded: false,
-            partial: false,
-            reply_version: 0,
-            parent_id: None,
+        let role = if i.is_multiple_of(2) {
+            Role::User
+        } else {
+            Role::Assistant
         };
+        let message = new_message(chat, role, long.clone(), chrono::Utc::now());
         let store = app.state.store.clone();
         async move { store.add_message(&message).await.unwrap() }
     };
