@@ -362,12 +362,7 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn quantize_block(x: *const f32, qs: *mut i8) -> f32 {
         let sign = _mm256_set1_ps(-0.0);
-        let v = [0, 8, 16, 24].map(|i| _mm256_loadu_ps(x.add(i)));
-        let abs = v.map(|v| _mm256_andnot_ps(sign, v));
-        let m = _mm256_max_ps(_mm256_max_ps(abs[0], abs[1]), _mm256_max_ps(abs[2], abs[3]));
-        let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-        let amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+        let (v, amax) = load_block(x);
         let scale = amax / 127.0;
         let inverse = _mm256_set1_ps(if scale != 0.0 { 1.0 / scale } else { 0.0 });
         let below_half = _mm256_set1_ps(0.5 - f32::EPSILON / 4.0);
@@ -382,17 +377,24 @@ mod avx2 {
         f16::from_f32(scale).to_f32()
     }
 
-    /// 32 values at `x` to 7 bits (-63..=63, scale amax/63, nearest with
-    /// ties to even) plus 64, written to `qs`; returns the scale.
+    /// The 32 values at `x`, as four vectors, and their largest magnitude.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn quantize_block7(x: *const f32, qs: *mut i8) -> f32 {
+    #[inline]
+    unsafe fn load_block(x: *const f32) -> ([__m256; 4], f32) {
         let sign = _mm256_set1_ps(-0.0);
         let v = [0, 8, 16, 24].map(|i| _mm256_loadu_ps(x.add(i)));
         let abs = v.map(|v| _mm256_andnot_ps(sign, v));
         let m = _mm256_max_ps(_mm256_max_ps(abs[0], abs[1]), _mm256_max_ps(abs[2], abs[3]));
         let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
         let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-        let amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+        (v, _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m))))
+    }
+
+    /// 32 values at `x` to 7 bits (-63..=63, scale amax/63, nearest with
+    /// ties to even) plus 64, written to `qs`; returns the scale.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn quantize_block7(x: *const f32, qs: *mut i8) -> f32 {
+        let (v, amax) = load_block(x);
         let scale = amax / 63.0;
         let inverse = _mm256_set1_ps(if scale != 0.0 { 1.0 / scale } else { 0.0 });
         let shift = _mm256_set1_epi32(64);
