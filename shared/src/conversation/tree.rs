@@ -105,15 +105,8 @@ impl Tree {
     /// to one chat at the same moment, both following the same message) are they
     /// listed oldest first.
     pub fn active(&self) -> Vec<&Message> {
-        let mut followed = vec![false; self.messages.len()];
-        for (i, message) in self.messages.iter().enumerate() {
-            if let (false, Some(parent)) = (message.superseded, self.parents[i]) {
-                followed[parent] = true;
-            }
-        }
         let active: Vec<&Message> = self.messages.iter().filter(|m| !m.superseded).collect();
-        let mut leaves = (0..self.messages.len()).filter(|&i| !self.messages[i].superseded && !followed[i]);
-        if let (Some(leaf), None) = (leaves.next(), leaves.next()) {
+        if let [leaf] = self.active_leaves()[..] {
             let path = self.path_to(self.messages[leaf].id);
             if path.len() == active.len() && path.iter().all(|m| !m.superseded) {
                 return path;
@@ -125,6 +118,12 @@ impl Tree {
     /// The active branch's last message: the newest active message that no active
     /// message follows (a reply regenerated after what followed it is not one).
     pub fn leaf(&self) -> Option<&Message> {
+        self.active_leaves().last().map(|&i| &self.messages[i])
+    }
+
+    /// The active messages no active message follows, oldest first: one on a
+    /// single active branch.
+    fn active_leaves(&self) -> Vec<usize> {
         let mut followed = vec![false; self.messages.len()];
         for (i, message) in self.messages.iter().enumerate() {
             if let (false, Some(parent)) = (message.superseded, self.parents[i]) {
@@ -132,9 +131,8 @@ impl Tree {
             }
         }
         (0..self.messages.len())
-            .rev()
-            .find(|&i| !self.messages[i].superseded && !followed[i])
-            .map(|i| &self.messages[i])
+            .filter(|&i| !self.messages[i].superseded && !followed[i])
+            .collect()
     }
 
     /// What the model sees before answering `id`: the path to it, newest first,

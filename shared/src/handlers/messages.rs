@@ -6,13 +6,12 @@ use crate::conversation::reply::{self, Ask, Job, StoredReply};
 use crate::conversation::tree::{page_of, Tree};
 use crate::error::ApiError;
 use crate::http::body::message_content;
-use crate::http::call::Call;
+use crate::http::call::{parse_uuid, Call};
 use crate::http::cursor::List;
 use crate::http::pagination::{next_link, Pager};
 use crate::http::reply::Reply;
 use crate::llm::Choice;
 use crate::store::{Chat, Message, Role, User, ROOT_PARENT};
-use uuid::Uuid;
 
 /// The chat's active branch, oldest first; `?branch=all`: every message of its tree.
 pub async fn list_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
@@ -97,8 +96,7 @@ pub async fn create_branch(call: &Call<'_>) -> Result<Reply, ApiError> {
 pub async fn set_active(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat_id = call.path_uuid("chat_id")?;
     let body: SetActiveRequest = call.json()?;
-    let message_id = Uuid::parse_str(body.message_id.trim())
-        .map_err(|_| ApiError::invalid_field("message_id", "`message_id` must be a UUID."))?;
+    let message_id = parse_uuid(&body.message_id, "message_id")?;
     let chat = owned_chat(call.state, call.user()?, chat_id).await?;
     let tree = Tree::new(call.state.store.chat_messages(chat.id).await?);
     let leaf = tree
