@@ -38,28 +38,7 @@ impl SameSite {
     }
 }
 
-/// How the inference function loads Flan-T5's weights (`FLAN_T5_QUANTIZE`):
-/// the engine's options, named here so settings do not need the engine.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum FlanT5Quantize {
-    /// Exact f32 (the default).
-    #[default]
-    F32,
-    Q8_0,
-    Q4K,
-}
-
-impl FlanT5Quantize {
-    /// The values the engine's `LoadOptions::parse` accepts.
-    pub fn parse(value: &str) -> Option<Self> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "" | "f32" | "none" => Some(Self::F32),
-            "q8_0" | "q8" => Some(Self::Q8_0),
-            "q4k" | "q4_k" => Some(Self::Q4K),
-            _ => None,
-        }
-    }
-}
+pub use chatbot_llm::flan_t5::{FlanT5Quantize, Settings as FlanT5Settings};
 
 /// The cookie of cookie authentication (API.md §4, dialect E): its name and
 /// attributes. It is always `HttpOnly` and `Path=/`.
@@ -108,11 +87,9 @@ pub struct Config {
     pub secret_id: Option<String>,
     pub default_provider: String,
     pub default_model: String,
-    pub flan_t5_model: String,
-    pub flan_t5_dir: Option<PathBuf>,
-    /// `FLAN_T5_QUANTIZE` (f32, q8_0 or q4k): exact f32 unless asked. Read by
-    /// the inference function only.
-    pub flan_t5_quantize: FlanT5Quantize,
+    /// `FLAN_T5_MODEL`, `FLAN_T5_DIR` and `FLAN_T5_QUANTIZE` (f32, q8_0 or q4k:
+    /// exact f32 unless asked), read by the inference function the same way.
+    pub flan_t5: FlanT5Settings,
     pub inference_function: Option<String>,
     pub provider_timeout_secs: u64,
     pub initial_tokens: i64,
@@ -166,11 +143,7 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-/// `MAX_REPLY_TOKENS`' default (API.md §5): the most tokens a reply may have.
-pub const DEFAULT_MAX_REPLY_TOKENS: u32 = 1024;
-/// The highest `MAX_REPLY_TOKENS` a deployment may set: past every provider's own
-/// output limit, so a typo cannot lift the bound.
-pub const MAX_REPLY_TOKENS_LIMIT: u32 = 65_536;
+pub use chatbot_llm::{DEFAULT_MAX_REPLY_TOKENS, MAX_REPLY_TOKENS_LIMIT};
 
 /// The default of `DYNAMODB_TIMEOUT_MS`.
 pub const DEFAULT_DYNAMODB_TIMEOUT_MS: u64 = 5_000;
@@ -217,13 +190,8 @@ impl Config {
             secret_id: env.optional("SECRET_ID"),
             default_provider: env.text("DEFAULT_PROVIDER", "flan-t5"),
             default_model: env.text("DEFAULT_MODEL", "flan-t5-base"),
-            flan_t5_model: env.text("FLAN_T5_MODEL", "google/flan-t5-base"),
-            flan_t5_dir: env.optional("FLAN_T5_DIR").map(PathBuf::from),
-            flan_t5_quantize: {
-                let value = env.text("FLAN_T5_QUANTIZE", "f32");
-                FlanT5Quantize::parse(&value)
-                    .ok_or_else(|| env.bad("FLAN_T5_QUANTIZE", &value, "expected f32, q8_0 or q4k"))?
-            },
+            flan_t5: FlanT5Settings::read(|name| env.optional(name))
+                .map_err(|bad| env.bad(bad.name, &bad.value, bad.reason))?,
             inference_function: env.optional("INFERENCE_FUNCTION"),
             provider_timeout_secs: env.number("PROVIDER_TIMEOUT_SECS", 60, 1..=900)?,
             initial_tokens: env.number("INITIAL_TOKENS", 4000, 0..=i64::MAX)?,
@@ -501,10 +469,10 @@ mod tests {
         let err = Config::from_vars(vars(&[("FLAN_T5_QUANTIZE", "q2")])).unwrap_err();
         assert_eq!(err.name, "FLAN_T5_QUANTIZE");
         let config = Config::from_vars(vars(&[("FLAN_T5_QUANTIZE", "q8_0")])).unwrap();
-        assert_eq!(config.flan_t5_quantize, FlanT5Quantize::Q8_0);
+        assert_eq!(config.flan_t5.quantize, FlanT5Quantize::Q8_0);
         let config = Config::from_vars(vars(&[("FLAN_T5_QUANTIZE", " Q4_K ")])).unwrap();
-        assert_eq!(config.flan_t5_quantize, FlanT5Quantize::Q4K);
-        assert_eq!(Config::defaults().flan_t5_quantize, FlanT5Quantize::F32);
+        assert_eq!(config.flan_t5.quantize, FlanT5Quantize::Q4K);
+        assert_eq!(Config::defaults().flan_t5.quantize, FlanT5Quantize::F32);
         let err = Config::from_vars(vars(&[("OPENAI_BASE_URL", "api.openai.com")])).unwrap_err();
         assert_eq!(err.name, "OPENAI_BASE_URL");
         for bad in ["0", "-5", "lots", "1000000"] {

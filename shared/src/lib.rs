@@ -3,7 +3,8 @@
 
 pub mod api;
 pub mod auth;
-pub mod aws;
+/// AWS settings and lazily built clients (the `chatbot-runtime` crate).
+pub use chatbot_runtime::aws;
 pub mod billing;
 pub mod config;
 pub mod conversation;
@@ -11,7 +12,8 @@ pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod lambda;
-pub mod llm;
+/// The model side (the `chatbot-llm` crate): providers, dispatch, Flan-T5.
+pub use chatbot_llm as llm;
 pub mod ratelimit;
 pub mod routes;
 pub mod secrets;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::aws::SharedAws;
 use crate::config::Config;
 use crate::llm::flan_t5;
-use crate::llm::inference::RemoteFlanT5;
+use crate::llm::invoke::RemoteFlanT5;
 use crate::llm::keys::{KeyStore, StaticKeys};
 use crate::llm::remote::{gemini::Gemini, ollama::Ollama, openai::OpenAi};
 use crate::llm::{Dispatch, Provider};
@@ -91,8 +91,13 @@ impl AppState {
 fn default_providers(config: &Config, keys: &Arc<dyn KeyStore>, aws: &SharedAws) -> Vec<Arc<dyn Provider>> {
     let timeout = std::time::Duration::from_secs(config.provider_timeout_secs);
     let flan: Arc<dyn Provider> = match &config.inference_function {
-        Some(function) => Arc::new(RemoteFlanT5::new(aws.clone(), function, &config.flan_t5_model, timeout)),
-        None => Arc::new(flan_t5::not_configured(config.flan_t5_dir.is_some())),
+        Some(function) => Arc::new(RemoteFlanT5::new(
+            aws.clone(),
+            function,
+            &config.flan_t5.checkpoint,
+            timeout,
+        )),
+        None => Arc::new(flan_t5::not_configured(config.flan_t5.dir.is_some())),
     };
     vec![
         flan,

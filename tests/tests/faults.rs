@@ -13,7 +13,7 @@
 
 use async_trait::async_trait;
 use chatbot_core::aws::SharedAws;
-use chatbot_core::llm::inference::RemoteFlanT5;
+use chatbot_core::llm::invoke::RemoteFlanT5;
 use chatbot_core::llm::{Chunk, ChunkStream, GenerateRequest, Generation, Provider, ProviderError, Usage};
 use chatbot_core::store::dynamodb::DynamoStore;
 use chatbot_core::store::sqlite::SqliteStore;

@@ -1,6 +1,8 @@
 //! The core's top-level modules must not import each other in a circle (issue 8):
 //! domain code (store, billing, conversation, llm…) never reaches back into the
 //! HTTP edge that calls it. Read from the sources, so a new cycle fails here.
+//! The layers already split into crates (`chatbot-llm`, `chatbot-runtime`) cannot
+//! reach the core at all; what the inference function links is checked below.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -88,4 +90,49 @@ fn the_cycle_check_finds_a_cycle() {
             .collect();
     assert_eq!(cycle_through(&graph, "a").unwrap(), ["a", "b", "c", "a"]);
     assert!(cycle_through(&graph, "d").is_none());
+}
+
+/// The crates a package links in normal builds (`cargo tree`), by name.
+fn linked_crates(package: &str) -> BTreeSet<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args(["tree", "--offline", "-e", "normal", "--prefix", "none", "-p", package])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split_whitespace().next().map(String::from))
+        .collect()
+}
+
+/// The layers are crates, so what a binary links is what its manifest says: the
+/// inference function gets the model side and the runtime, never the store, the
+/// HTTP edge, an HTTP client or the AWS SDK (ARCHITECTURE.md).
+#[test]
+fn the_inference_function_links_the_model_side_only() {
+    let linked = linked_crates("flan-t5-inference");
+    for needed in ["chatbot-llm", "chatbot-runtime", "flan-t5", "candle-core"] {
+        assert!(linked.contains(needed), "{needed} is linked: {linked:?}");
+    }
+    for absent in [
+        "chatbot-core",
+        "rusqlite",
+        "aws-sdk-dynamodb",
+        "aws-config",
+        "aws-sdk-lambda",
+        "argon2",
+        "utoipa",
+        "lambda_http",
+        "reqwest",
+    ] {
+        assert!(!linked.contains(absent), "the inference function links {absent}");
+    }
+    let api = linked_crates("send-chat");
+    assert!(
+        api.contains("chatbot-core") && !api.contains("flan-t5") && !api.contains("candle-core"),
+        "an API function links the core, not the engine"
+    );
 }

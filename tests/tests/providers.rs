@@ -531,7 +531,7 @@ async fn openai_and_gemini_receive_max_reply_tokens_on_their_own_routes() {
 #[tokio::test]
 async fn flan_t5_is_sent_max_reply_tokens_in_process_and_through_the_inference_function() {
     use chatbot_core::llm::flan_t5;
-    use chatbot_core::llm::inference::RemoteFlanT5;
+    use chatbot_core::llm::invoke::RemoteFlanT5;
     // In process: the tiny engine stops at the bound.
     let vars = [
         ("DEFAULT_PROVIDER", "flan-t5"),

@@ -2,23 +2,16 @@
 //! (`FLAN_T5_DIR`) once per container, then answers `InferenceRequest`s.
 //! A request it cannot parse gets an `error` answer, never a crash.
 
-use chatbot_core::config::Config;
-use chatbot_core::lambda::init_tracing;
-use chatbot_core::llm::flan_t5;
-use chatbot_core::llm::inference::{answer, invocation_deadline, InferenceRequest, InferenceResponse};
+use chatbot_llm::flan_t5::{self, Settings};
+use chatbot_llm::inference::{answer, invocation_deadline, InferenceRequest, InferenceResponse};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    init_tracing();
-    let config = Config::from_env()?;
-    let provider = flan_t5::load(
-        config.flan_t5_dir.as_deref(),
-        &config.flan_t5_model,
-        config.flan_t5_quantize,
-    )
-    .await;
+    chatbot_runtime::logs::init();
+    let settings = Settings::from_env()?;
+    let provider = flan_t5::load(settings.dir.as_deref(), &settings.checkpoint, settings.quantize).await;
     // Sequential unless Lambda allows several invocations per environment
     // (AWS_LAMBDA_MAX_CONCURRENCY > 1, as on Managed Instances): then they run
     // side by side on the one engine, whose decoding steps are batched.

@@ -115,28 +115,7 @@ pub struct Chat {
     pub end_time: Option<DateTime<Utc>>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    User,
-    Assistant,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::User => "user",
-            Role::Assistant => "assistant",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "user" => Some(Role::User),
-            "assistant" => Some(Role::Assistant),
-            _ => None,
-        }
-    }
-}
+pub use chatbot_llm::Role;
 
 /// One stored message: a user's turn, or one version of the assistant's reply to it.
 /// A chat's messages form a tree (`parent_id`); the messages of its active branch

@@ -12,10 +12,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use super::FlanT5Quantize;
 use super::{model_id, FlanT5Unavailable, INPUT_BUDGET, MODELS, PROVIDER_ID};
-use crate::config::FlanT5Quantize;
-use crate::llm::{Chunk, ChunkStream, GenerateRequest, Generation, Provider, ProviderError, Turn, Usage};
-use crate::store::Role;
+use crate::{Chunk, ChunkStream, GenerateRequest, Generation, Provider, ProviderError, Role, Turn, Usage};
 
 /// Flan-T5's own ceiling on a reply: it was tuned for short answers, and every
 /// token is a decoder step on the inference function's CPU. A request's bound

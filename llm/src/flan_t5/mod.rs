@@ -28,6 +28,74 @@ pub const MODELS: &[&str] = &[
 /// `prompt::DEFAULT_ENCODER_BUDGET`; a test keeps them equal).
 pub const INPUT_BUDGET: usize = 512;
 
+/// How the inference function loads Flan-T5's weights (`FLAN_T5_QUANTIZE`):
+/// the engine's options, named here so settings do not need the engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FlanT5Quantize {
+    /// Exact f32 (the default).
+    #[default]
+    F32,
+    Q8_0,
+    Q4K,
+}
+
+impl FlanT5Quantize {
+    /// The values the engine's `LoadOptions::parse` accepts.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "f32" | "none" => Some(Self::F32),
+            "q8_0" | "q8" => Some(Self::Q8_0),
+            "q4k" | "q4_k" => Some(Self::Q4K),
+            _ => None,
+        }
+    }
+}
+
+/// What the inference function is told to load: `FLAN_T5_MODEL` (the checkpoint
+/// name; its last part is the model id), `FLAN_T5_DIR` (the folder with its files)
+/// and `FLAN_T5_QUANTIZE`. The API functions read the same settings (the model id
+/// they offer, and whether weights were set where they are never read).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub checkpoint: String,
+    pub dir: Option<std::path::PathBuf>,
+    pub quantize: FlanT5Quantize,
+}
+
+/// A setting with a value it cannot take.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{name}={value:?}: {reason}")]
+pub struct BadSetting {
+    pub name: &'static str,
+    pub value: String,
+    pub reason: &'static str,
+}
+
+impl Settings {
+    /// From `read`, which gives a variable's value, a blank one counting as unset.
+    pub fn read(read: impl Fn(&str) -> Option<String>) -> Result<Self, BadSetting> {
+        let quantize = read("FLAN_T5_QUANTIZE").unwrap_or_else(|| "f32".into());
+        Ok(Self {
+            checkpoint: read("FLAN_T5_MODEL").unwrap_or_else(|| "google/flan-t5-base".into()),
+            dir: read("FLAN_T5_DIR").map(Into::into),
+            quantize: FlanT5Quantize::parse(&quantize).ok_or(BadSetting {
+                name: "FLAN_T5_QUANTIZE",
+                value: quantize,
+                reason: "expected f32, q8_0 or q4k",
+            })?,
+        })
+    }
+
+    /// From the process environment (the inference function's `main`).
+    pub fn from_env() -> Result<Self, BadSetting> {
+        Self::read(|name| {
+            let value = std::env::var(name).ok()?;
+            let value = value.trim();
+            (!value.is_empty()).then(|| value.to_string())
+        })
+    }
+}
+
 /// The model id (`flan-t5-base`) of a checkpoint name (`google/flan-t5-base`).
 pub fn model_id(checkpoint: &str) -> String {
     checkpoint.rsplit('/').next().unwrap_or(checkpoint).to_string()

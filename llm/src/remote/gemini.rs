@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::transport::{decode_stream, lines, roles, sse_data, LineEvent, Transport};
-use crate::llm::keys::KeyStore;
-use crate::llm::{Chunk, ChunkStream, GenerateRequest, Generation, Provider, ProviderError, Usage};
+use crate::keys::KeyStore;
+use crate::{Chunk, ChunkStream, GenerateRequest, Generation, Provider, ProviderError, Usage};
 
 pub const PROVIDER_ID: &str = "gemini";
 const KEY: &str = "GEMINI_API_KEY";
@@ -209,7 +209,7 @@ impl Provider for Gemini {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::Turn;
+    use crate::Turn;
 
     #[test]
     fn requests_use_gemini_roles() {
@@ -226,7 +226,7 @@ mod tests {
         // A request that names no bound still sends one.
         assert_eq!(
             body["generationConfig"]["maxOutputTokens"],
-            crate::llm::DEFAULT_MAX_REPLY_TOKENS
+            crate::DEFAULT_MAX_REPLY_TOKENS
         );
         let body = Gemini::body(&GenerateRequest {
             max_new_tokens: Some(7),

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::transport::{decode_stream, lines, roles, sse_data, LineEvent, Transport};
-use crate::llm::keys::KeyStore;
-use crate::llm::{Chunk, ChunkStream, GenerateRequest, Generation, Provider, ProviderError, Usage};
+use crate::keys::KeyStore;
+use crate::{Chunk, ChunkStream, GenerateRequest, Generation, Provider, ProviderError, Usage};
 
 pub const PROVIDER_ID: &str = "openai";
 const KEY: &str = "OPENAI_API_KEY";
@@ -187,7 +187,7 @@ impl Provider for OpenAi {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::Turn;
+    use crate::Turn;
 
     #[test]
     fn requests_use_openai_roles_and_ask_for_streamed_usage() {
@@ -206,7 +206,7 @@ mod tests {
             ..request
         };
         let body = OpenAi::body(&unbounded, false);
-        assert_eq!(body["max_completion_tokens"], crate::llm::DEFAULT_MAX_REPLY_TOKENS);
+        assert_eq!(body["max_completion_tokens"], crate::DEFAULT_MAX_REPLY_TOKENS);
     }
 
     #[test]

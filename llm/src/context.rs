@@ -22,7 +22,7 @@ pub fn select(history: &[Turn], budget: usize, max_turns: usize, count_tokens: i
         chosen.push(turn.clone());
     }
     // A context that opens with a reply has lost the question it answered.
-    while chosen.len() > 1 && chosen.last().is_some_and(|t| t.role == crate::store::Role::Assistant) {
+    while chosen.len() > 1 && chosen.last().is_some_and(|t| t.role == crate::Role::Assistant) {
         chosen.pop();
     }
     chosen.reverse();
@@ -71,7 +71,7 @@ mod tests {
         // 12 + 12 fits in 30; the third turn would not.
         let chosen = select(&history, 30, 20, count);
         assert_eq!(chosen.len(), 1, "a dangling assistant turn is dropped");
-        assert_eq!(chosen[0].role, crate::store::Role::User);
+        assert_eq!(chosen[0].role, crate::Role::User);
     }
 
     #[test]

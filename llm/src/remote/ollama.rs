@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 use super::transport::{decode_stream, lines, roles, LineEvent, Transport};
-use crate::llm::{Chunk, ChunkStream, GenerateRequest, Generation, Provider, ProviderError, Usage};
+use crate::{Chunk, ChunkStream, GenerateRequest, Generation, Provider, ProviderError, Usage};
 
 pub const PROVIDER_ID: &str = "ollama";
 /// Why Ollama cannot answer without a server to call.
@@ -217,11 +217,11 @@ mod tests {
     fn every_request_bounds_the_reply() {
         let mut request = GenerateRequest {
             model: "llama3".into(),
-            turns: vec![crate::llm::Turn::user("hi")],
+            turns: vec![crate::Turn::user("hi")],
             max_new_tokens: None,
         };
         let body = Ollama::body(&request, false);
-        assert_eq!(body["options"]["num_predict"], crate::llm::DEFAULT_MAX_REPLY_TOKENS);
+        assert_eq!(body["options"]["num_predict"], crate::DEFAULT_MAX_REPLY_TOKENS);
         request.max_new_tokens = Some(9);
         assert_eq!(Ollama::body(&request, true)["options"]["num_predict"], 9);
     }

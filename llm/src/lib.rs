@@ -1,10 +1,21 @@
-//! LLM dispatch: one trait every provider implements, and the registry that picks a
-//! provider and model for a request (API.md §3).
+//! The model side of the chatbot: one trait every provider implements, the registry
+//! that picks a provider and model for a request (API.md §3), context selection and
+//! titles, and Flan-T5 in its own Lambda function (`inference`: what the function
+//! and its callers share).
+//!
+//! Features say what a binary links: `remote` the HTTP providers (OpenAI, Gemini,
+//! Ollama), `invoke` the provider that calls the inference function, `engine` the
+//! candle engine (the inference function only), `schema` the OpenAPI schemas of the
+//! types the API shows. Without features it holds no HTTP client, no AWS SDK and no
+//! store: what the inference function needs beside the engine.
 
 pub mod context;
 pub mod flan_t5;
 pub mod inference;
+#[cfg(feature = "invoke")]
+pub mod invoke;
 pub mod keys;
+#[cfg(feature = "remote")]
 pub mod remote;
 pub mod title;
 
@@ -12,7 +23,29 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use std::sync::Arc;
 
-use crate::store::Role;
+/// Who wrote a message: the person, or the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "user" => Some(Role::User),
+            "assistant" => Some(Role::Assistant),
+            _ => None,
+        }
+    }
+}
 
 /// One message of the context sent to a model.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +70,11 @@ impl Turn {
     }
 }
 
-pub use crate::config::{DEFAULT_MAX_REPLY_TOKENS, MAX_REPLY_TOKENS_LIMIT};
+/// `MAX_REPLY_TOKENS`' default (API.md §5): the most tokens a reply may have.
+pub const DEFAULT_MAX_REPLY_TOKENS: u32 = 1024;
+/// The highest `MAX_REPLY_TOKENS` a deployment may set: past every provider's own
+/// output limit, so a typo cannot lift the bound.
+pub const MAX_REPLY_TOKENS_LIMIT: u32 = 65_536;
 
 /// The output bound of one reply (API.md §6): what the client asked for
 /// (`max_tokens`), clamped to the deployment's `cap` (`MAX_REPLY_TOKENS`), or the
@@ -64,7 +101,8 @@ impl GenerateRequest {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Usage {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
@@ -76,8 +114,8 @@ pub struct Generation {
     pub usage: Usage,
 }
 
-/// Why a model call failed, in the terms API.md gives the client (`crate::error`
-/// maps each to its status).
+/// Why a model call failed, in the terms API.md gives the client (the core's
+/// `error` module maps each to its status).
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProviderError {
     /// No key, no weights, or the provider said it cannot serve now (503).

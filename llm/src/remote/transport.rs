@@ -2,13 +2,13 @@
 //! backoff on 429/5xx/connect errors (honouring `Retry-After`), every failure
 //! mapped to the API's 502/503/504, and line framing for streamed answers.
 
-use argon2::password_hash::rand_core::{OsRng, RngCore};
 use futures::stream::{BoxStream, StreamExt};
+use rand_core::{OsRng, RngCore};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::llm::ProviderError;
+use crate::ProviderError;
 
 /// Attempts per call, the first included.
 const MAX_ATTEMPTS: u32 = 3;
@@ -257,9 +257,9 @@ mod tests {
 pub enum LineEvent {
     /// Nothing for the client (a keep-alive, an event name, an empty delta).
     Skip,
-    Chunks(Vec<crate::llm::Chunk>),
+    Chunks(Vec<crate::Chunk>),
     /// The provider's end-of-answer marker, with any last chunks.
-    Done(Vec<crate::llm::Chunk>),
+    Done(Vec<crate::Chunk>),
 }
 
 /// Turns a provider's lines into reply chunks with `parse`. An answer that stops
@@ -268,7 +268,7 @@ pub fn decode_stream(
     lines: BoxStream<'static, Result<String, ProviderError>>,
     provider: &'static str,
     parse: fn(&str) -> Result<LineEvent, ProviderError>,
-) -> crate::llm::ChunkStream {
+) -> crate::ChunkStream {
     use std::collections::VecDeque;
     let state = (lines, VecDeque::new(), false);
     futures::stream::unfold(state, move |(mut lines, mut pending, mut finished)| async move {
@@ -324,7 +324,7 @@ impl Transport {
     /// rotated since this container read it).
     pub async fn send_with_key(
         &self,
-        keys: &dyn crate::llm::keys::KeyStore,
+        keys: &dyn crate::keys::KeyStore,
         name: &str,
         build: impl Fn(&reqwest::Client, &str) -> RequestBuilder,
     ) -> Result<Response, ProviderError> {
@@ -363,14 +363,14 @@ impl Transport {
 
 /// Turns our turns into `(role, text)` pairs with the provider's role names.
 pub fn roles<'a>(
-    turns: &'a [crate::llm::Turn],
+    turns: &'a [crate::Turn],
     user: &'static str,
     assistant: &'static str,
 ) -> impl Iterator<Item = (&'static str, &'a str)> {
     turns.iter().map(move |t| {
         let role = match t.role {
-            crate::store::Role::User => user,
-            crate::store::Role::Assistant => assistant,
+            crate::Role::User => user,
+            crate::Role::Assistant => assistant,
         };
         (role, t.content.as_str())
     })
