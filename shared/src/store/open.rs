@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use super::dynamodb::{table, DynamoStore};
-use super::sqlite::SqliteStore;
-use super::Store;
 use crate::aws::SharedAws;
 use crate::config::{Config, StoreKind};
+use chatbot_store::dynamodb::{table, DynamoStore};
+use chatbot_store::sqlite::SqliteStore;
+use chatbot_store::Store;
 
 /// What opening does when the database is not there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use super::items::{from_item, message_time_key, to_item, MessageItem};
 use super::keys::{self, TimeKey, BY_REPLY, BY_TIME, PK, REPLY_KEY, TIME_KEY};
 use super::requests::{internal, is_condition_failed, key, n, query_all, s, sdk_error, Update};
 use super::DynamoStore;
-use crate::store::{Hold, Message, Page, ReplyOutcome, Spent, StoreResult};
+use crate::{Hold, Message, Page, ReplyOutcome, Spent, StoreResult};
 
 /// The attribute of a user message that `add_reply` checks and advances.
 const REPLY_VERSION: &str = "reply_version";

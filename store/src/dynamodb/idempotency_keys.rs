@@ -10,7 +10,7 @@ use super::items::{from_item, millis, to_item, KeyedItem};
 use super::keys;
 use super::requests::{is_condition_failed, key, n, s, sdk_error};
 use super::DynamoStore;
-use crate::store::{Claim, KeptAnswer, KeyedRequest, StoreResult};
+use crate::{Claim, KeptAnswer, KeyedRequest, StoreResult};
 
 /// Who may take the key: nobody holds it, it expired, or the same request's claim
 /// was abandoned (its time to run is over and it kept no answer).

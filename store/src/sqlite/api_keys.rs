@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension, Row};
 use uuid::Uuid;
 
 use super::{from_millis, millis, sqlite_error, unique_violation, user_from_row, uuid_col, SqliteStore, USER_COLUMNS};
-use crate::store::{ApiKey, ApiKeys, StoreResult, User};
+use crate::{ApiKey, ApiKeys, StoreResult, User};
 
 fn api_key_from_row(row: &Row) -> rusqlite::Result<ApiKey> {
     Ok(ApiKey {

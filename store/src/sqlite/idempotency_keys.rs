@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, Row, TransactionBehavior};
 
 use super::{from_millis, millis, sqlite_error, uuid_col, SqliteStore};
-use crate::store::{Claim, IdempotencyKeys, KeptAnswer, KeyedRequest, StoreResult};
+use crate::{Claim, IdempotencyKeys, KeptAnswer, KeyedRequest, StoreResult};
 
 fn keyed_from_row(row: &Row) -> rusqlite::Result<KeyedRequest> {
     let status: Option<u16> = row.get("status")?;

@@ -10,7 +10,7 @@ use super::items::{from_item, to_item, Item, ShareItem};
 use super::keys;
 use super::requests::{internal, key, s};
 use super::DynamoStore;
-use crate::store::{snapshot_from_json, snapshot_json, Page, ShareLink, SharedMessage, StoreResult};
+use crate::{snapshot_from_json, snapshot_json, Page, ShareLink, SharedMessage, StoreResult};
 
 impl DynamoStore {
     /// One transaction: the chat is there and not being deleted (see

@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension, Row};
 use uuid::Uuid;
 
 use super::{from_millis, millis, sqlite_error, unique_violation, uuid_col, SqliteStore};
-use crate::store::{snapshot_from_json, snapshot_json, Page, ShareLink, SharedMessage, Shares, StoreResult};
+use crate::{snapshot_from_json, snapshot_json, Page, ShareLink, SharedMessage, Shares, StoreResult};
 
 fn link_from_row(row: &Row) -> rusqlite::Result<ShareLink> {
     Ok(ShareLink {

@@ -11,7 +11,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::keys::{self, TimeKey};
-use crate::store::{
+use crate::{
     ApiKey, AuthToken, Chat, Hold, KeptAnswer, KeyedRequest, Message, Role, ShareLink, StoreError, StoreResult, User,
 };
 

@@ -10,7 +10,7 @@ use super::items::{from_item, millis, to_item, ApiKeyItem};
 use super::keys;
 use super::requests::{delete_keys, internal, is_condition_failed, key, n, query_all, sdk_error};
 use super::DynamoStore;
-use crate::store::{ApiKey, StoreResult, User};
+use crate::{ApiKey, StoreResult, User};
 
 impl DynamoStore {
     pub(super) async fn create_api_key(&self, api_key: &ApiKey) -> StoreResult<()> {

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, Row};
 use uuid::Uuid;
 
 use super::{from_millis, millis, sqlite_error, uuid_col, SqliteStore};
-use crate::store::{usage_hour, Hold, Spent, StoreResult, UsageBucket, UsageLog};
+use crate::{usage_hour, Hold, Spent, StoreResult, UsageBucket, UsageLog};
 
 /// Adds `hold`'s kept charge, as `spent`, to its user's usage.
 pub(super) fn add_usage(conn: &Connection, hold: &Hold, spent: &Spent) -> StoreResult<()> {

@@ -13,7 +13,7 @@ use super::requests::{
     delete_keys, internal, is_condition_failed, key, key_of, n, put_items, query_all, s, sdk_error, Update,
 };
 use super::DynamoStore;
-use crate::store::{Chat, ChatQuery, Message, Page, StoreError, StoreResult};
+use crate::{Chat, ChatQuery, Message, Page, StoreError, StoreResult};
 
 /// Chat entries read per request while searching (the matches are picked in code).
 const SEARCH_PAGE: usize = 100;

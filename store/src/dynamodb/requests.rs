@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::Client;
 
 use super::items::Item;
 use super::keys::{PK, SK};
-use crate::store::{StoreError, StoreResult};
+use crate::{StoreError, StoreResult};
 
 /// BatchWriteItem takes at most 25 requests.
 pub const BATCH_SIZE: usize = 25;

@@ -14,7 +14,7 @@ use super::requests::{
     sdk_error, Cancelled, Update, TRANSACTION_ATTEMPTS,
 };
 use super::DynamoStore;
-use crate::store::{AuthToken, StoreError, StoreResult, User, UserChanges};
+use crate::{AuthToken, StoreError, StoreResult, User, UserChanges};
 
 /// Actions of the registration transaction, in order: a failed condition's index
 /// names the field that is taken.
@@ -25,7 +25,7 @@ const EMAIL_ACTION: usize = 2;
 /// Attempts of a profile update that found the email changed under it.
 const UPDATE_ATTEMPTS: u32 = 3;
 impl DynamoStore {
-    pub(super) fn put(&self, item: crate::store::dynamodb::items::Item, condition: Option<&str>) -> StoreResult<Put> {
+    pub(super) fn put(&self, item: crate::dynamodb::items::Item, condition: Option<&str>) -> StoreResult<Put> {
         Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))

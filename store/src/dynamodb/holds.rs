@@ -13,7 +13,7 @@ use super::items::{from_item, millis, to_item, HoldItem};
 use super::keys;
 use super::requests::{internal, is_condition_failed, key, n, query_all, sdk_error};
 use super::DynamoStore;
-use crate::store::{Hold, Settled, Spent, StoreResult};
+use crate::{Hold, Settled, Spent, StoreResult};
 
 /// The actions of a charge, in order: a failed condition's index says which.
 const BALANCE_ACTION: usize = 0;

@@ -11,7 +11,7 @@ use super::items::{from_item, from_millis, millis, Item};
 use super::keys::{self, PK, SK};
 use super::requests::{internal, key, n, query_all, s, sdk_error};
 use super::DynamoStore;
-use crate::store::{usage_hour, Hold, Spent, StoreResult, UsageBucket};
+use crate::{usage_hour, Hold, Spent, StoreResult, UsageBucket};
 
 #[derive(Deserialize)]
 struct UsageItem {

@@ -16,7 +16,7 @@ use tracing::Instrument as _;
 
 /// `infra/table.json`: CloudFormation's property names, so the template test can
 /// compare it with `template.yaml` value for value.
-pub const DEFINITION_JSON: &str = include_str!("../../../../infra/table.json");
+pub const DEFINITION_JSON: &str = include_str!("../../../infra/table.json");
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]

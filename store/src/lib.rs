@@ -3,10 +3,7 @@
 //! `tests/` runs against every implementation.
 
 pub mod dynamodb;
-mod open;
 pub mod sqlite;
-
-pub use open::{open, IfMissing, OpenError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
