@@ -5,15 +5,16 @@ use std::sync::Arc;
 
 use crate::aws::SharedAws;
 use crate::config::Config;
+use crate::conversation::{Conversations, ReplySettings};
 use crate::llm::flan_t5;
 use crate::llm::invoke::RemoteFlanT5;
 use crate::llm::keys::{KeyStore, StaticKeys};
 use crate::llm::remote::{gemini::Gemini, ollama::Ollama, openai::OpenAi};
 use crate::llm::{Dispatch, Provider};
 use crate::secrets::CursorKeys;
-use crate::store::{IfMissing, Store};
+use crate::store::{Accounts, Chats, IfMissing, Store};
 
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+pub use crate::conversation::Clock;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -59,6 +60,36 @@ impl AppState {
 
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
+    }
+
+    /// What the conversation operations are lent: the store's roles they use, the
+    /// clock and the reply settings.
+    pub fn conversations(&self) -> Conversations {
+        let config = &self.config;
+        Conversations {
+            accounts: self.store.clone(),
+            chats: self.store.clone(),
+            messages: self.store.clone(),
+            balances: self.store.clone(),
+            clock: self.clock.clone(),
+            settings: ReplySettings {
+                tokens_per_request: config.tokens_per_request,
+                pending_charge_secs: config.pending_charge_secs,
+                context_messages: config.context_messages,
+                max_reply_tokens: config.max_reply_tokens,
+                provider_timeout_secs: config.provider_timeout_secs,
+            },
+        }
+    }
+
+    /// The chats alone, for the operations that need no other role.
+    pub fn chats(&self) -> &dyn Chats {
+        self.store.as_ref()
+    }
+
+    /// The accounts alone.
+    pub fn accounts(&self) -> &dyn Accounts {
+        self.store.as_ref()
     }
 
     /// Builds the state a deployed or local function runs with. Only the store is

@@ -7,12 +7,52 @@ pub mod reply;
 pub mod transfer;
 pub mod tree;
 
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::billing::BillingError;
 use crate::llm::ProviderError;
-use crate::state::AppState;
-use crate::store::{Chat, Message, Role, StoreError, User};
+use crate::store::{Accounts, Balances, Chat, Chats, Message, Messages, Role, StoreError, User};
+
+/// The time now: the wall clock, or a test's.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// What the conversation operations (the reply pipeline above all) work with: the
+/// store's roles they use, the clock and the settings of a reply, and never the
+/// function's whole state or its HTTP request (ARCHITECTURE.md: operations over
+/// narrow capabilities). A function's state lends it (`AppState::conversations`);
+/// a test can build one from any implementation of the four roles.
+#[derive(Clone)]
+pub struct Conversations {
+    pub accounts: Arc<dyn Accounts>,
+    pub chats: Arc<dyn Chats>,
+    pub messages: Arc<dyn Messages>,
+    pub balances: Arc<dyn Balances>,
+    pub clock: Clock,
+    pub settings: ReplySettings,
+}
+
+impl Conversations {
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+}
+
+/// The deployment's settings a reply follows (API.md §5, §6).
+#[derive(Clone, Copy, Debug)]
+pub struct ReplySettings {
+    /// `TOKENS_PER_REQUEST`: the charge of one reply.
+    pub tokens_per_request: i64,
+    /// `PENDING_CHARGE_SECS`: when a hold no write ended is refunded.
+    pub pending_charge_secs: i64,
+    /// `CONTEXT_MESSAGES`: the most stored messages a model sees.
+    pub context_messages: usize,
+    /// `MAX_REPLY_TOKENS`: the most tokens a reply may have.
+    pub max_reply_tokens: u32,
+    /// `PROVIDER_TIMEOUT_SECS`: how long the model work of a request may take.
+    pub provider_timeout_secs: u64,
+}
 
 /// Which chat a message goes to. One rule for every surface (docs/dialects.md,
 /// "Which chat a message goes to"): only an id the client names itself creates a
@@ -69,8 +109,8 @@ pub enum ChatError {
 
 /// The chat `id` if `user` owns it; `NotFound` whether it is missing or someone
 /// else's, so another user's chats cannot even be shown to exist.
-pub async fn owned_chat(state: &AppState, user: &User, id: Uuid) -> Result<Chat, ChatError> {
-    match state.store.chat(id).await? {
+pub async fn owned_chat(chats: &dyn Chats, user: &User, id: Uuid) -> Result<Chat, ChatError> {
+    match chats.chat(id).await? {
         Some(chat) if chat.user_id == user.id => Ok(chat),
         _ => Err(ChatError::NotFound),
     }
@@ -78,30 +118,31 @@ pub async fn owned_chat(state: &AppState, user: &User, id: Uuid) -> Result<Chat,
 
 /// The user's chat of that number (the id of dialects B and E); `NotFound` whether
 /// it is missing or the number is only another user's.
-pub async fn numbered_chat(state: &AppState, user: &User, number: i64) -> Result<Chat, ChatError> {
-    state
-        .store
-        .chat_by_number(user.id, number)
-        .await?
-        .ok_or(ChatError::NotFound)
+pub async fn numbered_chat(chats: &dyn Chats, user: &User, number: i64) -> Result<Chat, ChatError> {
+    chats.chat_by_number(user.id, number).await?.ok_or(ChatError::NotFound)
 }
 
 /// A new, empty chat of `user` (the dialects that create a conversation before its
 /// first message): it is the user's open chat from now on.
-pub async fn start_chat(state: &AppState, user: &User, title: Option<String>) -> Result<Chat, ChatError> {
+pub async fn start_chat(
+    chats: &dyn Chats,
+    user: &User,
+    title: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Chat, ChatError> {
     let chat = Chat {
         id: Uuid::now_v7(),
         user_id: user.id,
-        number: state.store.next_chat_number(user.id).await?,
+        number: chats.next_chat_number(user.id).await?,
         title,
-        created_at: state.now(),
+        created_at: now,
         end_time: None,
     };
-    state.store.create_chat(&chat).await?;
+    chats.create_chat(&chat).await?;
     Ok(chat)
 }
 
-pub fn new_message(chat_id: Uuid, role: Role, content: String, at: chrono::DateTime<chrono::Utc>) -> Message {
+pub fn new_message(chat_id: Uuid, role: Role, content: String, at: DateTime<Utc>) -> Message {
     Message {
         id: Uuid::now_v7(),
         chat_id,
@@ -120,9 +161,8 @@ pub fn new_message(chat_id: Uuid, role: Role, content: String, at: chrono::DateT
 }
 
 /// The user's balance as stored now.
-pub async fn balance(state: &AppState, user: &User) -> Result<i64, StoreError> {
-    Ok(state
-        .store
+pub async fn balance(accounts: &dyn Accounts, user: &User) -> Result<i64, StoreError> {
+    Ok(accounts
         .user_by_id(user.id)
         .await?
         .map(|u| u.tokens)
@@ -148,10 +188,7 @@ pub fn pair_turns(messages: &[Message]) -> Vec<(&Message, Option<&Message>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::llm::Dispatch;
     use crate::store::sqlite::SqliteStore;
-    use crate::store::Accounts;
     use std::sync::Arc;
 
     fn user(name: &str) -> User {
@@ -176,15 +213,20 @@ mod tests {
         let (alice, bob) = (user("alice"), user("bob"));
         store.create_user(&alice).await.unwrap();
         store.create_user(&bob).await.unwrap();
-        let state = AppState::new(Config::defaults(), store, Dispatch::new(vec![], "none", "none"));
-        let first = start_chat(&state, &alice, None).await.unwrap();
-        let second = start_chat(&state, &alice, Some("Named".into())).await.unwrap();
+        let now = chrono::Utc::now();
+        let first = start_chat(store.as_ref(), &alice, None, now).await.unwrap();
+        let second = start_chat(store.as_ref(), &alice, Some("Named".into()), now)
+            .await
+            .unwrap();
         assert_eq!((first.number, second.number), (1, 2));
-        assert_eq!(state.store.open_chat(alice.id).await.unwrap().unwrap().id, second.id);
-        assert_eq!(numbered_chat(&state, &alice, 2).await.unwrap().id, second.id);
-        assert!(matches!(numbered_chat(&state, &bob, 2).await, Err(ChatError::NotFound)));
+        assert_eq!(store.open_chat(alice.id).await.unwrap().unwrap().id, second.id);
+        assert_eq!(numbered_chat(store.as_ref(), &alice, 2).await.unwrap().id, second.id);
         assert!(matches!(
-            numbered_chat(&state, &alice, 3).await,
+            numbered_chat(store.as_ref(), &bob, 2).await,
+            Err(ChatError::NotFound)
+        ));
+        assert!(matches!(
+            numbered_chat(store.as_ref(), &alice, 3).await,
             Err(ChatError::NotFound)
         ));
     }

@@ -27,10 +27,9 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::tree::Tree;
-use super::{balance, new_message, owned_chat, ChatError, Kept, Target};
+use super::{balance, new_message, owned_chat, ChatError, Conversations, Kept, Target};
 use crate::billing::{self, Price};
 use crate::llm::{context, title, Choice, Chunk, ChunkStream, GenerateRequest, ProviderError, Turn, Usage};
-use crate::state::AppState;
 use crate::store::{Chat, Hold, Message, ReplyOutcome, Role, Settled, Spent, StoreError, User, ROOT_PARENT};
 
 /// What the model is asked to answer.
@@ -128,7 +127,7 @@ impl Listener for Whole {
 
 /// A reply under way: charged, its question stored, the model asked.
 pub struct Running {
-    state: AppState,
+    conv: Conversations,
     user: User,
     /// The charge, until the reply's write or a refund ends it.
     hold: Hold,
@@ -189,7 +188,7 @@ impl Deadline {
 
 /// Steps 1–3 and the opening of the model call. Nothing is charged or stored when
 /// this fails, except a question whose model then failed (named in the error).
-pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<Running, ChatError> {
+pub async fn prepare(conv: &Conversations, job: Job, delivery: Delivery) -> Result<Running, ChatError> {
     let Job {
         user,
         ask,
@@ -199,22 +198,22 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
     } = job;
     // A chat that is someone else's is refused before anything is charged.
     let existing = match &ask {
-        Ask::Message { target, .. } => Some(existing_chat(state, &user, *target).await?),
+        Ask::Message { target, .. } => Some(existing_chat(conv, &user, *target).await?),
         _ => None,
     };
-    settle_stale_quietly(state, &user).await;
+    settle_stale_quietly(conv, &user).await;
     let price = Price {
-        cost: state.config.tokens_per_request,
-        pending_secs: state.config.pending_charge_secs,
+        cost: conv.settings.tokens_per_request,
+        pending_secs: conv.settings.pending_charge_secs,
     };
-    let hold = billing::charge(state.store.as_ref(), user.id, price, state.now()).await?;
+    let hold = billing::charge(conv.balances.as_ref(), user.id, price, conv.now()).await?;
     let begun = async {
-        let cap = state.config.context_messages;
+        let cap = conv.settings.context_messages;
         // Each kind of question reads the chat once, and with it the history the
         // model sees: the path to the question, newest first.
         let (stored, history, turns) = match ask {
             Ask::Message { target, content } => {
-                let (stored, history) = store_question(state, &user, target, existing.flatten(), content, cap).await?;
+                let (stored, history) = store_question(conv, &user, target, existing.flatten(), content, cap).await?;
                 (Some(stored), history, None)
             }
             Ask::Again {
@@ -224,10 +223,10 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
             } => {
                 if let Some(content) = edit {
                     question.content = content;
-                    question.edited_at = Some(state.now());
-                    state.store.update_message(&question).await?;
+                    question.edited_at = Some(conv.now());
+                    conv.messages.update_message(&question).await?;
                 }
-                let tree = Tree::new(state.store.chat_messages(chat.id).await?);
+                let tree = Tree::new(conv.messages.chat_messages(chat.id).await?);
                 let (earlier, followers) = tree.answered_again(question.id);
                 let mut history = tree.context_of(question.id, cap);
                 // The question as edited, not as read.
@@ -249,7 +248,7 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
                 of,
                 content,
             } => {
-                let stored = store_branch(state, chat, &tree, of, content).await?;
+                let stored = store_branch(conv, chat, &tree, of, content).await?;
                 let mut history = vec![stored.question.clone()];
                 if let Some(parent) = tree.parent_of(of) {
                     history.extend(tree.context_of(parent, cap.saturating_sub(1)));
@@ -268,18 +267,18 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
     let (stored, turns) = match begun {
         Ok(begun) => begun,
         Err(err) => {
-            refund_quietly(state, &hold).await;
+            refund_quietly(conv, &hold).await;
             return Err(err);
         }
     };
     let request = GenerateRequest {
         model: choice.model.clone(),
         turns,
-        max_new_tokens: Some(crate::llm::reply_tokens(max_new_tokens, state.config.max_reply_tokens)),
+        max_new_tokens: Some(crate::llm::reply_tokens(max_new_tokens, conv.settings.max_reply_tokens)),
     };
-    let deadline = Deadline::starting_now(Duration::from_secs(state.config.provider_timeout_secs));
+    let deadline = Deadline::starting_now(Duration::from_secs(conv.settings.provider_timeout_secs));
     let mut running = Running {
-        state: state.clone(),
+        conv: conv.clone(),
         user,
         hold,
         key_id,
@@ -312,8 +311,8 @@ pub async fn prepare(state: &AppState, job: Job, delivery: Delivery) -> Result<R
 /// A whole reply in a stored chat: `prepare` and `finish` for the routes that
 /// answer at once, with the chat part every such job has (`Ask::Message` and
 /// `Ask::Again`), and the usage.
-pub async fn whole_in_chat(state: &AppState, job: Job) -> Result<(StoredReply, Usage), ChatError> {
-    let replied = prepare(state, job, Delivery::Whole).await?.finish(&mut Whole).await?;
+pub async fn whole_in_chat(conv: &Conversations, job: Job) -> Result<(StoredReply, Usage), ChatError> {
+    let replied = prepare(conv, job, Delivery::Whole).await?.finish(&mut Whole).await?;
     let stored = replied.stored.ok_or_else(|| {
         ChatError::Store(StoreError::Internal(anyhow::anyhow!(
             "a reply in a chat came back without its chat"
@@ -366,7 +365,7 @@ impl Running {
         }
         if left && !delivered {
             // The client left before any text reached it: nothing to pay for.
-            refund_quietly(&self.state, &self.hold).await;
+            refund_quietly(&self.conv, &self.hold).await;
             return Ok(Replied {
                 stored: None,
                 text,
@@ -378,7 +377,7 @@ impl Running {
         let Some(stored) = self.stored.take() else {
             // Nothing stores a conversation the client holds: the charge is kept
             // by ending its hold.
-            match self.state.store.settle(&self.hold, &self.spent(usage)).await {
+            match self.conv.balances.settle(&self.hold, &self.spent(usage)).await {
                 Ok(Settled::Now) => {}
                 Ok(Settled::Before) => return Err(unpaid()),
                 // The text is ready: hand it over. Had the settle not landed, the
@@ -396,13 +395,13 @@ impl Running {
                 cut,
             });
         };
-        let reply = reply_message(&self.state, &self.choice, &stored, text.clone(), left || cut);
-        match store_reply(&self.state, &stored, &self.hold, &reply, &self.spent(usage)).await {
+        let reply = reply_message(&self.conv, &self.choice, &stored, text.clone(), left || cut);
+        match store_reply(&self.conv, &stored, &self.hold, &reply, &self.spent(usage)).await {
             Ok(()) => {}
             // The user deleted the chat (or the account) while its reply streamed:
             // the text that reached the client is paid for.
             Err(ChatError::NotFound) if delivered => {
-                if let Err(err) = self.state.store.settle(&self.hold, &self.spent(usage)).await {
+                if let Err(err) = self.conv.balances.settle(&self.hold, &self.spent(usage)).await {
                     tracing::warn!(hold_id = %self.hold.id, error = %err, "a deleted chat's delivered reply was not settled: it is refunded when stale");
                 }
                 return Err(ChatError::NotFound);
@@ -412,11 +411,11 @@ impl Running {
                 // Unless the write did land and only its answer was lost (a store
                 // that answered too late): then the refund finds the hold ended by
                 // that write, and the reply is there to hand over.
-                let found = match refund_quietly(&self.state, &self.hold).await {
+                let found = match refund_quietly(&self.conv, &self.hold).await {
                     Some(Settled::Now) => Ok(false),
                     Some(Settled::Before) => self
-                        .state
-                        .store
+                        .conv
+                        .messages
                         .message(stored.chat.id, reply.id)
                         .await
                         .map(|m| m.is_some()),
@@ -455,11 +454,11 @@ impl Running {
             chat.title = Some(title);
             // The reply is stored and paid for: a title that cannot be saved now
             // does not turn it into a failure (the chat stays untitled).
-            if let Err(err) = self.state.store.update_chat(&chat).await {
+            if let Err(err) = self.conv.chats.update_chat(&chat).await {
                 tracing::warn!(chat_id = %chat.id, error = %err, "the chat's title was not saved");
             }
         }
-        let tokens_remaining = balance(&self.state, &self.user).await?;
+        let tokens_remaining = balance(self.conv.accounts.as_ref(), &self.user).await?;
         Ok(Replied {
             stored: Some(StoredReply {
                 chat,
@@ -480,7 +479,7 @@ impl Running {
     /// What the charge bought, for the usage: this model, this key, these tokens.
     fn spent(&self, usage: Usage) -> Spent {
         Spent {
-            at: self.state.now(),
+            at: self.conv.now(),
             provider: self.choice.provider.id().to_string(),
             model: self.choice.model.clone(),
             key_id: self.key_id,
@@ -492,12 +491,12 @@ impl Running {
     async fn fail(mut self, error: ProviderError) -> ChatError {
         let provider = self.choice.provider.id().to_string();
         tracing::warn!(%provider, %error, "model call failed");
-        refund_quietly(&self.state, &self.hold).await;
+        refund_quietly(&self.conv, &self.hold).await;
         let kept = match self.stored.as_mut() {
             Some(stored) => {
                 if stored.chat.title.is_none() {
                     stored.chat.title = Some(title::first_words(&stored.question.content));
-                    if let Err(err) = self.state.store.update_chat(&stored.chat).await {
+                    if let Err(err) = self.conv.chats.update_chat(&stored.chat).await {
                         return err.into();
                     }
                 }
@@ -516,15 +515,15 @@ impl Running {
 /// the earlier ones, unless another reply to it was stored since it was read (two
 /// regenerations at once: the first to finish wins, the other is `ReplyRaced`).
 async fn store_reply(
-    state: &AppState,
+    conv: &Conversations,
     stored: &Stored,
     hold: &Hold,
     reply: &Message,
     spent: &Spent,
 ) -> Result<(), ChatError> {
     let current: Vec<Message> = stored.earlier.iter().filter(|m| !m.superseded).cloned().collect();
-    match state
-        .store
+    match conv
+        .messages
         .add_reply(reply, &stored.question, &current, &stored.followers, hold, spent)
         .await?
     {
@@ -537,8 +536,8 @@ async fn store_reply(
 
 /// The model's answer to the stored question, as it will be stored; `partial`
 /// marks one cut short after text reached the client.
-fn reply_message(state: &AppState, choice: &Choice, stored: &Stored, text: String, partial: bool) -> Message {
-    let mut reply = new_message(stored.chat.id, Role::Assistant, text, state.now());
+fn reply_message(conv: &Conversations, choice: &Choice, stored: &Stored, text: String, partial: bool) -> Message {
+    let mut reply = new_message(stored.chat.id, Role::Assistant, text, conv.now());
     reply.partial = partial;
     reply.provider = Some(choice.provider.id().to_string());
     reply.model = Some(choice.model.clone());
@@ -549,15 +548,15 @@ fn reply_message(state: &AppState, choice: &Choice, stored: &Stored, text: Strin
 
 /// The chat a message to `target` continues, if it exists; someone else's is
 /// `NotFound`.
-async fn existing_chat(state: &AppState, user: &User, target: Target) -> Result<Option<Chat>, ChatError> {
+async fn existing_chat(conv: &Conversations, user: &User, target: Target) -> Result<Option<Chat>, ChatError> {
     Ok(match target {
-        Target::Open => state.store.open_chat(user.id).await?,
-        Target::Id(id) => match state.store.chat(id).await? {
+        Target::Open => conv.chats.open_chat(user.id).await?,
+        Target::Id(id) => match conv.chats.chat(id).await? {
             Some(chat) if chat.user_id == user.id => Some(chat),
             Some(_) => return Err(ChatError::NotFound),
             None => None,
         },
-        Target::Existing(id) => Some(owned_chat(state, user, id).await?),
+        Target::Existing(id) => Some(owned_chat(conv.chats.as_ref(), user, id).await?),
     })
 }
 
@@ -566,26 +565,26 @@ async fn existing_chat(state: &AppState, user: &User, target: Target) -> Result<
 /// context the model may see: the question and the `cap` messages before it,
 /// newest first (read once, before the question is stored).
 async fn store_question(
-    state: &AppState,
+    conv: &Conversations,
     user: &User,
     target: Target,
     existing: Option<Chat>,
     content: String,
     cap: usize,
 ) -> Result<(Stored, Vec<Message>), ChatError> {
-    let now = state.now();
+    let now = conv.now();
     let (chat, created, before) = match existing {
         Some(chat) => {
-            let before = state.store.recent_messages(chat.id, None, cap).await?;
+            let before = conv.messages.recent_messages(chat.id, None, cap).await?;
             (chat, false, before)
         }
         None => {
-            let (chat, created) = create_chat(state, user, target, now).await?;
+            let (chat, created) = create_chat(conv, user, target, now).await?;
             // A chat another request created a moment ago may have messages already.
             let before = if created {
                 Vec::new()
             } else {
-                state.store.recent_messages(chat.id, None, cap).await?
+                conv.messages.recent_messages(chat.id, None, cap).await?
             };
             (chat, created, before)
         }
@@ -597,7 +596,7 @@ async fn store_question(
     let leaf = recent.leaf().map(|m| m.id);
     let mut question = new_message(chat.id, Role::User, content, now);
     question.parent_id = Some(leaf.unwrap_or(ROOT_PARENT));
-    state.store.add_message(&question).await?;
+    conv.messages.add_message(&question).await?;
     let mut history = vec![question.clone()];
     if let Some(leaf) = leaf {
         history.extend(recent.context_of(leaf, cap.saturating_sub(1)));
@@ -618,22 +617,22 @@ async fn store_question(
 /// branch ending in it the active one, in one step; `of` and what is under it are
 /// kept, off the active branch.
 async fn store_branch(
-    state: &AppState,
+    conv: &Conversations,
     chat: Chat,
     tree: &Tree,
     of: Uuid,
     content: String,
 ) -> Result<Stored, ChatError> {
     let parent = tree.parent_of(of);
-    let mut question = new_message(chat.id, Role::User, content, state.now());
+    let mut question = new_message(chat.id, Role::User, content, conv.now());
     question.parent_id = Some(parent.unwrap_or(ROOT_PARENT));
     let switch = tree.switch_to(parent);
-    if !state
-        .store
+    if !conv
+        .messages
         .switch_branch(chat.id, Some(&question), &switch.on, &switch.off)
         .await?
     {
-        return Err(branch_moved(state, &chat).await);
+        return Err(branch_moved(conv, &chat).await);
     }
     Ok(Stored {
         chat,
@@ -646,8 +645,8 @@ async fn store_branch(
 
 /// A switch found the chat changed since it was read: deleted (not found), or its
 /// active branch switched by another request (a conflict the client may retry).
-pub async fn branch_moved(state: &AppState, chat: &Chat) -> ChatError {
-    match state.store.chat(chat.id).await {
+pub async fn branch_moved(conv: &Conversations, chat: &Chat) -> ChatError {
+    match conv.chats.chat(chat.id).await {
         Ok(Some(_)) => ChatError::BranchMoved,
         Ok(None) => ChatError::NotFound,
         Err(err) => err.into(),
@@ -655,7 +654,7 @@ pub async fn branch_moved(state: &AppState, chat: &Chat) -> ChatError {
 }
 
 async fn create_chat(
-    state: &AppState,
+    conv: &Conversations,
     user: &User,
     target: Target,
     now: chrono::DateTime<chrono::Utc>,
@@ -667,15 +666,15 @@ async fn create_chat(
     let chat = Chat {
         id,
         user_id: user.id,
-        number: state.store.next_chat_number(user.id).await?,
+        number: conv.chats.next_chat_number(user.id).await?,
         title: None,
         created_at: now,
         end_time: None,
     };
-    match state.store.create_chat(&chat).await {
+    match conv.chats.create_chat(&chat).await {
         Ok(()) => Ok((chat, true)),
         // Another request created it a moment ago: use it if it is this user's.
-        Err(StoreError::Conflict { field: "chat_id" }) => Ok((owned_chat(state, user, id).await?, false)),
+        Err(StoreError::Conflict { field: "chat_id" }) => Ok((owned_chat(conv.chats.as_ref(), user, id).await?, false)),
         Err(err) => Err(err.into()),
     }
 }
@@ -699,8 +698,8 @@ fn context_of(history: &[Message], choice: &Choice, cap: usize) -> Vec<Turn> {
 
 /// Gives the charge of a failed request back. When the store refuses even that, the
 /// hold stays and is refunded once stale: the money is never lost, only late.
-async fn refund_quietly(state: &AppState, hold: &Hold) -> Option<Settled> {
-    let refunded = billing::refund(state.store.as_ref(), hold).await;
+async fn refund_quietly(conv: &Conversations, hold: &Hold) -> Option<Settled> {
+    let refunded = billing::refund(conv.balances.as_ref(), hold).await;
     if let Err(err) = &refunded {
         tracing::error!(
             user_id = %hold.user_id,
@@ -716,8 +715,8 @@ async fn refund_quietly(state: &AppState, hold: &Hold) -> Option<Settled> {
 
 /// Refunds what earlier failures left pending before the user is charged again; a
 /// store that cannot do it now will be asked again by a later request.
-async fn settle_stale_quietly(state: &AppState, user: &User) {
-    if let Err(err) = billing::settle_stale(state.store.as_ref(), user.id, state.now()).await {
+async fn settle_stale_quietly(conv: &Conversations, user: &User) {
+    if let Err(err) = billing::settle_stale(conv.balances.as_ref(), user.id, conv.now()).await {
         tracing::warn!(user_id = %user.id, error = %err, "stale holds were not settled");
     }
 }
@@ -733,8 +732,8 @@ fn unpaid() -> ChatError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::llm::{Dispatch, Generation, Provider};
+    use crate::conversation::ReplySettings;
+    use crate::llm::{Generation, Provider};
     use crate::store::sqlite::SqliteStore;
     use crate::store::{Accounts, Chats};
     use std::sync::Arc;
@@ -777,7 +776,9 @@ mod tests {
         }
     }
 
-    async fn setup(model: impl FnOnce(Arc<SqliteStore>, uuid::Uuid) -> Model) -> (AppState, User, Choice) {
+    async fn setup(
+        model: impl FnOnce(Arc<SqliteStore>, uuid::Uuid) -> Model,
+    ) -> (Conversations, Arc<SqliteStore>, User, Choice) {
         let store = Arc::new(SqliteStore::in_memory().unwrap());
         let user = User {
             id: uuid::Uuid::now_v7(),
@@ -793,15 +794,27 @@ mod tests {
             requests: 0,
         };
         store.create_user(&user).await.unwrap();
-        let vars = [("PROVIDER_TIMEOUT_SECS", "1")].map(|(k, v)| (k.to_string(), v.to_string()));
-        let config = Config::from_vars(vars.into_iter().collect()).unwrap();
         let provider: Arc<dyn Provider> = Arc::new(model(store.clone(), user.id));
         let choice = Choice {
             provider: provider.clone(),
             model: "m".into(),
         };
-        let state = AppState::new(config, store, Dispatch::new(vec![provider], "model", "m"));
-        (state, user, choice)
+        // Built from the store's roles alone: the pipeline needs no function state.
+        let conversations = Conversations {
+            accounts: store.clone(),
+            chats: store.clone(),
+            messages: store.clone(),
+            balances: store.clone(),
+            clock: Arc::new(chrono::Utc::now),
+            settings: ReplySettings {
+                tokens_per_request: 100,
+                pending_charge_secs: 900,
+                context_messages: 20,
+                max_reply_tokens: 1024,
+                provider_timeout_secs: 1,
+            },
+        };
+        (conversations, store, user, choice)
     }
 
     fn send(user: &User, choice: &Choice, content: &str) -> Job {
@@ -819,7 +832,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_reply_that_cannot_be_stored_is_refunded() {
-        let (state, user, choice) = setup(|store, user| Model {
+        let (conv, store, user, choice) = setup(|store, user| Model {
             store,
             delete_chats_of: Some(user),
             title_takes: Duration::ZERO,
@@ -827,7 +840,7 @@ mod tests {
         .await;
         // The chat is gone by the time the reply is stored: nothing is written, the
         // answer is the chat's 404, and the user does not pay for an answer nobody keeps.
-        let err = prepare(&state, send(&user, &choice, "hello there"), Delivery::Whole)
+        let err = prepare(&conv, send(&user, &choice, "hello there"), Delivery::Whole)
             .await
             .unwrap()
             .finish(&mut Whole)
@@ -835,19 +848,19 @@ mod tests {
             .err()
             .unwrap();
         assert!(matches!(err, ChatError::NotFound), "{err:?}");
-        assert_eq!(balance(&state, &user).await.unwrap(), 1000);
+        assert_eq!(balance(store.as_ref(), &user).await.unwrap(), 1000);
     }
 
     #[tokio::test]
     async fn a_title_that_outlasts_the_deadline_is_the_first_words() {
-        let (state, user, choice) = setup(|store, _| Model {
+        let (conv, store, user, choice) = setup(|store, _| Model {
             store,
             delete_chats_of: None,
             title_takes: Duration::from_secs(5),
         })
         .await;
         let replied = prepare(
-            &state,
+            &conv,
             send(&user, &choice, "how do I bake a loaf of bread"),
             Delivery::Whole,
         )
@@ -859,14 +872,14 @@ mod tests {
         let stored = replied.stored.unwrap();
         assert_eq!(stored.chat.title.as_deref(), Some("how do I bake a"));
         assert_eq!(stored.reply.content, "an answer");
-        assert_eq!(stored.tokens_remaining, 1000 - state.config.tokens_per_request);
-        let kept = state.store.chat(stored.chat.id).await.unwrap().unwrap();
+        assert_eq!(stored.tokens_remaining, 1000 - conv.settings.tokens_per_request);
+        let kept = store.chat(stored.chat.id).await.unwrap().unwrap();
         assert_eq!(kept.title.as_deref(), Some("how do I bake a"));
     }
 
     #[tokio::test]
     async fn a_message_to_an_existing_chat_that_is_gone_is_not_found_and_free() {
-        let (state, user, choice) = setup(|store, _| Model {
+        let (conv, store, user, choice) = setup(|store, _| Model {
             store,
             delete_chats_of: None,
             title_takes: Duration::ZERO,
@@ -879,24 +892,21 @@ mod tests {
             },
             ..send(&user, &choice, "")
         };
-        let err = prepare(&state, job, Delivery::Whole).await.err().unwrap();
+        let err = prepare(&conv, job, Delivery::Whole).await.err().unwrap();
         assert!(matches!(err, ChatError::NotFound), "{err:?}");
-        assert_eq!(balance(&state, &user).await.unwrap(), 1000);
-        assert!(
-            state.store.open_chat(user.id).await.unwrap().is_none(),
-            "no chat was made"
-        );
+        assert_eq!(balance(store.as_ref(), &user).await.unwrap(), 1000);
+        assert!(store.open_chat(user.id).await.unwrap().is_none(), "no chat was made");
     }
 
     #[tokio::test]
     async fn a_quick_title_is_the_models() {
-        let (state, user, choice) = setup(|store, _| Model {
+        let (conv, _, user, choice) = setup(|store, _| Model {
             store,
             delete_chats_of: None,
             title_takes: Duration::ZERO,
         })
         .await;
-        let replied = prepare(&state, send(&user, &choice, "bread"), Delivery::Whole)
+        let replied = prepare(&conv, send(&user, &choice, "bread"), Delivery::Whole)
             .await
             .unwrap()
             .finish(&mut Whole)

@@ -93,7 +93,7 @@ pub async fn send_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
         max_new_tokens: None,
         key_id: call.api_key(),
     };
-    let (sent, usage) = reply::whole_in_chat(call.state, job).await?;
+    let (sent, usage) = reply::whole_in_chat(&call.state.conversations(), job).await?;
     let reply = ReplyView {
         message_id: sent.question.id,
         reply_id: sent.reply.id,
@@ -124,7 +124,11 @@ pub(crate) async fn end_session(
 ) -> Result<Reply, ApiError> {
     let no_session = || ApiError::not_found("No active chat session found to end.");
     let chat = match chat_id {
-        Some(id) => Some(owned_chat(call.state, user, id).await.map_err(|_| no_session())?),
+        Some(id) => Some(
+            owned_chat(call.state.chats(), user, id)
+                .await
+                .map_err(|_| no_session())?,
+        ),
         None => call.state.store.open_chat(user.id).await?,
     };
     let mut chat = chat.filter(|c| c.end_time.is_none()).ok_or_else(no_session)?;
@@ -204,14 +208,14 @@ pub(crate) async fn page_of_chats<'a>(
 }
 
 pub async fn get_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
-    let chat = owned_chat(call.state, call.user()?, call.path_uuid("chat_id")?).await?;
+    let chat = owned_chat(call.state.chats(), call.user()?, call.path_uuid("chat_id")?).await?;
     Reply::ok(whole_chat_view(call, &chat, call.display_zone()?).await?)
 }
 
 pub async fn update_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat_id = call.path_uuid("chat_id")?;
     let body: UpdateChatRequest = call.json()?;
-    let mut chat = owned_chat(call.state, call.user()?, chat_id).await?;
+    let mut chat = owned_chat(call.state.chats(), call.user()?, chat_id).await?;
     let zone = call.display_zone()?;
     if body.title.is_none() && body.end_session.is_none() {
         return Err(ApiError::bad_request(
@@ -244,7 +248,7 @@ pub(crate) fn valid_title(title: &str) -> Result<String, ApiError> {
 }
 
 pub async fn delete_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
-    let chat = owned_chat(call.state, call.user()?, call.path_uuid("chat_id")?).await?;
+    let chat = owned_chat(call.state.chats(), call.user()?, call.path_uuid("chat_id")?).await?;
     call.state.store.delete_chat(chat.id).await?;
     Reply::ok(Notice::new("Chat deleted successfully"))
 }

@@ -52,7 +52,7 @@ pub async fn create_conversation(call: &Call<'_>) -> Result<Reply, ApiError> {
         .filter(|t| t.trim() != UNTITLED)
         .map(|t| valid_title(&t))
         .transpose()?;
-    let chat = start_chat(call.state, call.user()?, title).await?;
+    let chat = start_chat(call.state.chats(), call.user()?, title, call.state.now()).await?;
     Reply::ok(CreatedConversation {
         conversation_id: chat.number,
         title: title_of(&chat),
@@ -101,7 +101,7 @@ pub async fn chat(call: &Call<'_>) -> Result<Reply, ApiError> {
     let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
     let user = call.user()?;
     let target = match number {
-        Some(number) => Target::Existing(numbered_chat(call.state, user, number).await?.id),
+        Some(number) => Target::Existing(numbered_chat(call.state.chats(), user, number).await?.id),
         None => Target::Open,
     };
     let job = Job {
@@ -111,7 +111,7 @@ pub async fn chat(call: &Call<'_>) -> Result<Reply, ApiError> {
         max_new_tokens: None,
         key_id: call.api_key(),
     };
-    let (sent, _usage) = reply::whole_in_chat(call.state, job).await?;
+    let (sent, _usage) = reply::whole_in_chat(&call.state.conversations(), job).await?;
     let history_length = call
         .state
         .store
@@ -133,7 +133,7 @@ pub async fn chat(call: &Call<'_>) -> Result<Reply, ApiError> {
 
 pub async fn conversation_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
     let number = call.path_number("conversation_id")?;
-    let chat = numbered_chat(call.state, call.user()?, number).await?;
+    let chat = numbered_chat(call.state.chats(), call.user()?, number).await?;
     // The newest messages of a long chat that fit one response, shown oldest first.
     let newest = call
         .state
@@ -163,7 +163,7 @@ pub async fn rename_conversation(call: &Call<'_>) -> Result<Reply, ApiError> {
     let number = call.path_number("conversation_id")?;
     let body: RenameConversationRequest = call.json()?;
     let title = valid_title(&required(body.title, "title")?)?;
-    let mut chat = numbered_chat(call.state, call.user()?, number).await?;
+    let mut chat = numbered_chat(call.state.chats(), call.user()?, number).await?;
     chat.title = Some(title.clone());
     call.state.store.update_chat(&chat).await?;
     Reply::ok(RenamedConversation {
@@ -175,7 +175,7 @@ pub async fn rename_conversation(call: &Call<'_>) -> Result<Reply, ApiError> {
 
 pub async fn delete_conversation(call: &Call<'_>) -> Result<Reply, ApiError> {
     let number = call.path_number("conversation_id")?;
-    let chat = numbered_chat(call.state, call.user()?, number).await?;
+    let chat = numbered_chat(call.state.chats(), call.user()?, number).await?;
     call.state.store.delete_chat(chat.id).await?;
     Reply::ok(Notice::new("Conversation deleted successfully"))
 }
@@ -194,7 +194,7 @@ pub async fn regenerate(call: &Call<'_>) -> Result<Reply, ApiError> {
     )?;
     let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
     let user = call.user()?;
-    let chat = numbered_chat(call.state, user, number).await?;
+    let chat = numbered_chat(call.state.chats(), user, number).await?;
     let number = chat.number;
     let again = Again {
         question: last_question(call, &chat).await?,

@@ -47,7 +47,7 @@ async fn prompt(call: &Call<'_>, provider: &str) -> Result<Reply, ApiError> {
         max_new_tokens: None,
         key_id: call.api_key(),
     };
-    let (sent, _usage) = reply::whole_in_chat(call.state, job).await?;
+    let (sent, _usage) = reply::whole_in_chat(&call.state.conversations(), job).await?;
     Reply::created(PromptResponse {
         reply: sent.reply.content,
         chat_id: sent.chat.id,

@@ -137,7 +137,7 @@ fn thread_view(chat: &Chat) -> EThreadView {
 
 /// `POST /chat/threads/new/`: an empty thread, 201 `{thread_id}`.
 pub async fn new_thread(call: &Call<'_>) -> Result<Reply, ApiError> {
-    let chat = start_chat(call.state, call.user()?, None).await?;
+    let chat = start_chat(call.state.chats(), call.user()?, None, call.state.now()).await?;
     Reply::created(ENewThreadResponse {
         thread_id: chat.number,
         title: DEFAULT_TITLE.into(),
@@ -163,7 +163,7 @@ pub async fn list_threads(call: &Call<'_>) -> Result<Reply, ApiError> {
 
 async fn thread(call: &Call<'_>) -> Result<Chat, ApiError> {
     let number = call.path_number("id")?;
-    numbered_chat(call.state, call.user()?, number)
+    numbered_chat(call.state.chats(), call.user()?, number)
         .await
         .map_err(thread_gone)
 }
@@ -316,7 +316,9 @@ fn thread_gone(err: ChatError) -> ApiError {
 /// error (the question is kept), never an empty answer.
 pub async fn respond(call: &Call<'_>) -> Result<Reply, ApiError> {
     let (job, chat) = message_job(call).await?;
-    let (stored, _usage) = reply::whole_in_chat(call.state, job).await.map_err(thread_gone)?;
+    let (stored, _usage) = reply::whole_in_chat(&call.state.conversations(), job)
+        .await
+        .map_err(thread_gone)?;
     Reply::ok(EResponse {
         response: stored.reply.content,
         thread_id: chat.number,
@@ -332,7 +334,7 @@ pub async fn respond(call: &Call<'_>) -> Result<Reply, ApiError> {
 /// taking a cut reply for a whole one.
 pub async fn stream_response(call: &Call<'_>) -> Result<Output, ApiError> {
     let (job, _chat) = message_job(call).await?;
-    let running = reply::prepare(call.state, job, Delivery::Streamed)
+    let running = reply::prepare(&call.state.conversations(), job, Delivery::Streamed)
         .await
         .map_err(thread_gone)?;
     let (sender, streamed) = Streamed::text_stream();

@@ -15,7 +15,7 @@ use crate::store::{Chat, Message, Role, User, ROOT_PARENT};
 
 /// The chat's active branch, oldest first; `?branch=all`: every message of its tree.
 pub async fn list_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
-    let chat = owned_chat(call.state, call.user()?, call.path_uuid("chat_id")?).await?;
+    let chat = owned_chat(call.state.chats(), call.user()?, call.path_uuid("chat_id")?).await?;
     let every = match call.query_param("branch") {
         None | Some("active") => false,
         Some("all") => true,
@@ -47,7 +47,7 @@ pub async fn create_branch(call: &Call<'_>) -> Result<Reply, ApiError> {
     let (chat_id, message_id) = (call.path_uuid("chat_id")?, call.path_uuid("message_id")?);
     let body: CreateBranchRequest = call.json()?;
     let user = call.user()?;
-    let chat = owned_chat(call.state, user, chat_id).await?;
+    let chat = owned_chat(call.state.chats(), user, chat_id).await?;
     let zone = call.display_zone()?;
     let content = message_content(&body.content, "content")?;
     let tree = Tree::new(call.state.store.chat_messages(chat.id).await?);
@@ -74,7 +74,7 @@ pub async fn create_branch(call: &Call<'_>) -> Result<Reply, ApiError> {
         max_new_tokens: None,
         key_id: call.api_key(),
     };
-    let (stored, usage) = reply::whole_in_chat(call.state, job).await?;
+    let (stored, usage) = reply::whole_in_chat(&call.state.conversations(), job).await?;
     Reply::created(BranchCreatedResponse {
         chat_id: stored.chat.id,
         message_id: stored.question.id,
@@ -97,7 +97,7 @@ pub async fn set_active(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat_id = call.path_uuid("chat_id")?;
     let body: SetActiveRequest = call.json()?;
     let message_id = parse_uuid(&body.message_id, "message_id")?;
-    let chat = owned_chat(call.state, call.user()?, chat_id).await?;
+    let chat = owned_chat(call.state.chats(), call.user()?, chat_id).await?;
     let tree = Tree::new(call.state.store.chat_messages(chat.id).await?);
     let leaf = tree
         .newest_descendant(message_id)
@@ -111,7 +111,7 @@ pub async fn set_active(call: &Call<'_>) -> Result<Reply, ApiError> {
             .switch_branch(chat.id, None, &switch.on, &switch.off)
             .await?
     {
-        return Err(reply::branch_moved(call.state, &chat).await.into());
+        return Err(reply::branch_moved(&call.state.conversations(), &chat).await.into());
     }
     Reply::ok(ActiveBranchResponse {
         chat_id: chat.id,
@@ -123,7 +123,7 @@ pub async fn edit_message(call: &Call<'_>) -> Result<Reply, ApiError> {
     let (chat_id, message_id) = (call.path_uuid("chat_id")?, call.path_uuid("message_id")?);
     let body: EditMessageRequest = call.json()?;
     let user = call.user()?;
-    let chat = owned_chat(call.state, user, chat_id).await?;
+    let chat = owned_chat(call.state.chats(), user, chat_id).await?;
     let zone = call.display_zone()?;
     let store = &call.state.store;
     let mut message = store
@@ -176,7 +176,7 @@ pub async fn regenerate(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat_id = call.path_uuid("chat_id")?;
     let body: RegenerateRequest = call.json()?;
     let user = call.user()?;
-    let chat = owned_chat(call.state, user, chat_id).await?;
+    let chat = owned_chat(call.state.chats(), user, chat_id).await?;
     let zone = call.display_zone()?;
     let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
     let again = Again {
@@ -238,7 +238,7 @@ pub(crate) async fn answer_again(
             ..
         },
         usage,
-    ) = reply::whole_in_chat(call.state, job).await?;
+    ) = reply::whole_in_chat(&call.state.conversations(), job).await?;
     let versions = call.state.store.replies_to(chat.id, question.id).await?;
     let view = RegeneratedView {
         chat_id: chat.id,

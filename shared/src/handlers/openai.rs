@@ -214,7 +214,7 @@ pub async fn chat_completions(call: &Call<'_>) -> Result<Output, ApiError> {
         key_id: call.api_key(),
     };
     if body.stream.unwrap_or(false) {
-        let running = reply::prepare(call.state, job, Delivery::Streamed).await?;
+        let running = reply::prepare(&call.state.conversations(), job, Delivery::Streamed).await?;
         let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
         let (sender, streamed) = Streamed::event_stream();
         let finished = streamed.finished.clone();
@@ -247,7 +247,7 @@ pub async fn chat_completions(call: &Call<'_>) -> Result<Output, ApiError> {
         });
         return Ok(Output::Streamed(streamed));
     }
-    let replied = reply::prepare(call.state, job, Delivery::Whole)
+    let replied = reply::prepare(&call.state.conversations(), job, Delivery::Whole)
         .await?
         .finish(&mut reply::Whole)
         .await?;

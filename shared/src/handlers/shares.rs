@@ -40,7 +40,7 @@ fn no_such_link() -> ApiError {
 /// `POST /api/chats/{chat_id}/share/` → 201 `{share_id, url, …}`.
 pub async fn create_share(call: &Call<'_>) -> Result<Reply, ApiError> {
     let user = call.user()?;
-    let chat = owned_chat(call.state, user, call.path_uuid("chat_id")?).await?;
+    let chat = owned_chat(call.state.chats(), user, call.path_uuid("chat_id")?).await?;
     let store = &call.state.store;
     if store.shares_of(user.id, Page::first(MAX_SHARES)).await?.len() >= MAX_SHARES {
         return Err(ApiError::conflict(

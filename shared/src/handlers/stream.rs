@@ -33,7 +33,7 @@ pub async fn stream_chat(call: &Call<'_>) -> Result<Output, ApiError> {
         max_new_tokens: None,
         key_id: call.api_key(),
     };
-    let running = reply::prepare(call.state, job, Delivery::Streamed).await?;
+    let running = reply::prepare(&call.state.conversations(), job, Delivery::Streamed).await?;
     let start = match &running.stored {
         Some(stored) => json!({"chat_id": stored.chat.id, "message_id": stored.question.id, "created": stored.created}),
         None => json!({}),
