@@ -2,7 +2,8 @@
 //! status, a stable snake_case code and a sentence for people (API.md §1).
 //!
 //! This is the edge: the core's operations answer in domain errors (`StoreError`,
-//! `BillingError`, `RateLimited`, `ChoiceError`, `ProviderError`, `ChatError`), and
+//! `BillingError`, `RateLimited`, `ChoiceError`, `ProviderError`, `ChatError`,
+//! `AccountError`), and
 //! the `From` impls below are the one place each becomes a status, a code and a body.
 //!
 //! Internal failures (a store or bug) become a generic 500 whose detail goes to the
@@ -11,6 +12,7 @@
 use http::StatusCode;
 use serde_json::{Map, Value};
 
+use crate::accounts::AccountError;
 use crate::auth::AuthError;
 use crate::billing::BillingError;
 use crate::conversation::ChatError;
@@ -156,6 +158,38 @@ impl From<AuthError> for ApiError {
             AuthError::Invalid { field, message } => Self::invalid_field(&field, message),
             AuthError::Hashing(cause) => Self::internal(cause),
             AuthError::Store(err) => err.into(),
+        }
+    }
+}
+
+/// The canonical answers; a dialect that answers otherwise maps the variant first.
+impl From<AccountError> for ApiError {
+    fn from(err: AccountError) -> Self {
+        match err {
+            AccountError::UsernameTaken => {
+                Self::conflict("username_taken", "That username is already taken.").with("field", "username")
+            }
+            AccountError::EmailTaken => {
+                Self::conflict("email_taken", "That email is already registered.").with("field", "email")
+            }
+            AccountError::InvalidCredentials => {
+                Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Invalid credentials")
+            }
+            AccountError::WrongPassword => Self::invalid_field("password.old", "The current password is not correct."),
+            AccountError::PasswordChangedMeanwhile => Self::conflict(
+                "password_changed",
+                "The password was changed by another request meanwhile; sign in again.",
+            )
+            .with("field", "password.old"),
+            AccountError::NotAdmin => Self::forbidden("not_admin", "Only an administrator can do this."),
+            AccountError::CannotDeactivateSelf => Self::bad_request(
+                "cannot_deactivate_self",
+                "An administrator cannot deactivate their own account.",
+            ),
+            AccountError::UserNotFound => Self::not_found("User not found."),
+            AccountError::Auth(err) => err.into(),
+            AccountError::Limited(err) => err.into(),
+            AccountError::Store(err) => err.into(),
         }
     }
 }

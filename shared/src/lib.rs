@@ -1,6 +1,7 @@
 //! The core every Lambda function links (ARCHITECTURE.md): settings, errors, auth,
 //! storage, billing, rate limits, LLM dispatch, and the handlers of every route.
 
+pub mod accounts;
 pub mod api;
 pub mod auth;
 /// AWS settings and lazily built clients (the `chatbot-runtime` crate).

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
+use crate::accounts::AccountSettings;
 use crate::aws::SharedAws;
 use crate::config::Config;
 use crate::conversation::{Conversations, ReplySettings};
@@ -12,7 +13,7 @@ use crate::llm::keys::{KeyStore, StaticKeys};
 use crate::llm::remote::{gemini::Gemini, ollama::Ollama, openai::OpenAi};
 use crate::llm::{Dispatch, Provider};
 use crate::secrets::CursorKeys;
-use crate::store::{Accounts, Chats, IfMissing, Store};
+use crate::store::{Accounts, ApiKeys, Chats, IfMissing, Limits, Store, Tokens};
 
 pub use crate::conversation::Clock;
 
@@ -90,6 +91,30 @@ impl AppState {
     /// The accounts alone.
     pub fn accounts(&self) -> &dyn Accounts {
         self.store.as_ref()
+    }
+
+    /// The sign-in tokens alone.
+    pub fn tokens(&self) -> &dyn Tokens {
+        self.store.as_ref()
+    }
+
+    /// The personal API keys alone.
+    pub fn api_keys(&self) -> &dyn ApiKeys {
+        self.store.as_ref()
+    }
+
+    /// The rate-limit windows alone.
+    pub fn limits(&self) -> &dyn Limits {
+        self.store.as_ref()
+    }
+
+    /// What the account operations follow.
+    pub fn account_settings(&self) -> AccountSettings {
+        AccountSettings {
+            initial_tokens: self.config.initial_tokens,
+            token_ttl: chrono::Duration::days(self.config.token_ttl_days),
+            auth_rate_limit_per_minute: self.config.auth_rate_limit_per_minute,
+        }
     }
 
     /// Builds the state a deployed or local function runs with. Only the store is

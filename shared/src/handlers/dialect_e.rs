@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::accounts::{change_active, create_account, revoke_cookies, sign_in};
 use super::chats::{page_of_chats, MAX_TITLE_CHARS};
+use crate::accounts::{self, AccountError};
 use crate::api::accounts::{LoginRequest, RegisterRequest};
 use crate::api::dialect_e::*;
 use crate::conversation::reply::{self, Ask, Delivery, Job, Listener};
@@ -53,10 +54,14 @@ fn session_cookie_cleared(call: &Call<'_>) -> String {
 /// 400, as E's client shows only a 400's `error`.
 pub async fn register(call: &Call<'_>) -> Result<Reply, ApiError> {
     let request: RegisterRequest = body(call)?;
-    let (user, token) = create_account(call, request).await.map_err(|err| match err.code {
-        "username_taken" => ApiError::bad_request("username_taken", "Username already taken").with("field", "username"),
-        "email_taken" => ApiError::bad_request("email_taken", "Email already registered").with("field", "email"),
-        _ => err,
+    let (user, token) = create_account(call, request).await.map_err(|err| match err {
+        AccountError::UsernameTaken => {
+            ApiError::bad_request("username_taken", "Username already taken").with("field", "username")
+        }
+        AccountError::EmailTaken => {
+            ApiError::bad_request("email_taken", "Email already registered").with("field", "email")
+        }
+        err => err.into(),
     })?;
     Reply::created(ERegisterResponse {
         message: "User created successfully".into(),
@@ -77,9 +82,11 @@ pub async fn register(call: &Call<'_>) -> Result<Reply, ApiError> {
 pub async fn login(call: &Call<'_>) -> Result<Reply, ApiError> {
     csrf::check_login(&call.state.config, &csrf::Source::of(call))?;
     let request: LoginRequest = body(call)?;
-    let (user, token) = sign_in(call, request).await.map_err(|err| match err.code {
-        "invalid_credentials" => ApiError::bad_request("invalid_credentials", "Invalid username or password"),
-        _ => err,
+    let (user, token) = sign_in(call, request).await.map_err(|err| match err {
+        AccountError::InvalidCredentials => {
+            ApiError::bad_request("invalid_credentials", "Invalid username or password")
+        }
+        err => err.into(),
     })?;
     let set_cookie = session_cookie_set(call, &token);
     Ok(Reply::ok(ELoginResponse {
@@ -93,7 +100,7 @@ pub async fn login(call: &Call<'_>) -> Result<Reply, ApiError> {
 /// `POST /auth/logout/`: revokes the presented tokens (the header's and the
 /// cookie's) and clears the cookie.
 pub async fn logout(call: &Call<'_>) -> Result<Reply, ApiError> {
-    call.state.store.delete_token(&call.caller()?.token_digest).await?;
+    accounts::sign_out(call.state.tokens(), call.caller()?, false).await?;
     revoke_cookies(call).await?;
     Ok(
         Reply::ok(crate::api::Notice::new("Logout successful"))?
@@ -111,7 +118,7 @@ pub async fn status(call: &Call<'_>) -> Result<Reply, ApiError> {
 
 /// `DELETE /auth/delete/`: the account and everything in it; the cookie goes too.
 pub async fn delete_account(call: &Call<'_>) -> Result<Reply, ApiError> {
-    call.state.store.delete_user(call.user()?.id).await?;
+    accounts::delete_account(call.state.accounts(), call.user()?).await?;
     Ok(Reply::ok(crate::api::Notice::new("User deleted successfully"))?
         .with_header("set-cookie", session_cookie_cleared(call)))
 }
