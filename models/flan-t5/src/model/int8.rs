@@ -270,9 +270,9 @@ pub fn matmul(w: &PackedQ8, x: &Tensor) -> Result<Tensor> {
     if k != w.k {
         candle_core::bail!("cannot multiply (…, {k}) by a q8_0 weight with {} inputs", w.k);
     }
-    let x = x.flatten_all()?.to_vec1::<f32>()?;
-    let m = x.len() / k;
-    let out = matmul_slices(w, &x, m);
+    let m = x.elem_count() / k.max(1);
+    // Read in place (no copy of the input); the caller passes it contiguous.
+    let out = super::product::with_slice(&x.contiguous()?, |x| Ok(matmul_slices(w, x, m)))?;
     let mut out_dims = dims;
     *out_dims.last_mut().expect("rank >= 1") = w.n;
     Tensor::from_vec(out, out_dims, &Device::Cpu)
@@ -283,11 +283,13 @@ fn matmul_slices(w: &PackedQ8, x: &[f32], m: usize) -> Vec<f32> {
     let (n, k) = (w.n, w.k);
     let kb = k / QK;
     let acts = quantize(x, k, if m > SIGNED_MAX_ROWS { PROMPT_OFFSET } else { 0 });
-    let mut out = vec![0f32; m * n];
     let n_tiles = n.div_ceil(NR);
     if m == 0 || n_tiles == 0 {
-        return out;
+        return vec![0f32; m * n];
     }
+    // Not zeroed first: the tasks write every element (all rows of every
+    // tile's columns) before `set_len` below.
+    let mut out = Vec::<f32>::with_capacity(m * n);
     let tile_bytes = kb * std::mem::size_of::<Tile>();
     let threads = rayon::current_num_threads().max(1);
     // At least a task per thread; several when there are many rows, so
@@ -318,6 +320,9 @@ fn matmul_slices(w: &PackedQ8, x: &[f32], m: usize) -> Vec<f32> {
     } else {
         (0..n_tiles).into_par_iter().step_by(per_task).for_each(run);
     }
+    // SAFETY: every one of the m × n elements was written above (each
+    // tile column's `cols` outputs for rows 0..m, tiles 0..n_tiles).
+    unsafe { out.set_len(m * n) };
     out
 }
 
