@@ -22,10 +22,11 @@
 //!   scaled block sums runs in another order (rounding level). The sign
 //!   trick (`|w|` times `sign(a, w)`) keeps `maddubs`' pairwise sums within
 //!   i16 (2·127·128 < 32768) at full 8-bit precision;
-//! * more rows (prompts): to 7 bits shifted to 1..=127, multiplied as
-//!   unsigned bytes with no sign op, the shift taken back through the
-//!   tile's weight sums: the encoder 1.15–1.22× faster, top-1 agreement
-//!   with f32 87.3 % instead of 89.4 % (BENCHMARKS.md).
+//! * more rows (prompts): to 6 bits shifted to 1..=63, multiplied as
+//!   unsigned bytes with no sign op, two `maddubs` summed in i16 per
+//!   `madd`, the shift taken back through the tile's weight sums; top-1
+//!   agreement with f32 83.6 % (8 bits everywhere: 89.4 %; 7 bits without
+//!   the pairing: 87.3 %; CTranslate2 int8: 64.3 %; BENCHMARKS.md).
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Result, Tensor};
@@ -44,7 +45,7 @@ const MR: usize = 4;
 /// One q8_0 block of 8 output rows: `qs[s][c][j]` is row `c`'s input
 /// `4s + j` of the block, `d[c]` its scale (f16 bits, as q8_0 stores it)
 /// and `neg_sum[c]` minus the sum of its 32 weights (the offset correction
-/// of the 7-bit kernel). 288 bytes, as with f32 scales before, so a
+/// of the unsigned kernel). 288 bytes, as with f32 scales before, so a
 /// decoding step reads no more than it did.
 #[derive(Clone, Copy)]
 #[repr(C, align(32))]
@@ -676,7 +677,7 @@ mod tests {
             // And candle's own q8_0 product: to its rounding where the
             // activations are q8_0 as candle's; above SIGNED_MAX_ROWS within
             // what the two quantizations of the input can differ by (half a
-            // 7-bit step, half a q8_0 step and its f16 scale, per input).
+            // 6-bit step, half a q8_0 step and its f16 scale, per input).
             let candle = candle_core::quantized::QMatMul::from_qtensor(w).unwrap();
             let theirs = candle_core::Module::forward(&candle, &x)
                 .unwrap()
