@@ -709,6 +709,35 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_bytes_do_not_saturate_the_paired_sums() {
+        // Every weight ±127 and every 6-bit activation 63 (or 1): each i16
+        // lane adds up two pairs at 2 · 2·63·127 = 32004, next to the limit
+        // (with 7 bits it would wrap).
+        let (m, n, k) = (6, 16, 64);
+        let wf: Vec<f32> = (0..n * k).map(|i| if (i / k) % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        let w = QTensor::quantize(&Tensor::from_vec(wf, (n, k), &Device::Cpu).unwrap(), GgmlDType::Q8_0).unwrap();
+        let xs: Vec<f32> = (0..m * k).map(|i| if (i / k) == 3 { -2.0 } else { 2.0 }).collect();
+        let x = Tensor::from_vec(xs.clone(), (m, k), &Device::Cpu).unwrap();
+        let ours = matmul(&PackedQ8::new(&[&w]).unwrap(), &x)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let expected = reference(&w, &xs, m);
+        for r in 0..m {
+            for c in 0..n {
+                let sign = if c % 2 == 0 { 1.0 } else { -1.0 } * if r == 3 { -1.0 } else { 1.0 };
+                // 2 · 64 up to the weights' f16 scale.
+                assert!((expected[r * n + c] - sign * 2.0 * k as f64).abs() < 0.05, "[{r}][{c}]");
+                assert!(
+                    (ours[r][c] as f64 - expected[r * n + c]).abs() <= 1e-3,
+                    "[{r}][{c}]: {}",
+                    ours[r][c]
+                );
+            }
+        }
+    }
+
+    #[test]
     fn joined_weights_give_each_parts_outputs_side_by_side() {
         assert!(available(), "the x86-64 machines this runs on have AVX2 and FMA");
         let parts: Vec<QTensor> = [24, 40, 12]
