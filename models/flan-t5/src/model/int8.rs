@@ -22,10 +22,11 @@
 //!   scaled block sums runs in another order (rounding level). The sign
 //!   trick (`|w|` times `sign(a, w)`) keeps `maddubs`' pairwise sums within
 //!   i16 (2·127·128 < 32768) at full 8-bit precision;
-//! * more rows (prompts): to 7 bits shifted to 1..=127, multiplied as
-//!   unsigned bytes with no sign op, the shift taken back through the
-//!   tile's weight sums: the encoder 1.15–1.22× faster, top-1 agreement
-//!   with f32 87.3 % instead of 89.4 % (BENCHMARKS.md).
+//! * more rows (prompts): to 6 bits shifted to 1..=63, multiplied as
+//!   unsigned bytes with no sign op, two `maddubs` summed in i16 per
+//!   `madd`, the shift taken back through the tile's weight sums; top-1
+//!   agreement with f32 83.6 % (8 bits everywhere: 89.4 %; 7 bits without
+//!   the pairing: 87.3 %; CTranslate2 int8: 64.3 %; BENCHMARKS.md).
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Result, Tensor};
@@ -44,7 +45,7 @@ const MR: usize = 4;
 /// One q8_0 block of 8 output rows: `qs[s][c][j]` is row `c`'s input
 /// `4s + j` of the block, `d[c]` its scale (f16 bits, as q8_0 stores it)
 /// and `neg_sum[c]` minus the sum of its 32 weights (the offset correction
-/// of the 7-bit kernel). 288 bytes, as with f32 scales before, so a
+/// of the unsigned kernel). 288 bytes, as with f32 scales before, so a
 /// decoding step reads no more than it did.
 #[derive(Clone, Copy)]
 #[repr(C, align(32))]
@@ -162,28 +163,37 @@ impl PackedQ8 {
 struct Activations {
     qs: Vec<i8>,
     d: Vec<f32>,
-    /// 0: q8_0 as candle quantizes it (the sign kernel); 64: 7 bits
-    /// (-63..=63) shifted to 1..=127 for the unsigned kernel.
+    /// 0: q8_0 as candle quantizes it (the sign kernel); [`PROMPT_OFFSET`]:
+    /// 6 bits shifted for the unsigned kernel ([`PROMPT_LEVELS`]).
     offset: i8,
 }
 
-/// Products of more input rows than this quantize them to 7 bits and take
+/// Products of more input rows than this quantize them to 6 bits and take
 /// the unsigned kernel: `maddubs` of unsigned activations and signed
 /// weights, no sign operation, with the offset taken back through each
-/// tile's weight sums (`neg_sum`). That is 3 ops per 4 inputs × 8 outputs
-/// × 1 row instead of 4, measured ~25 % faster; 2·127·128 < 32768 keeps
-/// the pairs exact. Decoding steps (up to 4 rows) keep 8-bit activations.
+/// tile's weight sums (`neg_sum`), and two `maddubs` per `madd`
+/// ([`PROMPT_LEVELS`]): 5 ops per 8 inputs × 8 outputs × 1 row where the
+/// sign kernel takes 8. Decoding steps (up to 4 rows) keep 8-bit activations.
 const SIGNED_MAX_ROWS: usize = MR;
 
-/// One block at 7 bits, shifted by 64 (what [`avx2::quantize_block7`]
-/// does: scale amax/63, nearest with ties to even); returns the scale.
+/// Prompts' activations: 6 bits, -31..=31 (scale amax/31), shifted by
+/// [`PROMPT_OFFSET`] to 1..=63 for the unsigned kernel. Two `maddubs` pair
+/// sums of such bytes and any i8 weights add up within i16
+/// (2 · 2·63·128 = 32256 < 32768), so each `madd` widens 8 inputs, not 4.
+const PROMPT_LEVELS: i8 = 31;
+/// See [`PROMPT_LEVELS`].
+const PROMPT_OFFSET: i8 = PROMPT_LEVELS + 1;
+const _: () = assert!(2 * 2 * (PROMPT_LEVELS as i32 + PROMPT_OFFSET as i32) * 128 < 32768);
+
+/// One block at 6 bits, shifted (what [`avx2::quantize_block_unsigned`]
+/// does: scale amax/31, nearest with ties to even); returns the scale.
 #[cfg(all(test, target_arch = "x86_64"))]
-fn quantize_block7(x: &[f32], qs: &mut [i8]) -> f32 {
+fn quantize_block_unsigned(x: &[f32], qs: &mut [i8]) -> f32 {
     let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
-    let scale = amax / 63.0;
+    let scale = amax / PROMPT_LEVELS as f32;
     let inverse = if scale != 0.0 { 1.0 / scale } else { 0.0 };
     for (q, v) in qs.iter_mut().zip(x) {
-        *q = (v * inverse).round_ties_even() as i8 + 64;
+        *q = (v * inverse).round_ties_even() as i8 + PROMPT_OFFSET;
     }
     scale
 }
@@ -206,7 +216,7 @@ const QUANTIZE_ROWS_PER_TASK: usize = 8;
 /// Quantizes each row of `x` (m, k) in 32-value blocks: with `offset` 0
 /// exactly as candle's `BlockQ8_0::from_float` does (scale amax/127
 /// rounded to f16; values rounded with the unrounded scale's inverse),
-/// with 64 to 7 bits shifted by 64 ([`SIGNED_MAX_ROWS`]).
+/// with [`PROMPT_OFFSET`] to 6 bits shifted by it ([`SIGNED_MAX_ROWS`]).
 fn quantize(x: &[f32], k: usize, offset: i8) -> Activations {
     let m = x.len() / k;
     let kb = k / QK;
@@ -221,12 +231,12 @@ fn quantize(x: &[f32], k: usize, offset: i8) -> Activations {
                     if offset == 0 {
                         avx2::quantize_block(x.as_ptr(), qs.as_mut_ptr())
                     } else {
-                        avx2::quantize_block7(x.as_ptr(), qs.as_mut_ptr())
+                        avx2::quantize_block_unsigned(x.as_ptr(), qs.as_mut_ptr())
                     }
                 };
                 continue;
             }
-            assert_eq!(offset, 0, "7-bit activations are for the AVX2 kernel");
+            assert_eq!(offset, 0, "6-bit activations are for the AVX2 kernel");
             *d = quantize_block(x, qs);
         }
     };
@@ -261,9 +271,9 @@ pub fn matmul(w: &PackedQ8, x: &Tensor) -> Result<Tensor> {
     if k != w.k {
         candle_core::bail!("cannot multiply (…, {k}) by a q8_0 weight with {} inputs", w.k);
     }
-    let x = x.flatten_all()?.to_vec1::<f32>()?;
-    let m = x.len() / k;
-    let out = matmul_slices(w, &x, m);
+    let m = x.elem_count() / k.max(1);
+    // Read in place (no copy of the input); the caller passes it contiguous.
+    let out = super::product::with_slice(&x.contiguous()?, |x| Ok(matmul_slices(w, x, m)))?;
     let mut out_dims = dims;
     *out_dims.last_mut().expect("rank >= 1") = w.n;
     Tensor::from_vec(out, out_dims, &Device::Cpu)
@@ -273,12 +283,14 @@ fn matmul_slices(w: &PackedQ8, x: &[f32], m: usize) -> Vec<f32> {
     assert!(available(), "int8::matmul needs AVX2 and FMA");
     let (n, k) = (w.n, w.k);
     let kb = k / QK;
-    let acts = quantize(x, k, if m > SIGNED_MAX_ROWS { 64 } else { 0 });
-    let mut out = vec![0f32; m * n];
+    let acts = quantize(x, k, if m > SIGNED_MAX_ROWS { PROMPT_OFFSET } else { 0 });
     let n_tiles = n.div_ceil(NR);
     if m == 0 || n_tiles == 0 {
-        return out;
+        return vec![0f32; m * n];
     }
+    // Not zeroed first: the tasks write every element (all rows of every
+    // tile's columns) before `set_len` below.
+    let mut out = Vec::<f32>::with_capacity(m * n);
     let tile_bytes = kb * std::mem::size_of::<Tile>();
     let threads = rayon::current_num_threads().max(1);
     // At least a task per thread; several when there are many rows, so
@@ -309,6 +321,9 @@ fn matmul_slices(w: &PackedQ8, x: &[f32], m: usize) -> Vec<f32> {
     } else {
         (0..n_tiles).into_par_iter().step_by(per_task).for_each(run);
     }
+    // SAFETY: every one of the m × n elements was written above (each
+    // tile column's `cols` outputs for rows 0..m, tiles 0..n_tiles).
+    unsafe { out.set_len(m * n) };
     out
 }
 
@@ -350,7 +365,7 @@ impl SendPtr {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Activations, Tile, MR, NR, QK};
+    use super::{Activations, Tile, MR, NR, PROMPT_LEVELS, PROMPT_OFFSET, QK};
     use half::f16;
     use std::arch::x86_64::*;
 
@@ -390,14 +405,14 @@ mod avx2 {
         (v, _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m))))
     }
 
-    /// 32 values at `x` to 7 bits (-63..=63, scale amax/63, nearest with
-    /// ties to even) plus 64, written to `qs`; returns the scale.
+    /// 32 values at `x` to 6 bits (-31..=31, scale amax/31, nearest with
+    /// ties to even) plus [`PROMPT_OFFSET`], written to `qs`; returns the scale.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn quantize_block7(x: *const f32, qs: *mut i8) -> f32 {
+    pub(super) unsafe fn quantize_block_unsigned(x: *const f32, qs: *mut i8) -> f32 {
         let (v, amax) = load_block(x);
-        let scale = amax / 63.0;
+        let scale = amax / PROMPT_LEVELS as f32;
         let inverse = _mm256_set1_ps(if scale != 0.0 { 1.0 / scale } else { 0.0 });
-        let shift = _mm256_set1_epi32(64);
+        let shift = _mm256_set1_epi32(PROMPT_OFFSET as i32);
         // The default rounding mode: nearest, ties to even.
         let q = v.map(|v| _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v, inverse)), shift));
         let words = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
@@ -448,9 +463,10 @@ mod avx2 {
         }
     }
 
-    /// Rows `r0..r0 + R` of 7-bit activations shifted to 1..=127 (unsigned)
-    /// against one column of tiles: `maddubs(a, w)`, the shift taken back
-    /// by starting each block's sums at 64 × `neg_sum`. Returns [`MR`] sums
+    /// Rows `r0..r0 + R` of 6-bit activations shifted to 1..=63 (unsigned)
+    /// against one column of tiles: `maddubs(a, w)`, two of them summed per
+    /// `madd`, the shift taken back by starting each block's sums at
+    /// [`PROMPT_OFFSET`] × `neg_sum`. Returns [`MR`] sums
     /// of which the first `R` are set.
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
@@ -461,17 +477,24 @@ mod avx2 {
         let qs = acts.qs.as_ptr().add(r0 * k);
         let ds = acts.d.as_ptr().add(r0 * kb);
         for (b, tile) in tiles.iter().enumerate() {
+            const _: () = assert!(PROMPT_OFFSET == 1 << 5);
             let start = _mm256_slli_epi32(
                 _mm256_cvtepi16_epi32(_mm_load_si128(tile.neg_sum.as_ptr() as *const __m128i)),
-                6,
+                5,
             );
             let mut dots = [start; R];
             let a = qs.add(b * QK);
-            for s in 0..QK / 4 {
-                let w = _mm256_load_si256(tile.qs.as_ptr().add(s * NR * 4) as *const __m256i);
+            // Two groups of 4 inputs per `madd` (PROMPT_LEVELS).
+            for s in (0..QK / 4).step_by(2) {
+                let w0 = _mm256_load_si256(tile.qs.as_ptr().add(s * NR * 4) as *const __m256i);
+                let w1 = _mm256_load_si256(tile.qs.as_ptr().add((s + 1) * NR * 4) as *const __m256i);
                 for (r, dot) in dots.iter_mut().enumerate() {
-                    let four = (a.add(r * k + s * 4) as *const i32).read_unaligned();
-                    let pairs = _mm256_maddubs_epi16(_mm256_set1_epi32(four), w);
+                    let four0 = (a.add(r * k + s * 4) as *const i32).read_unaligned();
+                    let four1 = (a.add(r * k + s * 4 + 4) as *const i32).read_unaligned();
+                    let pairs = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(_mm256_set1_epi32(four0), w0),
+                        _mm256_maddubs_epi16(_mm256_set1_epi32(four1), w1),
+                    );
                     *dot = _mm256_add_epi32(*dot, _mm256_madd_epi16(pairs, ones));
                 }
             }
@@ -523,11 +546,11 @@ mod tests {
 
     /// The exact value of every output in f64: the dequantized weight times
     /// the input quantized as [`matmul`] quantizes it for `m` rows (as
-    /// candle does up to [`SIGNED_MAX_ROWS`], to 7 bits above).
+    /// candle does up to [`SIGNED_MAX_ROWS`], to 6 bits above).
     fn reference(w: &QTensor, x: &[f32], m: usize) -> Vec<f64> {
         let (n, k) = w.shape().dims2().unwrap();
         let wf = w.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
-        let acts = quantize(x, k, if m > SIGNED_MAX_ROWS { 64 } else { 0 });
+        let acts = quantize(x, k, if m > SIGNED_MAX_ROWS { PROMPT_OFFSET } else { 0 });
         let mut out = vec![0f64; m * n];
         for r in 0..m {
             for c in 0..n {
@@ -592,27 +615,27 @@ mod tests {
     }
 
     #[test]
-    fn quantizes_rows_to_7_bits_shifted() {
+    fn quantizes_rows_to_6_bits_shifted() {
         let mut x = random(3, 64).flatten_all().unwrap().to_vec1::<f32>().unwrap();
         x[32..64].iter_mut().for_each(|v| *v = 0.0);
         // Scale 1: ties go to even.
-        x[64] = 63.0;
-        for (i, v) in [2.5f32, -2.5, 0.5, -0.5, 62.5, 3.5, -63.0].iter().enumerate() {
+        x[64] = 31.0;
+        for (i, v) in [2.5f32, -2.5, 0.5, -0.5, 30.5, 3.5, -31.0].iter().enumerate() {
             x[65 + i] = *v;
         }
-        let ours = quantize(&x, 64, 64);
-        assert_eq!(ours.offset, 64);
-        assert_eq!(&ours.qs[65..72], &[66, 62, 64, 64, 126, 68, 1]);
+        let ours = quantize(&x, 64, PROMPT_OFFSET);
+        assert_eq!(ours.offset, 32);
+        assert_eq!(&ours.qs[65..72], &[34, 30, 32, 32, 62, 36, 1]);
         for (r, row) in x.chunks_exact(64).enumerate() {
             for (b, block) in row.chunks_exact(32).enumerate() {
                 let mut qs = [0i8; 32];
-                assert_eq!(quantize_block7(block, &mut qs), ours.d[r * 2 + b]);
+                assert_eq!(quantize_block_unsigned(block, &mut qs), ours.d[r * 2 + b]);
                 assert_eq!(&qs[..], &ours.qs[r * 64 + b * 32..r * 64 + (b + 1) * 32]);
-                assert!(qs.iter().all(|q| (1..=127).contains(q)), "{qs:?}");
+                assert!(qs.iter().all(|q| (1..=63).contains(q)), "{qs:?}");
                 let amax = block.iter().fold(0f32, |a, v| a.max(v.abs()));
                 for (q, v) in qs.iter().zip(block) {
-                    let back = (*q as f32 - 64.0) * ours.d[r * 2 + b];
-                    assert!((back - v).abs() <= amax / 126.0 * 1.0001, "{v} -> {back}");
+                    let back = (*q as f32 - 32.0) * ours.d[r * 2 + b];
+                    assert!((back - v).abs() <= amax / 62.0 * 1.0001, "{v} -> {back}");
                 }
             }
         }
@@ -654,7 +677,7 @@ mod tests {
             // And candle's own q8_0 product: to its rounding where the
             // activations are q8_0 as candle's; above SIGNED_MAX_ROWS within
             // what the two quantizations of the input can differ by (half a
-            // 7-bit step, half a q8_0 step and its f16 scale, per input).
+            // 6-bit step, half a q8_0 step and its f16 scale, per input).
             let candle = candle_core::quantized::QMatMul::from_qtensor(w).unwrap();
             let theirs = candle_core::Module::forward(&candle, &x)
                 .unwrap()
@@ -669,7 +692,7 @@ mod tests {
                             .map(|i| {
                                 let block = &row[i / QK * QK..(i / QK + 1) * QK];
                                 let amax = block.iter().fold(0f32, |a, v| a.max(v.abs())) as f64;
-                                wq[c][i].abs() as f64 * amax * (0.5 / 63.0 + 0.6 / 127.0)
+                                wq[c][i].abs() as f64 * amax * (0.5 / PROMPT_LEVELS as f64 + 0.6 / 127.0)
                             })
                             .sum();
                         spread * 1.01 + 1e-3 * b.abs().max(1.0) as f64
@@ -681,6 +704,35 @@ mod tests {
                         "({m},{n},{k}) [{r}][{c}]: {a} vs candle {b}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_largest_bytes_do_not_saturate_the_paired_sums() {
+        // Every weight ±127 and every 6-bit activation 63 (or 1): each i16
+        // lane adds up two pairs at 2 · 2·63·127 = 32004, next to the limit
+        // (with 7 bits it would wrap).
+        let (m, n, k) = (6, 16, 64);
+        let wf: Vec<f32> = (0..n * k).map(|i| if (i / k) % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        let w = QTensor::quantize(&Tensor::from_vec(wf, (n, k), &Device::Cpu).unwrap(), GgmlDType::Q8_0).unwrap();
+        let xs: Vec<f32> = (0..m * k).map(|i| if (i / k) == 3 { -2.0 } else { 2.0 }).collect();
+        let x = Tensor::from_vec(xs.clone(), (m, k), &Device::Cpu).unwrap();
+        let ours = matmul(&PackedQ8::new(&[&w]).unwrap(), &x)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let expected = reference(&w, &xs, m);
+        for r in 0..m {
+            for c in 0..n {
+                let sign = if c % 2 == 0 { 1.0 } else { -1.0 } * if r == 3 { -1.0 } else { 1.0 };
+                // 2 · 64 up to the weights' f16 scale.
+                assert!((expected[r * n + c] - sign * 2.0 * k as f64).abs() < 0.05, "[{r}][{c}]");
+                assert!(
+                    (ours[r][c] as f64 - expected[r * n + c]).abs() <= 1e-3,
+                    "[{r}][{c}]: {}",
+                    ours[r][c]
+                );
             }
         }
     }
