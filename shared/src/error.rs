@@ -15,11 +15,13 @@ use serde_json::{Map, Value};
 use crate::accounts::AccountError;
 use crate::auth::AuthError;
 use crate::billing::BillingError;
+use crate::conversation::shares::{ShareError, MAX_SHARES};
 use crate::conversation::ChatError;
 use crate::llm::{ChoiceError, ProviderError};
 use crate::ratelimit::RateLimited;
 use crate::secrets::CursorKeyUnavailable;
 use crate::store::StoreError;
+use crate::store::MAX_SNAPSHOT_BYTES;
 
 /// When a client should try again after the store was unavailable: past the SDK's
 /// own retries, a throttled or unreachable store needs a few seconds.
@@ -190,6 +192,28 @@ impl From<AccountError> for ApiError {
             AccountError::Auth(err) => err.into(),
             AccountError::Limited(err) => err.into(),
             AccountError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<ShareError> for ApiError {
+    fn from(err: ShareError) -> Self {
+        match err {
+            ShareError::TooMany => Self::conflict(
+                "too_many_shares",
+                format!("An account holds at most {MAX_SHARES} share links: revoke one first."),
+            ),
+            ShareError::TooLarge => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "chat_too_large_to_share",
+                format!(
+                    "This chat is too large to share: a link holds at most {MAX_SNAPSHOT_BYTES} bytes of messages. Share a shorter chat."
+                ),
+            )
+            .with("max_bytes", MAX_SNAPSHOT_BYTES),
+            ShareError::ChatGone => Self::not_found("Chat not found."),
+            ShareError::NoSuchLink => Self::not_found("No such share link (it may have been revoked)."),
+            ShareError::Store(err) => err.into(),
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::llm::keys::{KeyStore, StaticKeys};
 use crate::llm::remote::{gemini::Gemini, ollama::Ollama, openai::OpenAi};
 use crate::llm::{Dispatch, Provider};
 use crate::secrets::CursorKeys;
-use crate::store::{Accounts, ApiKeys, Chats, IfMissing, Limits, Store, Tokens};
+use crate::store::{Accounts, ApiKeys, Chats, IfMissing, Limits, Messages, Shares, Store, Tokens};
 
 pub use crate::conversation::Clock;
 
@@ -85,6 +85,16 @@ impl AppState {
 
     /// The chats alone, for the operations that need no other role.
     pub fn chats(&self) -> &dyn Chats {
+        self.store.as_ref()
+    }
+
+    /// The share links alone.
+    pub fn shares(&self) -> &dyn Shares {
+        self.store.as_ref()
+    }
+
+    /// The messages alone.
+    pub fn messages(&self) -> &dyn Messages {
         self.store.as_ref()
     }
 

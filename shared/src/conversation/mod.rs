@@ -3,7 +3,9 @@
 //! asks a model goes through. Everything here answers in domain errors
 //! (`ChatError`); `crate::error` turns them into HTTP once, at the edge.
 
+pub mod chats;
 pub mod reply;
+pub mod shares;
 pub mod transfer;
 pub mod tree;
 
@@ -13,7 +15,9 @@ use uuid::Uuid;
 
 use crate::billing::BillingError;
 use crate::llm::ProviderError;
-use crate::store::{Accounts, Balances, Chat, Chats, Message, Messages, Role, StoreError, User};
+use crate::store::{Accounts, Balances, Chats, Message, Messages, Role, StoreError, User};
+
+pub use chats::{numbered_chat, owned_chat, start_chat};
 
 /// The time now: the wall clock, or a test's.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -105,41 +109,6 @@ pub enum ChatError {
     ReplyUnsure { kept: Kept, reply_id: uuid::Uuid },
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// The chat `id` if `user` owns it; `NotFound` whether it is missing or someone
-/// else's, so another user's chats cannot even be shown to exist.
-pub async fn owned_chat(chats: &dyn Chats, user: &User, id: Uuid) -> Result<Chat, ChatError> {
-    match chats.chat(id).await? {
-        Some(chat) if chat.user_id == user.id => Ok(chat),
-        _ => Err(ChatError::NotFound),
-    }
-}
-
-/// The user's chat of that number (the id of dialects B and E); `NotFound` whether
-/// it is missing or the number is only another user's.
-pub async fn numbered_chat(chats: &dyn Chats, user: &User, number: i64) -> Result<Chat, ChatError> {
-    chats.chat_by_number(user.id, number).await?.ok_or(ChatError::NotFound)
-}
-
-/// A new, empty chat of `user` (the dialects that create a conversation before its
-/// first message): it is the user's open chat from now on.
-pub async fn start_chat(
-    chats: &dyn Chats,
-    user: &User,
-    title: Option<String>,
-    now: DateTime<Utc>,
-) -> Result<Chat, ChatError> {
-    let chat = Chat {
-        id: Uuid::now_v7(),
-        user_id: user.id,
-        number: chats.next_chat_number(user.id).await?,
-        title,
-        created_at: now,
-        end_time: None,
-    };
-    chats.create_chat(&chat).await?;
-    Ok(chat)
 }
 
 pub fn new_message(chat_id: Uuid, role: Role, content: String, at: DateTime<Utc>) -> Message {

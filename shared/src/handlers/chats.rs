@@ -3,8 +3,9 @@ use uuid::Uuid;
 
 use crate::api::chats::*;
 use crate::api::Notice;
+use crate::conversation::chats::{self, ChatChange};
 use crate::conversation::reply::{self, Ask, Job};
-use crate::conversation::{owned_chat, Target};
+use crate::conversation::{owned_chat, ChatError, Target};
 use crate::error::ApiError;
 use crate::http::body::message_content;
 use crate::http::budget::Budget;
@@ -122,18 +123,12 @@ pub(crate) async fn end_session(
     chat_id: Option<Uuid>,
     zone: Tz,
 ) -> Result<Reply, ApiError> {
-    let no_session = || ApiError::not_found("No active chat session found to end.");
-    let chat = match chat_id {
-        Some(id) => Some(
-            owned_chat(call.state.chats(), user, id)
-                .await
-                .map_err(|_| no_session())?,
-        ),
-        None => call.state.store.open_chat(user.id).await?,
-    };
-    let mut chat = chat.filter(|c| c.end_time.is_none()).ok_or_else(no_session)?;
-    chat.end_time = Some(call.now);
-    call.state.store.update_chat(&chat).await?;
+    let chat = chats::end_session(call.state.chats(), user, chat_id, call.now)
+        .await
+        .map_err(|err| match err {
+            ChatError::NotFound => ApiError::not_found("No active chat session found to end."),
+            err => err.into(),
+        })?;
     Reply::ok(EndSessionResponse {
         message: "Chat session ended successfully".into(),
         start_time: display(chat.created_at, zone),
@@ -203,7 +198,7 @@ pub(crate) async fn page_of_chats<'a>(
     query: &ChatQuery,
 ) -> Result<(Vec<Chat>, Paging<'a>), ApiError> {
     let pager = Pager::new(call, List::Chats).await?;
-    let chats = call.state.store.list_chats(user.id, query, pager.store_page()).await?;
+    let chats = chats::list_chats(call.state.chats(), user, query, pager.store_page()).await?;
     Ok(pager.keep(chats, |c| c.id))
 }
 
@@ -215,7 +210,7 @@ pub async fn get_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
 pub async fn update_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat_id = call.path_uuid("chat_id")?;
     let body: UpdateChatRequest = call.json()?;
-    let mut chat = owned_chat(call.state.chats(), call.user()?, chat_id).await?;
+    let chat = owned_chat(call.state.chats(), call.user()?, chat_id).await?;
     let zone = call.display_zone()?;
     if body.title.is_none() && body.end_session.is_none() {
         return Err(ApiError::bad_request(
@@ -223,15 +218,11 @@ pub async fn update_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
             "Send `title` and/or `end_session`.",
         ));
     }
-    if let Some(title) = body.title {
-        chat.title = Some(valid_title(&title)?);
-    }
-    match body.end_session {
-        Some(true) if chat.end_time.is_none() => chat.end_time = Some(call.now),
-        Some(false) => chat.end_time = None,
-        _ => {}
-    }
-    call.state.store.update_chat(&chat).await?;
+    let change = ChatChange {
+        title: body.title.as_deref().map(valid_title).transpose()?,
+        ended: body.end_session,
+    };
+    let chat = chats::change_chat(call.state.chats(), chat, change, call.now).await?;
     Reply::ok(whole_chat_view(call, &chat, zone).await?)
 }
 
@@ -249,12 +240,12 @@ pub(crate) fn valid_title(title: &str) -> Result<String, ApiError> {
 
 pub async fn delete_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat = owned_chat(call.state.chats(), call.user()?, call.path_uuid("chat_id")?).await?;
-    call.state.store.delete_chat(chat.id).await?;
+    chats::delete_chat(call.state.chats(), &chat).await?;
     Reply::ok(Notice::new("Chat deleted successfully"))
 }
 
 pub async fn delete_all_chats(call: &Call<'_>) -> Result<Reply, ApiError> {
-    let deleted = call.state.store.delete_chats_of(call.user()?.id).await?;
+    let deleted = chats::delete_all_chats(call.state.chats(), call.user()?).await?;
     Reply::ok(DeletedChatsResponse {
         message: "All chats deleted".into(),
         deleted,

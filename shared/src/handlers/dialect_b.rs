@@ -8,6 +8,7 @@ use super::chats::{page_of_chats, search_term, valid_title, CONVERSATION_LIMIT};
 use super::messages::{answer_again, last_question, Again};
 use crate::api::dialect_b::*;
 use crate::api::Notice;
+use crate::conversation::chats::{self, ChatChange};
 use crate::conversation::reply::{self, Ask, Job};
 use crate::conversation::{numbered_chat, start_chat, Target};
 use crate::error::ApiError;
@@ -163,9 +164,12 @@ pub async fn rename_conversation(call: &Call<'_>) -> Result<Reply, ApiError> {
     let number = call.path_number("conversation_id")?;
     let body: RenameConversationRequest = call.json()?;
     let title = valid_title(&required(body.title, "title")?)?;
-    let mut chat = numbered_chat(call.state.chats(), call.user()?, number).await?;
-    chat.title = Some(title.clone());
-    call.state.store.update_chat(&chat).await?;
+    let chat = numbered_chat(call.state.chats(), call.user()?, number).await?;
+    let change = ChatChange {
+        title: Some(title.clone()),
+        ended: None,
+    };
+    let chat = chats::change_chat(call.state.chats(), chat, change, call.now).await?;
     Reply::ok(RenamedConversation {
         message: "Title updated".into(),
         conversation_id: chat.number,
@@ -176,7 +180,7 @@ pub async fn rename_conversation(call: &Call<'_>) -> Result<Reply, ApiError> {
 pub async fn delete_conversation(call: &Call<'_>) -> Result<Reply, ApiError> {
     let number = call.path_number("conversation_id")?;
     let chat = numbered_chat(call.state.chats(), call.user()?, number).await?;
-    call.state.store.delete_chat(chat.id).await?;
+    chats::delete_chat(call.state.chats(), &chat).await?;
     Reply::ok(Notice::new("Conversation deleted successfully"))
 }
 

@@ -11,6 +11,7 @@ use super::chats::{page_of_chats, MAX_TITLE_CHARS};
 use crate::accounts::{self, AccountError};
 use crate::api::accounts::{LoginRequest, RegisterRequest};
 use crate::api::dialect_e::*;
+use crate::conversation::chats::{self, ChatChange};
 use crate::conversation::reply::{self, Ask, Delivery, Job, Listener};
 use crate::conversation::{numbered_chat, start_chat, ChatError, Target};
 use crate::error::ApiError;
@@ -217,9 +218,11 @@ pub async fn update_title(call: &Call<'_>) -> Result<Reply, ApiError> {
             format!("`title` must have 1 to {MAX_TITLE_CHARS} characters."),
         ));
     }
-    let mut chat = thread(call).await?;
-    chat.title = Some(title.clone());
-    call.state.store.update_chat(&chat).await?;
+    let change = ChatChange {
+        title: Some(title.clone()),
+        ended: None,
+    };
+    let chat = chats::change_chat(call.state.chats(), thread(call).await?, change, call.now).await?;
     Reply::ok(EStatusNotice {
         status: "Title updated successfully".into(),
         message: "Title updated successfully".into(),
@@ -232,7 +235,7 @@ pub async fn update_title(call: &Call<'_>) -> Result<Reply, ApiError> {
 /// `DELETE` (or `POST`) `/chat/threads/{id}/delete/`.
 pub async fn delete_thread(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat = thread(call).await?;
-    call.state.store.delete_chat(chat.id).await?;
+    chats::delete_chat(call.state.chats(), &chat).await?;
     Reply::ok(EStatusNotice {
         status: "Thread deleted successfully".into(),
         message: "Thread deleted successfully".into(),
@@ -244,7 +247,7 @@ pub async fn delete_thread(call: &Call<'_>) -> Result<Reply, ApiError> {
 
 /// `DELETE /chat/threads/delete/`: every thread of the caller.
 pub async fn delete_all_threads(call: &Call<'_>) -> Result<Reply, ApiError> {
-    let deleted = call.state.store.delete_chats_of(call.user()?.id).await?;
+    let deleted = chats::delete_all_chats(call.state.chats(), call.user()?).await?;
     let text = format!("Successfully deleted {deleted} threads");
     Reply::ok(EStatusNotice {
         status: text.clone(),

@@ -1,9 +1,9 @@
 use http::StatusCode;
 
 use crate::api::chats::*;
-use crate::conversation::owned_chat;
 use crate::conversation::reply::{self, Ask, Job, StoredReply};
-use crate::conversation::tree::{page_of, Tree};
+use crate::conversation::tree::page_of;
+use crate::conversation::{chats, owned_chat};
 use crate::error::ApiError;
 use crate::http::body::message_content;
 use crate::http::call::{parse_uuid, Call};
@@ -23,7 +23,7 @@ pub async fn list_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
     };
     let zone = call.display_zone()?;
     let pager = Pager::new(call, List::Messages { chat_id: chat.id }).await?;
-    let tree = Tree::new(call.state.store.chat_messages(chat.id).await?);
+    let tree = chats::tree_of(call.state.messages(), &chat).await?;
     let messages = if every {
         page_of(&tree, tree.messages().iter().collect(), pager.store_page())
     } else {
@@ -50,7 +50,7 @@ pub async fn create_branch(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat = owned_chat(call.state.chats(), user, chat_id).await?;
     let zone = call.display_zone()?;
     let content = message_content(&body.content, "content")?;
-    let tree = Tree::new(call.state.store.chat_messages(chat.id).await?);
+    let tree = chats::tree_of(call.state.messages(), &chat).await?;
     let of = tree
         .get(message_id)
         .ok_or_else(|| ApiError::not_found("Message not found."))?;
@@ -98,7 +98,7 @@ pub async fn set_active(call: &Call<'_>) -> Result<Reply, ApiError> {
     let body: SetActiveRequest = call.json()?;
     let message_id = parse_uuid(&body.message_id, "message_id")?;
     let chat = owned_chat(call.state.chats(), call.user()?, chat_id).await?;
-    let tree = Tree::new(call.state.store.chat_messages(chat.id).await?);
+    let tree = chats::tree_of(call.state.messages(), &chat).await?;
     let leaf = tree
         .newest_descendant(message_id)
         .ok_or_else(|| ApiError::not_found("Message not found."))?
@@ -125,11 +125,8 @@ pub async fn edit_message(call: &Call<'_>) -> Result<Reply, ApiError> {
     let user = call.user()?;
     let chat = owned_chat(call.state.chats(), user, chat_id).await?;
     let zone = call.display_zone()?;
-    let store = &call.state.store;
-    let mut message = store
-        .message(chat.id, message_id)
+    let message = chats::current_message(call.state.messages(), &chat, message_id)
         .await?
-        .filter(|m| !m.superseded)
         .ok_or_else(|| ApiError::not_found("Message not found."))?;
     let content = message_content(&body.content, "content")?;
     if body.regenerate && message.role != Role::User {
@@ -144,7 +141,7 @@ pub async fn edit_message(call: &Call<'_>) -> Result<Reply, ApiError> {
     } else {
         None
     };
-    let reply = match choice {
+    let (message, reply) = match choice {
         // Saved by the reply pipeline once the request is charged: a 402 leaves
         // the message as it was.
         Some(choice) => {
@@ -154,15 +151,12 @@ pub async fn edit_message(call: &Call<'_>) -> Result<Reply, ApiError> {
                 choice,
             };
             let (view, edited) = answer_again(call, user, chat.clone(), again, zone).await?;
-            message = edited;
-            Some(view)
+            (edited, Some(view))
         }
-        None => {
-            message.content = content;
-            message.edited_at = Some(call.now);
-            store.update_message(&message).await?;
-            None
-        }
+        None => (
+            chats::edit_message(call.state.messages(), message, content, call.now).await?,
+            None,
+        ),
     };
     Reply::ok(EditMessageResponse {
         message: "Message updated successfully".into(),
@@ -239,7 +233,7 @@ pub(crate) async fn answer_again(
         },
         usage,
     ) = reply::whole_in_chat(&call.state.conversations(), job).await?;
-    let versions = call.state.store.replies_to(chat.id, question.id).await?;
+    let versions = chats::reply_versions(call.state.messages(), &chat, &question).await?;
     let view = RegeneratedView {
         chat_id: chat.id,
         reply: MessageView::build(&reply, zone),

@@ -2,8 +2,8 @@
 //! and documents read back into new chats (`conversation::transfer`).
 
 use crate::api::transfer::*;
+use crate::conversation::chats;
 use crate::conversation::transfer::{self, parents_first, FORMAT, VERSION};
-use crate::conversation::tree::Tree;
 use crate::error::ApiError;
 use crate::http::body::{parse_document, MAX_IMPORT_BYTES};
 use crate::http::call::Call;
@@ -36,7 +36,7 @@ pub async fn export_chats(call: &Call<'_>) -> Result<Reply, ApiError> {
 }
 
 async fn export_chat(call: &Call<'_>, chat: &Chat) -> Result<ExportChat, ApiError> {
-    let tree = Tree::new(call.state.store.chat_messages(chat.id).await?);
+    let tree = chats::tree_of(call.state.messages(), chat).await?;
     let messages = parents_first(&tree)
         .into_iter()
         .map(|m| ExportMessage {
@@ -65,7 +65,7 @@ pub async fn import_chats(call: &Call<'_>) -> Result<Reply, ApiError> {
     let document = parse_document(call.body_bytes(), call.header("content-type"), MAX_IMPORT_BYTES)?;
     let chats = transfer::read_document(&document, call.now)
         .map_err(|err| ApiError::invalid_field(&err.at, format!("{}: {}", err.at, err.problem)))?;
-    match transfer::import(call.state.store.as_ref(), user.id, &chats).await {
+    match transfer::import(call.state.chats(), user.id, &chats).await {
         Ok(ids) => Reply::created(ImportResponse {
             imported: ids.len(),
             chat_ids: ids,

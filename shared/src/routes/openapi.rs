@@ -224,7 +224,7 @@ fn parameter_schema(name: &str) -> RefOr<Schema> {
         // 256 random bits, base64url (API.md §7).
         "share_id" => ObjectBuilder::new()
             .schema_type(Type::String)
-            .pattern(Some(crate::handlers::shares::SHARE_ID_PATTERN))
+            .pattern(Some(crate::conversation::shares::SHARE_ID_PATTERN))
             .build()
             .into(),
         "search" => ObjectBuilder::new()

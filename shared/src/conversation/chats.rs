@@ -1,0 +1,150 @@
+//! A chat's own operations: who may see it, starting, changing, ending and
+//! deleting it, listing a user's chats, and reading its messages as a tree. Each
+//! takes the store's roles it uses (`Chats`, `Messages`) and answers in
+//! `ChatError`.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::tree::Tree;
+use super::ChatError;
+use crate::store::{Chat, ChatQuery, Chats, Message, Messages, Page, StoreError, User};
+
+/// The chat `id` if `user` owns it; `NotFound` whether it is missing or someone
+/// else's, so another user's chats cannot even be shown to exist.
+pub async fn owned_chat(chats: &dyn Chats, user: &User, id: Uuid) -> Result<Chat, ChatError> {
+    match chats.chat(id).await? {
+        Some(chat) if chat.user_id == user.id => Ok(chat),
+        _ => Err(ChatError::NotFound),
+    }
+}
+
+/// The user's chat of that number (the id of dialects B and E); `NotFound` whether
+/// it is missing or the number is only another user's.
+pub async fn numbered_chat(chats: &dyn Chats, user: &User, number: i64) -> Result<Chat, ChatError> {
+    chats.chat_by_number(user.id, number).await?.ok_or(ChatError::NotFound)
+}
+
+/// A new, empty chat of `user` (the dialects that create a conversation before its
+/// first message): it is the user's open chat from now on.
+pub async fn start_chat(
+    chats: &dyn Chats,
+    user: &User,
+    title: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Chat, ChatError> {
+    let chat = Chat {
+        id: Uuid::now_v7(),
+        user_id: user.id,
+        number: chats.next_chat_number(user.id).await?,
+        title,
+        created_at: now,
+        end_time: None,
+    };
+    chats.create_chat(&chat).await?;
+    Ok(chat)
+}
+
+/// Ends the chat `id` of `user`, or without an id the user's open chat; the chat
+/// as ended. `NotFound` when there is no such chat or it has ended already.
+pub async fn end_session(
+    chats: &dyn Chats,
+    user: &User,
+    id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Chat, ChatError> {
+    let chat = match id {
+        Some(id) => owned_chat(chats, user, id).await?,
+        None => chats.open_chat(user.id).await?.ok_or(ChatError::NotFound)?,
+    };
+    if chat.end_time.is_some() {
+        return Err(ChatError::NotFound);
+    }
+    let chat = Chat {
+        end_time: Some(now),
+        ..chat
+    };
+    chats.update_chat(&chat).await?;
+    Ok(chat)
+}
+
+/// What a change of a chat sets; `None` leaves it as it is.
+#[derive(Default)]
+pub struct ChatChange {
+    /// A title already checked (`1..=MAX_TITLE_CHARS` characters, trimmed).
+    pub title: Option<String>,
+    /// `true` ends the chat (if it is open), `false` opens it again.
+    pub ended: Option<bool>,
+}
+
+/// Renames, ends or reopens `chat` (which the caller owns); the chat afterwards.
+pub async fn change_chat(
+    chats: &dyn Chats,
+    mut chat: Chat,
+    change: ChatChange,
+    now: DateTime<Utc>,
+) -> Result<Chat, StoreError> {
+    if let Some(title) = change.title {
+        chat.title = Some(title);
+    }
+    match change.ended {
+        Some(true) if chat.end_time.is_none() => chat.end_time = Some(now),
+        Some(false) => chat.end_time = None,
+        _ => {}
+    }
+    chats.update_chat(&chat).await?;
+    Ok(chat)
+}
+
+/// Deletes `chat` (which the caller owns) with its messages and share links.
+pub async fn delete_chat(chats: &dyn Chats, chat: &Chat) -> Result<(), StoreError> {
+    chats.delete_chat(chat.id).await
+}
+
+/// Deletes every chat of `user`; how many there were.
+pub async fn delete_all_chats(chats: &dyn Chats, user: &User) -> Result<u64, StoreError> {
+    chats.delete_chats_of(user.id).await
+}
+
+/// One page of `user`'s chats, newest first.
+pub async fn list_chats(
+    chats: &dyn Chats,
+    user: &User,
+    query: &ChatQuery,
+    page: Page,
+) -> Result<Vec<Chat>, StoreError> {
+    chats.list_chats(user.id, query, page).await
+}
+
+/// Every message of `chat` (which the caller owns), as a tree.
+pub async fn tree_of(messages: &dyn Messages, chat: &Chat) -> Result<Tree, StoreError> {
+    Ok(Tree::new(messages.chat_messages(chat.id).await?))
+}
+
+/// The message `id` of `chat` if it is on the active branch (a superseded reply
+/// version or an inactive branch's message is not current).
+pub async fn current_message(messages: &dyn Messages, chat: &Chat, id: Uuid) -> Result<Option<Message>, StoreError> {
+    Ok(messages.message(chat.id, id).await?.filter(|m| !m.superseded))
+}
+
+/// Replaces the text of `message`, marking it edited now; the message afterwards.
+pub async fn edit_message(
+    messages: &dyn Messages,
+    mut message: Message,
+    content: String,
+    now: DateTime<Utc>,
+) -> Result<Message, StoreError> {
+    message.content = content;
+    message.edited_at = Some(now);
+    messages.update_message(&message).await?;
+    Ok(message)
+}
+
+/// Every reply to the user message `question` of `chat`, each version once.
+pub async fn reply_versions(
+    messages: &dyn Messages,
+    chat: &Chat,
+    question: &Message,
+) -> Result<Vec<Message>, StoreError> {
+    messages.replies_to(chat.id, question.id).await
+}
