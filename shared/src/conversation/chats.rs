@@ -148,3 +148,95 @@ pub async fn reply_versions(
 ) -> Result<Vec<Message>, StoreError> {
     messages.replies_to(chat.id, question.id).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::Accounts;
+    use async_trait::async_trait;
+
+    /// Chats the store cannot read: every call is `Unavailable`.
+    struct Unreachable;
+
+    fn down<T>() -> Result<T, StoreError> {
+        Err(StoreError::Unavailable("the test's store is down".into()))
+    }
+
+    #[async_trait]
+    impl Chats for Unreachable {
+        async fn next_chat_number(&self, _: Uuid) -> Result<i64, StoreError> {
+            down()
+        }
+        async fn create_chat(&self, _: &Chat) -> Result<(), StoreError> {
+            down()
+        }
+        async fn import_chat(&self, _: &Chat, _: &[Message]) -> Result<(), StoreError> {
+            down()
+        }
+        async fn chat(&self, _: Uuid) -> Result<Option<Chat>, StoreError> {
+            down()
+        }
+        async fn chat_by_number(&self, _: Uuid, _: i64) -> Result<Option<Chat>, StoreError> {
+            down()
+        }
+        async fn open_chat(&self, _: Uuid) -> Result<Option<Chat>, StoreError> {
+            down()
+        }
+        async fn list_chats(&self, _: Uuid, _: &ChatQuery, _: Page) -> Result<Vec<Chat>, StoreError> {
+            down()
+        }
+        async fn update_chat(&self, _: &Chat) -> Result<(), StoreError> {
+            down()
+        }
+        async fn delete_chat(&self, _: Uuid) -> Result<(), StoreError> {
+            down()
+        }
+        async fn delete_chats_of(&self, _: Uuid) -> Result<u64, StoreError> {
+            down()
+        }
+    }
+
+    fn user(name: &str) -> User {
+        User {
+            id: Uuid::now_v7(),
+            username: name.into(),
+            email: None,
+            password_hash: "x".into(),
+            date_joined: Utc::now(),
+            is_active: true,
+            is_admin: false,
+            time_zone: None,
+            tokens: 0,
+            spent: 0,
+            requests: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_once_and_only_its_owners() {
+        let store = SqliteStore::in_memory().unwrap();
+        let (alice, bob) = (user("alice"), user("bob"));
+        store.create_user(&alice).await.unwrap();
+        store.create_user(&bob).await.unwrap();
+        let now = Utc::now();
+        let chat = start_chat(&store, &alice, None, now).await.unwrap();
+        let theirs = end_session(&store, &bob, Some(chat.id), now).await;
+        assert!(matches!(theirs, Err(ChatError::NotFound)), "{theirs:?}");
+        let ended = end_session(&store, &alice, None, now).await.unwrap();
+        assert_eq!((ended.id, ended.end_time), (chat.id, Some(now)));
+        for again in [Some(chat.id), None] {
+            let twice = end_session(&store, &alice, again, now).await;
+            assert!(matches!(twice, Err(ChatError::NotFound)), "{again:?}: {twice:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_store_that_cannot_be_read_is_not_a_missing_chat() {
+        let alice = user("alice");
+        for id in [Some(Uuid::now_v7()), None] {
+            let err = end_session(&Unreachable, &alice, id, Utc::now()).await.unwrap_err();
+            assert!(matches!(err, ChatError::Store(StoreError::Unavailable(_))), "{err:?}");
+        }
+    }
+}
