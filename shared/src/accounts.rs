@@ -7,9 +7,11 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use crate::auth::{password, token, username, AuthError, Caller};
+use crate::auth::{password, token, username, AuthError, Caller, API_KEY_PREFIX};
 use crate::ratelimit::{self, RateLimited};
-use crate::store::{Accounts, ApiKeys, AuthToken, Limits, PasswordChange, StoreError, Tokens, User, UserChanges};
+use crate::store::{
+    Accounts, ApiKey, ApiKeys, AuthToken, Limits, PasswordChange, StoreError, Tokens, User, UserChanges,
+};
 
 /// Why an account operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +35,11 @@ pub enum AccountError {
     CannotDeactivateSelf,
     #[error("no such user")]
     UserNotFound,
+    #[error("the account holds {MAX_API_KEYS} API keys already")]
+    TooManyApiKeys,
+    /// Unknown, or another user's.
+    #[error("no such API key")]
+    ApiKeyNotFound,
     /// A rule of names, addresses or passwords, a deactivated account, or hashing.
     #[error(transparent)]
     Auth(#[from] AuthError),
@@ -276,6 +283,48 @@ pub async fn update_profile(
     let mut user = caller.user.clone();
     changes.apply_to(&mut user);
     Ok(user)
+}
+
+/// The most personal API keys a user may hold (API.md §7): enough for every
+/// machine and tool, few enough that a leaked session cannot mint keys without end.
+pub const MAX_API_KEYS: usize = 20;
+
+/// A new personal API key called `name` (already checked) for `user`: the record
+/// and the key itself, which is shown this once (the store keeps its digest).
+pub async fn create_api_key(
+    api_keys: &dyn ApiKeys,
+    user: &User,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<(ApiKey, String), AccountError> {
+    if api_keys.api_keys_of(user.id).await?.len() >= MAX_API_KEYS {
+        return Err(AccountError::TooManyApiKeys);
+    }
+    let secret = format!("{API_KEY_PREFIX}{}", token::generate());
+    let key = ApiKey {
+        id: Uuid::now_v7(),
+        user_id: user.id,
+        name: name.to_string(),
+        digest: token::digest(&secret),
+        created_at: now,
+        last_used_at: None,
+        requests: 0,
+    };
+    api_keys.create_api_key(&key).await?;
+    Ok((key, secret))
+}
+
+/// The user's personal API keys, oldest first.
+pub async fn api_keys_of(api_keys: &dyn ApiKeys, user: &User) -> Result<Vec<ApiKey>, StoreError> {
+    api_keys.api_keys_of(user.id).await
+}
+
+/// Revokes the user's key `id` at once.
+pub async fn revoke_api_key(api_keys: &dyn ApiKeys, user: &User, id: Uuid) -> Result<(), AccountError> {
+    match api_keys.delete_api_key(user.id, id).await? {
+        true => Ok(()),
+        false => Err(AccountError::ApiKeyNotFound),
+    }
 }
 
 /// Deletes the account with everything in it.

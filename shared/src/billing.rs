@@ -11,7 +11,7 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use crate::store::{Balances, Hold, Settled, Store, StoreError, User};
+use crate::store::{Accounts, Balances, Hold, Settled, StoreError, User};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BillingError {
@@ -74,9 +74,14 @@ pub async fn settle_stale(store: &dyn Balances, user_id: Uuid, now: DateTime<Utc
 /// The user's balance as it stands once every stale hold is refunded: what a client
 /// reading its balance is shown, so a charge a failure left pending never shows
 /// past its time.
-pub async fn settled_balance(store: &dyn Store, user: &User, now: DateTime<Utc>) -> Result<User, StoreError> {
-    if settle_stale(store, user.id, now).await? == 0 {
+pub async fn settled_balance(
+    balances: &dyn Balances,
+    accounts: &dyn Accounts,
+    user: &User,
+    now: DateTime<Utc>,
+) -> Result<User, StoreError> {
+    if settle_stale(balances, user.id, now).await? == 0 {
         return Ok(user.clone());
     }
-    Ok(store.user_by_id(user.id).await?.unwrap_or_else(|| user.clone()))
+    Ok(accounts.user_by_id(user.id).await?.unwrap_or_else(|| user.clone()))
 }

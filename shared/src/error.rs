@@ -12,7 +12,7 @@
 use http::StatusCode;
 use serde_json::{Map, Value};
 
-use crate::accounts::AccountError;
+use crate::accounts::{AccountError, MAX_API_KEYS};
 use crate::auth::AuthError;
 use crate::billing::BillingError;
 use crate::conversation::shares::{ShareError, MAX_SHARES};
@@ -189,6 +189,11 @@ impl From<AccountError> for ApiError {
                 "An administrator cannot deactivate their own account.",
             ),
             AccountError::UserNotFound => Self::not_found("User not found."),
+            AccountError::TooManyApiKeys => Self::conflict(
+                "too_many_api_keys",
+                format!("An account holds at most {MAX_API_KEYS} API keys: revoke one first."),
+            ),
+            AccountError::ApiKeyNotFound => Self::not_found("No such API key."),
             AccountError::Auth(err) => err.into(),
             AccountError::Limited(err) => err.into(),
             AccountError::Store(err) => err.into(),

@@ -13,7 +13,7 @@ use crate::llm::keys::{KeyStore, StaticKeys};
 use crate::llm::remote::{gemini::Gemini, ollama::Ollama, openai::OpenAi};
 use crate::llm::{Dispatch, Provider};
 use crate::secrets::CursorKeys;
-use crate::store::{Accounts, ApiKeys, Chats, IfMissing, Limits, Messages, Shares, Store, Tokens};
+use crate::store::{Accounts, ApiKeys, Balances, Chats, IfMissing, Limits, Messages, Shares, Store, Tokens, UsageLog};
 
 pub use crate::conversation::Clock;
 
@@ -85,6 +85,16 @@ impl AppState {
 
     /// The chats alone, for the operations that need no other role.
     pub fn chats(&self) -> &dyn Chats {
+        self.store.as_ref()
+    }
+
+    /// The balances and holds alone.
+    pub fn balances(&self) -> &dyn Balances {
+        self.store.as_ref()
+    }
+
+    /// The usage log alone.
+    pub fn usage_log(&self) -> &dyn UsageLog {
         self.store.as_ref()
     }
 

@@ -9,9 +9,9 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use uuid::Uuid;
 
-use crate::api::usage::{Counts, DayUsage, KeyUsage, ModelUsage, UsageReport};
+use crate::api::usage::{Counts, DayUsage, KeyUsage, ModelUsage, UsageReport, UserUsage};
 use crate::error::ApiError;
-use crate::store::{usage_hour, ApiKey, UsageBucket};
+use crate::store::{usage_hour, Accounts, ApiKey, ApiKeys, StoreError, UsageBucket, UsageLog, User};
 use crate::time::start_of_day;
 
 /// The days a report covers without `from`: the last 30, today included.
@@ -116,6 +116,39 @@ pub fn report(span: &Span, buckets: &[UsageBucket], keys: &[ApiKey]) -> UsageRep
             counts,
         }),
     }
+}
+
+/// The user's report over `span`: its buckets and its keys' names, read once each.
+pub async fn usage_of(
+    log: &dyn UsageLog,
+    keys: &dyn ApiKeys,
+    user: &User,
+    span: &Span,
+) -> Result<UsageReport, StoreError> {
+    let (from, to) = span.hours();
+    let buckets = log.usage_of(user.id, from, to).await?;
+    let keys = keys.api_keys_of(user.id).await?;
+    Ok(report(span, &buckets, &keys))
+}
+
+/// Every user's totals over `span` with their names (an account deleted since has
+/// none), and the sum of all: the administrators' view.
+pub async fn usage_of_everyone(
+    log: &dyn UsageLog,
+    accounts: &dyn Accounts,
+    span: &Span,
+) -> Result<(Counts, Vec<UserUsage>), StoreError> {
+    let (from, to) = span.hours();
+    let (total, counted) = per_user(span, &log.usage_of_everyone(from, to).await?);
+    let mut users = Vec::with_capacity(counted.len());
+    for (user_id, counts) in counted {
+        users.push(UserUsage {
+            user_id,
+            username: accounts.user_by_id(user_id).await?.map(|u| u.username),
+            counts,
+        });
+    }
+    Ok((total, users))
 }
 
 /// Every user's totals over `span`, most tokens charged first.

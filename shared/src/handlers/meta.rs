@@ -7,7 +7,8 @@ use crate::http::call::Call;
 use crate::http::reply::Reply;
 
 pub async fn get_tokens(call: &Call<'_>) -> Result<Reply, ApiError> {
-    let user = billing::settled_balance(call.state.store.as_ref(), call.user()?, call.now).await?;
+    let state = call.state;
+    let user = billing::settled_balance(state.balances(), state.accounts(), call.user()?, call.now).await?;
     Reply::ok(TokensView {
         tokens: user.tokens,
         spent: user.spent,

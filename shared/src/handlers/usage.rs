@@ -1,11 +1,11 @@
 //! `GET /api/usage/` (the caller's) and `GET /api/admin/usage/` (every user's
 //! totals, for admins): what kept charges bought (API.md §7).
 
-use crate::api::usage::{AdminUsageReport, UserUsage};
+use crate::api::usage::AdminUsageReport;
 use crate::error::ApiError;
 use crate::http::call::Call;
 use crate::http::reply::Reply;
-use crate::usage::{per_user, report, Span};
+use crate::usage::{usage_of, usage_of_everyone, Span};
 
 fn span(call: &Call<'_>) -> Result<Span, ApiError> {
     Span::parse(
@@ -17,13 +17,8 @@ fn span(call: &Call<'_>) -> Result<Span, ApiError> {
 }
 
 pub async fn get_usage(call: &Call<'_>) -> Result<Reply, ApiError> {
-    let user = call.user()?;
-    let span = span(call)?;
-    let (from, to) = span.hours();
-    let store = &call.state.store;
-    let buckets = store.usage_of(user.id, from, to).await?;
-    let keys = store.api_keys_of(user.id).await?;
-    Reply::ok(report(&span, &buckets, &keys))
+    let state = call.state;
+    Reply::ok(usage_of(state.usage_log(), state.api_keys(), call.user()?, &span(call)?).await?)
 }
 
 pub async fn get_admin_usage(call: &Call<'_>) -> Result<Reply, ApiError> {
@@ -31,18 +26,7 @@ pub async fn get_admin_usage(call: &Call<'_>) -> Result<Reply, ApiError> {
         return Err(ApiError::forbidden("not_admin", "Only an administrator can do this."));
     }
     let span = span(call)?;
-    let (from, to) = span.hours();
-    let store = &call.state.store;
-    let (total, counted) = per_user(&span, &store.usage_of_everyone(from, to).await?);
-    let mut users = Vec::with_capacity(counted.len());
-    for (user_id, counts) in counted {
-        let username = store.user_by_id(user_id).await?.map(|u| u.username);
-        users.push(UserUsage {
-            user_id,
-            username,
-            counts,
-        });
-    }
+    let (total, users) = usage_of_everyone(call.state.usage_log(), call.state.accounts(), &span).await?;
     Reply::ok(AdminUsageReport {
         from: span.first.to_string(),
         to: span.last.to_string(),
