@@ -232,6 +232,12 @@ impl Route {
         }
     }
 
+    /// The same route at another path (a surface that answers under two prefixes):
+    /// one definition, so the two cannot drift apart.
+    pub const fn alias(self, path: &'static str) -> Self {
+        Self { path, ..self }
+    }
+
     pub const fn surface(mut self, surface: Surface) -> Self {
         self.surface = Some(surface);
         self
