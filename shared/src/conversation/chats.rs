@@ -239,4 +239,28 @@ mod tests {
             assert!(matches!(err, ChatError::Store(StoreError::Unavailable(_))), "{err:?}");
         }
     }
+
+    #[tokio::test]
+    async fn started_chats_are_numbered_and_found_by_number_only_by_their_owner() {
+        let store = std::sync::Arc::new(SqliteStore::in_memory().unwrap());
+        let (alice, bob) = (user("alice"), user("bob"));
+        store.create_user(&alice).await.unwrap();
+        store.create_user(&bob).await.unwrap();
+        let now = Utc::now();
+        let first = start_chat(store.as_ref(), &alice, None, now).await.unwrap();
+        let second = start_chat(store.as_ref(), &alice, Some("Named".into()), now)
+            .await
+            .unwrap();
+        assert_eq!((first.number, second.number), (1, 2));
+        assert_eq!(store.open_chat(alice.id).await.unwrap().unwrap().id, second.id);
+        assert_eq!(numbered_chat(store.as_ref(), &alice, 2).await.unwrap().id, second.id);
+        assert!(matches!(
+            numbered_chat(store.as_ref(), &bob, 2).await,
+            Err(ChatError::NotFound)
+        ));
+        assert!(matches!(
+            numbered_chat(store.as_ref(), &alice, 3).await,
+            Err(ChatError::NotFound)
+        ));
+    }
 }
