@@ -23,7 +23,7 @@ use super::call::Call;
 use super::reply::{Output, Payload, Reply};
 use super::stream::Streamed;
 use crate::error::ApiError;
-use crate::store::{Claim, KeptAnswer, KeyedRequest, Store};
+use crate::store::{Claim, IdempotencyKeys, KeptAnswer, KeyedRequest};
 
 /// The request header, as HTTP/2 and API Gateway deliver it (lower case).
 pub const HEADER: &str = "idempotency-key";
@@ -49,7 +49,7 @@ pub enum Admission {
 
 /// A claimed key, to be finished with the request's answer.
 pub struct Keyed {
-    store: Arc<dyn Store>,
+    store: Arc<dyn IdempotencyKeys>,
     request: KeyedRequest,
 }
 
@@ -121,7 +121,7 @@ pub async fn admit(call: &Call<'_>, route: &str) -> Result<Admission, ApiError> 
         expires_at: call.now + Duration::hours(KEY_LIFETIME_HOURS),
         answer: None,
     };
-    let store = call.state.store.clone();
+    let store: Arc<dyn IdempotencyKeys> = call.state.store.clone();
     match store.claim_key(&request, call.now).await? {
         Claim::Taken => Ok(Admission::Run(Some(Keyed { store, request }))),
         Claim::Held(held) if held.request_digest != request.request_digest => Err(ApiError::new(

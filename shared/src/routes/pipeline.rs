@@ -155,16 +155,16 @@ async fn authenticate_call(call: &Call<'_>, api_keys: bool) -> Result<Caller, Ap
             if !api_keys {
                 return Err(AuthError::ApiKeyNotAccepted.into());
             }
-            return Ok(authenticate_api_key(state.store.as_ref(), presented, call.now).await?);
+            return Ok(authenticate_api_key(state.api_keys(), presented, call.now).await?);
         }
-        return Ok(authenticate_token(state.store.as_ref(), presented, Credential::Header, call.now).await?);
+        return Ok(authenticate_token(state.tokens(), presented, Credential::Header, call.now).await?);
     }
     let name = &state.config.session_cookie.name;
     let Some(token) = cookie::value(call.request.headers(), name)? else {
         return Err(AuthError::NoCredentials.into());
     };
     csrf::check(&state.config, &csrf::Source::of(call))?;
-    Ok(authenticate_token(state.store.as_ref(), token, Credential::Cookie, call.now).await?)
+    Ok(authenticate_token(state.tokens(), token, Credential::Cookie, call.now).await?)
 }
 
 fn serves(serve: Serve, route: &Route) -> bool {
@@ -182,7 +182,7 @@ async fn count(
     limit: u32,
     headers: &mut Vec<(&'static str, String)>,
 ) -> Result<(), ApiError> {
-    let window = ratelimit::count(call.state.store.as_ref(), subject, limit, call.now).await?;
+    let window = ratelimit::count(call.state.limits(), subject, limit, call.now).await?;
     *headers = window.headers();
     window.check()?;
     Ok(())
