@@ -1,8 +1,10 @@
 //! The core's top-level modules must not import each other in a circle (issue 8):
 //! domain code (store, billing, conversation, llm…) never reaches back into the
 //! HTTP edge that calls it. Read from the sources, so a new cycle fails here.
-//! The layers already split into crates (`chatbot-llm`, `chatbot-runtime`) cannot
-//! reach the core at all; what the inference function links is checked below.
+//! The layers split into crates (`chatbot-runtime`, `chatbot-llm`, `chatbot-store`,
+//! `chatbot-domain`) cannot reach the layers above them at all (cargo refuses a
+//! cycle); what the inference function, the domain and the store link is checked
+//! below from `cargo tree`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -130,6 +132,26 @@ fn the_inference_function_links_the_model_side_only() {
     ] {
         assert!(!linked.contains(absent), "the inference function links {absent}");
     }
+    // The domain sees the store and the model side, never the HTTP edge, the
+    // OpenAPI schemas, an HTTP client, the Lambda runtime or the secrets.
+    let domain = linked_crates("chatbot-domain");
+    assert!(domain.contains("chatbot-store") && domain.contains("chatbot-llm"), "{domain:?}");
+    for absent in [
+        "chatbot-core",
+        "lambda_http",
+        "lambda_runtime",
+        "utoipa",
+        "reqwest",
+        "aws-sdk-lambda",
+        "aws-sdk-secretsmanager",
+    ] {
+        assert!(!domain.contains(absent), "the domain links {absent}");
+    }
+    let store = linked_crates("chatbot-store");
+    assert!(
+        !store.contains("chatbot-domain") && !store.contains("chatbot-core") && !store.contains("lambda_http"),
+        "the store links nothing above it"
+    );
     let api = linked_crates("send-chat");
     assert!(
         api.contains("chatbot-core") && !api.contains("flan-t5") && !api.contains("candle-core"),
