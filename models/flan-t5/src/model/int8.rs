@@ -62,6 +62,22 @@ pub struct PackedQ8 {
     k: usize,
     /// `[n.div_ceil(8)][k / 32]`; rows past `n` are zero.
     tiles: Vec<Tile>,
+    /// Set for weights re-quantized with one scale per output row
+    /// ([`PackedQ8::per_row`]): the tiles' `d` are then unused.
+    rows: Option<RowScales>,
+}
+
+/// Most inputs of a [`PackedQ8::per_row`] weight: its i32 sums stay below
+/// 2²⁴ (k · 63 · 127), where f32 holds them exactly.
+pub const PER_ROW_MAX_K: usize = 2048;
+const _: () = assert!(PER_ROW_MAX_K * 63 * 127 < 1 << 24);
+
+/// One scale per output row (f32) and minus the sum of the row's bytes,
+/// `[n.div_ceil(8) * 8]` each (zero past `n`).
+#[derive(Debug)]
+struct RowScales {
+    scale: Vec<f32>,
+    neg_sum: Vec<i32>,
 }
 
 impl std::fmt::Debug for Tile {
@@ -99,7 +115,30 @@ pub fn candle_has_vnni_tiles() -> bool {
 impl PackedQ8 {
     /// Repacks q8_0 weights (each (n_i, k), rows in order) as one weight
     /// whose output rows are theirs one after the other.
+    #[cfg(test)]
     pub fn new(parts: &[&QTensor]) -> Result<Self> {
+        Self::pack(parts, false)
+    }
+
+    /// As [`PackedQ8::new`], but each output row re-quantized from its q8_0
+    /// blocks to int8 with one scale for the whole row (amax/127), as
+    /// CTranslate2 stores its int8 weights: products then multiply every
+    /// input row quantized with one scale too (6 bits, [`PROMPT_LEVELS`]),
+    /// sum in i32 over all inputs and convert once per output. For weights
+    /// that only ever multiply many rows (the encoder's).
+    #[cfg(test)]
+    pub fn per_row(parts: &[&QTensor]) -> Result<Self> {
+        Self::pack(parts, true)
+    }
+
+    /// [`PackedQ8::per_row`] for weights that multiply many rows per call
+    /// and have at most [`PER_ROW_MAX_K`] inputs, else [`PackedQ8::new`].
+    pub fn for_rows(parts: &[&QTensor], many_rows: bool) -> Result<Self> {
+        let k = parts.first().map(|q| q.shape().dims().last().copied().unwrap_or(0));
+        Self::pack(parts, many_rows && k.is_some_and(|k| k <= PER_ROW_MAX_K))
+    }
+
+    fn pack(parts: &[&QTensor], per_row: bool) -> Result<Self> {
         let mut rows: Vec<&[u8]> = Vec::new();
         let mut datas = Vec::with_capacity(parts.len());
         let mut k = None;
@@ -117,6 +156,9 @@ impl PackedQ8 {
         if k == 0 || !k.is_multiple_of(QK) {
             candle_core::bail!("a q8_0 weight of {k} inputs");
         }
+        if per_row && k > PER_ROW_MAX_K {
+            candle_core::bail!("a per-row int8 weight of {k} inputs (at most {PER_ROW_MAX_K})");
+        }
         let kb = k / QK;
         let row_bytes = kb * BLOCK_BYTES;
         for (n_i, data) in &datas {
@@ -126,6 +168,23 @@ impl PackedQ8 {
             rows.extend(data.chunks_exact(row_bytes));
         }
         let n = rows.len();
+        let mut row_scales = None;
+        let requantized: Vec<u8>;
+        if per_row {
+            let mut scale = vec![0f32; n.div_ceil(NR) * NR];
+            let mut neg_sum = vec![0i32; n.div_ceil(NR) * NR];
+            let mut bytes = vec![0u8; n * row_bytes];
+            bytes
+                .par_chunks_mut(row_bytes)
+                .zip(rows.par_iter())
+                .zip(scale.par_iter_mut().zip(neg_sum.par_iter_mut()))
+                .for_each(|((out, row), (scale, neg_sum))| {
+                    (*scale, *neg_sum) = requantize_row(row, out);
+                });
+            requantized = bytes;
+            rows = requantized.chunks_exact(row_bytes).collect();
+            row_scales = Some(RowScales { scale, neg_sum });
+        }
         let empty = Tile {
             qs: [0; QK * NR],
             d: [0; NR],
@@ -148,7 +207,12 @@ impl PackedQ8 {
                     }
                 }
             });
-        Ok(Self { n, k, tiles })
+        Ok(Self {
+            n,
+            k,
+            tiles,
+            rows: row_scales,
+        })
     }
 
     /// Output rows (the joined parts' together).
@@ -158,14 +222,51 @@ impl PackedQ8 {
     }
 }
 
+/// One q8_0 row (blocks of an f16 scale and 32 bytes) re-quantized to int8
+/// with one scale for the row, amax/127 (nearest, ties to even), written
+/// to `out` in the same block layout with zero scales; returns the scale
+/// and minus the sum of the bytes.
+fn requantize_row(row: &[u8], out: &mut [u8]) -> (f32, i32) {
+    let value = |block: &[u8], i: usize| f16::from_le_bytes([block[0], block[1]]).to_f32() * block[2 + i] as i8 as f32;
+    let amax = row
+        .chunks_exact(BLOCK_BYTES)
+        .flat_map(|b| (0..QK).map(move |i| value(b, i).abs()))
+        .fold(0f32, f32::max);
+    let scale = amax / 127.0;
+    let inverse = if scale != 0.0 { 1.0 / scale } else { 0.0 };
+    let mut sum = 0i32;
+    for (block, dst) in row.chunks_exact(BLOCK_BYTES).zip(out.chunks_exact_mut(BLOCK_BYTES)) {
+        dst[0] = 0;
+        dst[1] = 0;
+        for i in 0..QK {
+            let q = (value(block, i) * inverse).round_ties_even().clamp(-127.0, 127.0) as i8;
+            dst[2 + i] = q as u8;
+            sum += q as i32;
+        }
+    }
+    (scale, -sum)
+}
+
 /// Input rows quantized in 32-value blocks: `qs` (m, k) and one f32 scale
-/// per block; a value is `(qs - offset) * d`.
+/// per block (per row with [`Mode::Row6`]); a value is `(qs - offset) * d`.
 struct Activations {
     qs: Vec<i8>,
     d: Vec<f32>,
     /// 0: q8_0 as candle quantizes it (the sign kernel); [`PROMPT_OFFSET`]:
     /// 6 bits shifted for the unsigned kernel ([`PROMPT_LEVELS`]).
     offset: i8,
+}
+
+/// How [`quantize`] quantizes the input rows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    /// q8_0 blocks exactly as candle's (decoding steps).
+    Q8,
+    /// 6-bit blocks, shifted ([`PROMPT_LEVELS`]; prompts).
+    Block6,
+    /// 6 bits with one scale per row, shifted (prompts against
+    /// [`PackedQ8::per_row`] weights).
+    Row6,
 }
 
 /// Products of more input rows than this quantize them to 6 bits and take
@@ -216,13 +317,25 @@ const QUANTIZE_ROWS_PER_TASK: usize = 8;
 /// Quantizes each row of `x` (m, k) in 32-value blocks: with `offset` 0
 /// exactly as candle's `BlockQ8_0::from_float` does (scale amax/127
 /// rounded to f16; values rounded with the unrounded scale's inverse),
-/// with [`PROMPT_OFFSET`] to 6 bits shifted by it ([`SIGNED_MAX_ROWS`]).
-fn quantize(x: &[f32], k: usize, offset: i8) -> Activations {
+/// with [`Mode::Block6`] to 6 bits shifted by [`PROMPT_OFFSET`]
+/// ([`SIGNED_MAX_ROWS`]), with [`Mode::Row6`] so with one scale per row.
+fn quantize(x: &[f32], k: usize, mode: Mode) -> Activations {
     let m = x.len() / k;
-    let kb = k / QK;
+    let kb = if mode == Mode::Row6 { 1 } else { k / QK };
+    let offset = if mode == Mode::Q8 { 0 } else { PROMPT_OFFSET };
     let mut qs = vec![0i8; m * k];
     let mut d = vec![0f32; m * kb];
     let row = |(x, (qs, d)): (&[f32], (&mut [i8], &mut [f32]))| {
+        if mode == Mode::Row6 {
+            assert!(available(), "6-bit activations are for the AVX2 kernel");
+            // SAFETY: AVX2 and FMA are there; both rows hold k values, a
+            // multiple of 32.
+            #[cfg(target_arch = "x86_64")]
+            {
+                d[0] = unsafe { avx2::quantize_row_unsigned(x.as_ptr(), k, qs.as_mut_ptr()) };
+            }
+            return;
+        }
         for ((x, qs), d) in x.chunks_exact(QK).zip(qs.chunks_exact_mut(QK)).zip(d.iter_mut()) {
             #[cfg(target_arch = "x86_64")]
             if available() {
@@ -279,11 +392,22 @@ pub fn matmul(w: &PackedQ8, x: &Tensor) -> Result<Tensor> {
     Tensor::from_vec(out, out_dims, &Device::Cpu)
 }
 
+/// How `m` input rows are quantized for `w`.
+fn mode_for(w: &PackedQ8, m: usize) -> Mode {
+    if w.rows.is_some() {
+        Mode::Row6
+    } else if m > SIGNED_MAX_ROWS {
+        Mode::Block6
+    } else {
+        Mode::Q8
+    }
+}
+
 fn matmul_slices(w: &PackedQ8, x: &[f32], m: usize) -> Vec<f32> {
     assert!(available(), "int8::matmul needs AVX2 and FMA");
     let (n, k) = (w.n, w.k);
     let kb = k / QK;
-    let acts = quantize(x, k, if m > SIGNED_MAX_ROWS { PROMPT_OFFSET } else { 0 });
+    let acts = quantize(x, k, mode_for(w, m));
     let n_tiles = n.div_ceil(NR);
     if m == 0 || n_tiles == 0 {
         return vec![0f32; m * n];
@@ -301,6 +425,11 @@ fn matmul_slices(w: &PackedQ8, x: &[f32], m: usize) -> Vec<f32> {
         .max(MIN_TASK_BYTES.div_ceil(tile_bytes * m.min(MR)))
         .min(n_tiles);
     let out_ptr = SendPtr(out.as_mut_ptr());
+    let row_scales = |t: usize| {
+        w.rows
+            .as_ref()
+            .map(|r| (&r.scale[t * NR..(t + 1) * NR], &r.neg_sum[t * NR..(t + 1) * NR]))
+    };
     let run = |first: usize| {
         let last = (first + per_task).min(n_tiles);
         for t in first..last {
@@ -311,7 +440,7 @@ fn matmul_slices(w: &PackedQ8, x: &[f32], m: usize) -> Vec<f32> {
                 let mr = (m - r0).min(MR);
                 // SAFETY: available() holds (asserted above); each task
                 // writes only its own tiles' columns of `out`.
-                unsafe { kernel(tiles, &acts, k, r0, mr, out_ptr.get(), n, t * NR, cols) };
+                unsafe { kernel(tiles, row_scales(t), &acts, k, r0, mr, out_ptr.get(), n, t * NR, cols) };
                 r0 += mr;
             }
         }
@@ -335,6 +464,7 @@ use avx2::block as kernel;
 #[allow(clippy::too_many_arguments)]
 unsafe fn kernel(
     _: &[Tile],
+    _: Option<(&[f32], &[i32])>,
     acts: &Activations,
     _: usize,
     _: usize,
@@ -412,13 +542,38 @@ mod avx2 {
         let (v, amax) = load_block(x);
         let scale = amax / PROMPT_LEVELS as f32;
         let inverse = _mm256_set1_ps(if scale != 0.0 { 1.0 / scale } else { 0.0 });
+        store_unsigned(v, inverse, qs);
+        scale
+    }
+
+    /// The `k` values at `x` (a multiple of 32) to 6 bits with one scale,
+    /// amax/31 (nearest, ties to even), plus [`PROMPT_OFFSET`], written to
+    /// `qs`; returns the scale.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn quantize_row_unsigned(x: *const f32, k: usize, qs: *mut i8) -> f32 {
+        let mut amax = 0f32;
+        for b in 0..k / QK {
+            amax = amax.max(load_block(x.add(b * QK)).1);
+        }
+        let scale = amax / PROMPT_LEVELS as f32;
+        let inverse = _mm256_set1_ps(if scale != 0.0 { 1.0 / scale } else { 0.0 });
+        for b in 0..k / QK {
+            store_unsigned(load_block(x.add(b * QK)).0, inverse, qs.add(b * QK));
+        }
+        scale
+    }
+
+    /// 32 values times `inverse`, rounded to nearest (ties to even), plus
+    /// [`PROMPT_OFFSET`], as bytes at `qs`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn store_unsigned(v: [__m256; 4], inverse: __m256, qs: *mut i8) {
         let shift = _mm256_set1_epi32(PROMPT_OFFSET as i32);
         // The default rounding mode: nearest, ties to even.
         let q = v.map(|v| _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v, inverse)), shift));
         let words = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
         let bytes = _mm256_permutevar8x32_epi32(words, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256(qs as *mut __m256i, bytes);
-        scale
     }
 
     /// Rows `r0..r0 + mr` of the input against one column of tiles (8
@@ -427,6 +582,7 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn block(
         tiles: &[Tile],
+        row_scales: Option<(&[f32], &[i32])>,
         acts: &Activations,
         k: usize,
         r0: usize,
@@ -436,7 +592,14 @@ mod avx2 {
         col0: usize,
         cols: usize,
     ) {
-        let acc = if acts.offset == 0 {
+        let acc = if let Some((scale, neg_sum)) = row_scales {
+            match mr {
+                4 => rows_per_row::<4>(tiles, scale, neg_sum, acts, k, r0),
+                3 => rows_per_row::<3>(tiles, scale, neg_sum, acts, k, r0),
+                2 => rows_per_row::<2>(tiles, scale, neg_sum, acts, k, r0),
+                _ => rows_per_row::<1>(tiles, scale, neg_sum, acts, k, r0),
+            }
+        } else if acts.offset == 0 {
             match mr {
                 4 => rows::<4>(tiles, acts, k, r0),
                 3 => rows::<3>(tiles, acts, k, r0),
@@ -507,6 +670,51 @@ mod avx2 {
         sums
     }
 
+    /// Rows `r0..r0 + R` of 6-bit activations shifted to 1..=63, one scale
+    /// per row, against one column of tiles of per-row weights
+    /// ([`super::PackedQ8::per_row`]): as [`rows_unsigned`], but the i32
+    /// sums run over all inputs (|sum| ≤ k · 63 · 127 < 2²⁴ for k ≤ 2048,
+    /// so the conversion to f32 is exact too), starting at
+    /// [`PROMPT_OFFSET`] × the row's `neg_sum`, and are scaled once.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn rows_per_row<const R: usize>(
+        tiles: &[Tile],
+        scale: &[f32],
+        neg_sum: &[i32],
+        acts: &Activations,
+        k: usize,
+        r0: usize,
+    ) -> [__m256; MR] {
+        let ones = _mm256_set1_epi16(1);
+        const _: () = assert!(PROMPT_OFFSET == 1 << 5);
+        let start = _mm256_slli_epi32(_mm256_loadu_si256(neg_sum.as_ptr() as *const __m256i), 5);
+        let mut dots = [start; R];
+        let qs = acts.qs.as_ptr().add(r0 * k);
+        for (b, tile) in tiles.iter().enumerate() {
+            let a = qs.add(b * QK);
+            for s in (0..QK / 4).step_by(2) {
+                let w0 = _mm256_load_si256(tile.qs.as_ptr().add(s * NR * 4) as *const __m256i);
+                let w1 = _mm256_load_si256(tile.qs.as_ptr().add((s + 1) * NR * 4) as *const __m256i);
+                for (r, dot) in dots.iter_mut().enumerate() {
+                    let four0 = (a.add(r * k + s * 4) as *const i32).read_unaligned();
+                    let four1 = (a.add(r * k + s * 4 + 4) as *const i32).read_unaligned();
+                    let pairs = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(_mm256_set1_epi32(four0), w0),
+                        _mm256_maddubs_epi16(_mm256_set1_epi32(four1), w1),
+                    );
+                    *dot = _mm256_add_epi32(*dot, _mm256_madd_epi16(pairs, ones));
+                }
+            }
+        }
+        let dw = _mm256_loadu_ps(scale.as_ptr());
+        let mut sums = [_mm256_setzero_ps(); MR];
+        for (r, (sum, dot)) in sums.iter_mut().zip(dots).enumerate() {
+            *sum = _mm256_mul_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, _mm256_set1_ps(acts.d[r0 + r])));
+        }
+        sums
+    }
+
     /// Rows `r0..r0 + R` of q8_0 activations against one column of tiles,
     /// `|w| · sign(a, w)`. Returns [`MR`] sums of which the first `R` are set.
     #[inline]
@@ -550,7 +758,7 @@ mod tests {
     fn reference(w: &QTensor, x: &[f32], m: usize) -> Vec<f64> {
         let (n, k) = w.shape().dims2().unwrap();
         let wf = w.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
-        let acts = quantize(x, k, if m > SIGNED_MAX_ROWS { PROMPT_OFFSET } else { 0 });
+        let acts = quantize(x, k, if m > SIGNED_MAX_ROWS { Mode::Block6 } else { Mode::Q8 });
         let mut out = vec![0f64; m * n];
         for r in 0..m {
             for c in 0..n {
@@ -595,7 +803,7 @@ mod tests {
         {
             x[193 + i] = *v;
         }
-        let ours = quantize(&x, 96, 0);
+        let ours = quantize(&x, 96, Mode::Q8);
         for (r, row) in x.chunks_exact(96).enumerate() {
             // The portable block quantizer too.
             for (b, block) in row.chunks_exact(32).enumerate() {
@@ -623,7 +831,7 @@ mod tests {
         for (i, v) in [2.5f32, -2.5, 0.5, -0.5, 30.5, 3.5, -31.0].iter().enumerate() {
             x[65 + i] = *v;
         }
-        let ours = quantize(&x, 64, PROMPT_OFFSET);
+        let ours = quantize(&x, 64, Mode::Block6);
         assert_eq!(ours.offset, 32);
         assert_eq!(&ours.qs[65..72], &[34, 30, 32, 32, 62, 36, 1]);
         for (r, row) in x.chunks_exact(64).enumerate() {

@@ -209,7 +209,7 @@ impl Proj {
 
     fn quantized(q: Arc<QTensor>, rows: Rows) -> Result<Self> {
         if takes_int8(q.dtype(), rows) {
-            return Ok(Self::Int8(Arc::new(PackedQ8::new(&[&q])?)));
+            return Ok(Self::Int8(Arc::new(PackedQ8::for_rows(&[&q], rows == Rows::Many)?)));
         }
         Ok(match rows {
             Rows::Many => Self::Quantized(QMatMul::from_arc(q)?),
@@ -355,7 +355,10 @@ impl Joined {
             if int8_parts.len() == loaded.len() {
                 // One repacked weight: the input is quantized once and every
                 // part's rows are streamed in one pass over the pool.
-                return Ok(Self::One(Proj::Int8(Arc::new(PackedQ8::new(&int8_parts)?))));
+                return Ok(Self::One(Proj::Int8(Arc::new(PackedQ8::for_rows(
+                    &int8_parts,
+                    rows == Rows::Many,
+                )?))));
             }
             return loaded
                 .into_iter()
