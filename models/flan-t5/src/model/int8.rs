@@ -70,7 +70,18 @@ pub struct PackedQ8 {
 /// Most inputs of a [`PackedQ8::per_row`] weight: its i32 sums stay below
 /// 2²⁴ (k · 63 · 127), where f32 holds them exactly.
 pub const PER_ROW_MAX_K: usize = 2048;
-const _: () = assert!(PER_ROW_MAX_K * 63 * 127 < 1 << 24);
+const _: () = assert!(PER_ROW_MAX_K * (2 * ROW_LEVELS as usize + 1) * ROW_WEIGHT_LEVELS as usize <= 1 << 24);
+
+/// Per-row activations: 7 bits, -63..=63 (scale amax/63), shifted by
+/// [`ROW_OFFSET`] to 1..=127; per-row weights: 7 bits too, -63..=63
+/// ([`ROW_WEIGHT_LEVELS`]), so two `maddubs` pair sums still add up within
+/// i16 (2 · 2·127·63 = 32004 < 32768).
+const ROW_LEVELS: i8 = 63;
+/// See [`ROW_LEVELS`].
+const ROW_OFFSET: i8 = ROW_LEVELS + 1;
+/// See [`ROW_LEVELS`].
+const ROW_WEIGHT_LEVELS: i8 = 63;
+const _: () = assert!(2 * 2 * (ROW_LEVELS as i32 + ROW_OFFSET as i32) * (ROW_WEIGHT_LEVELS as i32) < 32768);
 
 /// One scale per output row (f32) and minus the sum of the row's bytes,
 /// `[n.div_ceil(8) * 8]` each (zero past `n`).
@@ -232,14 +243,14 @@ fn requantize_row(row: &[u8], out: &mut [u8]) -> (f32, i32) {
         .chunks_exact(BLOCK_BYTES)
         .flat_map(|b| (0..QK).map(move |i| value(b, i).abs()))
         .fold(0f32, f32::max);
-    let scale = amax / 127.0;
+    let scale = amax / ROW_WEIGHT_LEVELS as f32;
     let inverse = if scale != 0.0 { 1.0 / scale } else { 0.0 };
     let mut sum = 0i32;
     for (block, dst) in row.chunks_exact(BLOCK_BYTES).zip(out.chunks_exact_mut(BLOCK_BYTES)) {
         dst[0] = 0;
         dst[1] = 0;
         for i in 0..QK {
-            let q = (value(block, i) * inverse).round_ties_even().clamp(-127.0, 127.0) as i8;
+            let q = (value(block, i) * inverse).round_ties_even().clamp(-(ROW_WEIGHT_LEVELS as f32), ROW_WEIGHT_LEVELS as f32) as i8;
             dst[2 + i] = q as u8;
             sum += q as i32;
         }
@@ -248,7 +259,7 @@ fn requantize_row(row: &[u8], out: &mut [u8]) -> (f32, i32) {
 }
 
 /// Input rows quantized in 32-value blocks: `qs` (m, k) and one f32 scale
-/// per block (per row with [`Mode::Row6`]); a value is `(qs - offset) * d`.
+/// per block (per row with [`Mode::Row7`]); a value is `(qs - offset) * d`.
 struct Activations {
     qs: Vec<i8>,
     d: Vec<f32>,
@@ -266,7 +277,7 @@ enum Mode {
     Block6,
     /// 6 bits with one scale per row, shifted (prompts against
     /// [`PackedQ8::per_row`] weights).
-    Row6,
+    Row7,
 }
 
 /// Products of more input rows than this quantize them to 6 bits and take
@@ -318,15 +329,19 @@ const QUANTIZE_ROWS_PER_TASK: usize = 8;
 /// exactly as candle's `BlockQ8_0::from_float` does (scale amax/127
 /// rounded to f16; values rounded with the unrounded scale's inverse),
 /// with [`Mode::Block6`] to 6 bits shifted by [`PROMPT_OFFSET`]
-/// ([`SIGNED_MAX_ROWS`]), with [`Mode::Row6`] so with one scale per row.
+/// ([`SIGNED_MAX_ROWS`]), with [`Mode::Row7`] so with one scale per row.
 fn quantize(x: &[f32], k: usize, mode: Mode) -> Activations {
     let m = x.len() / k;
-    let kb = if mode == Mode::Row6 { 1 } else { k / QK };
-    let offset = if mode == Mode::Q8 { 0 } else { PROMPT_OFFSET };
+    let kb = if mode == Mode::Row7 { 1 } else { k / QK };
+    let offset = match mode {
+        Mode::Q8 => 0,
+        Mode::Block6 => PROMPT_OFFSET,
+        Mode::Row7 => ROW_OFFSET,
+    };
     let mut qs = vec![0i8; m * k];
     let mut d = vec![0f32; m * kb];
     let row = |(x, (qs, d)): (&[f32], (&mut [i8], &mut [f32]))| {
-        if mode == Mode::Row6 {
+        if mode == Mode::Row7 {
             assert!(available(), "6-bit activations are for the AVX2 kernel");
             // SAFETY: AVX2 and FMA are there; both rows hold k values, a
             // multiple of 32.
@@ -395,7 +410,7 @@ pub fn matmul(w: &PackedQ8, x: &Tensor) -> Result<Tensor> {
 /// How `m` input rows are quantized for `w`.
 fn mode_for(w: &PackedQ8, m: usize) -> Mode {
     if w.rows.is_some() {
-        Mode::Row6
+        Mode::Row7
     } else if m > SIGNED_MAX_ROWS {
         Mode::Block6
     } else {
@@ -495,7 +510,7 @@ impl SendPtr {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Activations, Tile, MR, NR, PROMPT_LEVELS, PROMPT_OFFSET, QK};
+    use super::{Activations, Tile, MR, NR, PROMPT_LEVELS, PROMPT_OFFSET, QK, ROW_LEVELS, ROW_OFFSET};
     use half::f16;
     use std::arch::x86_64::*;
 
@@ -542,7 +557,7 @@ mod avx2 {
         let (v, amax) = load_block(x);
         let scale = amax / PROMPT_LEVELS as f32;
         let inverse = _mm256_set1_ps(if scale != 0.0 { 1.0 / scale } else { 0.0 });
-        store_unsigned(v, inverse, qs);
+        store_unsigned(v, inverse, PROMPT_OFFSET, qs);
         scale
     }
 
@@ -555,10 +570,10 @@ mod avx2 {
         for b in 0..k / QK {
             amax = amax.max(load_block(x.add(b * QK)).1);
         }
-        let scale = amax / PROMPT_LEVELS as f32;
+        let scale = amax / ROW_LEVELS as f32;
         let inverse = _mm256_set1_ps(if scale != 0.0 { 1.0 / scale } else { 0.0 });
         for b in 0..k / QK {
-            store_unsigned(load_block(x.add(b * QK)).0, inverse, qs.add(b * QK));
+            store_unsigned(load_block(x.add(b * QK)).0, inverse, ROW_OFFSET, qs.add(b * QK));
         }
         scale
     }
@@ -567,8 +582,8 @@ mod avx2 {
     /// [`PROMPT_OFFSET`], as bytes at `qs`.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    unsafe fn store_unsigned(v: [__m256; 4], inverse: __m256, qs: *mut i8) {
-        let shift = _mm256_set1_epi32(PROMPT_OFFSET as i32);
+    unsafe fn store_unsigned(v: [__m256; 4], inverse: __m256, offset: i8, qs: *mut i8) {
+        let shift = _mm256_set1_epi32(offset as i32);
         // The default rounding mode: nearest, ties to even.
         let q = v.map(|v| _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v, inverse)), shift));
         let words = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
@@ -687,8 +702,8 @@ mod avx2 {
         r0: usize,
     ) -> [__m256; MR] {
         let ones = _mm256_set1_epi16(1);
-        const _: () = assert!(PROMPT_OFFSET == 1 << 5);
-        let start = _mm256_slli_epi32(_mm256_loadu_si256(neg_sum.as_ptr() as *const __m256i), 5);
+        const _: () = assert!(ROW_OFFSET == 1 << 6);
+        let start = _mm256_slli_epi32(_mm256_loadu_si256(neg_sum.as_ptr() as *const __m256i), 6);
         let mut dots = [start; R];
         let qs = acts.qs.as_ptr().add(r0 * k);
         for (b, tile) in tiles.iter().enumerate() {
