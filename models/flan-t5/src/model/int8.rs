@@ -278,7 +278,8 @@ struct Activations {
     qs: Vec<i8>,
     d: Vec<f32>,
     /// 0: q8_0 as candle quantizes it (the sign kernel); [`PROMPT_OFFSET`]:
-    /// 6 bits shifted for the unsigned kernel ([`PROMPT_LEVELS`]).
+    /// 6 bits shifted for the unsigned kernel ([`PROMPT_LEVELS`]);
+    /// [`ROW_OFFSET`]: 7 bits per row shifted ([`ROW_LEVELS`]).
     offset: i8,
 }
 
