@@ -134,7 +134,7 @@ pub fn candle_has_vnni_tiles() -> bool {
 impl PackedQ8 {
     /// Repacks q8_0 weights (each (n_i, k), rows in order) as one weight
     /// whose output rows are theirs one after the other.
-    #[cfg(test)]
+    #[cfg(all(test, target_arch = "x86_64"))]
     pub fn new(parts: &[&QTensor]) -> Result<Self> {
         Self::pack(parts, false)
     }
@@ -145,7 +145,7 @@ impl PackedQ8 {
     /// input row quantized with one scale too ([`ROW_LEVELS`]),
     /// sum in i32 over all inputs and convert once per output. For weights
     /// that only ever multiply many rows (the encoder's).
-    #[cfg(test)]
+    #[cfg(all(test, target_arch = "x86_64"))]
     pub fn per_row(parts: &[&QTensor]) -> Result<Self> {
         Self::pack(parts, true)
     }
