@@ -44,7 +44,7 @@ impl FeedForward {
         };
         Ok(Self {
             input,
-            wo: Proj::new(d_ff, d_model, rows, loader, vb.pp("wo"))?,
+            wo: Proj::new_block_scaled(d_ff, d_model, rows, loader, vb.pp("wo"))?,
             activation: kind.activation,
         })
     }

@@ -27,6 +27,14 @@
 //!   `madd`, the shift taken back through the tile's weight sums; top-1
 //!   agreement with f32 83.6 % (8 bits everywhere: 89.4 %; 7 bits without
 //!   the pairing: 87.3 %; CTranslate2 int8: 64.3 %; BENCHMARKS.md).
+//!
+//! Weights that only multiply prompts (the encoder's but its feed-forward
+//! output, and the cross-attention keys and values: [`PackedQ8::for_rows`])
+//! are re-quantized at load to 7 bits with one scale per output row, as
+//! CTranslate2 lays out int8, and their inputs to 7 bits with one scale per
+//! row ([`ROW_LEVELS`]): the same paired unsigned kernel then sums in i32
+//! over the whole row and converts once per output instead of once per 32
+//! inputs (the encoder ~1.25× faster at flan-t5-base; agreement 77.7 %).
 
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Result, Tensor};
@@ -62,6 +70,33 @@ pub struct PackedQ8 {
     k: usize,
     /// `[n.div_ceil(8)][k / 32]`; rows past `n` are zero.
     tiles: Vec<Tile>,
+    /// Set for weights re-quantized with one scale per output row
+    /// ([`PackedQ8::per_row`]): the tiles' `d` are then unused.
+    rows: Option<RowScales>,
+}
+
+/// Most inputs of a [`PackedQ8::per_row`] weight: its i32 sums stay below
+/// 2²⁴ (k · 63 · 127), where f32 holds them exactly.
+pub const PER_ROW_MAX_K: usize = 2048;
+const _: () = assert!(PER_ROW_MAX_K * (2 * ROW_LEVELS as usize + 1) * ROW_WEIGHT_LEVELS as usize <= 1 << 24);
+
+/// Per-row activations: 7 bits, -63..=63 (scale amax/63), shifted by
+/// [`ROW_OFFSET`] to 1..=127; per-row weights: 7 bits too, -63..=63
+/// ([`ROW_WEIGHT_LEVELS`]), so two `maddubs` pair sums still add up within
+/// i16 (2 · 2·127·63 = 32004 < 32768).
+const ROW_LEVELS: i8 = 63;
+/// See [`ROW_LEVELS`].
+const ROW_OFFSET: i8 = ROW_LEVELS + 1;
+/// See [`ROW_LEVELS`].
+const ROW_WEIGHT_LEVELS: i8 = 63;
+const _: () = assert!(2 * 2 * (ROW_LEVELS as i32 + ROW_OFFSET as i32) * (ROW_WEIGHT_LEVELS as i32) < 32768);
+
+/// One scale per output row (f32) and minus the sum of the row's bytes,
+/// `[n.div_ceil(8) * 8]` each (zero past `n`).
+#[derive(Debug)]
+struct RowScales {
+    scale: Vec<f32>,
+    neg_sum: Vec<i32>,
 }
 
 impl std::fmt::Debug for Tile {
@@ -99,7 +134,30 @@ pub fn candle_has_vnni_tiles() -> bool {
 impl PackedQ8 {
     /// Repacks q8_0 weights (each (n_i, k), rows in order) as one weight
     /// whose output rows are theirs one after the other.
+    #[cfg(all(test, target_arch = "x86_64"))]
     pub fn new(parts: &[&QTensor]) -> Result<Self> {
+        Self::pack(parts, false)
+    }
+
+    /// As [`PackedQ8::new`], but each output row re-quantized from its q8_0
+    /// blocks to int8 with one scale for the whole row (amax/127), as
+    /// CTranslate2 stores its int8 weights: products then multiply every
+    /// input row quantized with one scale too ([`ROW_LEVELS`]),
+    /// sum in i32 over all inputs and convert once per output. For weights
+    /// that only ever multiply many rows (the encoder's).
+    #[cfg(all(test, target_arch = "x86_64"))]
+    pub fn per_row(parts: &[&QTensor]) -> Result<Self> {
+        Self::pack(parts, true)
+    }
+
+    /// [`PackedQ8::per_row`] for weights that multiply many rows per call
+    /// and have at most [`PER_ROW_MAX_K`] inputs, else [`PackedQ8::new`].
+    pub fn for_rows(parts: &[&QTensor], many_rows: bool) -> Result<Self> {
+        let k = parts.first().map(|q| q.shape().dims().last().copied().unwrap_or(0));
+        Self::pack(parts, many_rows && k.is_some_and(|k| k <= PER_ROW_MAX_K))
+    }
+
+    fn pack(parts: &[&QTensor], per_row: bool) -> Result<Self> {
         let mut rows: Vec<&[u8]> = Vec::new();
         let mut datas = Vec::with_capacity(parts.len());
         let mut k = None;
@@ -117,6 +175,9 @@ impl PackedQ8 {
         if k == 0 || !k.is_multiple_of(QK) {
             candle_core::bail!("a q8_0 weight of {k} inputs");
         }
+        if per_row && k > PER_ROW_MAX_K {
+            candle_core::bail!("a per-row int8 weight of {k} inputs (at most {PER_ROW_MAX_K})");
+        }
         let kb = k / QK;
         let row_bytes = kb * BLOCK_BYTES;
         for (n_i, data) in &datas {
@@ -126,6 +187,23 @@ impl PackedQ8 {
             rows.extend(data.chunks_exact(row_bytes));
         }
         let n = rows.len();
+        let mut row_scales = None;
+        let requantized: Vec<u8>;
+        if per_row {
+            let mut scale = vec![0f32; n.div_ceil(NR) * NR];
+            let mut neg_sum = vec![0i32; n.div_ceil(NR) * NR];
+            let mut bytes = vec![0u8; n * row_bytes];
+            bytes
+                .par_chunks_mut(row_bytes)
+                .zip(rows.par_iter())
+                .zip(scale.par_iter_mut().zip(neg_sum.par_iter_mut()))
+                .for_each(|((out, row), (scale, neg_sum))| {
+                    (*scale, *neg_sum) = requantize_row(row, out);
+                });
+            requantized = bytes;
+            rows = requantized.chunks_exact(row_bytes).collect();
+            row_scales = Some(RowScales { scale, neg_sum });
+        }
         let empty = Tile {
             qs: [0; QK * NR],
             d: [0; NR],
@@ -148,7 +226,12 @@ impl PackedQ8 {
                     }
                 }
             });
-        Ok(Self { n, k, tiles })
+        Ok(Self {
+            n,
+            k,
+            tiles,
+            rows: row_scales,
+        })
     }
 
     /// Output rows (the joined parts' together).
@@ -158,14 +241,58 @@ impl PackedQ8 {
     }
 }
 
+/// One q8_0 row (blocks of an f16 scale and 32 bytes) re-quantized to int8
+/// with one scale for the row, amax/127 (nearest, ties to even), written
+/// to `out` in the same block layout with zero scales; returns the scale
+/// and minus the sum of the bytes.
+fn requantize_row(row: &[u8], out: &mut [u8]) -> (f32, i32) {
+    let mut values = [0f32; PER_ROW_MAX_K];
+    let values = &mut values[..row.len() / BLOCK_BYTES * QK];
+    for (block, values) in row.chunks_exact(BLOCK_BYTES).zip(values.chunks_exact_mut(QK)) {
+        let d = f16::from_le_bytes([block[0], block[1]]).to_f32();
+        for (v, &q) in values.iter_mut().zip(&block[2..]) {
+            *v = d * q as i8 as f32;
+        }
+    }
+    let amax = values.iter().fold(0f32, |a, v| a.max(v.abs()));
+    let scale = amax / ROW_WEIGHT_LEVELS as f32;
+    let inverse = if scale != 0.0 { 1.0 / scale } else { 0.0 };
+    let mut sum = 0i32;
+    for (values, dst) in values.chunks_exact(QK).zip(out.chunks_exact_mut(BLOCK_BYTES)) {
+        dst[0] = 0;
+        dst[1] = 0;
+        for (i, v) in values.iter().enumerate() {
+            let q = (v * inverse)
+                .round_ties_even()
+                .clamp(-(ROW_WEIGHT_LEVELS as f32), ROW_WEIGHT_LEVELS as f32) as i8;
+            dst[2 + i] = q as u8;
+            sum += q as i32;
+        }
+    }
+    (scale, -sum)
+}
+
 /// Input rows quantized in 32-value blocks: `qs` (m, k) and one f32 scale
-/// per block; a value is `(qs - offset) * d`.
+/// per block (per row with [`Mode::Row7`]); a value is `(qs - offset) * d`.
 struct Activations {
     qs: Vec<i8>,
     d: Vec<f32>,
     /// 0: q8_0 as candle quantizes it (the sign kernel); [`PROMPT_OFFSET`]:
-    /// 6 bits shifted for the unsigned kernel ([`PROMPT_LEVELS`]).
+    /// 6 bits shifted for the unsigned kernel ([`PROMPT_LEVELS`]);
+    /// [`ROW_OFFSET`]: 7 bits per row shifted ([`ROW_LEVELS`]).
     offset: i8,
+}
+
+/// How [`quantize`] quantizes the input rows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    /// q8_0 blocks exactly as candle's (decoding steps).
+    Q8,
+    /// 6-bit blocks, shifted ([`PROMPT_LEVELS`]; prompts).
+    Block6,
+    /// 7 bits with one scale per row, shifted ([`ROW_LEVELS`]; against
+    /// [`PackedQ8::per_row`] weights).
+    Row7,
 }
 
 /// Products of more input rows than this quantize them to 6 bits and take
@@ -216,13 +343,29 @@ const QUANTIZE_ROWS_PER_TASK: usize = 8;
 /// Quantizes each row of `x` (m, k) in 32-value blocks: with `offset` 0
 /// exactly as candle's `BlockQ8_0::from_float` does (scale amax/127
 /// rounded to f16; values rounded with the unrounded scale's inverse),
-/// with [`PROMPT_OFFSET`] to 6 bits shifted by it ([`SIGNED_MAX_ROWS`]).
-fn quantize(x: &[f32], k: usize, offset: i8) -> Activations {
+/// with [`Mode::Block6`] to 6 bits shifted by [`PROMPT_OFFSET`]
+/// ([`SIGNED_MAX_ROWS`]), with [`Mode::Row7`] so with one scale per row.
+fn quantize(x: &[f32], k: usize, mode: Mode) -> Activations {
     let m = x.len() / k;
-    let kb = k / QK;
+    let kb = if mode == Mode::Row7 { 1 } else { k / QK };
+    let offset = match mode {
+        Mode::Q8 => 0,
+        Mode::Block6 => PROMPT_OFFSET,
+        Mode::Row7 => ROW_OFFSET,
+    };
     let mut qs = vec![0i8; m * k];
     let mut d = vec![0f32; m * kb];
     let row = |(x, (qs, d)): (&[f32], (&mut [i8], &mut [f32]))| {
+        if mode == Mode::Row7 {
+            assert!(available(), "per-row activations are for the AVX2 kernel");
+            // SAFETY: AVX2 and FMA are there; both rows hold k values, a
+            // multiple of 32.
+            #[cfg(target_arch = "x86_64")]
+            {
+                d[0] = unsafe { avx2::quantize_row_unsigned(x.as_ptr(), k, qs.as_mut_ptr()) };
+            }
+            return;
+        }
         for ((x, qs), d) in x.chunks_exact(QK).zip(qs.chunks_exact_mut(QK)).zip(d.iter_mut()) {
             #[cfg(target_arch = "x86_64")]
             if available() {
@@ -279,11 +422,22 @@ pub fn matmul(w: &PackedQ8, x: &Tensor) -> Result<Tensor> {
     Tensor::from_vec(out, out_dims, &Device::Cpu)
 }
 
+/// How `m` input rows are quantized for `w`.
+fn mode_for(w: &PackedQ8, m: usize) -> Mode {
+    if w.rows.is_some() {
+        Mode::Row7
+    } else if m > SIGNED_MAX_ROWS {
+        Mode::Block6
+    } else {
+        Mode::Q8
+    }
+}
+
 fn matmul_slices(w: &PackedQ8, x: &[f32], m: usize) -> Vec<f32> {
     assert!(available(), "int8::matmul needs AVX2 and FMA");
     let (n, k) = (w.n, w.k);
     let kb = k / QK;
-    let acts = quantize(x, k, if m > SIGNED_MAX_ROWS { PROMPT_OFFSET } else { 0 });
+    let acts = quantize(x, k, mode_for(w, m));
     let n_tiles = n.div_ceil(NR);
     if m == 0 || n_tiles == 0 {
         return vec![0f32; m * n];
@@ -301,6 +455,11 @@ fn matmul_slices(w: &PackedQ8, x: &[f32], m: usize) -> Vec<f32> {
         .max(MIN_TASK_BYTES.div_ceil(tile_bytes * m.min(MR)))
         .min(n_tiles);
     let out_ptr = SendPtr(out.as_mut_ptr());
+    let row_scales = |t: usize| {
+        w.rows
+            .as_ref()
+            .map(|r| (&r.scale[t * NR..(t + 1) * NR], &r.neg_sum[t * NR..(t + 1) * NR]))
+    };
     let run = |first: usize| {
         let last = (first + per_task).min(n_tiles);
         for t in first..last {
@@ -311,7 +470,7 @@ fn matmul_slices(w: &PackedQ8, x: &[f32], m: usize) -> Vec<f32> {
                 let mr = (m - r0).min(MR);
                 // SAFETY: available() holds (asserted above); each task
                 // writes only its own tiles' columns of `out`.
-                unsafe { kernel(tiles, &acts, k, r0, mr, out_ptr.get(), n, t * NR, cols) };
+                unsafe { kernel(tiles, row_scales(t), &acts, k, r0, mr, out_ptr.get(), n, t * NR, cols) };
                 r0 += mr;
             }
         }
@@ -335,6 +494,7 @@ use avx2::block as kernel;
 #[allow(clippy::too_many_arguments)]
 unsafe fn kernel(
     _: &[Tile],
+    _: Option<(&[f32], &[i32])>,
     acts: &Activations,
     _: usize,
     _: usize,
@@ -365,7 +525,7 @@ impl SendPtr {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Activations, Tile, MR, NR, PROMPT_LEVELS, PROMPT_OFFSET, QK};
+    use super::{Activations, Tile, MR, NR, PROMPT_LEVELS, PROMPT_OFFSET, QK, ROW_LEVELS, ROW_OFFSET};
     use half::f16;
     use std::arch::x86_64::*;
 
@@ -412,13 +572,38 @@ mod avx2 {
         let (v, amax) = load_block(x);
         let scale = amax / PROMPT_LEVELS as f32;
         let inverse = _mm256_set1_ps(if scale != 0.0 { 1.0 / scale } else { 0.0 });
-        let shift = _mm256_set1_epi32(PROMPT_OFFSET as i32);
+        store_unsigned(v, inverse, PROMPT_OFFSET, qs);
+        scale
+    }
+
+    /// The `k` values at `x` (a multiple of 32) to 7 bits with one scale,
+    /// amax/63 (nearest, ties to even), plus [`ROW_OFFSET`], written to
+    /// `qs`; returns the scale.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn quantize_row_unsigned(x: *const f32, k: usize, qs: *mut i8) -> f32 {
+        let mut amax = 0f32;
+        for b in 0..k / QK {
+            amax = amax.max(load_block(x.add(b * QK)).1);
+        }
+        let scale = amax / ROW_LEVELS as f32;
+        let inverse = _mm256_set1_ps(if scale != 0.0 { 1.0 / scale } else { 0.0 });
+        for b in 0..k / QK {
+            store_unsigned(load_block(x.add(b * QK)).0, inverse, ROW_OFFSET, qs.add(b * QK));
+        }
+        scale
+    }
+
+    /// 32 values times `inverse`, rounded to nearest (ties to even), plus
+    /// [`PROMPT_OFFSET`], as bytes at `qs`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn store_unsigned(v: [__m256; 4], inverse: __m256, offset: i8, qs: *mut i8) {
+        let shift = _mm256_set1_epi32(offset as i32);
         // The default rounding mode: nearest, ties to even.
         let q = v.map(|v| _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v, inverse)), shift));
         let words = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
         let bytes = _mm256_permutevar8x32_epi32(words, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256(qs as *mut __m256i, bytes);
-        scale
     }
 
     /// Rows `r0..r0 + mr` of the input against one column of tiles (8
@@ -427,6 +612,7 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn block(
         tiles: &[Tile],
+        row_scales: Option<(&[f32], &[i32])>,
         acts: &Activations,
         k: usize,
         r0: usize,
@@ -436,7 +622,14 @@ mod avx2 {
         col0: usize,
         cols: usize,
     ) {
-        let acc = if acts.offset == 0 {
+        let acc = if let Some((scale, neg_sum)) = row_scales {
+            match mr {
+                4 => rows_per_row::<4>(tiles, scale, neg_sum, acts, k, r0),
+                3 => rows_per_row::<3>(tiles, scale, neg_sum, acts, k, r0),
+                2 => rows_per_row::<2>(tiles, scale, neg_sum, acts, k, r0),
+                _ => rows_per_row::<1>(tiles, scale, neg_sum, acts, k, r0),
+            }
+        } else if acts.offset == 0 {
             match mr {
                 4 => rows::<4>(tiles, acts, k, r0),
                 3 => rows::<3>(tiles, acts, k, r0),
@@ -507,6 +700,54 @@ mod avx2 {
         sums
     }
 
+    /// Rows `r0..r0 + R` of 7-bit activations shifted to 1..=127, one
+    /// scale per row, against one column of tiles of 7-bit per-row weights
+    /// ([`super::PackedQ8::per_row`]): as [`rows_unsigned`], but the i32
+    /// sums run over all inputs (|sum| ≤ k · 127 · 63 < 2²⁴ for k ≤ 2048,
+    /// so the conversion to f32 is exact too), starting at
+    /// [`ROW_OFFSET`] × the row's `neg_sum`, and are scaled once.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn rows_per_row<const R: usize>(
+        tiles: &[Tile],
+        scale: &[f32],
+        neg_sum: &[i32],
+        acts: &Activations,
+        k: usize,
+        r0: usize,
+    ) -> [__m256; MR] {
+        let ones = _mm256_set1_epi16(1);
+        const _: () = assert!(ROW_OFFSET == 1 << 6);
+        let start = _mm256_slli_epi32(_mm256_loadu_si256(neg_sum.as_ptr() as *const __m256i), 6);
+        let mut dots = [start; R];
+        let qs = acts.qs.as_ptr().add(r0 * k);
+        for (b, tile) in tiles.iter().enumerate() {
+            let a = qs.add(b * QK);
+            for s in (0..QK / 4).step_by(2) {
+                let w0 = _mm256_load_si256(tile.qs.as_ptr().add(s * NR * 4) as *const __m256i);
+                let w1 = _mm256_load_si256(tile.qs.as_ptr().add((s + 1) * NR * 4) as *const __m256i);
+                for (r, dot) in dots.iter_mut().enumerate() {
+                    let four0 = (a.add(r * k + s * 4) as *const i32).read_unaligned();
+                    let four1 = (a.add(r * k + s * 4 + 4) as *const i32).read_unaligned();
+                    let pairs = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(_mm256_set1_epi32(four0), w0),
+                        _mm256_maddubs_epi16(_mm256_set1_epi32(four1), w1),
+                    );
+                    *dot = _mm256_add_epi32(*dot, _mm256_madd_epi16(pairs, ones));
+                }
+            }
+        }
+        let dw = _mm256_loadu_ps(scale.as_ptr());
+        let mut sums = [_mm256_setzero_ps(); MR];
+        for (r, (sum, dot)) in sums.iter_mut().zip(dots).enumerate() {
+            *sum = _mm256_mul_ps(
+                _mm256_cvtepi32_ps(dot),
+                _mm256_mul_ps(dw, _mm256_set1_ps(acts.d[r0 + r])),
+            );
+        }
+        sums
+    }
+
     /// Rows `r0..r0 + R` of q8_0 activations against one column of tiles,
     /// `|w| · sign(a, w)`. Returns [`MR`] sums of which the first `R` are set.
     #[inline]
@@ -550,7 +791,7 @@ mod tests {
     fn reference(w: &QTensor, x: &[f32], m: usize) -> Vec<f64> {
         let (n, k) = w.shape().dims2().unwrap();
         let wf = w.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
-        let acts = quantize(x, k, if m > SIGNED_MAX_ROWS { PROMPT_OFFSET } else { 0 });
+        let acts = quantize(x, k, if m > SIGNED_MAX_ROWS { Mode::Block6 } else { Mode::Q8 });
         let mut out = vec![0f64; m * n];
         for r in 0..m {
             for c in 0..n {
@@ -595,7 +836,7 @@ mod tests {
         {
             x[193 + i] = *v;
         }
-        let ours = quantize(&x, 96, 0);
+        let ours = quantize(&x, 96, Mode::Q8);
         for (r, row) in x.chunks_exact(96).enumerate() {
             // The portable block quantizer too.
             for (b, block) in row.chunks_exact(32).enumerate() {
@@ -623,7 +864,7 @@ mod tests {
         for (i, v) in [2.5f32, -2.5, 0.5, -0.5, 30.5, 3.5, -31.0].iter().enumerate() {
             x[65 + i] = *v;
         }
-        let ours = quantize(&x, 64, PROMPT_OFFSET);
+        let ours = quantize(&x, 64, Mode::Block6);
         assert_eq!(ours.offset, 32);
         assert_eq!(&ours.qs[65..72], &[34, 30, 32, 32, 62, 36, 1]);
         for (r, row) in x.chunks_exact(64).enumerate() {
@@ -745,20 +986,189 @@ mod tests {
             .map(|&n| QTensor::quantize(&random(n, 64), GgmlDType::Q8_0).unwrap())
             .collect();
         let x = random(6, 64);
-        let joined = PackedQ8::new(&parts.iter().collect::<Vec<_>>()).unwrap();
-        assert_eq!(joined.rows(), 76);
-        let ours = matmul(&joined, &x).unwrap().to_vec2::<f32>().unwrap();
-        let mut column = 0;
-        for part in &parts {
-            let alone = matmul(&PackedQ8::new(&[part]).unwrap(), &x)
-                .unwrap()
-                .to_vec2::<f32>()
-                .unwrap();
-            for (r, row) in alone.iter().enumerate() {
-                assert_eq!(&ours[r][column..column + row.len()], &row[..]);
+        for per_row in [false, true] {
+            let joined = PackedQ8::for_rows(&parts.iter().collect::<Vec<_>>(), per_row).unwrap();
+            assert_eq!((joined.rows(), joined.rows.is_some()), (76, per_row));
+            let ours = matmul(&joined, &x).unwrap().to_vec2::<f32>().unwrap();
+            let mut column = 0;
+            for part in &parts {
+                let alone = matmul(&PackedQ8::for_rows(&[part], per_row).unwrap(), &x)
+                    .unwrap()
+                    .to_vec2::<f32>()
+                    .unwrap();
+                for (r, row) in alone.iter().enumerate() {
+                    assert_eq!(&ours[r][column..column + row.len()], &row[..], "per row: {per_row}");
+                }
+                column += part.shape().dims2().unwrap().0;
             }
-            column += part.shape().dims2().unwrap().0;
         }
+    }
+
+    /// A per-row weight's bytes read back from its tiles, `[n][k]`.
+    fn per_row_bytes(w: &PackedQ8) -> Vec<Vec<i8>> {
+        let kb = w.k / QK;
+        (0..w.n)
+            .map(|c| {
+                (0..w.k)
+                    .map(|i| w.tiles[(c / NR) * kb + i / QK].qs[((i % QK) / 4) * NR * 4 + (c % NR) * 4 + i % 4])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn per_row_weights_hold_each_row_at_7_bits_with_one_scale() {
+        let (n, k) = (21, 96);
+        let mut wf = random(n, k).flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        wf[k..2 * k].iter_mut().for_each(|v| *v = 0.0); // a row of zeros
+        let w = QTensor::quantize(&Tensor::from_vec(wf, (n, k), &Device::Cpu).unwrap(), GgmlDType::Q8_0).unwrap();
+        let q8 = w.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
+        let packed = PackedQ8::per_row(&[&w]).unwrap();
+        let rows = packed.rows.as_ref().unwrap();
+        let bytes = per_row_bytes(&packed);
+        for c in 0..n {
+            let amax = q8[c].iter().fold(0f32, |a, v| a.max(v.abs()));
+            assert_eq!(rows.scale[c], amax / ROW_WEIGHT_LEVELS as f32, "row {c}");
+            assert_eq!(rows.neg_sum[c], -bytes[c].iter().map(|&q| q as i32).sum::<i32>());
+            for i in 0..k {
+                let q = bytes[c][i];
+                assert!((-ROW_WEIGHT_LEVELS..=ROW_WEIGHT_LEVELS).contains(&q), "{q}");
+                let back = q as f32 * rows.scale[c];
+                assert!((back - q8[c][i]).abs() <= rows.scale[c] * 0.5001, "[{c}][{i}]");
+            }
+        }
+        assert!(bytes[1].iter().all(|&q| q == 0));
+        assert!(rows.scale[n..].iter().all(|&d| d == 0.0) && rows.neg_sum[n..].iter().all(|&s| s == 0));
+    }
+
+    #[test]
+    fn quantizes_rows_to_7_bits_with_one_scale() {
+        let k = 64;
+        let mut x = random(3, k).flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        x[k..2 * k].iter_mut().for_each(|v| *v = 0.0);
+        // Row 2 at scale 1: ties go to even.
+        x[2 * k] = -63.0;
+        for (i, v) in [2.5f32, -2.5, 0.5, -0.5, 62.5, 3.5, 63.0].iter().enumerate() {
+            x[2 * k + 40 + i] = *v;
+        }
+        let ours = quantize(&x, k, Mode::Row7);
+        assert_eq!((ours.offset, ours.d.len()), (64, 3));
+        assert_eq!(ours.d[2], 1.0);
+        assert_eq!(&ours.qs[2 * k + 40..2 * k + 47], &[66, 62, 64, 64, 126, 68, 127]);
+        assert_eq!(ours.qs[2 * k], 1);
+        assert!(ours.qs[k..2 * k].iter().all(|&q| q == 64));
+        for (r, row) in x.chunks_exact(k).enumerate() {
+            let amax = row.iter().fold(0f32, |a, v| a.max(v.abs()));
+            assert_eq!(ours.d[r], amax / ROW_LEVELS as f32);
+            for (i, v) in row.iter().enumerate() {
+                let q = ours.qs[r * k + i];
+                assert!((1..=127).contains(&q), "{q}");
+                let back = (q as f32 - 64.0) * ours.d[r];
+                assert!((back - v).abs() <= amax / 126.0 * 1.0001, "{v} -> {back}");
+            }
+        }
+    }
+
+    /// The exact product of a per-row weight, as its tiles and scales hold
+    /// it, and the input as [`quantize`] quantizes it for it.
+    fn per_row_reference(w: &PackedQ8, x: &[f32]) -> Vec<f64> {
+        let (n, k) = (w.n, w.k);
+        let m = x.len() / k;
+        let rows = w.rows.as_ref().unwrap();
+        let bytes = per_row_bytes(w);
+        let acts = quantize(x, k, Mode::Row7);
+        let mut out = vec![0f64; m * n];
+        for r in 0..m {
+            for c in 0..n {
+                let dot: i64 = (0..k)
+                    .map(|i| bytes[c][i] as i64 * (acts.qs[r * k + i] as i64 - ROW_OFFSET as i64))
+                    .sum();
+                out[r * n + c] = dot as f64 * rows.scale[c] as f64 * acts.d[r] as f64;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn per_row_products_equal_the_exact_result_to_f32_rounding() {
+        assert!(available(), "the x86-64 machines this runs on have AVX2 and FMA");
+        for (m, n, k) in [(1, 8, 32), (2, 13, 64), (5, 40, 96), (37, 100, 256), (95, 24, 2048)] {
+            let w = QTensor::quantize(&random(n, k), GgmlDType::Q8_0).unwrap();
+            let x = random(m, k);
+            let packed = PackedQ8::for_rows(&[&w], true).unwrap();
+            assert!(packed.rows.is_some());
+            let ours = matmul(&packed, &x).unwrap().to_vec2::<f32>().unwrap();
+            assert_eq!((ours.len(), ours[0].len()), (m, n));
+            let xs = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let expected = per_row_reference(&packed, &xs);
+            // The i32 sum and its conversion are exact; two f32 roundings.
+            for r in 0..m {
+                for c in 0..n {
+                    let (a, b) = (ours[r][c] as f64, expected[r * n + c]);
+                    assert!(
+                        (a - b).abs() <= 2.5e-7 * b.abs(),
+                        "({m},{n},{k}) [{r}][{c}]: {a} vs {b}"
+                    );
+                }
+            }
+            // And the f32 product of the q8_0 weight, within what 7 bits
+            // for a row of weights and a row of inputs can differ by.
+            let wq = w.dequantize(&Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
+            for r in 0..m {
+                let row = &xs[r * k..(r + 1) * k];
+                let xmax = row.iter().fold(0f32, |a, v| a.max(v.abs())) as f64;
+                for c in 0..n {
+                    let wmax = wq[c].iter().fold(0f32, |a, v| a.max(v.abs())) as f64;
+                    let exact: f64 = (0..k).map(|i| wq[c][i] as f64 * row[i] as f64).sum();
+                    let bound: f64 = (0..k)
+                        .map(|i| {
+                            (wq[c][i].abs() as f64 + wmax / 126.0) * xmax / 126.0 + row[i].abs() as f64 * wmax / 126.0
+                        })
+                        .sum();
+                    let a = ours[r][c] as f64;
+                    assert!(
+                        (a - exact).abs() <= bound * 1.01,
+                        "({m},{n},{k}) [{r}][{c}]: {a} vs {exact}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn per_row_sums_at_their_largest_stay_exact() {
+        // Every weight ±1 (±63 after re-quantizing) and every activation at
+        // 127 or 1 (±63 shifted): each i16 lane adds two pairs at
+        // 2 · 2·127·63 = 32004, and over 2048 inputs the i32 sums reach
+        // 2048 · 127 · 63, just under 2²⁴.
+        let (m, n, k) = (6, 16, PER_ROW_MAX_K);
+        let wf: Vec<f32> = (0..n * k).map(|i| if (i / k) % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        let w = QTensor::quantize(&Tensor::from_vec(wf, (n, k), &Device::Cpu).unwrap(), GgmlDType::Q8_0).unwrap();
+        let xs: Vec<f32> = (0..m * k).map(|i| if (i / k) == 3 { -2.0 } else { 2.0 }).collect();
+        let x = Tensor::from_vec(xs.clone(), (m, k), &Device::Cpu).unwrap();
+        let packed = PackedQ8::per_row(&[&w]).unwrap();
+        assert!(per_row_bytes(&packed).iter().flatten().all(|&q| q.abs() == 63));
+        let ours = matmul(&packed, &x).unwrap().to_vec2::<f32>().unwrap();
+        let expected = per_row_reference(&packed, &xs);
+        for r in 0..m {
+            for c in 0..n {
+                let sign = if c % 2 == 0 { 1.0 } else { -1.0 } * if r == 3 { -1.0 } else { 1.0 };
+                // 2 · 2048 up to the weights' f16 scale.
+                assert!((expected[r * n + c] - sign * 2.0 * k as f64).abs() < 2.0, "[{r}][{c}]");
+                let a = ours[r][c] as f64;
+                assert!((a - expected[r * n + c]).abs() <= 2.5e-7 * a.abs(), "[{r}][{c}]: {a}");
+            }
+        }
+    }
+
+    #[test]
+    fn per_row_weights_are_for_many_rows_and_at_most_2048_inputs() {
+        let w = QTensor::quantize(&random(8, 64), GgmlDType::Q8_0).unwrap();
+        assert!(PackedQ8::for_rows(&[&w], true).unwrap().rows.is_some());
+        assert!(PackedQ8::for_rows(&[&w], false).unwrap().rows.is_none());
+        let wide = QTensor::quantize(&random(8, PER_ROW_MAX_K + 32), GgmlDType::Q8_0).unwrap();
+        assert!(PackedQ8::for_rows(&[&wide], true).unwrap().rows.is_none());
+        assert!(PackedQ8::per_row(&[&wide]).is_err());
     }
 
     #[test]
