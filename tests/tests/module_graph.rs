@@ -135,7 +135,10 @@ fn the_inference_function_links_the_model_side_only() {
     // The domain sees the store and the model side, never the HTTP edge, the
     // OpenAPI schemas, an HTTP client, the Lambda runtime or the secrets.
     let domain = linked_crates("chatbot-domain");
-    assert!(domain.contains("chatbot-store") && domain.contains("chatbot-llm"), "{domain:?}");
+    assert!(
+        domain.contains("chatbot-store") && domain.contains("chatbot-llm"),
+        "{domain:?}"
+    );
     for absent in [
         "chatbot-core",
         "lambda_http",
