@@ -503,6 +503,18 @@ impl Balances for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(sqlite_error)?;
+            // A charge asked again after it landed (its answer lost) takes nothing
+            // more: its hold is the proof it was taken.
+            let held: bool = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM holds WHERE id = ?1)",
+                    params![hold.id.to_string()],
+                    |row| row.get(0),
+                )
+                .map_err(sqlite_error)?;
+            if held {
+                return Ok(true);
+            }
             // One conditional statement: the check and the take cannot be split by
             // another request, so concurrent charges can never overdraw.
             let tokens: Option<i64> = tx

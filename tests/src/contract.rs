@@ -425,6 +425,10 @@ pub async fn charges_take_from_the_balance_and_never_overdraw(store: SharedStore
     assert!(store.charge(&second).await.unwrap());
     assert!(!store.charge(&third).await.unwrap(), "short: nothing taken");
     assert_eq!(balance_of(&store, &alice).await, (100, 400, 2));
+    // A charge asked again after it landed (a retry whose first answer was lost)
+    // is taken, once.
+    assert!(store.charge(&second).await.unwrap());
+    assert_eq!(balance_of(&store, &alice).await, (100, 400, 2));
     assert_eq!(store.refund(&second).await.unwrap(), Settled::Now);
     assert_eq!(balance_of(&store, &alice).await, (300, 200, 1));
     // A hold is refunded once, however often it is asked; a refused charge left none.

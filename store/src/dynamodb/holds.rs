@@ -16,7 +16,7 @@ use super::DynamoStore;
 use crate::{Hold, Settled, Spent, StoreResult};
 
 /// The actions of a charge, in order: a failed condition's index says which.
-const BALANCE_ACTION: usize = 0;
+const CHARGE_HOLD_ACTION: usize = 0;
 /// The actions of a refund, in order.
 const HOLD_ACTION: usize = 0;
 
@@ -65,17 +65,24 @@ impl DynamoStore {
     }
 
     pub(super) async fn charge(&self, hold: &Hold) -> StoreResult<bool> {
+        // The hold's put comes first, so that a cancellation names it whenever it
+        // failed, whatever the balance's condition did.
         let actions = vec![
-            self.balance_update(hold.user_id, hold.cost, 1)?,
             TransactWriteItem::builder()
                 .put(self.put(to_item(&HoldItem::new(hold))?, Some("attribute_not_exists(pk)"))?)
                 .build(),
+            self.balance_update(hold.user_id, hold.cost, 1)?,
         ];
         match self.transact("charge", actions).await? {
             None => Ok(true),
+            // The hold is there already: only this charge puts a hold of this id
+            // (each is new), so an earlier attempt of it landed and its answer was
+            // lost (a cut connection or a timeout the SDK retried; DynamoDB would
+            // dedupe the retry by its ClientRequestToken, moto does not). That
+            // attempt took the tokens; this one, cancelled, took nothing.
+            Some(CHARGE_HOLD_ACTION) => Ok(true),
             // Short, or no such account: nothing taken.
-            Some(BALANCE_ACTION) => Ok(false),
-            Some(_) => Err(internal(format!("hold {} exists", hold.id))),
+            Some(_) => Ok(false),
         }
     }
 
