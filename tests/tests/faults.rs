@@ -171,6 +171,8 @@ struct Seen {
     delivered_unstored: BTreeMap<uuid::Uuid, i64>,
     /// Replies a 503 named as unconfirmed: stored and paid, or neither.
     unsure: HashSet<String>,
+    /// The bodies of 500s, which the audit shows when it refuses them.
+    internal_errors: Vec<String>,
 }
 
 struct Case {
@@ -233,6 +235,7 @@ impl Case {
                 Outcome::Unsure(id) => {
                     self.seen.unsure.insert(id);
                 }
+                Outcome::Internal(text) => self.seen.internal_errors.push(text),
                 Outcome::Nothing => {}
             }
         }
@@ -308,9 +311,10 @@ impl Case {
         assert_eq!(
             self.seen.statuses.get(&500),
             None,
-            "{}: {:?}",
+            "{}: {:?}, 500s: {:?}",
             self.name,
-            self.seen.statuses
+            self.seen.statuses,
+            self.seen.internal_errors
         );
         let unsure_stored = self.seen.unsure.intersection(&found).count();
         println!(
@@ -329,6 +333,8 @@ enum Outcome {
     Delivered,
     /// A 503 that could not confirm the reply it names.
     Unsure(String),
+    /// A 500, with its body.
+    Internal(String),
     Nothing,
 }
 
@@ -351,6 +357,7 @@ async fn ask(app: &TestApp, route: Route, account: &Account, v1_model: &str) -> 
             check_error(&response);
             let outcome = match response.body["reply"]["reply_id"].as_str() {
                 Some(id) if matches!(response.status, 200 | 201) => Outcome::Stored(id.into()),
+                _ if response.status == 500 => Outcome::Internal(response.text.clone()),
                 _ => unsure(&response.body),
             };
             (response.status, outcome)
@@ -546,6 +553,43 @@ async fn a_blip_the_sdk_retries_is_not_seen_at_all() {
     assert_eq!(proxy.faulted(), 1);
     assert_eq!(case.seen.statuses.keys().copied().collect::<Vec<_>>(), [200, 201]);
     case.audit().await;
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_came_too_late_is_retried_and_kept_once() {
+    // The first attempt of the message's transaction lands after the client's
+    // attempt timeout; the SDK sends it again with the same ClientRequestToken, and
+    // the service answers success without a second write (moto through
+    // infra/moto_server.py, as DynamoDB). The retry is held a little, so that it
+    // always arrives after the first attempt landed: the case a retry could mistake
+    // for "the message exists".
+    let proxy = FaultProxy::start(&endpoint()).await;
+    let timeout = Duration::from_millis(chatbot_core::config::DEFAULT_DYNAMODB_TIMEOUT_MS);
+    let store: Arc<dyn Store> = Arc::new(
+        DynamoStore::connect(&sdk_config_at(&proxy.url).await, &unique_name("chatbot-retry"), timeout)
+            .await
+            .expect("a table behind the proxy"),
+    );
+    let alice = chatbot_tests::contract::saved_user(&store, "alice").await;
+    let chat = chatbot_tests::contract::chat(&alice, 0);
+    store.create_chat(&chat).await.unwrap();
+    let question = chatbot_tests::contract::message(&chat, chatbot_core::store::Role::User, "kept once", 1);
+    let attempt_timeout = timeout * 2 / 5;
+    let late = |by: Duration| {
+        Rule::always(Fault::Delay(by))
+            .on("TransactWriteItems")
+            .containing("kept once")
+            .times(1)
+    };
+    proxy.add(late(attempt_timeout + Duration::from_millis(100)));
+    proxy.add(late(Duration::from_millis(300)));
+    store
+        .add_message(&question)
+        .await
+        .expect("the retry of a write that landed succeeds");
+    assert_eq!(proxy.faulted(), 2, "the first attempt and its retry were both held");
+    let messages = store.chat_messages(chat.id).await.unwrap();
+    assert_eq!(messages, vec![question], "stored once");
 }
 
 /// A model case on the default store: the model misbehaves for a while.

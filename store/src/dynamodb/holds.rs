@@ -77,9 +77,9 @@ impl DynamoStore {
             None => Ok(true),
             // The hold is there already: only this charge puts a hold of this id
             // (each is new), so an earlier attempt of it landed and its answer was
-            // lost (a cut connection or a timeout the SDK retried; DynamoDB would
-            // dedupe the retry by its ClientRequestToken, moto does not). That
-            // attempt took the tokens; this one, cancelled, took nothing.
+            // lost. DynamoDB answers the SDK's own retry by its ClientRequestToken
+            // (so does infra/moto_server.py); this covers a retry that was not
+            // deduplicated. That attempt took the tokens; this one took nothing.
             Some(CHARGE_HOLD_ACTION) => Ok(true),
             // Short, or no such account: nothing taken.
             Some(_) => Ok(false),
