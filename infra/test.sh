@@ -90,10 +90,10 @@ tests/arm64/run.sh
 step "the API suites on DynamoDB, then every suite"
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  TEST_STORE=dynamodb cargo nextest run -p chatbot-tests -E 'binary(/^(api_|dialect_|cookie_)/)' --no-fail-fast || status=$?
+  TEST_STORE=dynamodb cargo nextest run -p chatbot-tests -E 'binary(/^(api_|surface_|cookie_)/)' --no-fail-fast || status=$?
   cargo nextest run --workspace --no-fail-fast || status=$?
 else
-  TEST_STORE=dynamodb cargo test -p chatbot-tests --test 'api_*' --test 'dialect_*' --test 'cookie_*' --no-fail-fast || status=$?
+  TEST_STORE=dynamodb cargo test -p chatbot-tests --test 'api_*' --test 'surface_*' --test 'cookie_*' --no-fail-fast || status=$?
   cargo test --workspace --no-fail-fast || status=$?
 fi
 step "done"

@@ -7,12 +7,10 @@
 /// The domain (the `chatbot-domain` crate): accounts, credentials, chats, the reply
 /// pipeline, billing, rate limits.
 pub use chatbot_domain::{accounts, auth, billing, conversation, ratelimit};
-pub mod api;
 /// AWS settings and lazily built clients (the `chatbot-runtime` crate).
 pub use chatbot_runtime::aws;
 pub mod config;
 pub mod error;
-pub mod handlers;
 pub mod http;
 pub mod lambda;
 /// The model side (the `chatbot-llm` crate): providers, dispatch, Flan-T5.
@@ -21,5 +19,5 @@ pub mod routes;
 pub mod secrets;
 pub mod state;
 pub mod store;
+pub mod surfaces;
 pub mod time;
-pub mod usage;

@@ -3,19 +3,21 @@
 //! inputs from a fixed seed and a fixed number of cases, so a run is bounded and
 //! repeatable; the outcome must always be a value or a 4xx error, never a panic.
 
-use chatbot_core::api::accounts::{LoginRequest, RegisterRequest, UpdateProfileRequest};
-use chatbot_core::api::chats::{EditMessageRequest, RegenerateRequest, SendChatRequest, UpdateChatRequest};
-use chatbot_core::api::dialect_b::{
-    CreateConversationRequest, DialectChatRequest, RegenerateConversationRequest, RenameConversationRequest,
-};
-use chatbot_core::api::dialect_d::PromptRequest;
-use chatbot_core::api::dialect_e::{EMessageRequest, ETitleRequest};
 use chatbot_core::config::CursorKey;
 use chatbot_core::error::ApiError;
-use chatbot_core::handlers::openai::CompletionRequest;
 use chatbot_core::http::body::parse_json;
 use chatbot_core::http::cursor::{CursorScope, List};
 use chatbot_core::routes::{lookup, match_path, Lookup, ROUTES};
+use chatbot_core::surfaces::accounts::shapes::users::{LoginRequest, RegisterRequest, UpdateProfileRequest};
+use chatbot_core::surfaces::chats::shapes::chats::{
+    EditMessageRequest, RegenerateRequest, SendChatRequest, UpdateChatRequest,
+};
+use chatbot_core::surfaces::conversations::shapes::{
+    CreateConversationRequest, DialectChatRequest, RegenerateConversationRequest, RenameConversationRequest,
+};
+use chatbot_core::surfaces::openai::handlers::CompletionRequest;
+use chatbot_core::surfaces::prompts::shapes::PromptRequest;
+use chatbot_core::surfaces::threads::shapes::{EMessageRequest, ETitleRequest};
 use chatbot_tests::fuzz::{config, json_value};
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;

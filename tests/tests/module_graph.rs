@@ -75,7 +75,11 @@ fn cycle_through(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> Opti
 #[test]
 fn the_core_has_no_import_cycles() {
     let graph = imports();
-    assert!(graph.len() > 10, "the modules were read: {graph:?}");
+    for read in ["routes", "surfaces", "http", "state", "error"] {
+        assert!(graph.contains_key(read), "{read} was read: {graph:?}");
+    }
+    // The surfaces are called by the routing and never call it.
+    assert!(graph["routes"].contains("surfaces"), "{graph:?}");
     for module in graph.keys() {
         if let Some(cycle) = cycle_through(&graph, module) {
             panic!("an import cycle: {}", cycle.join(" → "));

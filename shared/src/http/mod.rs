@@ -12,4 +12,5 @@ pub mod cursor;
 pub mod idempotency;
 pub mod pagination;
 pub mod reply;
+pub mod route;
 pub mod stream;

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::route::Route;
 use super::table::ROUTES;
+use crate::http::route::Route;
 
 /// The outcome of looking a request up in the table.
 pub enum Lookup {

@@ -18,14 +18,23 @@ use utoipa::openapi::{
     ResponseBuilder, Schema,
 };
 
-use crate::api::{ErrorBody, OpenAiErrorBody};
 use crate::error::ApiError;
 use crate::http::call::Call;
 use crate::http::pagination::MAX_LIMIT;
 use crate::http::reply::Reply;
+use crate::http::route::{handler, Route};
 use crate::routes::{json, Access, Body, Errors, Limit, Surface, ROUTES};
+use crate::surfaces::shapes::{ErrorBody, OpenAiErrorBody};
 
 /// `GET /api/openapi.json`.
+/// The document's own route, of the service surface: it lives with the routing
+/// because it reads the whole table ([`ROUTES`]).
+pub const DOCUMENT_ROUTE: Route = Route::new("GET", "/api/openapi.json", "get-openapi", handler!(serve))
+    .surface(Surface::Service)
+    .summary("This document")
+    .public()
+    .response(200, crate::http::route::described("This document."));
+
 pub async fn serve(_call: &Call<'_>) -> Result<Reply, ApiError> {
     Reply::ok(document())
 }
@@ -229,7 +238,7 @@ fn parameter_schema(name: &str) -> RefOr<Schema> {
             .into(),
         "search" => ObjectBuilder::new()
             .schema_type(Type::String)
-            .max_length(Some(crate::handlers::chats::MAX_SEARCH_CHARS))
+            .max_length(Some(crate::surfaces::chats::chat::MAX_SEARCH_CHARS))
             .build()
             .into(),
         _ => string_schema(),
@@ -567,7 +576,7 @@ mod tests {
             (Some(1), Some(crate::http::body::MAX_MESSAGE_CHARS as u64))
         );
         assert_eq!(content["pattern"], r"\S");
-        let title = crate::handlers::chats::MAX_TITLE_CHARS;
+        let title = crate::surfaces::chats::chat::MAX_TITLE_CHARS;
         assert_eq!(schemas["UpdateChatRequest"]["properties"]["title"]["maxLength"], title);
         assert_eq!(schemas["SendChatRequest"]["properties"]["chat_id"]["format"], "uuid");
         let username = &schemas["RegisterRequest"]["properties"]["username"];

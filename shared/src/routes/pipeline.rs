@@ -10,7 +10,6 @@ use lambda_http::{Body, Request, Response};
 
 use crate::auth::{authenticate_api_key, authenticate_token, token, AuthError, Caller, Credential, API_KEY_PREFIX};
 use crate::error::ApiError;
-use crate::handlers::openai;
 use crate::http::call::{path_of, Call};
 use crate::http::idempotency::{self, Admission};
 use crate::http::reply::{Output, Payload, Reply};
@@ -18,10 +17,11 @@ use crate::http::stream::{StreamBody, Streamed};
 use crate::http::{cookie, cors, csrf};
 use crate::ratelimit;
 use crate::state::AppState;
+use crate::surfaces::openai::handlers as openai;
 use crate::time::parse_zone;
 
 use super::lookup::{lookup, Lookup};
-use super::route::{Access, Errors, Limit, Route};
+use crate::http::route::{Access, Errors, Limit, Route};
 
 /// What a function answers.
 #[derive(Clone, Copy, Debug)]

@@ -1,11 +1,11 @@
 //! `GET /api/usage/` (the caller's) and `GET /api/admin/usage/` (every user's
 //! totals, for admins): what kept charges bought (API.md §7).
 
-use crate::api::usage::AdminUsageReport;
 use crate::error::ApiError;
 use crate::http::call::Call;
 use crate::http::reply::Reply;
-use crate::usage::{usage_of, usage_of_everyone, Span};
+use crate::surfaces::service::report::{usage_of, usage_of_everyone, Span};
+use crate::surfaces::service::shapes::usage::AdminUsageReport;
 
 fn span(call: &Call<'_>) -> Result<Span, ApiError> {
     Span::parse(

@@ -7,12 +7,12 @@
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::chats::{end_session, parse_send, SendAsk};
 use crate::conversation::reply::{self, Ask, Delivery, Job, Listener};
 use crate::error::ApiError;
 use crate::http::call::Call;
 use crate::http::reply::Output;
 use crate::http::stream::{event, Sender, Streamed};
+use crate::surfaces::chats::chat::{end_session, parse_send, SendAsk};
 
 pub async fn stream_chat(call: &Call<'_>) -> Result<Output, ApiError> {
     let ask = parse_send(call)?;

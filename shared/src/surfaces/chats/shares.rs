@@ -1,8 +1,6 @@
 //! Share links (API.md §7) on the canonical surface: the shapes of
 //! `conversation::shares`' operations.
 
-use crate::api::shares::{share_url, CreatedShare, ShareView, SharedChatView, SharedMessageView};
-use crate::api::Notice;
 use crate::conversation::owned_chat;
 use crate::conversation::shares;
 use crate::error::ApiError;
@@ -10,6 +8,8 @@ use crate::http::call::Call;
 use crate::http::cursor::List;
 use crate::http::pagination::{next_link, Pager};
 use crate::http::reply::Reply;
+use crate::surfaces::chats::shapes::shares::{share_url, CreatedShare, ShareView, SharedChatView, SharedMessageView};
+use crate::surfaces::shapes::Notice;
 use crate::time::iso;
 
 /// `POST /api/chats/{chat_id}/share/` → 201 `{share_id, url, …}`.

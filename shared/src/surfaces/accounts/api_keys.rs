@@ -2,11 +2,11 @@
 //! A key is shown once, when created; the store keeps its digest.
 
 use crate::accounts;
-use crate::api::api_keys::{ApiKeyView, CreateApiKeyRequest, CreatedApiKey};
-use crate::api::Notice;
 use crate::error::ApiError;
 use crate::http::call::Call;
 use crate::http::reply::Reply;
+use crate::surfaces::accounts::shapes::api_keys::{ApiKeyView, CreateApiKeyRequest, CreatedApiKey};
+use crate::surfaces::shapes::Notice;
 use crate::time::iso;
 
 /// The longest name, in characters.

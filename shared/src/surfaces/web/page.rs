@@ -26,21 +26,21 @@ const ASSETS: &[Asset] = &[
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../../web/app.css"),
+        bytes: include_bytes!("../../../web/app.css"),
     },
     Asset {
         name: "app.js",
         content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../../web/app.js"),
+        bytes: include_bytes!("../../../web/app.js"),
     },
     Asset {
         name: "icon.svg",
         content_type: "image/svg+xml",
-        bytes: include_bytes!("../../web/icon.svg"),
+        bytes: include_bytes!("../../../web/icon.svg"),
     },
 ];
 
-const INDEX: &str = include_str!("../../web/index.html");
+const INDEX: &str = include_str!("../../../web/index.html");
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 

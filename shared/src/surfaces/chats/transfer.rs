@@ -1,7 +1,6 @@
 //! `GET /api/export/` and `POST /api/import/`: the caller's chats as one document,
 //! and documents read back into new chats (`conversation::transfer`).
 
-use crate::api::transfer::*;
 use crate::conversation::chats;
 use crate::conversation::transfer::{self, parents_first, FORMAT, VERSION};
 use crate::error::ApiError;
@@ -9,9 +8,10 @@ use crate::http::body::{parse_document, MAX_IMPORT_BYTES};
 use crate::http::call::Call;
 use crate::http::reply::Reply;
 use crate::store::{Chat, ChatQuery, ROOT_PARENT};
+use crate::surfaces::chats::shapes::transfer::*;
 use crate::time::iso;
 
-use super::chats::page_of_chats;
+use crate::surfaces::chats::chat::page_of_chats;
 
 /// A page of the caller's chats, newest first, each with its whole tree; the page
 /// ends early rather than pass the response budget.

@@ -9,9 +9,9 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use uuid::Uuid;
 
-use crate::api::usage::{Counts, DayUsage, KeyUsage, ModelUsage, UsageReport, UserUsage};
 use crate::error::ApiError;
 use crate::store::{usage_hour, Accounts, ApiKey, ApiKeys, StoreError, UsageBucket, UsageLog, User};
+use crate::surfaces::service::shapes::usage::{Counts, DayUsage, KeyUsage, ModelUsage, UsageReport, UserUsage};
 use crate::time::start_of_day;
 
 /// The days a report covers without `from`: the last 30, today included.

@@ -1,17 +1,6 @@
-//! The request and response shapes of the canonical routes (API.md §2). They derive
-//! their OpenAPI schemas, so the published document cannot drift from the code.
-
-pub mod accounts;
-pub mod api_keys;
-pub mod chats;
-pub mod dialect_b;
-pub mod dialect_d;
-pub mod dialect_e;
-pub mod meta;
-pub mod openai;
-pub mod shares;
-pub mod transfer;
-pub mod usage;
+//! The shapes every surface shares: the error bodies (API.md §1, and OpenAI's for
+//! `/v1/…`), a notice, and the PATCH helper that tells `null` from absent. They
+//! derive their OpenAPI schemas, so the document cannot drift from the code.
 
 use serde::{Deserialize, Deserializer};
 

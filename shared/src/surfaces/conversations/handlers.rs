@@ -4,10 +4,6 @@
 
 use serde_json::Value;
 
-use super::chats::{page_of_chats, search_term, valid_title, CONVERSATION_LIMIT};
-use super::messages::{answer_again, last_question, Again};
-use crate::api::dialect_b::*;
-use crate::api::Notice;
 use crate::conversation::chats::{self, ChatChange};
 use crate::conversation::reply::{self, Ask, Job};
 use crate::conversation::{numbered_chat, start_chat, Target};
@@ -18,6 +14,10 @@ use crate::http::call::{parse_number, Call};
 use crate::http::pagination::next_link;
 use crate::http::reply::Reply;
 use crate::store::{Chat, ChatQuery, Page, Role};
+use crate::surfaces::chats::chat::{page_of_chats, search_term, valid_title, CONVERSATION_LIMIT};
+use crate::surfaces::chats::messages::{answer_again, last_question, Again};
+use crate::surfaces::conversations::shapes::*;
+use crate::surfaces::shapes::Notice;
 use crate::time::iso;
 
 /// What B's original showed for a conversation the first message has not named.

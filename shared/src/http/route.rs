@@ -115,10 +115,10 @@ pub type Handler = for<'c, 's> fn(&'c Call<'s>) -> HandlerFuture<'c>;
 /// returning `Result<Output, ApiError>`) into a [`Handler`] for the route table.
 macro_rules! handler {
     ($handler:path) => {{
-        fn boxed<'c, 's>(call: &'c $crate::http::call::Call<'s>) -> $crate::routes::HandlerFuture<'c> {
+        fn boxed<'c, 's>(call: &'c $crate::http::call::Call<'s>) -> $crate::http::route::HandlerFuture<'c> {
             Box::pin(async move { $handler(call).await.map($crate::http::reply::Output::from) })
         }
-        boxed as $crate::routes::Handler
+        boxed as $crate::http::route::Handler
     }};
 }
 pub(crate) use handler;

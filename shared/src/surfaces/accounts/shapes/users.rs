@@ -97,11 +97,11 @@ impl ProfileView {
 #[serde(deny_unknown_fields)]
 pub struct UpdateProfileRequest {
     /// A new address, or `null` (or blank) to remove it.
-    #[serde(default, deserialize_with = "super::present")]
+    #[serde(default, deserialize_with = "crate::surfaces::shapes::present")]
     #[schema(value_type = Option<String>, max_length = 254, pattern = r"^\s*([^@\s]+@[^@\s.][^@\s]*\.[^@\s]*[^@\s.])?\s*$")]
     pub email: Option<Option<String>>,
     /// An IANA zone name, or `null` (or a blank string) for the server's default.
-    #[serde(default, deserialize_with = "super::present")]
+    #[serde(default, deserialize_with = "crate::surfaces::shapes::present")]
     #[schema(schema_with = zone_or_default)]
     pub time_zone: Option<Option<String>>,
     /// Changing the password signs out every other token.

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::accounts::UserView;
+use crate::surfaces::accounts::shapes::users::UserView;
 
 /// `POST /auth/register/`: E's answer is flat (`username`, `email` at the top).
 #[derive(Serialize, ToSchema)]

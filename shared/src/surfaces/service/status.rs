@@ -1,10 +1,10 @@
 use http::StatusCode;
 
-use crate::api::meta::*;
 use crate::billing;
 use crate::error::ApiError;
 use crate::http::call::Call;
 use crate::http::reply::Reply;
+use crate::surfaces::service::shapes::status::*;
 
 pub async fn get_tokens(call: &Call<'_>) -> Result<Reply, ApiError> {
     let state = call.state;

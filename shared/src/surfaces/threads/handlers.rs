@@ -6,11 +6,7 @@
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 
-use super::accounts::{change_active, create_account, revoke_cookies, sign_in};
-use super::chats::{page_of_chats, MAX_TITLE_CHARS};
 use crate::accounts::{self, AccountError};
-use crate::api::accounts::{LoginRequest, RegisterRequest};
-use crate::api::dialect_e::*;
 use crate::conversation::chats::{self, ChatChange};
 use crate::conversation::reply::{self, Ask, Delivery, Job, Listener};
 use crate::conversation::{numbered_chat, start_chat, ChatError, Target};
@@ -23,6 +19,10 @@ use crate::http::reply::{Output, Reply};
 use crate::http::stream::{Sender, Streamed};
 use crate::http::{cookie, csrf};
 use crate::store::{Chat, ChatQuery, Role};
+use crate::surfaces::accounts::shapes::users::{LoginRequest, RegisterRequest};
+use crate::surfaces::accounts::users::{change_active, create_account, revoke_cookies, sign_in};
+use crate::surfaces::chats::chat::{page_of_chats, MAX_TITLE_CHARS};
+use crate::surfaces::threads::shapes::*;
 use crate::time::iso;
 
 /// A thread's title before its first message names it (E's default).
@@ -103,10 +103,8 @@ pub async fn login(call: &Call<'_>) -> Result<Reply, ApiError> {
 pub async fn logout(call: &Call<'_>) -> Result<Reply, ApiError> {
     accounts::sign_out(call.state.tokens(), call.caller()?, false).await?;
     revoke_cookies(call).await?;
-    Ok(
-        Reply::ok(crate::api::Notice::new("Logout successful"))?
-            .with_header("set-cookie", session_cookie_cleared(call)),
-    )
+    Ok(Reply::ok(crate::surfaces::shapes::Notice::new("Logout successful"))?
+        .with_header("set-cookie", session_cookie_cleared(call)))
 }
 
 /// `GET /auth/status/`: 200 when signed in; the pipeline answers 401 otherwise.
@@ -120,8 +118,10 @@ pub async fn status(call: &Call<'_>) -> Result<Reply, ApiError> {
 /// `DELETE /auth/delete/`: the account and everything in it; the cookie goes too.
 pub async fn delete_account(call: &Call<'_>) -> Result<Reply, ApiError> {
     accounts::delete_account(call.state.accounts(), call.user()?).await?;
-    Ok(Reply::ok(crate::api::Notice::new("User deleted successfully"))?
-        .with_header("set-cookie", session_cookie_cleared(call)))
+    Ok(
+        Reply::ok(crate::surfaces::shapes::Notice::new("User deleted successfully"))?
+            .with_header("set-cookie", session_cookie_cleared(call)),
+    )
 }
 
 /// `POST /auth/deactivate/{username}/` (admins only).

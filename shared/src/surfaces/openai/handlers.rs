@@ -13,7 +13,6 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::api::{OpenAiError, OpenAiErrorBody};
 use crate::conversation::reply::{self, Ask, Delivery, Job, Listener};
 use crate::error::ApiError;
 use crate::http::body::MAX_MESSAGE_CHARS;
@@ -22,6 +21,7 @@ use crate::http::reply::{Output, Payload, Reply};
 use crate::http::stream::{data, Sender, Streamed};
 use crate::llm::{context, Turn, Usage};
 use crate::store::Role;
+use crate::surfaces::shapes::{OpenAiError, OpenAiErrorBody};
 
 /// OpenAI's request; fields we do not use (temperature, user, …) are accepted and
 /// ignored, as OpenAI clients send many of them by default.

@@ -2,8 +2,6 @@
 //! and the day lists, whose days are the caller's display zone's, resolved on
 //! every request. Its message list is the canonical route under D's path.
 
-use super::chats::chat_view;
-use crate::api::dialect_d::*;
 use crate::conversation::reply::{self, Ask, Job};
 use crate::conversation::Target;
 use crate::error::ApiError;
@@ -12,6 +10,8 @@ use crate::http::budget::Budget;
 use crate::http::call::{parse_uuid, Call};
 use crate::http::reply::Reply;
 use crate::store::{ChatQuery, Page};
+use crate::surfaces::chats::chat::chat_view;
+use crate::surfaces::prompts::shapes::*;
 use crate::time::Period;
 
 /// The most chats a day list shows.

@@ -1,6 +1,5 @@
 use http::StatusCode;
 
-use crate::api::chats::*;
 use crate::conversation::reply::{self, Ask, Job, StoredReply};
 use crate::conversation::tree::page_of;
 use crate::conversation::{chats, owned_chat};
@@ -12,6 +11,7 @@ use crate::http::pagination::{next_link, Pager};
 use crate::http::reply::Reply;
 use crate::llm::Choice;
 use crate::store::{Chat, Message, Role, User, ROOT_PARENT};
+use crate::surfaces::chats::shapes::chats::*;
 
 /// The chat's active branch, oldest first; `?branch=all`: every message of its tree.
 pub async fn list_messages(call: &Call<'_>) -> Result<Reply, ApiError> {

@@ -1,8 +1,6 @@
 use chrono_tz::Tz;
 use uuid::Uuid;
 
-use crate::api::chats::*;
-use crate::api::Notice;
 use crate::conversation::chats::{self, ChatChange};
 use crate::conversation::reply::{self, Ask, Job};
 use crate::conversation::{owned_chat, ChatError, Target};
@@ -15,6 +13,8 @@ use crate::http::pagination::{next_link, Pager, Paging};
 use crate::http::reply::Reply;
 use crate::llm::Choice;
 use crate::store::{Chat, ChatQuery, Page, User};
+use crate::surfaces::chats::shapes::chats::*;
+use crate::surfaces::shapes::Notice;
 use crate::time::{display, Period};
 
 /// The most turns a chat body carries; the messages route pages through the rest.

@@ -1,11 +1,11 @@
 use crate::accounts::{self, Credentials, NewAccount, NewPassword, ProfileUpdate};
-use crate::api::accounts::*;
-use crate::api::Notice;
 use crate::error::ApiError;
 use crate::http::call::Call;
 use crate::http::cookie;
 use crate::http::reply::Reply;
 use crate::store::User;
+use crate::surfaces::accounts::shapes::users::*;
+use crate::surfaces::shapes::Notice;
 use crate::time::parse_zone;
 
 pub async fn register(call: &Call<'_>) -> Result<Reply, ApiError> {
