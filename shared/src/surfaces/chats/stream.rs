@@ -4,14 +4,15 @@
 //! when the stream ends; a client that leaves mid-way leaves a partial reply,
 //! billed once.
 
-use async_trait::async_trait;
+use bytes::Bytes;
 use serde_json::{json, Value};
 
-use crate::conversation::reply::{self, Ask, Delivery, Job, Listener};
+use crate::conversation::reply::{self, Ask, Delivery, Job, Replied};
+use crate::conversation::ChatError;
 use crate::error::ApiError;
 use crate::http::call::Call;
 use crate::http::reply::Output;
-use crate::http::stream::{event, Sender, Streamed};
+use crate::http::stream::{event, stream_reply, Ending, Framing};
 use crate::surfaces::chats::chat::{end_session, parse_send, SendAsk};
 
 pub async fn stream_chat(call: &Call<'_>) -> Result<Output, ApiError> {
@@ -38,52 +39,47 @@ pub async fn stream_chat(call: &Call<'_>) -> Result<Output, ApiError> {
         Some(stored) => json!({"chat_id": stored.chat.id, "message_id": stored.question.id, "created": stored.created}),
         None => json!({}),
     };
-    let (sender, streamed) = Streamed::event_stream();
-    let finished = streamed.finished.clone();
-    tokio::spawn(async move {
-        let mut events = Events { sender, start };
-        let last = match running.finish(&mut events).await {
-            Ok(replied) if replied.left => return,
-            Ok(replied) => match replied.stored {
-                Some(stored) => {
-                    finished.mark();
-                    let done = json!({
-                        "message_id": stored.reply.id,
-                        "reply_to": stored.question.id,
-                        "chat_id": stored.chat.id,
-                        "usage": replied.usage,
-                        "tokens_remaining": stored.tokens_remaining,
-                        // Cut at the time limit after text reached the client: kept and billed.
-                        "partial": stored.reply.partial,
-                    });
-                    event("done", &done)
-                }
-                None => return,
-            },
-            Err(err) => event("error", &ApiError::from(err).body()),
-        };
-        // The client may have gone by now; nothing is left to tell it.
-        let _ = events.sender.send_data(last).await;
-    });
-    Ok(Output::Streamed(streamed))
+    Ok(stream_reply(running, Events { start }))
 }
 
-/// The canonical stream's events: `start`, then a `delta` per piece.
+/// The canonical stream's events: `start`, a `delta` per piece, then `done` with
+/// the stored reply or `error` with the error body.
 struct Events {
-    sender: Sender,
     start: Value,
 }
 
-#[async_trait]
-impl Listener for Events {
-    async fn start(&mut self) -> bool {
-        self.sender.send_data(event("start", &self.start)).await.is_ok()
+impl Framing for Events {
+    const CONTENT_TYPE: &'static str = "text/event-stream";
+
+    fn opening(&self) -> Option<Bytes> {
+        Some(event("start", &self.start))
     }
 
-    async fn piece(&mut self, text: &str) -> bool {
-        self.sender
-            .send_data(event("delta", &json!({ "text": text })))
-            .await
-            .is_ok()
+    fn piece(&self, text: &str) -> Bytes {
+        event("delta", &json!({ "text": text }))
+    }
+
+    fn ending(&self, outcome: Result<Replied, ChatError>) -> Ending {
+        match outcome {
+            Ok(Replied {
+                stored: Some(stored),
+                usage,
+                ..
+            }) => Ending::Finished(vec![event(
+                "done",
+                &json!({
+                    "message_id": stored.reply.id,
+                    "reply_to": stored.question.id,
+                    "chat_id": stored.chat.id,
+                    "usage": usage,
+                    "tokens_remaining": stored.tokens_remaining,
+                    // Cut at the time limit after text reached the client: kept and billed.
+                    "partial": stored.reply.partial,
+                }),
+            )]),
+            // A chat's reply is always stored; nothing else to say.
+            Ok(_) => Ending::Failed(Vec::new()),
+            Err(err) => Ending::Failed(vec![event("error", &ApiError::from(err).body())]),
+        }
     }
 }

@@ -7,18 +7,19 @@
 //! (API.md §6): the reply by `MAX_REPLY_TOKENS` (a larger `max_tokens` is clamped),
 //! the conversation by the model's context, cut as a stored chat's is.
 
-use async_trait::async_trait;
+use bytes::Bytes;
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::conversation::reply::{self, Ask, Delivery, Job, Listener};
+use crate::conversation::reply::{self, Ask, Delivery, Job, Replied};
+use crate::conversation::ChatError;
 use crate::error::ApiError;
 use crate::http::body::MAX_MESSAGE_CHARS;
 use crate::http::call::Call;
 use crate::http::reply::{Output, Payload, Reply};
-use crate::http::stream::{data, Sender, Streamed};
+use crate::http::stream::{data, stream_reply, Ending, Framing};
 use crate::llm::{context, Turn, Usage};
 use crate::store::Role;
 use crate::surfaces::shapes::{OpenAiError, OpenAiErrorBody};
@@ -216,36 +217,7 @@ pub async fn chat_completions(call: &Call<'_>) -> Result<Output, ApiError> {
     if body.stream.unwrap_or(false) {
         let running = reply::prepare(&call.state.conversations(), job, Delivery::Streamed).await?;
         let include_usage = body.stream_options.is_some_and(|o| o.include_usage);
-        let (sender, streamed) = Streamed::event_stream();
-        let finished = streamed.finished.clone();
-        tokio::spawn(async move {
-            let mut chunks = Chunks { sender, head };
-            let replied = match running.finish(&mut chunks).await {
-                // The client left: it was charged for what it started.
-                Ok(replied) if replied.left => return,
-                Ok(replied) => replied,
-                Err(err) => {
-                    let err = ApiError::from(err);
-                    let _ = chunks.sender.send_data(data(&error_body(&err).to_string())).await;
-                    return;
-                }
-            };
-            let head = &chunks.head;
-            let _ = chunks
-                .sender
-                .send_data(data(
-                    &head.chunk(json!({}), Some(if replied.cut { "length" } else { "stop" })),
-                ))
-                .await;
-            if include_usage {
-                let last = json!({"id": head.id, "object": "chat.completion.chunk", "created": head.created, "model": head.model,
-                    "choices": [], "usage": usage_json(replied.usage)});
-                let _ = chunks.sender.send_data(data(&last.to_string())).await;
-            }
-            finished.mark();
-            let _ = chunks.sender.send_data(data("[DONE]")).await;
-        });
-        return Ok(Output::Streamed(streamed));
+        return Ok(stream_reply(running, Chunks { head, include_usage }));
     }
     let replied = reply::prepare(&call.state.conversations(), job, Delivery::Whole)
         .await?
@@ -293,23 +265,42 @@ impl ChunkHead {
 }
 
 /// The provider's pieces as OpenAI chunks: the assistant's role first, then the
-/// content. A model failure mid-way ends the stream with an `error` event, which
-/// OpenAI's clients raise.
+/// content, then the finish reason, the usage when asked for, and `[DONE]`. A model
+/// failure mid-way ends the stream with an `error` event, which OpenAI's clients
+/// raise.
 struct Chunks {
-    sender: Sender,
     head: ChunkHead,
+    include_usage: bool,
 }
 
-#[async_trait]
-impl Listener for Chunks {
-    async fn start(&mut self) -> bool {
-        let first = self.head.chunk(json!({"role": "assistant", "content": ""}), None);
-        self.sender.send_data(data(&first)).await.is_ok()
+impl Framing for Chunks {
+    const CONTENT_TYPE: &'static str = "text/event-stream";
+
+    fn opening(&self) -> Option<Bytes> {
+        Some(data(
+            &self.head.chunk(json!({"role": "assistant", "content": ""}), None),
+        ))
     }
 
-    async fn piece(&mut self, text: &str) -> bool {
-        let chunk = self.head.chunk(json!({ "content": text }), None);
-        self.sender.send_data(data(&chunk)).await.is_ok()
+    fn piece(&self, text: &str) -> Bytes {
+        data(&self.head.chunk(json!({ "content": text }), None))
+    }
+
+    fn ending(&self, outcome: Result<Replied, ChatError>) -> Ending {
+        let replied = match outcome {
+            Ok(replied) => replied,
+            Err(err) => return Ending::Failed(vec![data(&error_body(&ApiError::from(err)).to_string())]),
+        };
+        let head = &self.head;
+        let finish_reason = if replied.cut { "length" } else { "stop" };
+        let mut frames = vec![data(&head.chunk(json!({}), Some(finish_reason)))];
+        if self.include_usage {
+            let last = json!({"id": head.id, "object": "chat.completion.chunk", "created": head.created, "model": head.model,
+                "choices": [], "usage": usage_json(replied.usage)});
+            frames.push(data(&last.to_string()));
+        }
+        frames.push(data("[DONE]"));
+        Ending::Finished(frames)
     }
 }
 

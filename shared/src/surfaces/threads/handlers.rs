@@ -3,12 +3,12 @@
 //! client signs in with the session cookie: login sets it, logout and account
 //! deletion clear it (the pipeline accepts it on every route).
 
-use async_trait::async_trait;
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use crate::accounts::{self, AccountError};
 use crate::conversation::chats::{self, ChatChange};
-use crate::conversation::reply::{self, Ask, Delivery, Job, Listener};
+use crate::conversation::reply::{self, Ask, Delivery, Job, Replied};
 use crate::conversation::{numbered_chat, start_chat, ChatError, Target};
 use crate::error::ApiError;
 use crate::http::body::{message_content, parse_json};
@@ -16,7 +16,7 @@ use crate::http::budget::Budget;
 use crate::http::call::Call;
 use crate::http::pagination::next_link;
 use crate::http::reply::{Output, Reply};
-use crate::http::stream::{Sender, Streamed};
+use crate::http::stream::{stream_reply, Ending, Framing};
 use crate::http::{cookie, csrf};
 use crate::store::{Chat, ChatQuery, Role};
 use crate::surfaces::accounts::shapes::users::{LoginRequest, RegisterRequest};
@@ -347,35 +347,26 @@ pub async fn stream_response(call: &Call<'_>) -> Result<Output, ApiError> {
     let running = reply::prepare(&call.state.conversations(), job, Delivery::Streamed)
         .await
         .map_err(thread_gone)?;
-    let (sender, streamed) = Streamed::text_stream();
-    let finished = streamed.finished.clone();
-    tokio::spawn(async move {
-        let mut text = Text { sender: Some(sender) };
-        match running.finish(&mut text).await {
-            Ok(replied) if !replied.left => finished.mark(),
-            Ok(_) => {}
+    Ok(stream_reply(running, Text))
+}
+
+/// E's stream: each piece as it comes, nothing around it; a failure aborts it.
+struct Text;
+
+impl Framing for Text {
+    const CONTENT_TYPE: &'static str = "text/plain; charset=utf-8";
+
+    fn piece(&self, text: &str) -> Bytes {
+        Bytes::from(text.to_string())
+    }
+
+    fn ending(&self, outcome: Result<Replied, ChatError>) -> Ending {
+        match outcome {
+            Ok(_) => Ending::Finished(Vec::new()),
             Err(err) => {
                 tracing::warn!(error = %err, "dialect E stream ended by a model failure");
-                if let Some(sender) = text.sender.take() {
-                    sender.abort();
-                }
+                Ending::Abort
             }
-        }
-    });
-    Ok(Output::Streamed(streamed))
-}
-
-/// E's stream: each piece as it comes, nothing around it.
-struct Text {
-    sender: Option<Sender>,
-}
-
-#[async_trait]
-impl Listener for Text {
-    async fn piece(&mut self, text: &str) -> bool {
-        match self.sender.as_mut() {
-            Some(sender) => sender.send_data(bytes::Bytes::from(text.to_string())).await.is_ok(),
-            None => false,
         }
     }
 }
