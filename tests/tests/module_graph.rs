@@ -87,6 +87,36 @@ fn the_core_has_no_import_cycles() {
     }
 }
 
+/// Handlers call domain operations over the roles `AppState` lends
+/// (`call.state.chats()`, `.messages()`…), never the whole store (issue 22). The
+/// health check is the one exception: it probes the store itself.
+#[test]
+fn no_handler_reaches_the_whole_store() {
+    let root = core_src().join("surfaces");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    assert!(files.len() > 10, "the surfaces were read: {files:?}");
+    let mut reaching = Vec::new();
+    for file in files {
+        if file.ends_with("service/status.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let code: String = text
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .flat_map(|l| l.split_whitespace())
+            .collect();
+        if code.contains("state.store") {
+            reaching.push(file.strip_prefix(&root).unwrap().display().to_string());
+        }
+    }
+    assert!(reaching.is_empty(), "handlers that reach the store directly: {reaching:?}");
+}
+
 #[test]
 fn the_cycle_check_finds_a_cycle() {
     let graph: BTreeMap<String, BTreeSet<String>> =

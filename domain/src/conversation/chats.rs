@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::tree::Tree;
 use super::ChatError;
-use crate::store::{Chat, ChatQuery, Chats, Message, Messages, Page, StoreError, User};
+use crate::store::{Chat, ChatQuery, Chats, Message, Messages, Page, Role, StoreError, User};
 
 /// The chat `id` if `user` owns it; `NotFound` whether it is missing or someone
 /// else's, so another user's chats cannot even be shown to exist.
@@ -119,6 +119,59 @@ pub async fn list_chats(
 /// Every message of `chat` (which the caller owns), as a tree.
 pub async fn tree_of(messages: &dyn Messages, chat: &Chat) -> Result<Tree, StoreError> {
     Ok(Tree::new(messages.chat_messages(chat.id).await?))
+}
+
+/// The first `limit` messages of `chat`'s active branch, oldest first.
+pub async fn first_messages(messages: &dyn Messages, chat: &Chat, limit: usize) -> Result<Vec<Message>, StoreError> {
+    messages.list_messages(chat.id, Page::first(limit)).await
+}
+
+/// The newest `limit` messages of `chat`'s active branch, newest first.
+pub async fn newest_messages(messages: &dyn Messages, chat: &Chat, limit: usize) -> Result<Vec<Message>, StoreError> {
+    messages.recent_messages(chat.id, None, limit).await
+}
+
+/// How far back a regeneration looks for the question it answers again.
+const QUESTION_LOOKBACK: usize = 50;
+
+/// The newest user message of `chat`'s active branch: what a regeneration answers
+/// again; none when the chat has no question yet.
+pub async fn last_question(messages: &dyn Messages, chat: &Chat) -> Result<Option<Message>, StoreError> {
+    Ok(newest_messages(messages, chat, QUESTION_LOOKBACK)
+        .await?
+        .into_iter()
+        .find(|m| m.role == Role::User))
+}
+
+/// Makes the branch through the message `id` of `chat` the active one, ending at
+/// the newest message under it: that leaf, or none when the chat has no such
+/// message. A chat deleted meanwhile is `NotFound`; one whose branch another
+/// request switched first is `BranchMoved`.
+pub async fn activate_branch(
+    chats: &dyn Chats,
+    messages: &dyn Messages,
+    chat: &Chat,
+    id: Uuid,
+) -> Result<Option<Uuid>, ChatError> {
+    let tree = tree_of(messages, chat).await?;
+    let Some(leaf) = tree.newest_descendant(id).map(|m| m.id) else {
+        return Ok(None);
+    };
+    let switch = tree.switch_to(Some(leaf));
+    if !switch.is_empty() && !messages.switch_branch(chat.id, None, &switch.on, &switch.off).await? {
+        return Err(branch_moved(chats, chat).await);
+    }
+    Ok(Some(leaf))
+}
+
+/// A switch found the chat changed since it was read: deleted (not found), or its
+/// active branch switched by another request (a conflict the client may retry).
+pub async fn branch_moved(chats: &dyn Chats, chat: &Chat) -> ChatError {
+    match chats.chat(chat.id).await {
+        Ok(Some(_)) => ChatError::BranchMoved,
+        Ok(None) => ChatError::NotFound,
+        Err(err) => err.into(),
+    }
 }
 
 /// The message `id` of `chat` if it is on the active branch (a superseded reply
@@ -262,5 +315,48 @@ mod tests {
             numbered_chat(store.as_ref(), &alice, 3).await,
             Err(ChatError::NotFound)
         ));
+    }
+
+    #[tokio::test]
+    async fn the_last_question_and_a_branch_to_activate_are_read_from_the_chat() {
+        let store = SqliteStore::in_memory().unwrap();
+        let alice = user("alice");
+        store.create_user(&alice).await.unwrap();
+        let now = Utc::now();
+        let chat = start_chat(&store, &alice, None, now).await.unwrap();
+        assert!(last_question(&store, &chat).await.unwrap().is_none(), "no question yet");
+        let mut turns = Vec::new();
+        for (n, role) in [Role::User, Role::Assistant, Role::User, Role::Assistant]
+            .into_iter()
+            .enumerate()
+        {
+            let mut message = super::super::new_message(
+                chat.id,
+                role,
+                format!("turn {n}"),
+                now + chrono::Duration::seconds(n as i64),
+            );
+            message.parent_id = turns.last().map(|m: &Message| m.id);
+            store.add_message(&message).await.unwrap();
+            turns.push(message);
+        }
+        assert_eq!(last_question(&store, &chat).await.unwrap().unwrap().id, turns[2].id);
+        let oldest = first_messages(&store, &chat, 2).await.unwrap();
+        assert_eq!(
+            oldest.iter().map(|m| m.id).collect::<Vec<_>>(),
+            [turns[0].id, turns[1].id]
+        );
+        let newest = newest_messages(&store, &chat, 2).await.unwrap();
+        assert_eq!(
+            newest.iter().map(|m| m.id).collect::<Vec<_>>(),
+            [turns[3].id, turns[2].id]
+        );
+        // The branch through the first question ends at the newest message under it.
+        let leaf = activate_branch(&store, &store, &chat, turns[0].id).await.unwrap();
+        assert_eq!(leaf, Some(turns[3].id));
+        assert_eq!(
+            activate_branch(&store, &store, &chat, Uuid::now_v7()).await.unwrap(),
+            None
+        );
     }
 }

@@ -632,7 +632,7 @@ async fn store_branch(
         .switch_branch(chat.id, Some(&question), &switch.on, &switch.off)
         .await?
     {
-        return Err(branch_moved(conv, &chat).await);
+        return Err(super::chats::branch_moved(conv.chats.as_ref(), &chat).await);
     }
     Ok(Stored {
         chat,
@@ -641,16 +641,6 @@ async fn store_branch(
         earlier: Vec::new(),
         followers: Vec::new(),
     })
-}
-
-/// A switch found the chat changed since it was read: deleted (not found), or its
-/// active branch switched by another request (a conflict the client may retry).
-pub async fn branch_moved(conv: &Conversations, chat: &Chat) -> ChatError {
-    match conv.chats.chat(chat.id).await {
-        Ok(Some(_)) => ChatError::BranchMoved,
-        Ok(None) => ChatError::NotFound,
-        Err(err) => err.into(),
-    }
 }
 
 async fn create_chat(

@@ -12,7 +12,7 @@ use crate::http::cursor::List;
 use crate::http::pagination::{next_link, Pager, Paging};
 use crate::http::reply::Reply;
 use crate::llm::Choice;
-use crate::store::{Chat, ChatQuery, Page, User};
+use crate::store::{Chat, ChatQuery, User};
 use crate::surfaces::chats::shapes::chats::*;
 use crate::surfaces::shapes::Notice;
 use crate::time::{display, Period};
@@ -28,11 +28,7 @@ pub(crate) async fn chat_view(
     zone: Tz,
     budget: &mut Budget,
 ) -> Result<ChatView, ApiError> {
-    let messages = call
-        .state
-        .store
-        .list_messages(chat.id, Page::first(CONVERSATION_LIMIT))
-        .await?;
+    let messages = chats::first_messages(call.state.messages(), chat, CONVERSATION_LIMIT).await?;
     Ok(ChatView::build(chat, &messages, zone, budget))
 }
 

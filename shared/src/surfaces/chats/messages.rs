@@ -98,21 +98,9 @@ pub async fn set_active(call: &Call<'_>) -> Result<Reply, ApiError> {
     let body: SetActiveRequest = call.json()?;
     let message_id = parse_uuid(&body.message_id, "message_id")?;
     let chat = owned_chat(call.state.chats(), call.user()?, chat_id).await?;
-    let tree = chats::tree_of(call.state.messages(), &chat).await?;
-    let leaf = tree
-        .newest_descendant(message_id)
-        .ok_or_else(|| ApiError::not_found("Message not found."))?
-        .id;
-    let switch = tree.switch_to(Some(leaf));
-    if !switch.is_empty()
-        && !call
-            .state
-            .store
-            .switch_branch(chat.id, None, &switch.on, &switch.off)
-            .await?
-    {
-        return Err(reply::branch_moved(&call.state.conversations(), &chat).await.into());
-    }
+    let leaf = chats::activate_branch(call.state.chats(), call.state.messages(), &chat, message_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Message not found."))?;
     Reply::ok(ActiveBranchResponse {
         chat_id: chat.id,
         leaf_id: leaf,
@@ -184,19 +172,13 @@ pub async fn regenerate(call: &Call<'_>) -> Result<Reply, ApiError> {
 /// The chat's newest user message: what a regeneration answers again (409 when
 /// the chat has none yet).
 pub(crate) async fn last_question(call: &Call<'_>, chat: &Chat) -> Result<Message, ApiError> {
-    call.state
-        .store
-        .recent_messages(chat.id, None, 50)
-        .await?
-        .into_iter()
-        .find(|m| m.role == Role::User)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "nothing_to_regenerate",
-                "The chat has no message to answer yet.",
-            )
-        })
+    chats::last_question(call.state.messages(), chat).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "nothing_to_regenerate",
+            "The chat has no message to answer yet.",
+        )
+    })
 }
 
 /// A user message to answer once more, with its new content when edited.

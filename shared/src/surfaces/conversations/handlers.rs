@@ -13,7 +13,7 @@ use crate::http::budget::Budget;
 use crate::http::call::{parse_number, Call};
 use crate::http::pagination::next_link;
 use crate::http::reply::Reply;
-use crate::store::{Chat, ChatQuery, Page, Role};
+use crate::store::{Chat, ChatQuery, Role};
 use crate::surfaces::chats::chat::{page_of_chats, search_term, valid_title, CONVERSATION_LIMIT};
 use crate::surfaces::chats::messages::{answer_again, last_question, Again};
 use crate::surfaces::conversations::shapes::*;
@@ -113,10 +113,7 @@ pub async fn chat(call: &Call<'_>) -> Result<Reply, ApiError> {
         key_id: call.api_key(),
     };
     let (sent, _usage) = reply::whole_in_chat(&call.state.conversations(), job).await?;
-    let history_length = call
-        .state
-        .store
-        .list_messages(sent.chat.id, Page::first(CONVERSATION_LIMIT))
+    let history_length = chats::first_messages(call.state.messages(), &sent.chat, CONVERSATION_LIMIT)
         .await?
         .len();
     Reply::ok(DialectChatResponse {
@@ -136,11 +133,7 @@ pub async fn conversation_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
     let number = call.path_number("conversation_id")?;
     let chat = numbered_chat(call.state.chats(), call.user()?, number).await?;
     // The newest messages of a long chat that fit one response, shown oldest first.
-    let newest = call
-        .state
-        .store
-        .recent_messages(chat.id, None, CONVERSATION_LIMIT)
-        .await?;
+    let newest = chats::newest_messages(call.state.messages(), &chat, CONVERSATION_LIMIT).await?;
     let views = newest.into_iter().map(|m| ConversationMessage {
         role: match m.role {
             Role::User => "user",

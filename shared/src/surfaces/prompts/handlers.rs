@@ -3,7 +3,7 @@
 //! every request. Its message list is the canonical route under D's path.
 
 use crate::conversation::reply::{self, Ask, Job};
-use crate::conversation::Target;
+use crate::conversation::{chats, Target};
 use crate::error::ApiError;
 use crate::http::body::message_content;
 use crate::http::budget::Budget;
@@ -82,11 +82,7 @@ async fn day_list(call: &Call<'_>, period: Period) -> Result<Reply, ApiError> {
         created_to: Some(to),
         ..ChatQuery::default()
     };
-    let chats = call
-        .state
-        .store
-        .list_chats(user.id, &query, Page::first(DAY_LIST_LIMIT))
-        .await?;
+    let chats = chats::list_chats(call.state.chats(), user, &query, Page::first(DAY_LIST_LIMIT)).await?;
     // One budget for the whole day: later chats show less of their conversations
     // (marked truncated) rather than the body outgrowing a Lambda response.
     let mut budget = Budget::body();

@@ -180,11 +180,7 @@ async fn thread(call: &Call<'_>) -> Result<Chat, ApiError> {
 /// E's sender names.
 pub async fn list_thread_messages(call: &Call<'_>) -> Result<Reply, ApiError> {
     let chat = thread(call).await?;
-    let newest = call
-        .state
-        .store
-        .recent_messages(chat.id, None, E_MESSAGES_LIMIT)
-        .await?;
+    let newest = chats::newest_messages(call.state.messages(), &chat, E_MESSAGES_LIMIT).await?;
     // The newest that fit one response, shown oldest first.
     let views = newest.into_iter().map(|m| EMessageView {
         sender: match m.role {
