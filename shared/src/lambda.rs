@@ -4,7 +4,7 @@
 use lambda_http::{service_fn, Error, Request};
 
 use crate::config::Config;
-use crate::routes::{handle, handle_streaming, Serve};
+use crate::routes::{handle, handle_streaming, Route, Serve};
 use crate::state::AppState;
 
 pub use chatbot_runtime::logs::init as init_tracing;
@@ -19,22 +19,26 @@ async fn start() -> Result<AppState, Error> {
         .map_err(|e| format!("starting up: {e:#}"))?)
 }
 
-/// Runs the function called `function` (its binary name in the route table).
-pub async fn serve(function: &'static str) -> Result<(), Error> {
+/// Runs the function called `name` (its binary name in the route table) over
+/// `routes`, its own routes (`routes_of!(name)`; the fallback function: the whole
+/// table).
+pub async fn serve(name: &'static str, routes: &'static [Route]) -> Result<(), Error> {
     let state = start().await?;
     let state = &state;
+    let serve = Serve::Function { name, routes };
     lambda_http::run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(handle(state, request, Serve::Function(function)).await)
+        Ok::<_, Error>(handle(state, request, serve).await)
     }))
     .await
 }
 
 /// Runs a function whose routes stream their answers (Lambda response streaming).
-pub async fn serve_streaming(function: &'static str) -> Result<(), Error> {
+pub async fn serve_streaming(name: &'static str, routes: &'static [Route]) -> Result<(), Error> {
     let state = start().await?;
     let state = &state;
+    let serve = Serve::Function { name, routes };
     lambda_http::run_with_streaming_response(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(handle_streaming(state, request, Serve::Function(function)).await)
+        Ok::<_, Error>(handle_streaming(state, request, serve).await)
     }))
     .await
 }

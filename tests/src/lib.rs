@@ -265,7 +265,7 @@ impl TestApp {
             "cookies": cookies,
         });
         let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
-        let response = handle(&self.state, request, Serve::All).await;
+        let response = handle(&self.state, request, Serve::All(chatbot_core::routes::ROUTES)).await;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = match response.body() {
@@ -454,7 +454,7 @@ impl TestApp {
             "body": body.to_string(), "isBase64Encoded": false
         });
         let request = lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event");
-        chatbot_core::routes::handle_streaming(&self.state, request, Serve::All).await
+        chatbot_core::routes::handle_streaming(&self.state, request, Serve::All(chatbot_core::routes::ROUTES)).await
     }
 }
 

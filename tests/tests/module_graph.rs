@@ -114,7 +114,10 @@ fn no_handler_reaches_the_whole_store() {
             reaching.push(file.strip_prefix(&root).unwrap().display().to_string());
         }
     }
-    assert!(reaching.is_empty(), "handlers that reach the store directly: {reaching:?}");
+    assert!(
+        reaching.is_empty(),
+        "handlers that reach the store directly: {reaching:?}"
+    );
 }
 
 #[test]
@@ -194,4 +197,52 @@ fn the_inference_function_links_the_model_side_only() {
         api.contains("chatbot-core") && !api.contains("flan-t5") && !api.contains("candle-core"),
         "an API function links the core, not the engine"
     );
+}
+
+/// The executables `cargo build -p <each of packages>` makes, by name.
+fn built(packages: &[&str]) -> BTreeMap<String, PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command.args(["build", "--offline", "--message-format=json"]);
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    let output = command.current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|message| {
+            let executable = message["executable"].as_str()?;
+            let name = message["target"]["name"].as_str()?;
+            Some((name.to_string(), PathBuf::from(executable)))
+        })
+        .collect()
+}
+
+fn contains(binary: &Path, text: &str) -> bool {
+    let bytes = std::fs::read(binary).unwrap();
+    bytes.windows(text.len()).any(|w| w == text.as_bytes())
+}
+
+/// A function's binary holds its own routes only (`routes_of!`), so the linker
+/// leaves the other routes' handlers out: `register` has its answer's message,
+/// `health` has none of it, and neither has the OpenAI chunks' object name.
+#[test]
+fn an_api_function_links_only_its_own_routes() {
+    let binaries = built(&["health", "register"]);
+    let (health, register) = (&binaries["health"], &binaries["register"]);
+    assert!(contains(register, "Registered successfully!"), "register's own handler");
+    assert!(
+        !contains(health, "Registered successfully!"),
+        "health links register's handler"
+    );
+    for binary in [health, register] {
+        assert!(
+            !contains(binary, "chat.completion.chunk"),
+            "{} links the OpenAI-compatible routes",
+            binary.display()
+        );
+    }
 }

@@ -1,8 +1,9 @@
 //! The crate of a function that has none yet: a manifest and a `main` that serves
-//! the function's routes, shaped like the existing ones. Existing crates are never
+//! the function's routes (chosen from the table at compile time), shaped like the
+//! existing ones. Existing crates are never
 //! rewritten (a hand-edited `main` stays); `cargo xtask check` reports missing ones.
 
-use chatbot_core::routes::Function;
+use chatbot_core::routes::{Function, FALLBACK_FUNCTION};
 
 /// `(path in the crate, contents)` of each file of `function`'s crate.
 pub fn render(function: &Function) -> Vec<(&'static str, String)> {
@@ -40,13 +41,21 @@ test = false
 /// existing function is one table entry, and its crate stays as it is.
 fn main(function: &Function) -> String {
     let serve = if function.streams { "serve_streaming" } else { "serve" };
+    // The fallback answers any path with a 404 or a 405 naming the methods the
+    // table allows: it looks in the whole table. Every other function gets only its
+    // own routes, so its binary links only their handlers.
+    let routes = if function.name == FALLBACK_FUNCTION {
+        "chatbot_core::routes::ROUTES".to_string()
+    } else {
+        format!("chatbot_core::routes_of!(\"{}\")", function.name)
+    };
     format!(
         r#"//! The `{name}` function: {}. It serves the routes that name it in the
 //! route table (`shared/src/routes/table.rs`).
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {{
-    chatbot_core::lambda::{serve}("{name}").await
+    chatbot_core::lambda::{serve}("{name}", {routes}).await
 }}
 "#,
         sentence_case(function.description),

@@ -168,9 +168,9 @@ fn a_new_streaming_function_gets_a_function_url_a_crate_and_no_api_events() {
     assert!(files[1]
         .1
         .starts_with("//! The `dialect-stream` function: stream a reply in another dialect."));
-    assert!(files[1]
-        .1
-        .contains("chatbot_core::lambda::serve_streaming(\"dialect-stream\").await"));
+    assert!(files[1].1.contains(
+        "chatbot_core::lambda::serve_streaming(\"dialect-stream\", chatbot_core::routes_of!(\"dialect-stream\")).await"
+    ));
 }
 
 #[test]

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("activate-user").await
+    chatbot_core::lambda::serve("activate-user", chatbot_core::routes_of!("activate-user")).await
 }

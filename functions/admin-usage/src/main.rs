@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("admin-usage").await
+    chatbot_core::lambda::serve("admin-usage", chatbot_core::routes_of!("admin-usage")).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("api-keys").await
+    chatbot_core::lambda::serve("api-keys", chatbot_core::routes_of!("api-keys")).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("deactivate-user").await
+    chatbot_core::lambda::serve("deactivate-user", chatbot_core::routes_of!("deactivate-user")).await
 }

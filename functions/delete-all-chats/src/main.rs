@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("delete-all-chats").await
+    chatbot_core::lambda::serve("delete-all-chats", chatbot_core::routes_of!("delete-all-chats")).await
 }

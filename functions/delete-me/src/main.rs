@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("delete-me").await
+    chatbot_core::lambda::serve("delete-me", chatbot_core::routes_of!("delete-me")).await
 }

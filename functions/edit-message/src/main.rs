@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("edit-message").await
+    chatbot_core::lambda::serve("edit-message", chatbot_core::routes_of!("edit-message")).await
 }

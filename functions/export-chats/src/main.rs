@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("export-chats").await
+    chatbot_core::lambda::serve("export-chats", chatbot_core::routes_of!("export-chats")).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("get-chat").await
+    chatbot_core::lambda::serve("get-chat", chatbot_core::routes_of!("get-chat")).await
 }

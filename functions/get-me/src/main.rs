@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("get-me").await
+    chatbot_core::lambda::serve("get-me", chatbot_core::routes_of!("get-me")).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("get-openapi").await
+    chatbot_core::lambda::serve("get-openapi", chatbot_core::routes_of!("get-openapi")).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("get-shared").await
+    chatbot_core::lambda::serve("get-shared", chatbot_core::routes_of!("get-shared")).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("health").await
+    chatbot_core::lambda::serve("health", chatbot_core::routes_of!("health")).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("import-chats").await
+    chatbot_core::lambda::serve("import-chats", chatbot_core::routes_of!("import-chats")).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("list-messages").await
+    chatbot_core::lambda::serve("list-messages", chatbot_core::routes_of!("list-messages")).await
 }

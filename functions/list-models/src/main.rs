@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("list-models").await
+    chatbot_core::lambda::serve("list-models", chatbot_core::routes_of!("list-models")).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("login").await
+    chatbot_core::lambda::serve("login", chatbot_core::routes_of!("login")).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("logout").await
+    chatbot_core::lambda::serve("logout", chatbot_core::routes_of!("logout")).await
 }

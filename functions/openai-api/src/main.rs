@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve_streaming("openai-api").await
+    chatbot_core::lambda::serve_streaming("openai-api", chatbot_core::routes_of!("openai-api")).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("regenerate-reply").await
+    chatbot_core::lambda::serve("regenerate-reply", chatbot_core::routes_of!("regenerate-reply")).await
 }

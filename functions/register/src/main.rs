@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("register").await
+    chatbot_core::lambda::serve("register", chatbot_core::routes_of!("register")).await
 }

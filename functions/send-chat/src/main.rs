@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("send-chat").await
+    chatbot_core::lambda::serve("send-chat", chatbot_core::routes_of!("send-chat")).await
 }

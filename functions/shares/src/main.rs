@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("shares").await
+    chatbot_core::lambda::serve("shares", chatbot_core::routes_of!("shares")).await
 }

@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve_streaming("stream-chat").await
+    chatbot_core::lambda::serve_streaming("stream-chat", chatbot_core::routes_of!("stream-chat")).await
 }

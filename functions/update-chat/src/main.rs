@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("update-chat").await
+    chatbot_core::lambda::serve("update-chat", chatbot_core::routes_of!("update-chat")).await
 }

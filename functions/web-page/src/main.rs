@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("web-page").await
+    chatbot_core::lambda::serve("web-page", chatbot_core::routes_of!("web-page")).await
 }

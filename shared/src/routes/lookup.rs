@@ -18,7 +18,12 @@ pub enum Lookup {
 /// one with the most literal segments wins, as in API Gateway: `/api/chats/stream/`
 /// is the stream route (405 for GET), not a chat whose id is "stream".
 pub fn lookup(method: &str, path: &str) -> Lookup {
-    let matching: Vec<(&'static Route, HashMap<String, String>)> = ROUTES
+    lookup_in(ROUTES, method, path)
+}
+
+/// [`lookup`] among `routes` (a function's own, or the whole table).
+pub fn lookup_in(routes: &'static [Route], method: &str, path: &str) -> Lookup {
+    let matching: Vec<(&'static Route, HashMap<String, String>)> = routes
         .iter()
         .filter_map(|route| match_path(route.path, path).map(|params| (route, params)))
         .collect();

@@ -12,12 +12,14 @@ mod functions;
 mod lookup;
 pub mod openapi;
 mod pipeline;
+mod select;
 mod table;
 
 pub use crate::http::route::{
     described, json, list, media, Access, Body, Doc, Errors, Handler, HandlerFuture, Limit, Route, SchemaFn, Surface,
 };
 pub use functions::{function, DynamoDb, Function, FALLBACK_FUNCTION, FUNCTIONS};
-pub use lookup::{lookup, match_path, Lookup};
+pub use lookup::{lookup, lookup_in, match_path, Lookup};
 pub use pipeline::{handle, handle_streaming, Serve};
+pub use select::{count_of, select};
 pub use table::ROUTES;

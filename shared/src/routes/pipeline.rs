@@ -20,17 +20,33 @@ use crate::state::AppState;
 use crate::surfaces::openai::handlers as openai;
 use crate::time::parse_zone;
 
-use super::lookup::{lookup, Lookup};
+use super::lookup::{lookup_in, Lookup};
 use crate::http::route::{Access, Errors, Limit, Route};
 
-/// What a function answers.
+/// What a function answers, and the routes it looks requests up in. The pipeline
+/// names no table itself: a function's binary links the handlers of the routes it
+/// is given, and no others.
 #[derive(Clone, Copy, Debug)]
 pub enum Serve {
-    /// The routes the table gives this function (by its binary name); a request
-    /// for another is a 404 (the gateway misrouted it).
-    Function(&'static str),
-    /// Every route: the in-process router of the tests.
-    All,
+    /// The function `name` (its binary name), over `routes`: its own entries of the
+    /// table, chosen at compile time by [`routes_of!`](crate::routes_of). A request
+    /// for a route it does not serve is a 404 (the gateway misrouted it). The
+    /// fallback function is given the whole table and serves none of it: a 404, or
+    /// a 405 with Allow.
+    Function {
+        name: &'static str,
+        routes: &'static [Route],
+    },
+    /// Every route of `routes` (the whole table): the in-process router of the tests.
+    All(&'static [Route]),
+}
+
+impl Serve {
+    fn routes(self) -> &'static [Route] {
+        match self {
+            Serve::Function { routes, .. } | Serve::All(routes) => routes,
+        }
+    }
 }
 
 /// Handles one request end to end. Never fails: every outcome is an HTTP response.
@@ -100,7 +116,7 @@ async fn respond(state: &AppState, request: Request, serve: Serve) -> Output {
         .get("origin")
         .and_then(|v| v.to_str().ok())
         .map(String::from);
-    let (route, output) = match lookup(&method, &path) {
+    let (route, output) = match lookup_in(serve.routes(), &method, &path) {
         Lookup::MethodNotAllowed(_) if method == "OPTIONS" => {
             (None, Output::Whole(cors::preflight(&state.config, origin.as_deref())))
         }
@@ -169,8 +185,8 @@ async fn authenticate_call(call: &Call<'_>, api_keys: bool) -> Result<Caller, Ap
 
 fn serves(serve: Serve, route: &Route) -> bool {
     match serve {
-        Serve::All => true,
-        Serve::Function(name) => route.function == name,
+        Serve::All(_) => true,
+        Serve::Function { name, .. } => route.function == name,
     }
 }
 
