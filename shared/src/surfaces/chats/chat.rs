@@ -11,7 +11,6 @@ use crate::http::call::{parse_uuid, Call};
 use crate::http::cursor::List;
 use crate::http::pagination::{next_link, Pager, Paging};
 use crate::http::reply::Reply;
-use crate::llm::Choice;
 use crate::store::{Chat, ChatQuery, User};
 use crate::surfaces::chats::shapes::chats::*;
 use crate::surfaces::shapes::Notice;
@@ -41,11 +40,8 @@ pub(crate) async fn whole_chat_view(call: &Call<'_>, chat: &Chat, zone: Tz) -> R
 pub(crate) enum SendAsk {
     /// `end_session: true`: close the chat, no model.
     End(Option<Uuid>),
-    Send {
-        target: Target,
-        content: String,
-        choice: Choice,
-    },
+    /// A message to answer: the reply pipeline's job.
+    Send(Box<Job>),
 }
 
 /// Parses the body `POST /api/chats/` and its streaming twin share.
@@ -64,31 +60,24 @@ pub(crate) fn parse_send(call: &Call<'_>) -> Result<SendAsk, ApiError> {
     })?;
     let content = message_content(&content, "content")?;
     let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
-    Ok(SendAsk::Send {
-        target: chat_id.map(Target::Id).unwrap_or(Target::Open),
-        content,
+    Ok(SendAsk::Send(Box::new(Job {
+        user: call.user()?.clone(),
+        ask: Ask::Message {
+            target: chat_id.map(Target::Id).unwrap_or(Target::Open),
+            content,
+        },
         choice,
-    })
+        max_new_tokens: None,
+        key_id: call.api_key(),
+    })))
 }
 
 pub async fn send_chat(call: &Call<'_>) -> Result<Reply, ApiError> {
     let ask = parse_send(call)?;
-    let user = call.user()?;
     let zone = call.display_zone()?;
-    let (target, content, choice) = match ask {
-        SendAsk::End(chat_id) => return end_session(call, user, chat_id, zone).await,
-        SendAsk::Send {
-            target,
-            content,
-            choice,
-        } => (target, content, choice),
-    };
-    let job = Job {
-        user: user.clone(),
-        ask: Ask::Message { target, content },
-        choice,
-        max_new_tokens: None,
-        key_id: call.api_key(),
+    let job = match ask {
+        SendAsk::End(chat_id) => return end_session(call, call.user()?, chat_id, zone).await,
+        SendAsk::Send(job) => *job,
     };
     let (sent, usage) = reply::whole_in_chat(&call.state.conversations(), job).await?;
     let reply = ReplyView {

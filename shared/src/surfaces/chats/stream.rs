@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use serde_json::{json, Value};
 
-use crate::conversation::reply::{self, Ask, Delivery, Job, Replied};
+use crate::conversation::reply::{self, Delivery, Replied};
 use crate::conversation::ChatError;
 use crate::error::ApiError;
 use crate::http::call::Call;
@@ -17,22 +17,10 @@ use crate::surfaces::chats::chat::{end_session, parse_send, SendAsk};
 
 pub async fn stream_chat(call: &Call<'_>) -> Result<Output, ApiError> {
     let ask = parse_send(call)?;
-    let user = call.user()?;
     let zone = call.display_zone()?;
-    let (target, content, choice) = match ask {
-        SendAsk::End(chat_id) => return end_session(call, user, chat_id, zone).await.map(Output::Whole),
-        SendAsk::Send {
-            target,
-            content,
-            choice,
-        } => (target, content, choice),
-    };
-    let job = Job {
-        user: user.clone(),
-        ask: Ask::Message { target, content },
-        choice,
-        max_new_tokens: None,
-        key_id: call.api_key(),
+    let job = match ask {
+        SendAsk::End(chat_id) => return end_session(call, call.user()?, chat_id, zone).await.map(Output::Whole),
+        SendAsk::Send(job) => *job,
     };
     let running = reply::prepare(&call.state.conversations(), job, Delivery::Streamed).await?;
     let start = match &running.stored {
