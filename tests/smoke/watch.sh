@@ -99,4 +99,10 @@ else
 fi
 
 echo "smoke: $passed passed, $failed failed"
+if [[ $failed -ne 0 ]]; then
+  # What the functions and cargo lambda watch said (the log goes with the scratch
+  # folder): a 500 of watch's own names no cause in its body.
+  echo "--- the last 80 lines of the watch log:" >&2
+  tail -80 "$local_api_log" >&2
+fi
 [[ $failed -eq 0 ]]
