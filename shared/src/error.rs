@@ -69,6 +69,11 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_field", message).with("field", field)
     }
 
+    /// 400 for a field the route needs and the body left out.
+    pub fn missing_field(field: &str) -> Self {
+        Self::bad_request("missing_field", format!("The field `{field}` is required.")).with("field", field)
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }

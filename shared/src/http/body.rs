@@ -118,7 +118,7 @@ fn describe(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
                 ApiError::bad_request("unknown_field", format!("Unknown field `{field}`.")).with("field", field)
             } else if text.starts_with("missing field") {
                 let field = join(&quoted.unwrap_or_default());
-                ApiError::bad_request("missing_field", format!("The field `{field}` is required.")).with("field", field)
+                ApiError::missing_field(&field)
             } else if path == "." || path.is_empty() {
                 ApiError::bad_request("invalid_json", format!("The body must be a JSON object: {detail}."))
             } else {
@@ -129,6 +129,11 @@ fn describe(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
 }
 
 /// Checks a message's content: present, not blank, not over the length limit.
+/// A field the body's shape may leave out but the route needs.
+pub fn required<T>(value: Option<T>, field: &str) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::missing_field(field))
+}
+
 pub fn message_content(content: &str, field: &str) -> Result<String, ApiError> {
     if content.trim().is_empty() {
         return Err(ApiError::invalid_field(field, format!("`{field}` must not be empty.")));

@@ -5,7 +5,7 @@ use crate::conversation::chats::{self, ChatChange};
 use crate::conversation::reply::{self, Ask, Job};
 use crate::conversation::{owned_chat, ChatError, Target};
 use crate::error::ApiError;
-use crate::http::body::message_content;
+use crate::http::body::{message_content, required};
 use crate::http::budget::Budget;
 use crate::http::call::{parse_uuid, Call};
 use crate::http::cursor::List;
@@ -55,12 +55,29 @@ pub(crate) fn parse_send(call: &Call<'_>) -> Result<SendAsk, ApiError> {
     if body.end_session {
         return Ok(SendAsk::End(chat_id));
     }
-    let content = body.content.ok_or_else(|| {
-        ApiError::bad_request("missing_field", "The field `content` is required.").with("field", "content")
-    })?;
-    let content = message_content(&content, "content")?;
-    let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
-    Ok(SendAsk::Send(Box::new(Job {
+    message_job(
+        call,
+        chat_id,
+        body.content,
+        body.provider.as_deref(),
+        body.model.as_deref(),
+    )
+    .map(|job| SendAsk::Send(Box::new(job)))
+}
+
+/// The reply pipeline's job for one message, as the send route and dialect D's
+/// prompt routes ask for it: to the chat named (which must still exist) or else
+/// the open one, `content` required and checked, on the model chosen.
+pub(crate) fn message_job(
+    call: &Call<'_>,
+    chat_id: Option<Uuid>,
+    content: Option<String>,
+    provider: Option<&str>,
+    model: Option<&str>,
+) -> Result<Job, ApiError> {
+    let content = message_content(&required(content, "content")?, "content")?;
+    let choice = call.state.llm().choose(provider, model)?;
+    Ok(Job {
         user: call.user()?.clone(),
         ask: Ask::Message {
             target: chat_id.map(Target::Id).unwrap_or(Target::Open),
@@ -69,7 +86,7 @@ pub(crate) fn parse_send(call: &Call<'_>) -> Result<SendAsk, ApiError> {
         choice,
         max_new_tokens: None,
         key_id: call.api_key(),
-    })))
+    })
 }
 
 pub async fn send_chat(call: &Call<'_>) -> Result<Reply, ApiError> {

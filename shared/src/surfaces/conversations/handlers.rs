@@ -8,7 +8,7 @@ use crate::conversation::chats::{self, ChatChange};
 use crate::conversation::reply::{self, Ask, Job};
 use crate::conversation::{numbered_chat, start_chat, Target};
 use crate::error::ApiError;
-use crate::http::body::message_content;
+use crate::http::body::{message_content, required};
 use crate::http::budget::Budget;
 use crate::http::call::{parse_number, Call};
 use crate::http::pagination::next_link;
@@ -36,12 +36,6 @@ fn body_number(value: &Value, field: &str) -> Result<Option<i64>, ApiError> {
         Value::String(raw) => parse_number(raw, field).map(Some),
         _ => Err(invalid()),
     }
-}
-
-fn required<T>(value: Option<T>, field: &str) -> Result<T, ApiError> {
-    value.ok_or_else(|| {
-        ApiError::bad_request("missing_field", format!("The field `{field}` is required.")).with("field", field)
-    })
 }
 
 pub async fn create_conversation(call: &Call<'_>) -> Result<Reply, ApiError> {
@@ -99,7 +93,10 @@ pub async fn chat(call: &Call<'_>) -> Result<Reply, ApiError> {
         None => None,
     };
     let content = message_content(&required(body.message, "message")?, "message")?;
-    let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
+    let choice = call
+        .state
+        .llm()
+        .choose(body.provider.as_deref(), body.model.as_deref())?;
     let user = call.user()?;
     let target = match number {
         Some(number) => Target::Existing(numbered_chat(call.state.chats(), user, number).await?.id),
@@ -189,7 +186,10 @@ pub async fn regenerate(call: &Call<'_>) -> Result<Reply, ApiError> {
             .flatten(),
         "conversation_id",
     )?;
-    let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
+    let choice = call
+        .state
+        .llm()
+        .choose(body.provider.as_deref(), body.model.as_deref())?;
     let user = call.user()?;
     let chat = numbered_chat(call.state.chats(), user, number).await?;
     let number = chat.number;

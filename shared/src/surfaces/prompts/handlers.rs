@@ -2,15 +2,14 @@
 //! and the day lists, whose days are the caller's display zone's, resolved on
 //! every request. Its message list is the canonical route under D's path.
 
-use crate::conversation::reply::{self, Ask, Job};
-use crate::conversation::{chats, Target};
+use crate::conversation::chats;
+use crate::conversation::reply;
 use crate::error::ApiError;
-use crate::http::body::message_content;
 use crate::http::budget::Budget;
 use crate::http::call::{parse_uuid, Call};
 use crate::http::reply::Reply;
 use crate::store::{ChatQuery, Page};
-use crate::surfaces::chats::chat::chat_view;
+use crate::surfaces::chats::chat::{chat_view, message_job};
 use crate::surfaces::prompts::shapes::*;
 use crate::time::Period;
 
@@ -32,21 +31,7 @@ async fn prompt(call: &Call<'_>, provider: &str) -> Result<Reply, ApiError> {
         .as_deref()
         .map(|id| parse_uuid(id, "chat_id"))
         .transpose()?;
-    let content = body.content.ok_or_else(|| {
-        ApiError::bad_request("missing_field", "The field `content` is required.").with("field", "content")
-    })?;
-    let content = message_content(&content, "content")?;
-    let choice = call.state.llm.choose(Some(provider), body.model.as_deref())?;
-    let job = Job {
-        user: call.user()?.clone(),
-        ask: Ask::Message {
-            target: chat_id.map(Target::Id).unwrap_or(Target::Open),
-            content,
-        },
-        choice,
-        max_new_tokens: None,
-        key_id: call.api_key(),
-    };
+    let job = message_job(call, chat_id, body.content, Some(provider), body.model.as_deref())?;
     let (sent, _usage) = reply::whole_in_chat(&call.state.conversations(), job).await?;
     Reply::created(PromptResponse {
         reply: sent.reply.content,
