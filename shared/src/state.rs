@@ -1,7 +1,7 @@
 //! What a function builds once per container and reuses for every invocation.
 
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::accounts::AccountSettings;
 use crate::aws::SharedAws;
@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::conversation::{Conversations, ReplySettings};
 use crate::llm::flan_t5;
 use crate::llm::invoke::RemoteFlanT5;
-use crate::llm::keys::{KeyStore, StaticKeys};
+use crate::llm::keys::KeyStore;
 use crate::llm::remote::{gemini::Gemini, ollama::Ollama, openai::OpenAi};
 use crate::llm::{Dispatch, Provider};
 use crate::secrets::CursorKeys;
@@ -17,40 +17,66 @@ use crate::store::{Accounts, ApiKeys, Balances, Chats, IfMissing, Limits, Messag
 
 pub use crate::conversation::Clock;
 
+/// The model providers and the cursor key are made when a route first asks for
+/// them, and only there (`llm`, `cursor_keys`): a function whose routes choose no
+/// model and page through nothing never references the provider clients (reqwest,
+/// Lambda Invoke) nor Secrets Manager, so its binary does not link them
+/// (docs/architecture.md, "What a function links").
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
-    pub llm: Dispatch,
-    /// Provider keys: the Secrets Manager secret (`SECRET_ID`) or the environment.
-    pub keys: Arc<dyn KeyStore>,
-    /// The pagination cursors' key: `CURSOR_KEY`, or its secret.
-    pub cursor_keys: Arc<CursorKeys>,
+    llm: Arc<OnceLock<Dispatch>>,
+    cursor_keys: Arc<OnceLock<CursorKeys>>,
+    aws: SharedAws,
     clock: Clock,
 }
 
 impl AppState {
+    /// A state with the providers given and the cursor key of `config` (tests).
     pub fn new(config: Config, store: Arc<dyn Store>, llm: Dispatch) -> Self {
+        let cursor_keys = CursorKeys::Fixed(config.cursor_key.clone());
         Self {
-            cursor_keys: Arc::new(CursorKeys::Fixed(config.cursor_key.clone())),
+            cursor_keys: Arc::new(OnceLock::from(cursor_keys)),
+            ..Self::wired_on_first_use(config, store, SharedAws::from_env())
+        }
+        .with_llm(llm)
+    }
+
+    /// A state whose providers and cursor key are made from `config` and `aws`
+    /// when first asked for.
+    fn wired_on_first_use(config: Config, store: Arc<dyn Store>, aws: SharedAws) -> Self {
+        Self {
             config: Arc::new(config),
             store,
-            llm,
-            keys: Arc::new(StaticKeys::new(Default::default())),
+            llm: Arc::default(),
+            cursor_keys: Arc::default(),
+            aws,
             clock: Arc::new(Utc::now),
         }
     }
 
-    /// Sets where provider keys come from (`secrets::key_store`).
-    pub fn with_keys(mut self, keys: Arc<dyn KeyStore>) -> Self {
-        self.keys = keys;
+    /// Replaces the model providers.
+    pub fn with_llm(mut self, llm: Dispatch) -> Self {
+        self.llm = Arc::new(OnceLock::from(llm));
         self
     }
 
-    /// Sets where the cursor key comes from (`CursorKeys::from_config`).
-    pub fn with_cursor_keys(mut self, cursor_keys: CursorKeys) -> Self {
-        self.cursor_keys = Arc::new(cursor_keys);
-        self
+    /// The model providers: every one the deployment offers, with its keys from
+    /// the secret (`SECRET_ID`) or the environment. Building them reads nothing
+    /// and connects to nothing.
+    pub fn llm(&self) -> &Dispatch {
+        self.llm.get_or_init(|| {
+            let keys = crate::secrets::key_store(&self.config, &self.aws);
+            let providers = default_providers(&self.config, &keys, &self.aws);
+            Dispatch::new(providers, &self.config.default_provider, &self.config.default_model)
+        })
+    }
+
+    /// Where the pagination cursors' key comes from: `CURSOR_KEY`, or its secret.
+    pub fn cursor_keys(&self) -> &CursorKeys {
+        self.cursor_keys
+            .get_or_init(|| CursorKeys::from_config(&self.config, &self.aws))
     }
 
     /// Replaces the wall clock, so tests can place records on chosen days.
@@ -149,16 +175,7 @@ impl AppState {
     /// endpoint); they are still loaded only when something uses them.
     pub async fn from_config_with(config: Config, aws: SharedAws) -> anyhow::Result<Self> {
         let store = crate::store::open(&config, &aws, IfMissing::Create).await?;
-        let keys = crate::secrets::key_store(&config, &aws);
-        let cursor_keys = CursorKeys::from_config(&config, &aws);
-        let llm = Dispatch::new(
-            default_providers(&config, &keys, &aws),
-            &config.default_provider,
-            &config.default_model,
-        );
-        Ok(Self::new(config, store, llm)
-            .with_keys(keys)
-            .with_cursor_keys(cursor_keys))
+        Ok(Self::wired_on_first_use(config, store, aws))
     }
 }
 

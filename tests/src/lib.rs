@@ -371,11 +371,12 @@ impl TestApp {
 
     /// Adds `provider` to the app's dispatch, replacing one with the same id.
     pub fn with_provider(mut self, provider: Arc<dyn Provider>) -> Self {
-        let mut providers = self.state.llm.providers().to_vec();
+        let mut providers = self.state.llm().providers().to_vec();
         providers.retain(|p| p.id() != provider.id());
         providers.push(provider);
         let config = &self.state.config;
-        self.state.llm = Dispatch::new(providers, &config.default_provider, &config.default_model);
+        let llm = Dispatch::new(providers, &config.default_provider, &config.default_model);
+        self.state = self.state.with_llm(llm);
         self
     }
 }

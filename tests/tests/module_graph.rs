@@ -221,17 +221,40 @@ fn built(packages: &[&str]) -> BTreeMap<String, PathBuf> {
         .collect()
 }
 
+/// Whether `text` is in what the binary loads into memory (its code and data, not
+/// its debug info, which the dev profile keeps for code the linker dropped).
 fn contains(binary: &Path, text: &str) -> bool {
-    let bytes = std::fs::read(binary).unwrap();
-    bytes.windows(text.len()).any(|w| w == text.as_bytes())
+    loaded_sections(&std::fs::read(binary).unwrap())
+        .iter()
+        .any(|section| section.windows(text.len()).any(|w| w == text.as_bytes()))
+}
+
+/// The sections of a 64-bit little-endian ELF file that are loaded (`SHF_ALLOC`)
+/// and have bytes in the file (not `SHT_NOBITS`).
+fn loaded_sections(elf: &[u8]) -> Vec<&[u8]> {
+    assert_eq!(&elf[..6], b"\x7fELF\x02\x01", "a 64-bit little-endian ELF file");
+    let u16_at = |at: usize| u16::from_le_bytes(elf[at..at + 2].try_into().unwrap()) as usize;
+    let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().unwrap());
+    let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().unwrap()) as usize;
+    let (table, entry_size, count) = (u64_at(0x28), u16_at(0x3a), u16_at(0x3c));
+    (0..count)
+        .map(|i| table + i * entry_size)
+        .filter(|header| u64_at(header + 8) & 0x2 != 0 && u32_at(header + 4) != 8)
+        .map(|header| &elf[u64_at(header + 24)..][..u64_at(header + 32)])
+        .collect()
 }
 
 /// A function's binary holds its own routes only (`routes_of!`), so the linker
 /// leaves the other routes' handlers out: `register` has its answer's message,
 /// `health` has none of it, and neither has the OpenAI chunks' object name.
+/// And the state makes the provider clients and the cursor key's secret on first
+/// use only (`AppState::llm`, `AppState::cursor_keys`), so a function links them
+/// only when its routes choose a model or page: `register` links neither,
+/// `list-chats` Secrets Manager alone, `send-chat` all three. (A crate is linked
+/// when its source paths, which its panics name, are in the binary.)
 #[test]
-fn an_api_function_links_only_its_own_routes() {
-    let binaries = built(&["health", "register"]);
+fn an_api_function_links_only_its_own_routes_and_the_clients_they_use() {
+    let binaries = built(&["health", "register", "list-chats", "send-chat"]);
     let (health, register) = (&binaries["health"], &binaries["register"]);
     assert!(contains(register, "Registered successfully!"), "register's own handler");
     assert!(
@@ -245,4 +268,15 @@ fn an_api_function_links_only_its_own_routes() {
             binary.display()
         );
     }
+    let clients = ["/aws-sdk-secretsmanager-", "/aws-sdk-lambda-", "/reqwest-"];
+    let links = |function: &str| -> Vec<&str> {
+        clients
+            .into_iter()
+            .filter(|client| contains(&binaries[function], client))
+            .collect()
+    };
+    assert_eq!(links("health"), Vec::<&str>::new());
+    assert_eq!(links("register"), Vec::<&str>::new());
+    assert_eq!(links("list-chats"), ["/aws-sdk-secretsmanager-"]);
+    assert_eq!(links("send-chat"), clients);
 }

@@ -131,7 +131,7 @@ async fn flan_t5_weights_without_an_inference_function_load_no_engine() {
     let aws = SharedAws::from_env();
     let app = TestApp::from_config(&vars, aws.clone()).await;
     assert!(!aws.is_loaded(), "no AWS settings loaded for a SQLite function");
-    let flan = app.state.llm.choose(Some("flan-t5"), None).unwrap();
+    let flan = app.state.llm().choose(Some("flan-t5"), None).unwrap();
     assert!(
         !flan.provider.is_available().await,
         "listed unavailable: no engine loaded"

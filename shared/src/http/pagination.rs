@@ -28,7 +28,7 @@ impl<'a> Pager<'a> {
     /// this user.
     pub async fn new(call: &'a Call<'_>, list: List) -> Result<Self, ApiError> {
         let scope = CursorScope {
-            key: call.state.cursor_keys.get().await?,
+            key: call.state.cursor_keys().get().await?,
             user_id: call.user()?.id,
             list,
         };

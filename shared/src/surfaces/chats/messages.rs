@@ -61,7 +61,10 @@ pub async fn create_branch(call: &Call<'_>) -> Result<Reply, ApiError> {
         ));
     }
     let siblings = tree.placement(of.id).map_or(1, |p| p.count);
-    let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
+    let choice = call
+        .state
+        .llm()
+        .choose(body.provider.as_deref(), body.model.as_deref())?;
     let job = Job {
         user: user.clone(),
         ask: Ask::Branch {
@@ -125,7 +128,11 @@ pub async fn edit_message(call: &Call<'_>) -> Result<Reply, ApiError> {
     }
     // The choice is checked before anything is saved, so a bad provider changes nothing.
     let choice = if body.regenerate {
-        Some(call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?)
+        Some(
+            call.state
+                .llm()
+                .choose(body.provider.as_deref(), body.model.as_deref())?,
+        )
     } else {
         None
     };
@@ -160,7 +167,10 @@ pub async fn regenerate(call: &Call<'_>) -> Result<Reply, ApiError> {
     let user = call.user()?;
     let chat = owned_chat(call.state.chats(), user, chat_id).await?;
     let zone = call.display_zone()?;
-    let choice = call.state.llm.choose(body.provider.as_deref(), body.model.as_deref())?;
+    let choice = call
+        .state
+        .llm()
+        .choose(body.provider.as_deref(), body.model.as_deref())?;
     let again = Again {
         question: last_question(call, &chat).await?,
         edit: None,

@@ -195,7 +195,7 @@ pub async fn chat_completions(call: &Call<'_>) -> Result<Output, ApiError> {
         return Err(ApiError::invalid_field("tools", "Tools are not supported."));
     }
     let max_new_tokens = max_new_tokens(&body, call.state.config.max_reply_tokens)?;
-    let choice = call.state.llm.choose(None, Some(&body.model))?;
+    let choice = call.state.llm().choose(None, Some(&body.model))?;
     let provider = choice.provider.clone();
     let turns = read_messages(body.messages)?.into_turns(
         provider.input_budget(&choice.model),
@@ -306,7 +306,7 @@ impl Framing for Chunks {
 
 pub async fn list_models(call: &Call<'_>) -> Result<Reply, ApiError> {
     let mut data: Vec<Value> = Vec::new();
-    for provider in call.state.llm.providers() {
+    for provider in call.state.llm().providers() {
         for model in provider.models() {
             if provider.is_model_available(&model).await {
                 data.push(json!({"id": format!("{}/{model}", provider.id()), "object": "model", "created": 0, "owned_by": provider.id()}));

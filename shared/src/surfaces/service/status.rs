@@ -17,7 +17,7 @@ pub async fn get_tokens(call: &Call<'_>) -> Result<Reply, ApiError> {
 }
 
 pub async fn list_models(call: &Call<'_>) -> Result<Reply, ApiError> {
-    let dispatch = &call.state.llm;
+    let dispatch = call.state.llm();
     let mut models = Vec::new();
     for provider in dispatch.providers() {
         for model in provider.models() {

@@ -292,7 +292,7 @@ async fn message_job(call: &Call<'_>) -> Result<(Job, Chat), ApiError> {
     let content = message_content(question, "message")?;
     let choice = call
         .state
-        .llm
+        .llm()
         .choose(request.provider.as_deref(), request.model.as_deref())?;
     let chat = thread(call).await?;
     let job = Job {
