@@ -57,9 +57,8 @@ fuzz_store() {
     echo "fuzz: the API runs on $store, not $label" >&2
     return 1
   fi
-  # watch builds each function on its first request (`cargo run --bin NAME`,
-  # whose features differ from the workspace build's, so the first one rebuilds
-  # the core): that can take minutes, and would read as a hang. One request per
+  # watch builds each function on its first request (`cargo run --bin NAME`):
+  # with nothing built yet that can take minutes, and would read as a hang. One request per
   # operation first, with time to spare, so every function is built and running.
   # The document is kept for schemathesis, which then reads it from the file: a
   # second download once met a 500 from watch itself (the function had logged 200).

@@ -56,7 +56,7 @@ if [[ $STORE == dynamodb && -z ${AWS_ENDPOINT_URL:-} ]]; then
 fi
 
 # Everything built before the clock starts (watch would build lazily).
-cargo build -q --workspace --bins
+infra/build-local.sh -q
 
 port=$(free_port)
 ollama_port=$(free_port)

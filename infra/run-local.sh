@@ -68,9 +68,11 @@ fi
 export CANDLE_NUM_THREADS="${CANDLE_NUM_THREADS:-1}"
 
 # cargo lambda watch compiles each function on its first request; build them all
-# now so the first calls answer at once.
-cargo build --workspace --bins
+# now, with the features watch uses, so the first calls answer at once.
+infra/build-local.sh
 
 echo "Serving the API at http://$ADDRESS:$PORT/api/ (store: $STORE); the chat page at http://$ADDRESS:$PORT/" >&2
 # --disable-cors: the functions answer CORS themselves, as they do in AWS.
-exec cargo lambda watch --disable-cors --invoke-address "$ADDRESS" --invoke-port "$PORT" "$@"
+# --features sqlite: a function's SQLite store is for local runs only (in AWS it
+# is built without it); DynamoDB is always in.
+exec cargo lambda watch --features sqlite --disable-cors --invoke-address "$ADDRESS" --invoke-port "$PORT" "$@"

@@ -46,7 +46,7 @@ step() { echo "--- [${SECONDS}s] $*"; }
 # Build every function first: cargo lambda watch compiles lazily, and a cold
 # build of the whole workspace takes longer than a smoke test should wait.
 step "build the functions"
-cargo build --workspace --bins
+infra/build-local.sh
 
 step "smoke: SQLite"
 tests/smoke/watch.sh

@@ -71,6 +71,10 @@ pub async fn run(args: impl IntoIterator<Item = OsString>) -> Result<Output, Adm
                 store: place.clone(),
                 source,
             },
+            err @ OpenError::NotBuiltIn { .. } => AdminError::Store {
+                store: place.clone(),
+                source: err.into(),
+            },
         })?;
     execute(&command, store.as_ref(), &place).await
 }

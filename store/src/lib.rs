@@ -2,9 +2,11 @@
 //! implement (`roles`; SQLite on a laptop, DynamoDB in AWS), and the store's own
 //! error. The contract suite in `tests/` runs against every implementation.
 
+#[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 mod records;
 mod roles;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 pub use records::*;

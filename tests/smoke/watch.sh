@@ -69,7 +69,7 @@ check "revoked token" 401 "${auth[@]}" "$base/api/me/"
 # settings (SQLITE_PATH, or STORE=dynamodb with TABLE_NAME): once granted the
 # role, the account deactivates and reactivates another.
 admin_cli="${CARGO_TARGET_DIR:-target}/debug/chatbot-admin"
-[[ -x $admin_cli ]] || cargo build -q --workspace --bins
+[[ -x $admin_cli ]] || infra/build-local.sh -q
 check "register another account" 201 "${json[@]}" -d '{"username":"smoke2","password":"password123"}' "$base/api/register/"
 check "deactivate without the role" 403 -X POST -H "Authorization: Token $token2" "$base/api/users/smoke2/deactivate/"
 if "$admin_cli" grant smoke >"$scratch/admin.out" 2>&1 && "$admin_cli" list | grep -qx smoke; then

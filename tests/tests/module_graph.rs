@@ -279,4 +279,33 @@ fn an_api_function_links_only_its_own_routes_and_the_clients_they_use() {
     assert_eq!(links("register"), Vec::<&str>::new());
     assert_eq!(links("list-chats"), ["/aws-sdk-secretsmanager-"]);
     assert_eq!(links("send-chat"), clients);
+    // Built as `sam build` builds them (no `sqlite` feature): DynamoDB, no SQLite.
+    for function in ["health", "register", "list-chats", "send-chat"] {
+        let binary = &binaries[function];
+        assert!(contains(binary, "/aws-sdk-dynamodb-"), "{function} links DynamoDB");
+        assert!(!contains(binary, "/rusqlite-"), "{function} links SQLite");
+    }
+}
+
+/// A function built without SQLite (as deployed) that is told `STORE=sqlite`
+/// stops at start with the reason, and creates no database file.
+#[test]
+fn a_function_built_without_sqlite_refuses_it_at_start() {
+    let binaries = built(&["health"]);
+    let scratch = tempfile::tempdir().unwrap();
+    let database = scratch.path().join("chatbot.sqlite3");
+    let output = std::process::Command::new(&binaries["health"])
+        .env("STORE", "sqlite")
+        .env("SQLITE_PATH", &database)
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("STORE=sqlite, but this binary was built without that store")
+            && stderr.contains("cargo feature `sqlite`"),
+        "{stderr}"
+    );
+    assert!(!database.exists());
 }

@@ -22,8 +22,13 @@ edition.workspace = true
 license.workspace = true
 publish = false
 
+# DynamoDB in AWS; SQLite only where a local run asks for it (infra/run-local.sh
+# passes `--features sqlite`), so a deployed binary does not link it.
+[features]
+sqlite = ["chatbot-core/sqlite"]
+
 [dependencies]
-chatbot-core.workspace = true
+chatbot-core = {{ workspace = true, features = ["dynamodb"] }}
 lambda_http.workspace = true
 tokio.workspace = true
 

@@ -5,8 +5,6 @@ use std::sync::Arc;
 
 use crate::aws::SharedAws;
 use crate::config::{Config, StoreKind};
-use chatbot_store::dynamodb::{table, DynamoStore};
-use chatbot_store::sqlite::SqliteStore;
 use chatbot_store::Store;
 
 /// What opening does when the database is not there.
@@ -25,34 +23,57 @@ pub enum OpenError {
     /// The SQLite file or the DynamoDB table does not exist (only with `IfMissing::Fail`).
     #[error("the store does not exist")]
     Missing,
+    /// `STORE` names a backend this binary was built without.
+    /// The cargo feature is named like the store.
+    #[error("STORE={store}, but this binary was built without that store: build it with the cargo feature `{store}` (infra/run-local.sh builds the functions with `sqlite`)")]
+    NotBuiltIn { store: &'static str },
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
 }
 
+/// Opens the store `config` names, if this binary was built with it (the core's
+/// `sqlite` and `dynamodb` features; an API function's SQLite is for local runs).
 pub async fn open(config: &Config, aws: &SharedAws, if_missing: IfMissing) -> Result<Arc<dyn Store>, OpenError> {
     match config.store {
-        StoreKind::Sqlite => {
-            let path = &config.sqlite_path;
-            if if_missing == IfMissing::Fail && !path.exists() {
+        StoreKind::Sqlite => open_sqlite(config, if_missing),
+        StoreKind::DynamoDb => open_dynamodb(config, aws, if_missing).await,
+    }
+}
+
+#[cfg(feature = "sqlite")]
+fn open_sqlite(config: &Config, if_missing: IfMissing) -> Result<Arc<dyn Store>, OpenError> {
+    let path = &config.sqlite_path;
+    if if_missing == IfMissing::Fail && !path.exists() {
+        return Err(OpenError::Missing);
+    }
+    Ok(Arc::new(chatbot_store::sqlite::SqliteStore::open(path)?))
+}
+
+#[cfg(not(feature = "sqlite"))]
+fn open_sqlite(_: &Config, _: IfMissing) -> Result<Arc<dyn Store>, OpenError> {
+    Err(OpenError::NotBuiltIn { store: "sqlite" })
+}
+
+#[cfg(feature = "dynamodb")]
+async fn open_dynamodb(config: &Config, aws: &SharedAws, if_missing: IfMissing) -> Result<Arc<dyn Store>, OpenError> {
+    use chatbot_store::dynamodb::{table, DynamoStore};
+    let sdk = aws.config().await;
+    let name = &config.table_name;
+    match if_missing {
+        IfMissing::Create => Ok(Arc::new(
+            DynamoStore::connect(sdk, name, config.dynamodb_timeout()).await?,
+        )),
+        IfMissing::Fail => {
+            let client = DynamoStore::client(sdk, config.dynamodb_timeout());
+            if !table::exists(&client, name).await? {
                 return Err(OpenError::Missing);
             }
-            Ok(Arc::new(SqliteStore::open(path)?))
-        }
-        StoreKind::DynamoDb => {
-            let sdk = aws.config().await;
-            let name = &config.table_name;
-            match if_missing {
-                IfMissing::Create => Ok(Arc::new(
-                    DynamoStore::connect(sdk, name, config.dynamodb_timeout()).await?,
-                )),
-                IfMissing::Fail => {
-                    let client = DynamoStore::client(sdk, config.dynamodb_timeout());
-                    if !table::exists(&client, name).await? {
-                        return Err(OpenError::Missing);
-                    }
-                    Ok(Arc::new(DynamoStore::new(client, name.as_str())))
-                }
-            }
+            Ok(Arc::new(DynamoStore::new(client, name.as_str())))
         }
     }
+}
+
+#[cfg(not(feature = "dynamodb"))]
+async fn open_dynamodb(_: &Config, _: &SharedAws, _: IfMissing) -> Result<Arc<dyn Store>, OpenError> {
+    Err(OpenError::NotBuiltIn { store: "dynamodb" })
 }
