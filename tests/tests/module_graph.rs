@@ -245,8 +245,9 @@ fn loaded_sections(elf: &[u8]) -> Vec<&[u8]> {
 }
 
 /// A function's binary holds its own routes only (`routes_of!`), so the linker
-/// leaves the other routes' handlers out: `register` has its answer's message,
-/// `health` has none of it, and neither has the OpenAI chunks' object name.
+/// leaves the other routes' handlers out: `register` has its answer's message and
+/// argon2, `health`, the fallback and the document's function neither, and
+/// `health` and `register` not the OpenAI chunks' object name.
 /// And the state makes the provider clients and the cursor key's secret on first
 /// use only (`AppState::llm`, `AppState::cursor_keys`), so a function links them
 /// only when its routes choose a model or page: `register` links neither,
@@ -254,13 +255,26 @@ fn loaded_sections(elf: &[u8]) -> Vec<&[u8]> {
 /// when its source paths, which its panics name, are in the binary.)
 #[test]
 fn an_api_function_links_only_its_own_routes_and_the_clients_they_use() {
-    let binaries = built(&["health", "register", "list-chats", "send-chat"]);
+    let binaries = built(&[
+        "health",
+        "register",
+        "list-chats",
+        "send-chat",
+        "route-fallback",
+        "get-openapi",
+    ]);
     let (health, register) = (&binaries["health"], &binaries["register"]);
     assert!(contains(register, "Registered successfully!"), "register's own handler");
-    assert!(
-        !contains(health, "Registered successfully!"),
-        "health links register's handler"
-    );
+    assert!(contains(register, "/argon2-"), "register hashes passwords");
+    // The fallback reads every route's path and the document every route's docs,
+    // from copies of the table without handlers.
+    for function in ["health", "route-fallback", "get-openapi"] {
+        let binary = &binaries[function];
+        assert!(
+            !contains(binary, "Registered successfully!") && !contains(binary, "/argon2-"),
+            "{function} links register's handler"
+        );
+    }
     for binary in [health, register] {
         assert!(
             !contains(binary, "chat.completion.chunk"),

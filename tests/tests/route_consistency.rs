@@ -164,7 +164,7 @@ fn every_function_has_a_crate_whose_binary_serves_its_routes() {
         let call = if streams { "serve_streaming" } else { "serve" };
         // Its own routes, chosen at compile time; the fallback looks in the whole table.
         let routes = if function == FALLBACK_FUNCTION {
-            "chatbot_core::routes::ROUTES".to_string()
+            "&chatbot_core::routes::ROUTE_PATHS".to_string()
         } else {
             format!("chatbot_core::routes_of!(\"{function}\")")
         };

@@ -47,10 +47,10 @@ test = false
 fn main(function: &Function) -> String {
     let serve = if function.streams { "serve_streaming" } else { "serve" };
     // The fallback answers any path with a 404 or a 405 naming the methods the
-    // table allows: it looks in the whole table. Every other function gets only its
-    // own routes, so its binary links only their handlers.
+    // table allows: it looks in the whole table's paths, without any handler. Every
+    // other function gets only its own routes, so its binary links only their handlers.
     let routes = if function.name == FALLBACK_FUNCTION {
-        "chatbot_core::routes::ROUTES".to_string()
+        "&chatbot_core::routes::ROUTE_PATHS".to_string()
     } else {
         format!("chatbot_core::routes_of!(\"{}\")", function.name)
     };

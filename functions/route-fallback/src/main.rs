@@ -3,5 +3,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    chatbot_core::lambda::serve("route-fallback", chatbot_core::routes::ROUTES).await
+    chatbot_core::lambda::serve("route-fallback", &chatbot_core::routes::ROUTE_PATHS).await
 }

@@ -184,6 +184,18 @@ pub struct Doc {
     pub query: &'static [(&'static str, &'static str)],
 }
 
+impl Doc {
+    /// A bare 200 with no bodies, errors or query described.
+    pub const NONE: Doc = Doc {
+        request: None,
+        status: 200,
+        also: None,
+        response: None,
+        errors: &[],
+        query: &[],
+    };
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Route {
     pub method: &'static str,
@@ -221,14 +233,7 @@ impl Route {
             handler,
             in_openapi: true,
             surface: None,
-            doc: Doc {
-                request: None,
-                status: 200,
-                also: None,
-                response: None,
-                errors: &[],
-                query: &[],
-            },
+            doc: Doc::NONE,
         }
     }
 

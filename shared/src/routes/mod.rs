@@ -21,5 +21,5 @@ pub use crate::http::route::{
 pub use functions::{function, DynamoDb, Function, FALLBACK_FUNCTION, FUNCTIONS};
 pub use lookup::{lookup, lookup_in, match_path, Lookup};
 pub use pipeline::{handle, handle_streaming, Serve};
-pub use select::{count_of, select};
+pub use select::{count_of, select, DOCUMENTED_ROUTES, ROUTE_PATHS};
 pub use table::ROUTES;

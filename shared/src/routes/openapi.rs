@@ -23,12 +23,13 @@ use crate::http::call::Call;
 use crate::http::pagination::MAX_LIMIT;
 use crate::http::reply::Reply;
 use crate::http::route::{handler, Route};
-use crate::routes::{json, Access, Body, Errors, Limit, Surface, ROUTES};
+use crate::routes::{json, Access, Body, Errors, Limit, Surface, DOCUMENTED_ROUTES};
 use crate::surfaces::shapes::{ErrorBody, OpenAiErrorBody};
 
 /// `GET /api/openapi.json`.
 /// The document's own route, of the service surface: it lives with the routing
-/// because it reads the whole table ([`ROUTES`]).
+/// because it reads the whole table (as [`DOCUMENTED_ROUTES`], without the
+/// handlers, so `get-openapi` links none of them).
 pub const DOCUMENT_ROUTE: Route = Route::new("GET", "/api/openapi.json", "get-openapi", handler!(serve))
     .surface(Surface::Service)
     .summary("This document")
@@ -294,7 +295,7 @@ fn build() -> utoipa::openapi::OpenApi {
     let error = schema(json::<ErrorBody>(), &mut schemas);
     let openai_error = schema(json::<OpenAiErrorBody>(), &mut schemas);
     let mut paths = PathsBuilder::new();
-    for route in ROUTES.iter().filter(|r| r.in_openapi) {
+    for route in DOCUMENTED_ROUTES.iter().filter(|r| r.in_openapi) {
         let doc = &route.doc;
         let mut op = OperationBuilder::new()
             .operation_id(Some(route.operation_id()))
@@ -419,6 +420,7 @@ fn build() -> utoipa::openapi::OpenApi {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routes::ROUTES;
 
     #[test]
     fn the_document_lists_every_route_with_its_method() {

@@ -4,7 +4,9 @@
 //! other routes' code is left out of that binary.
 
 use super::ROUTES;
-use crate::http::route::Route;
+use crate::error::ApiError;
+use crate::http::call::Call;
+use crate::http::route::{Doc, HandlerFuture, Route};
 
 /// Whether `a` and `b` are the same text (`==` is not `const` for `str`).
 const fn same(a: &str, b: &str) -> bool {
@@ -50,6 +52,40 @@ pub const fn select<const N: usize>(function: &str) -> [Route; N] {
     }
     chosen
 }
+
+/// Every route of the table with its handler replaced by [`not_served`], and its
+/// documentation too unless `keep_docs`: what the fallback function (method and path,
+/// for its 404 and 405) and the OpenAPI document (the docs) read. Neither serves
+/// the routes, so their binaries link none of the handlers, and the fallback none of
+/// the shapes' schemas either.
+const fn without_handlers<const N: usize>(keep_docs: bool) -> [Route; N] {
+    assert!(N == ROUTES.len(), "without_handlers: N must be the table's length");
+    let mut all = [Route::new("", "", "", not_served); N];
+    let mut i = 0;
+    while i < N {
+        let route = ROUTES[i];
+        let doc = if keep_docs { route.doc } else { Doc::NONE };
+        all[i] = Route {
+            handler: not_served,
+            doc,
+            ..route
+        };
+        i += 1;
+    }
+    all
+}
+
+/// The handler of a route in a copy of the table that serves nothing.
+fn not_served<'c>(_: &'c Call<'_>) -> HandlerFuture<'c> {
+    Box::pin(async { Err(ApiError::not_found("No such route.")) })
+}
+
+/// The table without handlers or documentation: where every route is and by which
+/// method. The fallback function's routes.
+pub static ROUTE_PATHS: [Route; ROUTES.len()] = without_handlers(false);
+
+/// The table without handlers: what the OpenAPI document is written from.
+pub static DOCUMENTED_ROUTES: [Route; ROUTES.len()] = without_handlers(true);
 
 /// The routes of the function `$function`, chosen at compile time: what its `main`
 /// passes to [`lambda::serve`](crate::lambda::serve).
