@@ -17,7 +17,9 @@ the table shows medians. Python 3 standard library only: nothing to build.
     python3 infra/bench/coldstart.py --bin-dir target/release --runs 5 \\
         [--zip-dir target/lambda] [--only health,login] [--json out.json]
 
-The API functions run with STORE=sqlite on a scratch file and no model weights.
+The API functions run with STORE=sqlite on a scratch file and no model weights,
+so build them with SQLite (`cargo build --release --bins --features sqlite`: as
+deployed a function has DynamoDB only, and stops at start saying so).
 Their events are infra/bench/events/<function>.json (API Gateway HTTP API v2
 payloads). Placeholders are filled per invocation:
 

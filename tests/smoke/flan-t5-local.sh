@@ -43,8 +43,8 @@ FLAN_T5_RETRY_SECS=0 offline
 grep -q "could not download" "$work/err" || fail "offline after the retry time: $(cat "$work/err")"
 
 # Random weights at flan-t5-small's shapes, served the README's way.
-# Built with the workspace's features, so the dependencies `cargo build
-# --workspace` compiled are reused (-p flan-t5 alone would rebuild candle).
+# Built with the workspace's features, as the test suites build the engine
+# (-p flan-t5 alone would build candle once more with other features).
 cargo build -q --workspace --example bench
 "${CARGO_TARGET_DIR:-target}/debug/examples/bench" write small "$work/small" >/dev/null
 # shellcheck source=infra/local-api.sh
