@@ -21,7 +21,7 @@ pub use crate::conversation::Clock;
 /// them, and only there (`llm`, `cursor_keys`): a function whose routes choose no
 /// model and page through nothing never references the provider clients (reqwest,
 /// Lambda Invoke) nor Secrets Manager, so its binary does not link them
-/// (docs/architecture.md, "What a function links").
+/// (docs/architecture.md, "Why one crate per function").
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
