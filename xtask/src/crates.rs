@@ -22,13 +22,13 @@ edition.workspace = true
 license.workspace = true
 publish = false
 
-# DynamoDB in AWS; SQLite only where a local run asks for it (infra/run-local.sh
-# passes `--features sqlite`), so a deployed binary does not link it.
+# SQLite only where a local run asks for it (infra/run-local.sh passes
+# `--features sqlite`), so a deployed binary links DynamoDB alone.
 [features]
 sqlite = ["chatbot-core/sqlite"]
 
 [dependencies]
-chatbot-core = {{ workspace = true, features = ["dynamodb"] }}
+chatbot-core.workspace = true
 lambda_http.workspace = true
 tokio.workspace = true
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::aws::SharedAws;
 use crate::config::{Config, StoreKind};
+use chatbot_store::dynamodb::{table, DynamoStore};
 use chatbot_store::Store;
 
 /// What opening does when the database is not there.
@@ -23,7 +24,7 @@ pub enum OpenError {
     /// The SQLite file or the DynamoDB table does not exist (only with `IfMissing::Fail`).
     #[error("the store does not exist")]
     Missing,
-    /// `STORE` names a backend this binary was built without.
+    /// `STORE=sqlite` in a binary built without SQLite (a function as deployed).
     /// The cargo feature is named like the store.
     #[error("STORE={store}, but this binary was built without that store: build it with the cargo feature `{store}` (infra/run-local.sh builds the functions with `sqlite`)")]
     NotBuiltIn { store: &'static str },
@@ -31,8 +32,9 @@ pub enum OpenError {
     Failed(#[from] anyhow::Error),
 }
 
-/// Opens the store `config` names, if this binary was built with it (the core's
-/// `sqlite` and `dynamodb` features; an API function's SQLite is for local runs).
+/// Opens the store `config` names. DynamoDB is always built in; SQLite only with
+/// the core's `sqlite` feature (an API function's local builds, chatbot-admin, the
+/// tests).
 pub async fn open(config: &Config, aws: &SharedAws, if_missing: IfMissing) -> Result<Arc<dyn Store>, OpenError> {
     match config.store {
         StoreKind::Sqlite => open_sqlite(config, if_missing),
@@ -54,9 +56,7 @@ fn open_sqlite(_: &Config, _: IfMissing) -> Result<Arc<dyn Store>, OpenError> {
     Err(OpenError::NotBuiltIn { store: "sqlite" })
 }
 
-#[cfg(feature = "dynamodb")]
 async fn open_dynamodb(config: &Config, aws: &SharedAws, if_missing: IfMissing) -> Result<Arc<dyn Store>, OpenError> {
-    use chatbot_store::dynamodb::{table, DynamoStore};
     let sdk = aws.config().await;
     let name = &config.table_name;
     match if_missing {
@@ -71,9 +71,4 @@ async fn open_dynamodb(config: &Config, aws: &SharedAws, if_missing: IfMissing) 
             Ok(Arc::new(DynamoStore::new(client, name.as_str())))
         }
     }
-}
-
-#[cfg(not(feature = "dynamodb"))]
-async fn open_dynamodb(_: &Config, _: &SharedAws, _: IfMissing) -> Result<Arc<dyn Store>, OpenError> {
-    Err(OpenError::NotBuiltIn { store: "dynamodb" })
 }
